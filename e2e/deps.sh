@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what the tests and the demo need and is missing. As root it uses apt-get; otherwise
+# it names the packages to install and stops.
+set -euo pipefail
+declare -A need=(
+  [redis-server]=redis-server [swtpm]=swtpm [swtpm_setup]=swtpm-tools [tpm2_quote]=tpm2-tools
+  [veritysetup]=cryptsetup-bin [openssl]=openssl
+)
+missing=()
+for cmd in "${!need[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  if [ "$(id -u)" != 0 ]; then
+    echo "deps: missing packages: ${missing[*]}" >&2
+    echo "deps: run as root: apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq "${missing[@]}" >&2
+fi
+command -v go >/dev/null 2>&1 || { echo "deps: Go is required (to build kube-apiserver and etcd)" >&2; exit 1; }
+command -v kubectl >/dev/null 2>&1 || echo "deps: kubectl not on PATH; the harness builds it with the testenv" >&2
+# npm ci only when the lock changed since the last install.
+stamp=node_modules/.nodeward-lock-sum
+sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
+  npm ci --no-audit --no-fund >&2
+  echo "$sum" >"$stamp"
+fi
