@@ -18,6 +18,9 @@ fi
 
 cache=${NODEWARD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/nodeward}/testenv/k8s-$k8s_version-etcd-$etcd_version
 mkdir -p "$cache"
+# One build at a time per cache (tests, the demo and a developer may all ask at once).
+exec 9>"$cache/.lock"
+flock 9
 stamp="$cache/.source-sum"
 want_sum=$(cat "$here/go.mod" "$here/go.sum" "$here/etcd/main.go" | sha256sum | cut -d' ' -f1)
 
