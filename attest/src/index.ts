@@ -3,3 +3,8 @@ export * from './binary/reader.js';
 export * from './failure.js';
 export * from './hash-alg.js';
 export * from './wire.js';
+export * from './round/index.js';
+export * from './eventlog/index.js';
+export * from './verity/index.js';
+export * from './tpm/index.js';
+export * from './ima/index.js';

@@ -1,0 +1,16 @@
+import { ConfigError, loadAgentConfig, parseAgentArgs, parseListen } from './config.js';
+
+describe('agent configuration', () => {
+  it('takes flags over environment over defaults', () => {
+    const a = parseAgentArgs(['--listen', '127.0.1.2:9443', '--ak-type', 'ecc'], { NODEWARD_AK_TYPE: 'rsa', NODEWARD_TCTI: 'swtpm:port=1' });
+    expect(a).toMatchObject({ listen: '127.0.1.2:9443', 'ak-type': 'ecc', tcti: 'swtpm:port=1', 'ak-handle': '0x81010002', 'host-root': '/' });
+    expect(() => parseAgentArgs(['--nope'], {})).toThrow();
+  });
+  it('validates listen, handle and AK type', async () => {
+    expect(parseListen('127.0.1.2:9443')).toEqual({ host: '127.0.1.2', port: 9443 });
+    expect(parseListen('[::1]:1')).toEqual({ host: '::1', port: 1 });
+    expect(() => parseListen('nope')).toThrow(ConfigError);
+    await expect(loadAgentConfig(parseAgentArgs(['--ak-type', 'dsa'], {}))).rejects.toThrow(ConfigError);
+    await expect(loadAgentConfig(parseAgentArgs(['--ak-handle', '0x80000000'], {}))).rejects.toThrow(ConfigError);
+  });
+});

@@ -1,0 +1,10 @@
+export * from './agent.js';
+export * from './log.js';
+export { AgentTpm, selectionArg, type AkType, type PcrSelection, type TpmConfig } from './tpm/agent-tpm.js';
+export { TpmError, isTpmError } from './tpm/tpm-error.js';
+export { ImaLogIndex, imaEntryLength, type ImaSlice } from './evidence/ima-log-index.js';
+export * from './evidence/verity-source.js';
+export { CREDENTIAL_FILES } from './server/credential-store.js';
+export { parseAgentArgs } from './config.js';
+export { parseQuotePcrs } from './tpm/tool-output.js';
+export * from './agent-client.js';

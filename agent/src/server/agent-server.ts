@@ -1,0 +1,196 @@
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type {
+  ActivateResponse, ErrorResponse, EventLogResponse, IdentityResponse, ImaLogResponse, QuoteResponse, VerityStatusResponse,
+} from '@nodeward/attest';
+import type { Logger } from '../log.js';
+import { isTpmError } from '../tpm/tpm-error.js';
+import type { AgentTpm } from '../tpm/agent-tpm.js';
+import type { ImaLogIndex } from '../evidence/ima-log-index.js';
+import { readVerity, type VeritySourceConfig } from '../evidence/verity-source.js';
+import { deleteCredential, writeCredential, type CredentialFields } from './credential-store.js';
+import { AgentMetrics } from './metrics.js';
+import { badRequest, HttpError } from './http-error.js';
+import { isOperator } from './peer-identity.js';
+import { parseActivateRequest, parseCredentialRequest, parseFrom, parseQuoteRequest } from './validate.js';
+
+export interface ServerDeps {
+  tpm: AgentTpm;
+  ima: ImaLogIndex;
+  eventLogPath: string;
+  verity: VeritySourceConfig;
+  credentialDir: string;
+  operatorIdentity: string;
+  maxBodyBytes: number;
+  tls: { certPem: string; keyPem: string; clientCaPem: string };
+  log: Logger;
+  metrics: AgentMetrics;
+}
+
+interface Reply {
+  status: number;
+  json?: unknown;
+  text?: string;
+}
+
+interface RequestContext {
+  query: URLSearchParams;
+  body: unknown;
+}
+
+type Handler = (ctx: RequestContext) => Promise<Reply>;
+
+const ok = (json: unknown): Reply => ({ status: 200, json });
+const noContent: Reply = { status: 204 };
+
+function unavailable(what: string, e: unknown): HttpError {
+  const code = (e as NodeJS.ErrnoException).code;
+  return new HttpError(503, `${what}.unavailable`, code === 'ENOENT' ? `${what} not present on this node` : `${what} could not be read`);
+}
+
+function checkKeyPair(cred: CredentialFields): void {
+  try {
+    const cert = new X509Certificate(cred.certificatePem);
+    new X509Certificate(cred.caPem);
+    if (!cert.checkPrivateKey(createPrivateKey(cred.privateKeyPem))) throw new Error('mismatch');
+  } catch {
+    throw badRequest('credential.invalid', 'certificate, key and CA must parse and the key must match the certificate');
+  }
+}
+
+function routes(d: ServerDeps): Map<string, Handler> {
+  const r = new Map<string, Handler>();
+  r.set('GET /healthz', () => Promise.resolve(ok({ status: 'ok' })));
+  r.set('GET /metrics', () => Promise.resolve({ status: 200, text: d.metrics.render() }));
+  r.set('GET /v1/identity', () => Promise.resolve(ok(d.tpm.identity satisfies IdentityResponse)));
+  r.set('POST /v1/activate', async ({ body }) => {
+    const { idObject, encSecret } = parseActivateRequest(body);
+    const secret = await d.tpm.activate(idObject, encSecret);
+    return ok({ secret: secret.toString('base64') } satisfies ActivateResponse);
+  });
+  r.set('POST /v1/quote', async ({ body }) => {
+    const { nonce, selection } = parseQuoteRequest(body);
+    const t0 = process.hrtime.bigint();
+    const q: QuoteResponse = await d.tpm.quote(nonce, selection);
+    d.metrics.quoteLatency(Number(process.hrtime.bigint() - t0) / 1e9);
+    return ok(q);
+  });
+  r.set('GET /v1/ima', async ({ query }) => {
+    const from = parseFrom(query.get('from'));
+    const s = await d.ima.slice(from).catch((e: unknown) => { throw unavailable('ima', e); });
+    return ok({ from: s.from, total: s.total, entries: s.entries.toString('base64') } satisfies ImaLogResponse);
+  });
+  r.set('GET /v1/eventlog', async () => {
+    const log = await readFile(d.eventLogPath).catch((e: unknown) => { throw unavailable('eventlog', e); });
+    return ok({ log: log.toString('base64') } satisfies EventLogResponse);
+  });
+  r.set('GET /v1/verity', async () => {
+    const devices = await readVerity(d.verity).catch((e: unknown) => { throw unavailable('verity', e); });
+    return ok({ devices } satisfies VerityStatusResponse);
+  });
+  r.set('PUT /v1/credential', async ({ body }) => {
+    const cred = parseCredentialRequest(body);
+    checkKeyPair(cred);
+    await writeCredential(d.credentialDir, cred);
+    d.log.info('node credential stored', { dir: d.credentialDir });
+    return noContent;
+  });
+  r.set('DELETE /v1/credential', async () => {
+    const removed = await deleteCredential(d.credentialDir);
+    d.log.info('node credential deleted', { removed });
+    return noContent;
+  });
+  return r;
+}
+
+/** Reads the body up to `max` bytes; beyond that the rest is drained and a 413 raised. */
+function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    const tooLarge = (): HttpError => new HttpError(413, 'request.too_large', `request body exceeds ${max} bytes`);
+    if (declared > max) { req.resume(); reject(tooLarge()); return; }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) over = true;
+      else chunks.push(c);
+    });
+    req.on('end', () => (over ? reject(tooLarge()) : resolve(Buffer.concat(chunks))));
+    req.on('error', reject);
+  });
+}
+
+async function parseJsonBody(req: IncomingMessage, max: number): Promise<unknown> {
+  const raw = await readBody(req, max);
+  if (raw.length === 0) return undefined;
+  try {
+    return JSON.parse(raw.toString('utf8')) as unknown;
+  } catch {
+    throw badRequest('request.malformed_json', 'request body is not valid JSON');
+  }
+}
+
+function errorReply(e: unknown, d: ServerDeps, route: string): Reply {
+  const body = (code: string, message: string): ErrorResponse => ({ error: { code, message } });
+  if (e instanceof HttpError) return { status: e.status, json: body(e.code, e.message) };
+  if (isTpmError(e)) {
+    d.metrics.tpmError(route);
+    d.log.error('tpm operation failed', { route, tool: e.tool, error: e.detail });
+    return { status: 503, json: body('tpm.unavailable', `TPM operation failed (${e.tool})`) };
+  }
+  d.log.error('request failed', { route, error: e instanceof Error ? e.message : String(e) });
+  return { status: 500, json: body('agent.internal', 'internal error') };
+}
+
+function send(res: ServerResponse, reply: Reply): void {
+  if (reply.text !== undefined) {
+    res.writeHead(reply.status, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(reply.text);
+  } else if (reply.json !== undefined) {
+    res.writeHead(reply.status, { 'content-type': 'application/json' }).end(JSON.stringify(reply.json));
+  } else {
+    res.writeHead(reply.status).end();
+  }
+}
+
+async function dispatch(req: IncomingMessage, table: Map<string, Handler>, d: ServerDeps): Promise<{ route: string; reply: Reply }> {
+  const url = new URL(req.url ?? '/', 'https://agent');
+  const key = `${req.method ?? 'GET'} ${url.pathname}`;
+  const handler = table.get(key);
+  const known = [...table.keys()].some((k) => k.endsWith(` ${url.pathname}`));
+  const route = known ? url.pathname : 'other';
+  try {
+    if (!isOperator(req.socket as TLSSocket, d.operatorIdentity)) throw new HttpError(403, 'auth.forbidden', 'client is not the operator');
+    if (!handler) throw known ? new HttpError(405, 'request.method_not_allowed', 'method not allowed') : new HttpError(404, 'request.not_found', 'no such path');
+    const body = req.method === 'POST' || req.method === 'PUT' ? await parseJsonBody(req, d.maxBodyBytes) : undefined;
+    return { route, reply: await handler({ query: url.searchParams, body }) };
+  } catch (e) {
+    return { route, reply: errorReply(e, d, route) };
+  }
+}
+
+export function createAgentServer(deps: ServerDeps): Server {
+  const table = routes(deps);
+  const server = createServer({
+    cert: deps.tls.certPem, key: deps.tls.keyPem, ca: deps.tls.clientCaPem,
+    requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2',
+    requestTimeout: 30_000, headersTimeout: 10_000,
+  }, (req, res) => {
+    const t0 = Date.now();
+    dispatch(req, table, deps).then(({ route, reply }) => {
+      if (!req.complete) { res.setHeader('connection', 'close'); req.resume(); }
+      send(res, reply);
+      deps.metrics.request(route, reply.status);
+      deps.log.info('request', { method: req.method, route, status: reply.status, ms: Date.now() - t0 });
+    }).catch((e: unknown) => {
+      deps.log.error('response failed', { error: String(e) });
+      res.destroy();
+    });
+  });
+  server.on('tlsClientError', (e) => deps.log.warn('tls client rejected', { error: e.message }));
+  return server;
+}

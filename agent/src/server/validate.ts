@@ -1,0 +1,77 @@
+import type { BankName } from '@nodeward/attest';
+import type { PcrSelection } from '../tpm/agent-tpm.js';
+import type { CredentialFields } from './credential-store.js';
+import { badRequest } from './http-error.js';
+
+/** Validation of request bodies (already JSON-parsed, untrusted). Each throws HttpError 400. */
+
+const BANKS: readonly BankName[] = ['sha1', 'sha256', 'sha384'];
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function requireObject(body: unknown, what: string): Record<string, unknown> {
+  if (!isObject(body)) throw badRequest('request.invalid', `${what} must be a JSON object`);
+  return body;
+}
+
+export function parseNonce(v: unknown): Buffer {
+  if (typeof v !== 'string' || !/^(?:[0-9a-fA-F]{2}){8,64}$/.test(v)) {
+    throw badRequest('quote.invalid_nonce', 'nonce must be hex of 8 to 64 bytes');
+  }
+  return Buffer.from(v, 'hex');
+}
+
+export function parsePcrSelection(v: unknown): PcrSelection {
+  const sel = requireObject(v, 'pcrSelection');
+  const out: PcrSelection = {};
+  let count = 0;
+  for (const [bank, indices] of Object.entries(sel)) {
+    const name = BANKS.find((b) => b === bank);
+    if (!name) throw badRequest('quote.invalid_bank', `unsupported PCR bank ${JSON.stringify(bank).slice(0, 40)}`);
+    if (!Array.isArray(indices) || indices.some((i) => !Number.isInteger(i) || (i as number) < 0 || (i as number) > 23)) {
+      throw badRequest('quote.invalid_pcr', `${name}: PCR indices must be integers 0-23`);
+    }
+    out[name] = [...new Set(indices as number[])].sort((a, b) => a - b);
+    count += out[name].length;
+  }
+  if (count === 0) throw badRequest('quote.invalid_pcr', 'pcrSelection selects no PCR');
+  return out;
+}
+
+export function parseQuoteRequest(body: unknown): { nonce: Buffer; selection: PcrSelection } {
+  const b = requireObject(body, 'quote request');
+  return { nonce: parseNonce(b.nonce), selection: parsePcrSelection(b.pcrSelection) };
+}
+
+/** A base64 TPM2B (u16 size prefix that matches the length), at most 2 KiB. */
+function parseTpm2b(v: unknown, field: string): Buffer {
+  if (typeof v !== 'string' || v.length === 0 || v.length > 4096 || !/^[A-Za-z0-9+/]+={0,2}$/.test(v) || v.length % 4 !== 0) {
+    throw badRequest('activate.invalid', `${field} must be base64`);
+  }
+  const buf = Buffer.from(v, 'base64');
+  if (buf.length < 3 || buf.readUInt16BE(0) !== buf.length - 2) {
+    throw badRequest('activate.invalid', `${field} must be a TPM2B (size-prefixed) structure`);
+  }
+  return buf;
+}
+
+export function parseActivateRequest(body: unknown): { idObject: Buffer; encSecret: Buffer } {
+  const b = requireObject(body, 'activate request');
+  return { idObject: parseTpm2b(b.credentialBlob, 'credentialBlob'), encSecret: parseTpm2b(b.encryptedSecret, 'encryptedSecret') };
+}
+
+export function parseCredentialRequest(body: unknown): CredentialFields {
+  const b = requireObject(body, 'credential request');
+  const pem = (field: keyof CredentialFields): string => {
+    const v = b[field];
+    if (typeof v !== 'string' || !v.includes('-----BEGIN ')) throw badRequest('credential.invalid', `${field} must be PEM`);
+    return v;
+  };
+  return { certificatePem: pem('certificatePem'), privateKeyPem: pem('privateKeyPem'), caPem: pem('caPem') };
+}
+
+/** `from` of GET /v1/ima: absent → 0, else a non-negative decimal integer. */
+export function parseFrom(raw: string | null): number {
+  if (raw === null) return 0;
+  if (!/^\d{1,9}$/.test(raw)) throw badRequest('ima.invalid_from', 'from must be a non-negative integer');
+  return Number(raw);
+}

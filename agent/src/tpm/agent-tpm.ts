@@ -1,0 +1,240 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeCredentialFile, type BankName, type IdentityResponse, type QuoteResponse } from '@nodeward/attest';
+import { silentLogger, type Logger } from '../log.js';
+import { SerialQueue } from './serial-queue.js';
+import { toolRunner, type ToolRunner } from './tool-runner.js';
+import { TpmError } from './tpm-error.js';
+import { describeTpm, parseFixedProperties, parseQuotePcrs, trimDer, unwrapAttest } from './tool-output.js';
+import { summarizePublic } from './public-area.js';
+
+export type AkType = 'rsa' | 'ecc';
+
+export interface TpmConfig {
+  /** TPM2TOOLS_TCTI, e.g. `device:/dev/tpmrm0` or `swtpm:host=127.0.0.1,port=2321`. */
+  tcti: string;
+  akType: AkType;
+  /** Persistent handle of the AK, e.g. 0x81010002. */
+  akHandle: number;
+  /** Parent of the agent's private (0700) scratch directory; defaults to the OS temp dir. */
+  scratchParent?: string;
+  logger?: Logger;
+}
+
+export type PcrSelection = Partial<Record<BankName, number[]>>;
+
+/** NV indices of EK certificates (TCG EK Credential Profile): RSA-2048, ECC P-256, and swtpm's ECC P-384. */
+const EK_CERT_INDICES: { index: string; keyType: 'rsa' | 'ecc' }[] = [
+  { index: '0x1c00002', keyType: 'rsa' },
+  { index: '0x1c0000a', keyType: 'ecc' },
+  { index: '0x1c00016', keyType: 'ecc' },
+];
+
+const BANK_ORDER: readonly BankName[] = ['sha1', 'sha256', 'sha384'];
+
+/** tpm2_quote's -l argument: banks in a fixed order, indices ascending, e.g. `sha1:10+sha256:0,7,10`. */
+export function selectionArg(sel: PcrSelection): string {
+  return BANK_ORDER.filter((b) => (sel[b]?.length ?? 0) > 0)
+    .map((b) => `${b}:${[...new Set(sel[b])].sort((x, y) => x - y).join(',')}`)
+    .join('+');
+}
+
+const hex = (h: number): string => `0x${h.toString(16)}`;
+
+/**
+ * The agent's TPM: EK, persistent AK, quotes and credential activation through tpm2-tools. Every
+ * command runs through one queue; transient objects and sessions are flushed after each operation
+ * (swtpm and a TPM without resource manager have only three object slots).
+ */
+export class AgentTpm {
+  private readonly queue = new SerialQueue();
+  private seq = 0;
+  private ekType: 'rsa' | 'ecc' = 'rsa';
+  private ident: IdentityResponse | undefined;
+
+  private constructor(
+    private readonly cfg: TpmConfig,
+    private readonly dir: string,
+    private readonly tool: ToolRunner,
+    private readonly log: Logger,
+  ) {}
+
+  /** Opens the TPM: reads EK certificates, creates the EK, creates or reuses the persistent AK. */
+  static async open(cfg: TpmConfig): Promise<AgentTpm> {
+    const dir = await mkdtemp(join(cfg.scratchParent ?? tmpdir(), 'nodeward-agent-'));
+    const tpm = new AgentTpm(cfg, dir, toolRunner(cfg.tcti, dir), cfg.logger ?? silentLogger);
+    try {
+      await tpm.queue.run(() => tpm.initialize());
+      await tpm.queue.run(() => tpm.flushAll());
+    } catch (e) {
+      await tpm.close();
+      throw e;
+    }
+    return tpm;
+  }
+
+  get identity(): IdentityResponse {
+    if (!this.ident) throw new TpmError('agent', 'TPM not initialised');
+    return this.ident;
+  }
+
+  /** Queued jobs not yet finished (for metrics and back-pressure). */
+  get queueLength(): number {
+    return this.queue.length;
+  }
+
+  async close(): Promise<void> {
+    await this.queue.run(() => rm(this.dir, { recursive: true, force: true }));
+  }
+
+  async quote(nonce: Buffer, sel: PcrSelection): Promise<QuoteResponse> {
+    return this.exclusive(async () => {
+      const f = this.files('msg', 'sig', 'pcrs');
+      try {
+        const { stdout } = await this.tool('tpm2_quote', ['-c', hex(this.cfg.akHandle), '-l', selectionArg(sel),
+          '-q', nonce.toString('hex'), '-m', f.msg, '-s', f.sig, '-o', f.pcrs, '-g', 'sha256']);
+        const quoted = unwrapAttest(await readFile(f.msg));
+        const signature = await readFile(f.sig);
+        return { quoted: quoted.toString('base64'), signature: signature.toString('base64'), pcrs: parseQuotePcrs(stdout.toString()) };
+      } finally {
+        await removeFiles(f);
+      }
+    });
+  }
+
+  /** TPM2_ActivateCredential with the AK and the EK (policy session on the endorsement hierarchy). */
+  async activate(idObject: Buffer, encSecret: Buffer): Promise<Buffer> {
+    return this.exclusive(async () => {
+      const f = this.files('ek.ctx', 's.ctx', 'cred', 'secret');
+      try {
+        await writeFile(f.cred, encodeCredentialFile({ credentialBlob: idObject, encryptedSecret: encSecret }), { mode: 0o600 });
+        await this.tool('tpm2_createek', ['-c', f['ek.ctx'], '-G', this.ekType]);
+        await this.flush('-t');
+        await this.tool('tpm2_startauthsession', ['--policy-session', '-S', f['s.ctx']]);
+        await this.tool('tpm2_policysecret', ['-S', f['s.ctx'], '-c', 'e']);
+        await this.tool('tpm2_activatecredential', ['-c', hex(this.cfg.akHandle), '-C', f['ek.ctx'], '-i', f.cred,
+          '-o', f.secret, '-P', `session:${f['s.ctx']}`]);
+        return await readFile(f.secret);
+      } finally {
+        await removeFiles(f);
+      }
+    });
+  }
+
+  /**
+   * Runs one operation in the queue, then queues the flush of transient objects and sessions right
+   * behind it: the next operation still starts on an empty TPM, but the caller does not wait for it.
+   */
+  private exclusive<T>(op: () => Promise<T>): Promise<T> {
+    const result = this.queue.run(op);
+    void this.queue.run(() => this.flushAll());
+    return result;
+  }
+
+  private async flushAll(): Promise<void> {
+    for (const what of ['-t', '-s', '-l']) {
+      await this.flush(what).catch((e: unknown) => this.log.warn('tpm flush failed', { what, error: String(e) }));
+    }
+  }
+
+  private async flush(what: string): Promise<void> {
+    await this.tool('tpm2_flushcontext', [what]);
+  }
+
+  /** Unique scratch file names for one operation. */
+  private files<K extends string>(...names: K[]): Record<K, string> {
+    const n = ++this.seq;
+    return Object.fromEntries(names.map((k) => [k, join(this.dir, `${n}-${k}`)])) as Record<K, string>;
+  }
+
+  private async initialize(): Promise<void> {
+    await this.flushAll();
+    const ekCertificates = await this.readEkCertificates();
+    const ekPublic = await this.createEk();
+    const ak = await this.ensureAk();
+    const props = parseFixedProperties((await this.tool('tpm2_getcap', ['properties-fixed'])).stdout.toString());
+    this.ident = {
+      ekCertificates,
+      ekPublic: ekPublic.toString('base64'),
+      akPublic: ak.pub.toString('base64'),
+      akName: ak.name.toString('hex'),
+      tpm: describeTpm(props),
+    };
+    this.log.info('tpm ready', { ekType: this.ekType, akType: this.cfg.akType, akHandle: hex(this.cfg.akHandle), akName: this.ident.akName, akCreated: ak.created });
+  }
+
+  private async readEkCertificates(): Promise<IdentityResponse['ekCertificates']> {
+    const out: IdentityResponse['ekCertificates'] = [];
+    for (const { index, keyType } of EK_CERT_INDICES) {
+      const der = await this.tool('tpm2_nvread', [index]).then((r) => trimDer(r.stdout), () => undefined);
+      if (der) out.push({ keyType, der: der.toString('base64') });
+      else this.log.debug('no EK certificate', { index });
+    }
+    return out;
+  }
+
+  /** Creates the EK (RSA-2048 when the TPM has it, else ECC P-256) and returns its TPM2B_PUBLIC. */
+  private async createEk(): Promise<Buffer> {
+    const f = this.files('ek.ctx', 'ek.pub');
+    try {
+      await this.tool('tpm2_createek', ['-c', f['ek.ctx'], '-G', 'rsa', '-u', f['ek.pub']]).catch(async (e: unknown) => {
+        this.log.warn('RSA EK unavailable, using ECC', { error: String(e) });
+        this.ekType = 'ecc';
+        await this.flush('-t');
+        await this.tool('tpm2_createek', ['-c', f['ek.ctx'], '-G', 'ecc', '-u', f['ek.pub']]);
+      });
+      return await readFile(f['ek.pub']);
+    } finally {
+      await this.flush('-t');
+      await removeFiles(f);
+    }
+  }
+
+  private async ensureAk(): Promise<{ pub: Buffer; name: Buffer; created: boolean }> {
+    const existing = await this.readPersistentAk();
+    if (existing) return { ...existing, created: false };
+    await this.createAk();
+    const created = await this.readPersistentAk();
+    if (!created) throw new TpmError('tpm2_evictcontrol', `AK not found at ${hex(this.cfg.akHandle)} after persisting it`);
+    return { ...created, created: true };
+  }
+
+  private async readPersistentAk(): Promise<{ pub: Buffer; name: Buffer } | undefined> {
+    const f = this.files('ak.pub', 'ak.name');
+    try {
+      const found = await this.tool('tpm2_readpublic', ['-c', hex(this.cfg.akHandle), '-o', f['ak.pub'], '-n', f['ak.name']])
+        .then(() => true, () => false);
+      if (!found) return undefined;
+      const pub = await readFile(f['ak.pub']);
+      const s = summarizePublic(pub);
+      if (!s || s.type !== this.cfg.akType || !s.restricted || !s.sign) {
+        throw new TpmError('tpm2_readpublic', `handle ${hex(this.cfg.akHandle)} holds a key that is not a restricted ${this.cfg.akType} signing key; choose another --ak-handle or evict it`);
+      }
+      return { pub, name: await readFile(f['ak.name']) };
+    } finally {
+      await removeFiles(f);
+    }
+  }
+
+  private async createAk(): Promise<void> {
+    const f = this.files('ek.ctx', 'ak.ctx', 'ak.pub', 'ak.name', 'ak.priv');
+    const scheme = this.cfg.akType === 'rsa' ? ['-G', 'rsa', '-s', 'rsassa'] : ['-G', 'ecc', '-s', 'ecdsa'];
+    try {
+      await this.tool('tpm2_createek', ['-c', f['ek.ctx'], '-G', this.ekType]);
+      await this.flush('-t');
+      await this.tool('tpm2_createak', ['-C', f['ek.ctx'], '-c', f['ak.ctx'], ...scheme, '-g', 'sha256',
+        '-u', f['ak.pub'], '-n', f['ak.name'], '-r', f['ak.priv']]);
+      await this.flush('-t');
+      await this.tool('tpm2_evictcontrol', ['-C', 'o', '-c', f['ak.ctx'], hex(this.cfg.akHandle)]);
+      this.log.info('AK created and persisted', { akHandle: hex(this.cfg.akHandle), akType: this.cfg.akType });
+    } finally {
+      await this.flushAll();
+      await removeFiles(f);
+    }
+  }
+}
+
+async function removeFiles(files: Record<string, string>): Promise<void> {
+  await Promise.all(Object.values(files).map((p) => rm(p, { force: true })));
+}

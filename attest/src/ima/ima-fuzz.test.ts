@@ -1,0 +1,111 @@
+import { ParseError } from '../binary/parse-error.js';
+import { createRuntimePolicy } from './create-runtime-policy.js';
+import { encodeImaBufEntry, encodeImaNgEntry, encodeImaSigEntry, encodeImaTemplateEntry, encodeImaViolationEntry } from './encode-ima-entry.js';
+import { IMA_INITIAL_STATE } from './ima-state.js';
+import { parseImaAsciiLog } from './parse-ima-ascii.js';
+import { parseImaBinaryLog } from './parse-ima-binary.js';
+import { parseRuntimePolicy, RuntimePolicyError } from './runtime-policy.js';
+import { verifyImaEntries } from './verify-ima-entries.js';
+
+/** mulberry32: a small seeded PRNG, so every run mutates the same way and a failure reproduces. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const INTERESTING = [0x00, 0xff, 0x7f, 0x80, 0x01, 0x20, 0x0a, 0x3a];
+
+/** One to four mutations: bit flips, interesting bytes, huge u32s, insertions, deletions, truncation. */
+function mutate(seed: Buffer, rnd: () => number): Buffer {
+  let b: Buffer = Buffer.from(seed);
+  const at = (): number => Math.floor(rnd() * Math.max(1, b.length));
+  const splice = (i: number, del: number, ins: number[]): Buffer =>
+    Buffer.concat([b.subarray(0, i), Buffer.from(ins), b.subarray(Math.min(b.length, i + del))]);
+  const n = 1 + Math.floor(rnd() * 4);
+  for (let k = 0; k < n; k++) {
+    const op = Math.floor(rnd() * 6);
+    const i = at();
+    if (b.length === 0) b = Buffer.from([Math.floor(rnd() * 256)]);
+    else if (op === 0) b[i] = b[i]! ^ (1 << Math.floor(rnd() * 8));
+    else if (op === 1) b[i] = INTERESTING[Math.floor(rnd() * INTERESTING.length)]!;
+    else if (op === 2) b = splice(i, 4, [0xff, 0xff, 0xff, Math.floor(rnd() * 256)]);
+    else if (op === 3) b = splice(i, 0, [Math.floor(rnd() * 256)]);
+    else if (op === 4) b = splice(i, 1 + Math.floor(rnd() * 8), []);
+    else b = b.subarray(0, i);
+  }
+  return b;
+}
+
+const RUNS = 100_000;
+
+function fuzz(seed: Buffer, seedNo: number, run: (input: Buffer) => void, allowed: (e: unknown) => boolean): number {
+  const rnd = prng(seedNo);
+  let rejected = 0;
+  for (let i = 0; i < RUNS; i++) {
+    const input = mutate(seed, rnd);
+    try {
+      run(input);
+    } catch (e) {
+      if (!allowed(e)) throw new Error(`run ${i} (seed ${seedNo}) escaped ${String(e)} on ${input.toString('hex')}`);
+      rejected++;
+    }
+  }
+  return rejected;
+}
+
+const d = (s: string): Buffer => Buffer.alloc(32, s.charCodeAt(0));
+const entries = [
+  encodeImaNgEntry({ path: 'boot_aggregate', fileDigest: d('b') }),
+  encodeImaSigEntry({ path: '/bin/ls', fileDigest: d('l'), sig: Buffer.from('030204aabb', 'hex') }),
+  encodeImaBufEntry({ name: '.ima', buf: Buffer.from('3082000a0102', 'hex') }),
+  encodeImaTemplateEntry({ path: '/init', sha1Digest: Buffer.alloc(20, 1) }),
+  encodeImaViolationEntry({ path: '/var/log/x' }),
+];
+const binary = Buffer.concat(entries.map((e) => e.bytes));
+const policy = createRuntimePolicy(parseImaBinaryLog(binary));
+
+describe('fuzzing: only the typed errors escape, and every run terminates', () => {
+  // Most runs throw; capturing 10 stack frames each would be most of the cost.
+  const limit = Error.stackTraceLimit;
+  beforeAll(() => {
+    Error.stackTraceLimit = 0;
+  });
+  afterAll(() => {
+    Error.stackTraceLimit = limit;
+  });
+
+  it(`binary list: ${RUNS} mutations, and verification of every tenth never throws`, () => {
+    let i = 0;
+    const rejected = fuzz(binary, 1, (input) => {
+      if (i++ % 10 === 0) verifyImaEntries(IMA_INITIAL_STATE, input, policy, { format: 'binary' });
+      parseImaBinaryLog(input);
+    }, (e) => e instanceof ParseError);
+    expect(rejected).toBeGreaterThan(RUNS / 2); // the mutations do reach the error paths
+  });
+
+  it(`ASCII list: ${RUNS} mutations`, () => {
+    const text = Buffer.from([
+      `10 ${entries[0]!.templateHash.toString('hex')} ima-ng sha256:${d('b').toString('hex')} boot_aggregate`,
+      `10 ${entries[1]!.templateHash.toString('hex')} ima-sig sha256:${d('l').toString('hex')} /bin/ls 030204aabb`,
+      `10 ${entries[2]!.templateHash.toString('hex')} ima-buf sha256:${'ab'.repeat(32)} .ima 3082000a0102`,
+      `10 ${entries[3]!.templateHash.toString('hex')} ima ${'01'.repeat(20)} /init`,
+      '',
+    ].join('\n'));
+    expect(parseImaAsciiLog(text)).toHaveLength(4);
+    const rejected = fuzz(text, 2, (input) => void parseImaAsciiLog(input), (e) => e instanceof ParseError);
+    expect(rejected).toBeGreaterThan(RUNS / 4);
+  });
+
+  it(`runtime policy JSON: ${RUNS} mutations`, () => {
+    const json = Buffer.from(JSON.stringify({ ...policy, excludes: ['/tmp/.*', '(?P<x>/opt)'] }));
+    expect(() => parseRuntimePolicy(json.toString())).not.toThrow();
+    const rejected = fuzz(json, 3, (input) => void parseRuntimePolicy(input.toString('utf8')), (e) => e instanceof RuntimePolicyError);
+    expect(rejected).toBeGreaterThan(RUNS / 2);
+  });
+});

@@ -1,0 +1,11 @@
+export * from './ima-entry.js';
+export { parseImaBinaryLog, type ImaParseOptions } from './parse-ima-binary.js';
+export { parseImaAsciiLog } from './parse-ima-ascii.js';
+export * from './parse-ima-log.js';
+export * from './runtime-policy.js';
+export * from './compile-runtime-policy.js';
+export { evaluateImaEntry } from './evaluate-ima-entry.js';
+export * from './ima-state.js';
+export * from './verify-ima-entries.js';
+export * from './encode-ima-entry.js';
+export * from './create-runtime-policy.js';

@@ -1,0 +1,169 @@
+import { createHash } from 'node:crypto';
+import { compileRuntimePolicy } from './compile-runtime-policy.js';
+import { createRuntimePolicy } from './create-runtime-policy.js';
+import { encodeImaBufEntry, encodeImaNgEntry, encodeImaTemplateEntry, encodeImaViolationEntry, type EncodedImaEntry } from './encode-ima-entry.js';
+import { IMA_INITIAL_STATE, verifyImaPcr10 } from './ima-state.js';
+import { parseImaBinaryLog } from './parse-ima-binary.js';
+import { parseRuntimePolicy, type RuntimePolicy } from './runtime-policy.js';
+import { verifyImaEntries, verifyImaLog, verifyParsedImaEntries } from './verify-ima-entries.js';
+
+const H = (alg: string, ...parts: Buffer[]): Buffer => {
+  const h = createHash(alg);
+  for (const p of parts) h.update(p);
+  return h.digest();
+};
+const fd = (s: string): Buffer => H('sha256', Buffer.from(s));
+
+/** PCR 10 computed by hand: violations extend 0xff…, others H(template data) per bank. */
+function expectedPcr10(entries: EncodedImaEntry[], alg: 'sha1' | 'sha256', violations: Set<number> = new Set()): string {
+  const size = alg === 'sha1' ? 20 : 32;
+  let pcr: Buffer = Buffer.alloc(size);
+  entries.forEach((e, i) => {
+    const d = violations.has(i) ? Buffer.alloc(size, 0xff) : H(alg, e.hashInput);
+    pcr = H(alg, pcr, d);
+  });
+  return pcr.toString('hex');
+}
+
+const known = [
+  encodeImaNgEntry({ path: 'boot_aggregate', fileDigest: fd('boot') }),
+  encodeImaNgEntry({ path: '/usr/bin/bash', fileDigest: fd('bash') }),
+  encodeImaTemplateEntry({ path: '/sbin/init', sha1Digest: H('sha1', Buffer.from('init')) }),
+  encodeImaBufEntry({ name: '.ima', buf: Buffer.concat([Buffer.from([0x30, 0x82, 1, 0]), Buffer.alloc(16, 9)]) }),
+  encodeImaBufEntry({ name: 'kexec-cmdline', buf: Buffer.from('ro quiet') }),
+];
+const log = Buffer.concat(known.map((e) => e.bytes));
+const policy = createRuntimePolicy(parseImaBinaryLog(log));
+
+function withPolicy(change: (p: RuntimePolicy) => void): RuntimePolicy {
+  const p = parseRuntimePolicy(JSON.parse(JSON.stringify(policy)));
+  change(p);
+  return p;
+}
+
+describe('verifyImaEntries: replay', () => {
+  it('replays both banks as computed by hand and passes a policy made from the same log', () => {
+    const r = verifyImaLog(log, policy);
+    expect(r.failures).toEqual([]);
+    expect(r.state).toEqual({ count: 5, pcr10: { sha1: expectedPcr10(known, 'sha1'), sha256: expectedPcr10(known, 'sha256') } });
+    expect(verifyImaPcr10(r.state, { bank: 'sha256', value: expectedPcr10(known, 'sha256').toUpperCase() })).toEqual([]);
+    expect(verifyImaPcr10(r.state, { bank: 'sha1', value: '00'.repeat(20) })[0]!.id).toBe('ima.pcr_mismatch');
+  });
+
+  it('verifies incrementally to the same state as all at once, parsing only the new entries', () => {
+    const first = verifyImaEntries(IMA_INITIAL_STATE, Buffer.concat(known.slice(0, 2).map((e) => e.bytes)), policy);
+    const rest = verifyImaEntries(first.state, Buffer.concat(known.slice(2).map((e) => e.bytes)), policy);
+    expect(first.state.count).toBe(2);
+    expect(rest.state).toEqual(verifyImaLog(log, policy).state);
+    // An empty batch changes nothing.
+    expect(verifyImaEntries(rest.state, Buffer.alloc(0), policy)).toEqual({ failures: [], state: rest.state });
+  });
+
+  it('extends all-ones for a violation, in both banks, and reports it unless ignored', () => {
+    const entries = [known[1]!, encodeImaViolationEntry({ path: '/var/log/x' }), known[0]!];
+    const bytes = Buffer.concat(entries.map((e) => e.bytes));
+    const r = verifyImaLog(bytes, policy);
+    expect(r.failures.map((f) => [f.id, f.context?.index])).toEqual([['ima.violation', 1]]);
+    expect(r.state.pcr10.sha1).toBe(expectedPcr10(entries, 'sha1', new Set([1])));
+    expect(r.state.pcr10.sha256).toBe(expectedPcr10(entries, 'sha256', new Set([1])));
+    expect(verifyImaLog(bytes, policy, { violations: 'ignore' }).failures).toEqual([]);
+  });
+
+  it('replays a list whose template hash is sha256', () => {
+    const entries = [encodeImaNgEntry({ path: '/usr/bin/bash', fileDigest: fd('bash') }, 'sha256')];
+    const r = verifyImaLog(entries[0]!.bytes, policy, { templateHashAlg: 'sha256' });
+    expect(r.failures).toEqual([]);
+    expect(r.state.pcr10.sha1).toBe(expectedPcr10(entries, 'sha1'));
+  });
+
+  it('reports a template hash that does not match the data', () => {
+    const bytes = Buffer.from(known[1]!.bytes);
+    bytes[4] = bytes[4]! ^ 1; // first byte of the template hash
+    const r = verifyImaLog(bytes, policy);
+    expect(r.failures.map((f) => [f.id, f.context?.index, f.context?.path])).toEqual([['ima.template_hash_mismatch', 0, '/usr/bin/bash']]);
+    // The banks are extended with what the data hashes to, as the kernel did.
+    expect(r.state.pcr10.sha256).toBe(expectedPcr10([known[1]!], 'sha256'));
+  });
+
+  it('reports an entry measured into another PCR without replaying it', () => {
+    const r = verifyImaLog(encodeImaNgEntry({ path: '/usr/bin/bash', fileDigest: fd('bash'), pcr: 11 }).bytes, policy);
+    expect(r.failures.map((f) => f.id)).toEqual(['ima.unexpected_pcr']);
+    expect(r.state.pcr10).toEqual(IMA_INITIAL_STATE.pcr10);
+  });
+
+  it('reports malformed bytes as a failure and keeps the state', () => {
+    const r = verifyImaEntries(IMA_INITIAL_STATE, Buffer.concat([log, Buffer.from([10, 0, 0])]), policy);
+    expect(r.failures.map((f) => f.id)).toEqual(['ima.malformed_log']);
+    expect(r.state).toBe(IMA_INITIAL_STATE);
+  });
+
+  it('stops at the prefix matching the quoted PCR 10 when the log runs ahead of the quote', () => {
+    const quoted = { bank: 'sha256' as const, value: expectedPcr10(known.slice(0, 3), 'sha256') };
+    const r = verifyImaLog(log, policy, { quotedPcr10: quoted });
+    expect(r.failures).toEqual([]);
+    expect(r.state.count).toBe(3);
+    const next = verifyImaEntries(r.state, Buffer.concat(known.slice(3).map((e) => e.bytes)), policy,
+      { quotedPcr10: { bank: 'sha1', value: expectedPcr10(known, 'sha1') } });
+    expect(next).toEqual({ failures: [], state: verifyImaLog(log, policy).state });
+    const bad = verifyImaLog(log, policy, { quotedPcr10: { bank: 'sha1', value: 'ff'.repeat(20) } });
+    expect(bad.failures.map((f) => f.id)).toEqual(['ima.pcr_mismatch']);
+    expect(bad.state).toBe(IMA_INITIAL_STATE);
+  });
+
+  it('accepts parsed entries and a compiled policy', () => {
+    const r = verifyParsedImaEntries(IMA_INITIAL_STATE, parseImaBinaryLog(log), compileRuntimePolicy(parseRuntimePolicy(policy)));
+    expect(r).toEqual(verifyImaLog(log, policy));
+  });
+});
+
+describe('verifyImaEntries: runtime policy', () => {
+  const bash = (digest: string): Buffer => encodeImaNgEntry({ path: '/usr/bin/bash', fileDigest: fd(digest) }).bytes;
+  const key = (name: string): Buffer => encodeImaBufEntry({ name, buf: Buffer.concat([Buffer.from([0x30, 0x82, 1, 0]), Buffer.alloc(8, 2)]) }).bytes;
+  it.each<[string, Buffer, (p: RuntimePolicy) => void, string[]]>([
+    ['an allowed digest', bash('bash'), () => {}, []],
+    ['a wrong digest', bash('evil'), () => {}, ['ima.digest_not_allowed']],
+    ['a second allowed digest', bash('bash2'), (p) => p.digests['/usr/bin/bash']!.push(fd('bash2').toString('hex')), []],
+    ['an unknown path', encodeImaNgEntry({ path: '/opt/x', fileDigest: fd('x') }).bytes, () => {}, ['ima.path_not_in_policy']],
+    ['an excluded path', encodeImaNgEntry({ path: '/tmp/x', fileDigest: fd('x') }).bytes, (p) => p.excludes.push('/tmp/.*'), []],
+    ['an exclude that matches later in the path only', encodeImaNgEntry({ path: '/var/tmp/x', fileDigest: fd('x') }).bytes,
+      (p) => p.excludes.push('/tmp/'), ['ima.path_not_in_policy']],
+    ['a wrong digest on an excluded path', bash('evil'), (p) => p.excludes.push('/usr/bin/'), []],
+    ['an allowed key', known[3]!.bytes, () => {}, []],
+    ['an unknown key', key('.ima'), () => {}, ['ima.keyring_digest_not_allowed']],
+    ['an unknown key in an ignored keyring', key('.ima'), (p) => p.ima.ignored_keyrings.push('.ima'), []],
+    ['any key with all keyrings ignored', key('.platform'), (p) => p.ima.ignored_keyrings.push('*'), []],
+    ['a key into a keyring absent from the policy', key('.platform'), () => {}, ['ima.keyring_not_in_policy']],
+    ['an allowed ima-buf', known[4]!.bytes, () => {}, []],
+    ['a wrong ima-buf', encodeImaBufEntry({ name: 'kexec-cmdline', buf: Buffer.from('init=/bin/sh') }).bytes, () => {}, ['ima.buf_digest_not_allowed']],
+    ['an unknown ima-buf', encodeImaBufEntry({ name: 'dm_table_load', buf: Buffer.from('x') }).bytes, () => {}, ['ima.buf_not_in_policy']],
+  ])('%s', (_t, bytes, change, ids) => {
+    const r = verifyImaLog(bytes, withPolicy(change));
+    expect(r.failures.map((f) => f.id)).toEqual(ids);
+    for (const f of r.failures) expect(f.context).toMatchObject({ index: 0 });
+  });
+
+  it('accepts a boot_aggregate computed by the verifier', () => {
+    const entry = encodeImaNgEntry({ path: 'boot_aggregate', fileDigest: fd('other boot') }).bytes;
+    expect(verifyImaLog(entry, policy).failures.map((f) => f.id)).toEqual(['ima.digest_not_allowed']);
+    expect(verifyImaLog(entry, policy, { bootAggregates: [fd('other boot').toString('hex')] }).failures).toEqual([]);
+  });
+
+  it('lists every offending entry with its index and path', () => {
+    const bytes = Buffer.concat([bash('bash'), bash('evil'), encodeImaNgEntry({ path: '/x', fileDigest: fd('x') }).bytes]);
+    expect(verifyImaLog(bytes, policy).failures.map((f) => [f.id, f.context?.index, f.context?.path])).toEqual([
+      ['ima.digest_not_allowed', 1, '/usr/bin/bash'],
+      ['ima.path_not_in_policy', 2, '/x'],
+    ]);
+  });
+});
+
+describe('createRuntimePolicy', () => {
+  it('lists every path with its digests, keys per keyring, buffers per name; leaves violations out', () => {
+    const p = createRuntimePolicy(parseImaBinaryLog(Buffer.concat([log, encodeImaViolationEntry({ path: '/var/log/x' }).bytes, known[1]!.bytes])));
+    expect(Object.keys(p.digests)).toEqual(['boot_aggregate', '/usr/bin/bash', '/sbin/init']);
+    expect(p.digests['/usr/bin/bash']).toEqual([fd('bash').toString('hex')]);
+    expect(Object.keys(p.keyrings)).toEqual(['.ima']);
+    expect(Object.keys(p['ima-buf'])).toEqual(['kexec-cmdline']);
+    expect(parseRuntimePolicy(JSON.stringify(p))).toEqual(p);
+  });
+});

@@ -1,0 +1,148 @@
+import { hash as oneShot } from 'node:crypto';
+import { isParseError } from '../binary/parse-error.js';
+import { failure, type Failure } from '../failure.js';
+import { compileRuntimePolicy, type CompiledRuntimePolicy } from './compile-runtime-policy.js';
+import { evaluateImaEntry } from './evaluate-ima-entry.js';
+import { ImaEntryView, isViolation, type ImaEntry } from './ima-entry.js';
+import { IMA_INITIAL_STATE, type ImaState, type QuotedPcr10 } from './ima-state.js';
+import { parseImaAsciiLog } from './parse-ima-ascii.js';
+import { scanImaBinaryLog } from './parse-ima-binary.js';
+import { detectImaLogFormat, type ImaLogParseOptions } from './parse-ima-log.js';
+import { Pcr10Replay, quotedTarget, type QuotedTarget } from './pcr10-replay.js';
+import type { RuntimePolicy } from './runtime-policy.js';
+
+export const IMA_PCR = 10;
+
+export interface ImaVerifyOptions extends ImaLogParseOptions {
+  /**
+   * Violations (ToMToU, open writers) are failures by default: the measurement they stand for is
+   * not trustworthy. 'ignore' follows Keylime's default of only logging them.
+   */
+  violations?: 'fail' | 'ignore';
+  /** boot_aggregate digests computed from the verified boot PCRs (hex), accepted beside the policy's. */
+  bootAggregates?: readonly string[];
+  /**
+   * The quoted PCR 10. The log is read after the quote, so it may run ahead of it: verification stops
+   * at the first prefix whose replay equals the quote (Keylime does the same), and the state covers
+   * only that prefix. No such prefix: `ima.pcr_mismatch`, and the state does not advance.
+   */
+  quotedPcr10?: QuotedPcr10;
+}
+
+export interface ImaVerifyResult {
+  /** Every failure found; empty means verified. */
+  readonly failures: Failure[];
+  /** State after the entries verified in this call; unchanged when the input was malformed. */
+  readonly state: ImaState;
+}
+
+type AnyPolicy = RuntimePolicy | CompiledRuntimePolicy;
+
+function compiled(p: AnyPolicy): CompiledRuntimePolicy {
+  return 'isExcluded' in p ? p : compileRuntimePolicy(p);
+}
+
+/**
+ * Incremental verification: given the state after entry N and the binary (or ASCII) list from entry
+ * N on, parses only the new entries, checks their template hashes and the runtime policy, and
+ * replays them into PCR 10. Bad evidence, including malformed bytes, is reported, never thrown.
+ * A binary list is streamed through one reused entry view: nothing is retained per entry.
+ */
+export function verifyImaEntries(state: ImaState, newEntriesBytes: Uint8Array, policy: AnyPolicy, opts: ImaVerifyOptions = {}): ImaVerifyResult {
+  const parseOpts = { ...opts, firstIndex: state.count };
+  return run(state, policy, opts, (visit) => {
+    if ((opts.format ?? detectImaLogFormat(newEntriesBytes)) === 'binary') scanImaBinaryLog(newEntriesBytes, parseOpts, visit, true);
+    else visitAll(parseImaAsciiLog(newEntriesBytes, parseOpts), visit);
+  });
+}
+
+/** The whole list from the first entry. */
+export function verifyImaLog(bytes: Uint8Array, policy: AnyPolicy, opts: ImaVerifyOptions = {}): ImaVerifyResult {
+  return verifyImaEntries(IMA_INITIAL_STATE, bytes, policy, opts);
+}
+
+/** As verifyImaEntries, for entries already parsed (their indexes should continue from state.count). */
+export function verifyParsedImaEntries(state: ImaState, entries: readonly ImaEntry[], policy: AnyPolicy, opts: ImaVerifyOptions = {}): ImaVerifyResult {
+  return run(state, policy, opts, (visit) => visitAll(entries, visit));
+}
+
+function visitAll(entries: readonly ImaEntry[], visit: (e: ImaEntry) => boolean): void {
+  for (const e of entries) if (!visit(e)) return;
+}
+
+interface Run {
+  readonly policy: CompiledRuntimePolicy;
+  readonly replay: Pcr10Replay;
+  readonly failures: Failure[];
+  readonly sha1List: boolean;
+  readonly failViolations: boolean;
+  readonly boot: ReadonlySet<string> | undefined;
+}
+
+function run(state: ImaState, policy: AnyPolicy, opts: ImaVerifyOptions, feed: (visit: (e: ImaEntry) => boolean) => void): ImaVerifyResult {
+  const r: Run = {
+    policy: compiled(policy),
+    replay: new Pcr10Replay(state),
+    failures: [],
+    sha1List: (opts.templateHashAlg ?? 'sha1') === 'sha1',
+    failViolations: (opts.violations ?? 'fail') === 'fail',
+    boot: opts.bootAggregates && new Set(opts.bootAggregates.map((d) => d.toLowerCase())),
+  };
+  const target = opts.quotedPcr10 && quotedTarget(opts.quotedPcr10);
+  let done = 0;
+  try {
+    feed((e) => {
+      if (target !== undefined && r.replay.matches(target)) return false;
+      verifyEntry(e, r);
+      done++;
+      return true;
+    });
+  } catch (e) {
+    if (!isParseError(e)) throw e;
+    r.failures.push(failure('ima.malformed_log', e.message, { structure: e.structure, offset: e.offset }));
+    return { failures: r.failures, state };
+  }
+  return finish(state, done, r, target);
+}
+
+function finish(state: ImaState, done: number, run: Run, target: QuotedTarget | undefined): ImaVerifyResult {
+  if (target === undefined || run.replay.matches(target)) return { failures: run.failures, state: run.replay.state(state.count + done) };
+  const replayed = run.replay.value(target.bank).toString('hex');
+  const quoted = target.value.toString('hex');
+  run.failures.push(failure('ima.pcr_mismatch', `no prefix of the IMA log replays to the quoted PCR 10 (${target.bank}) ${quoted}`,
+    { bank: target.bank, replayed, quoted, count: state.count + done }));
+  return { failures: run.failures, state };
+}
+
+function verifyEntry(e: ImaEntry, run: Run): void {
+  if (e.pcr !== IMA_PCR) {
+    // Extended into another PCR, not replayed here; Keylime rejects these too.
+    run.failures.push(failure('ima.unexpected_pcr', `entry ${e.index}: ${e.name} measured into PCR ${e.pcr}`,
+      { index: e.index, path: e.name, pcr: e.pcr }));
+    return;
+  }
+  if (isViolation(e)) {
+    run.replay.extendViolation();
+    if (run.failViolations) {
+      run.failures.push(failure('ima.violation', `entry ${e.index}: measurement violation on ${e.name}`,
+        { index: e.index, path: e.name }));
+    }
+    return;
+  }
+  // latin1 strings: see Pcr10Replay.
+  const d1 = oneShot('sha1', e.hashInput, 'binary');
+  const d256 = oneShot('sha256', e.hashInput, 'binary');
+  const computed = run.sha1List ? d1 : d256;
+  if (!(e instanceof ImaEntryView ? e.templateHashIs(computed) : sameBytes(computed, e.templateHash))) {
+    run.failures.push(failure('ima.template_hash_mismatch', `entry ${e.index}: template hash of ${e.name} does not match its data`,
+      { index: e.index, path: e.name, logged: e.templateHash.toString('hex'), computed: Buffer.from(computed, 'latin1').toString('hex') }));
+  }
+  run.replay.extend(d1, d256);
+  evaluateImaEntry(e, run.policy, run.failures, run.boot);
+}
+
+function sameBytes(latin1: string, bytes: Uint8Array): boolean {
+  if (latin1.length !== bytes.length) return false;
+  for (let i = 0; i < bytes.length; i++) if (latin1.charCodeAt(i) !== bytes[i]) return false;
+  return true;
+}

@@ -1,0 +1,3 @@
+export * from './boot-pcrs.js';
+export * from './round-types.js';
+export * from './verify-round.js';

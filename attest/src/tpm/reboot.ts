@@ -1,0 +1,36 @@
+import { failure, type Failure } from '../failure.js';
+import type { ClockInfo } from './attest.js';
+
+export interface RebootVerdict {
+  /** resetCount moved: the TPM was reset (the machine rebooted); PCRs start over. */
+  readonly rebooted: boolean;
+  /** restartCount moved within the same reset: TPM Restart/Resume (e.g. hibernation). */
+  readonly resumed: boolean;
+  /** Counters or clock went backwards: a replayed or forged quote, or another TPM. */
+  readonly failure?: Failure;
+}
+
+/**
+ * Compares the clockInfo of two verified quotes of the same AK, previous then current. A reboot is not
+ * a failure (the caller restarts log replay); counters going backwards are.
+ */
+export function detectReboot(previous: ClockInfo, current: ClockInfo): RebootVerdict {
+  const ctx = {
+    previousResetCount: previous.resetCount,
+    resetCount: current.resetCount,
+    previousRestartCount: previous.restartCount,
+    restartCount: current.restartCount,
+  };
+  if (current.resetCount < previous.resetCount) {
+    return { rebooted: false, resumed: false, failure: failure('quote.reset_count_regressed', 'resetCount went backwards', ctx) };
+  }
+  if (current.resetCount > previous.resetCount) return { rebooted: true, resumed: false };
+  if (current.restartCount < previous.restartCount) {
+    return { rebooted: false, resumed: false, failure: failure('quote.restart_count_regressed', 'restartCount went backwards', ctx) };
+  }
+  const resumed = current.restartCount > previous.restartCount;
+  if (!resumed && current.clock < previous.clock) {
+    return { rebooted: false, resumed, failure: failure('quote.clock_regressed', 'the TPM clock went backwards within one boot', { ...ctx, previousClock: previous.clock.toString(), clock: current.clock.toString() }) };
+  }
+  return { rebooted: false, resumed };
+}

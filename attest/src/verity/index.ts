@@ -1,0 +1,3 @@
+export * from './dmsetup.js';
+export * from './verify-verity.js';
+export * from './verity-cmdline.js';

@@ -1,0 +1,130 @@
+import * as k8s from '@kubernetes/client-node';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { startHarness } from './harness.js';
+import { repoRoot } from './repo-root.js';
+import { pollUntil } from './wait.js';
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    expect((error as NodeJS.ErrnoException).code).toBe('ESRCH');
+    return false;
+  }
+}
+
+/** One RESP command over a raw socket; resolves with the first reply line. */
+function redisCommand(url: string, ...args: string[]): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: hostname, port: Number(port) });
+    socket.once('error', reject);
+    socket.once('connect', () => socket.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`));
+    let reply = '';
+    socket.on('data', (chunk) => {
+      reply += chunk.toString();
+      const lines = reply.split('\r\n');
+      const complete = reply.startsWith('$') && !reply.startsWith('$-1') ? lines.length >= 3 : lines.length >= 2;
+      if (!complete) return;
+      socket.end();
+      resolve(reply.startsWith('$') && !reply.startsWith('$-1') ? lines[1]! : lines[0]!);
+    });
+  });
+}
+
+describe('startHarness', () => {
+  it('starts, stops and starts again (three times), leaving no process and no directory behind', async () => {
+    for (let round = 1; round <= 3; round++) {
+      const logLines: string[] = [];
+      const harness = await startHarness({ log: (line) => logLines.push(line) });
+      const pids = harness.pids();
+      expect(pids).toHaveLength(3);
+      expect(pids.every(isAlive)).toBe(true);
+
+      expect(logLines).toHaveLength(1);
+      const logged = JSON.parse(logLines[0]!) as { msg: string; startupMs: number; phases: Record<string, number> };
+      expect(logged.msg).toBe('testenv.started');
+      expect(logged.startupMs).toBe(harness.startupMs);
+      expect(Object.keys(logged.phases).sort()).toEqual(['apiserver', 'binaries', 'crds', 'etcd', 'pki', 'redis']);
+
+      const namespaces = await harness.kubeConfig.makeApiClient(k8s.CoreV1Api).listNamespace();
+      expect(namespaces.items.map((ns) => ns.metadata?.name)).toContain('default');
+      expect(await redisCommand(harness.redisUrl, 'PING')).toBe('+PONG');
+      const whoami = await harness.kubectl(['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.groups}']);
+      expect(whoami.stdout).toContain('system:masters');
+
+      await harness.stop();
+      await harness.stop();
+      expect(pids.filter(isAlive)).toEqual([]);
+      expect(existsSync(harness.tempDir)).toBe(false);
+    }
+  });
+
+  it('restarts Redis empty on the same URL, and can stop and start it', async () => {
+    const harness = await startHarness({ installCrds: false });
+    try {
+      const [firstRedis] = harness.pids().slice(2);
+      expect(await redisCommand(harness.redisUrl, 'SET', 'k', 'v')).toBe('+OK');
+      expect(await redisCommand(harness.redisUrl, 'GET', 'k')).toBe('v');
+
+      await harness.restartRedis({ downtimeMs: 50 });
+      expect(isAlive(firstRedis!)).toBe(false);
+      expect(await redisCommand(harness.redisUrl, 'GET', 'k')).toBe('$-1');
+
+      await harness.stopRedis();
+      await expect(redisCommand(harness.redisUrl, 'PING')).rejects.toThrow(/ECONNREFUSED/);
+      await harness.startRedis();
+      expect(await redisCommand(harness.redisUrl, 'PING')).toBe('+PONG');
+      expect(harness.pids()).toHaveLength(5);
+    } finally {
+      await harness.stop();
+    }
+    expect(harness.pids().filter(isAlive)).toEqual([]);
+  });
+
+  it('installs no CRDs and starts no Redis when asked not to', async () => {
+    const harness = await startHarness({ installCrds: false, redis: false });
+    try {
+      expect(harness.redisUrl).toBe('');
+      expect(harness.pids()).toHaveLength(2);
+      const crds = await harness.kubeConfig.makeApiClient(k8s.ApiextensionsV1Api).listCustomResourceDefinition();
+      expect(crds.items).toEqual([]);
+      await expect(harness.restartRedis()).rejects.toThrow('redis: false');
+    } finally {
+      await harness.stop();
+    }
+  });
+});
+
+describe('the exit handlers', () => {
+  // A separate Node process starts the compiled harness (e2e/dist) and dies without calling stop().
+  const entry = path.join(repoRoot(), 'e2e', 'dist', 'index.js');
+  const deaths: [string, string][] = [
+    ['an uncaught exception', "setTimeout(() => { throw new Error('test failed'); }, 10);"],
+    ['process.exit(1)', 'process.exit(1);'],
+    ['SIGTERM', "process.kill(process.pid, 'SIGTERM');"],
+  ];
+
+  it.each(deaths)('kill every child and remove the directory when the process dies of %s', async (_how, die) => {
+    if (!existsSync(entry)) throw new Error(`${entry} is missing: run npm run build first`);
+    const script = `import { startHarness } from ${JSON.stringify(pathToFileURL(entry).href)};
+      const h = await startHarness({ installCrds: false, log: () => {} });
+      process.stdout.write(JSON.stringify({ pids: h.pids(), tempDir: h.tempDir }) + '\\n');
+      ${die}`;
+    const { stdout, code, signal } = await new Promise<{ stdout: string; code: number | null; signal: string | null }>((resolve) => {
+      const child = execFile(process.execPath, ['--input-type=module', '-e', script], (_error, out) => resolve({ stdout: out, code: child.exitCode, signal: child.signalCode }));
+    });
+    expect(code !== 0 || signal !== null).toBe(true);
+    const { pids, tempDir } = JSON.parse(stdout.trim()) as { pids: number[]; tempDir: string };
+    expect(pids).toHaveLength(3);
+    // SIGKILLed orphans are reaped by init, not by us: allow that a moment.
+    await pollUntil('orphans reaped', () => Promise.resolve(pids.some((pid) => isAlive(pid)) ? undefined : true), { timeoutMs: 5000 }).catch(() => undefined);
+    expect(pids.filter(isAlive)).toEqual([]);
+    expect(existsSync(tempDir)).toBe(false);
+  });
+});

@@ -1,0 +1,96 @@
+import https from 'node:https';
+import path from 'node:path';
+import { ManagedProcess } from './managed-process.js';
+import type { TestPki } from './pki.js';
+import { pollUntil } from './wait.js';
+
+/** Where and how to run kube-apiserver. */
+export interface KubeApiserverOptions {
+  readonly binary: string;
+  readonly dir: string;
+  readonly pki: TestPki;
+  readonly etcdUrl: string;
+  readonly securePort: number;
+  readonly timeoutMs: number;
+}
+
+/** A running kube-apiserver. */
+export interface RunningKubeApiserver {
+  readonly process: ManagedProcess;
+  /** https://127.0.0.1:<port> */
+  readonly server: string;
+}
+
+/** The flags: loopback only, RBAC, client-certificate auth, no cloud provider, no front proxy. */
+export function kubeApiserverArgs(opts: Omit<KubeApiserverOptions, 'binary' | 'timeoutMs'>): string[] {
+  const server = `https://127.0.0.1:${opts.securePort}`;
+  return [
+    '--bind-address=127.0.0.1',
+    '--advertise-address=127.0.0.1',
+    `--secure-port=${opts.securePort}`,
+    `--cert-dir=${path.join(opts.dir, 'certs')}`,
+    `--tls-cert-file=${opts.pki.apiserver.certFile}`,
+    `--tls-private-key-file=${opts.pki.apiserver.keyFile}`,
+    `--client-ca-file=${opts.pki.ca.certFile}`,
+    `--etcd-servers=${opts.etcdUrl}`,
+    `--service-account-issuer=${server}`,
+    `--service-account-key-file=${opts.pki.serviceAccount.publicKeyFile}`,
+    `--service-account-signing-key-file=${opts.pki.serviceAccount.privateKeyFile}`,
+    '--service-cluster-ip-range=10.0.0.0/24',
+    '--authorization-mode=RBAC',
+    // No controller-manager runs, so nothing would create the service-account tokens this plugin demands.
+    '--disable-admission-plugins=ServiceAccount',
+    '--allow-privileged=true',
+    '--endpoint-reconciler-type=none',
+    '--v=1',
+  ];
+}
+
+/** Starts kube-apiserver and waits until /readyz answers ok to the admin certificate. */
+export async function startKubeApiserver(opts: KubeApiserverOptions): Promise<RunningKubeApiserver> {
+  const server = `https://127.0.0.1:${opts.securePort}`;
+  const child = await ManagedProcess.start({
+    name: 'kube-apiserver',
+    command: opts.binary,
+    args: kubeApiserverArgs(opts),
+    logFile: path.join(opts.dir, 'kube-apiserver.log'),
+  });
+  try {
+    await pollUntil('kube-apiserver /readyz', () => probeReadyz(opts.securePort, opts.pki), {
+      timeoutMs: opts.timeoutMs,
+      intervalMs: 200,
+      check: () => child.assertRunning(),
+    });
+  } catch (error) {
+    await child.stop();
+    throw error;
+  }
+  return { process: child, server };
+}
+
+function probeReadyz(port: number, pki: TestPki): Promise<true | undefined> {
+  return new Promise((resolve, reject) => {
+    const request = https.get(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/readyz',
+        ca: pki.ca.certPem,
+        cert: pki.admin.certPem,
+        key: pki.admin.keyPem,
+        timeout: 2000,
+      },
+      (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (body += chunk));
+        response.on('end', () => {
+          if (response.statusCode === 200 && body.trim() === 'ok') resolve(true);
+          else reject(new Error(`/readyz ${String(response.statusCode)}: ${body.slice(-500)}`));
+        });
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error('/readyz timed out')));
+    request.on('error', reject);
+  });
+}

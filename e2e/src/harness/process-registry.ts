@@ -1,0 +1,59 @@
+import { rmSync } from 'node:fs';
+
+/** Something the exit handlers must clean up synchronously when the process dies before stop(). */
+interface Leftover {
+  killSync(): void;
+}
+
+const processes = new Set<Leftover>();
+const tempDirs = new Set<string>();
+let installed = false;
+
+/** Tracks a child so that process exit (or SIGINT/SIGTERM/SIGHUP) kills it if nobody stopped it. */
+export function trackProcess(child: Leftover): void {
+  installExitHandlers();
+  processes.add(child);
+}
+
+/** Stops tracking a child that was stopped cleanly. */
+export function untrackProcess(child: Leftover): void {
+  processes.delete(child);
+}
+
+/** Tracks a temporary directory removed at process exit unless removed earlier. */
+export function trackTempDir(dir: string): void {
+  installExitHandlers();
+  tempDirs.add(dir);
+}
+
+/** Stops tracking a temporary directory that was removed. */
+export function untrackTempDir(dir: string): void {
+  tempDirs.delete(dir);
+}
+
+/** Kills every tracked child and removes every tracked directory, synchronously. */
+export function cleanUpSync(): void {
+  for (const child of processes) {
+    child.killSync();
+  }
+  processes.clear();
+  for (const dir of tempDirs) {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  tempDirs.clear();
+}
+
+function installExitHandlers(): void {
+  if (installed) return;
+  installed = true;
+  process.on('exit', cleanUpSync);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = (): void => {
+      cleanUpSync();
+      process.removeListener(signal, onSignal);
+      // With our listener gone the default action (terminate) applies unless someone else handles it.
+      process.kill(process.pid, signal);
+    };
+    process.on(signal, onSignal);
+  }
+}

@@ -1,0 +1,5 @@
+export * from './swtpm.js';
+export * from './free-port.js';
+export * from './pki.js';
+export * from './sim-node.js';
+export { runCommand } from './run-command.js';
