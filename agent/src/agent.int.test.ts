@@ -215,9 +215,9 @@ describe('node agent against swtpm (mTLS API)', () => {
 
   it('reports dm-verity root hash and status from the node', async () => {
     const get = async (): Promise<unknown> => (await call(agentA, '/v1/verity')).json;
-    expect(await get()).toEqual({ devices: [{ name: 'nodeward-root', rootHash: nodeA.verity.rootHash, status: 'verified' }] });
+    expect(await get()).toEqual({ devices: [{ name: 'root', rootHash: nodeA.verity.rootHash, status: 'verified' }] });
     await nodeA.setVerityCorrupted(true);
-    expect(await get()).toEqual({ devices: [{ name: 'nodeward-root', rootHash: nodeA.verity.rootHash, status: 'corrupted' }] });
+    expect(await get()).toEqual({ devices: [{ name: 'root', rootHash: nodeA.verity.rootHash, status: 'corrupted' }] });
     await nodeA.setVerityCorrupted(false);
     expect(await get()).toMatchObject({ devices: [{ status: 'verified' }] });
   });

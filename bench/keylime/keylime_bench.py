@@ -3,11 +3,16 @@
 Usage:
   keylime_bench.py ima ASCII_LOG POLICY_JSON PCR10_SHA1_HEX ROUNDS
   keylime_bench.py quote AK_PEM QUOTE_BIN SIG_BIN PCRBLOB_BIN NONCE_HEX HASH_ALG COUNT
+  keylime_bench.py round AK_PEM QUOTE_BIN SIG_BIN PCRBLOB_BIN NONCE_HEX HASH_ALG NEW_LINES POLICY_JSON \
+                   STATE_PCR10_HEX STATE_COUNT COUNT
 
 Prints one JSON line: {"what": ..., "seconds": ..., "count": ..., "ok": ...}.
 What is compared: keylime.ima.ima.process_measurement_list (policy check + PCR 10 replay of the
 ASCII list, as the verifier runs it) and keylime.tpm.tpm_util.checkquote (signature, nonce, PCR
-digest), called in-process so interpreter start-up is not counted.
+digest), called in-process so interpreter start-up is not counted. A round is what the verifier does per poll
+with incremental attestation: checkquote, then process_measurement_list of only the new entries
+from an AgentAttestState restored to STATE_COUNT entries and PCR 10 = STATE_PCR10_HEX (HASH_ALG bank),
+checked against the quoted PCR 10.
 """
 import json
 import sys
@@ -18,6 +23,7 @@ import types
 # which this benchmark does not exercise.
 sys.modules.setdefault("gpg", types.ModuleType("gpg"))
 
+from keylime.agentstates import AgentAttestState  # noqa: E402
 from keylime.common import algorithms  # noqa: E402
 from keylime.ima import ima  # noqa: E402
 from keylime.tpm import tpm_util  # noqa: E402
@@ -29,12 +35,14 @@ def bench_ima(log_path, policy_path, pcr10, rounds):
     with open(policy_path, encoding="utf-8") as f:
         policy = ima.deserialize_runtime_policy(f.read())
     ok = True
+    events = set()
     start = time.perf_counter()
     for _ in range(rounds):
         _, failure = ima.process_measurement_list(None, lines, policy, pcrval=pcr10, hash_alg=algorithms.Hash.SHA1)
         ok = ok and not failure.events
+        events.update(e.event_id for e in failure.events)
     return {"what": "keylime.ima.process_measurement_list", "seconds": time.perf_counter() - start,
-            "count": rounds, "entries": len(lines), "ok": ok}
+            "count": rounds, "entries": len(lines), "ok": ok, "failures": sorted(events)}
 
 
 def bench_quote(ak_pem, quote, sig, pcrblob, nonce_hex, hash_alg, count):
@@ -49,11 +57,38 @@ def bench_quote(ak_pem, quote, sig, pcrblob, nonce_hex, hash_alg, count):
     return {"what": "keylime.tpm.tpm_util.checkquote", "seconds": time.perf_counter() - start, "count": count, "ok": True}
 
 
+def bench_round(args):
+    ak_pem, quote, sig, pcrblob, nonce_hex, hash_alg, lines_path, policy_path, state_pcr, state_count, count = args
+
+    def read(p):
+        with open(p, "rb") as f:
+            return f.read()
+    ak, q, s, p = read(ak_pem), read(quote), read(sig), read(pcrblob)
+    nonce = bytes.fromhex(nonce_hex)
+    with open(lines_path, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    with open(policy_path, encoding="utf-8") as f:
+        policy = ima.deserialize_runtime_policy(f.read())
+    alg = algorithms.Hash(hash_alg)
+    ok = True
+    start = time.perf_counter()
+    for _ in range(int(count)):
+        state = AgentAttestState("bench")
+        state.update_ima_attestation(10, bytes.fromhex(state_pcr), int(state_count))
+        pcrs = tpm_util.checkquote(ak, nonce, s, q, p, hash_alg)
+        _, failure = ima.process_measurement_list(state, lines, policy, pcrval=pcrs[10], hash_alg=alg)
+        ok = ok and not failure.events and state.get_next_ima_ml_entry() == int(state_count) + len(lines)
+    return {"what": "keylime checkquote + incremental process_measurement_list", "seconds": time.perf_counter() - start,
+            "count": int(count), "entries": len(lines), "ok": ok}
+
+
 def main(argv):
     if len(argv) >= 5 and argv[0] == "ima":
         out = bench_ima(argv[1], argv[2], argv[3], int(argv[4]))
     elif len(argv) >= 8 and argv[0] == "quote":
         out = bench_quote(argv[1], argv[2], argv[3], argv[4], argv[5], argv[6], int(argv[7]))
+    elif len(argv) >= 12 and argv[0] == "round":
+        out = bench_round(argv[1:12])
     else:
         print(__doc__, file=sys.stderr)
         return 2

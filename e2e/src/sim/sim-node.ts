@@ -20,7 +20,8 @@ export const IMA_PATH = 'sys/kernel/security/ima/binary_runtime_measurements';
 export const BOOT_LOG_PATH = 'sys/kernel/security/tpm0/binary_bios_measurements';
 export const VERITY_STATUS_PATH = 'run/nodeward/dmsetup-status';
 export const VERITY_TABLE_PATH = 'run/nodeward/dmsetup-table';
-export const VERITY_DEVICE = 'nodeward-root';
+// systemd-veritysetup names the device a `roothash=` sets up `root`.
+export const VERITY_DEVICE = 'root';
 
 export interface SimNodeOptions {
   name: string;
@@ -31,7 +32,7 @@ export interface SimNodeOptions {
   ca: { setupConfig: string };
   /** Default true. */
   secureBoot?: boolean;
-  /** Kernel parameters besides `roothash=…`. Default `root=/dev/mapper/nodeward-root ro ima_policy=tcb`. */
+  /** Kernel parameters besides `roothash=…`. Default `root=/dev/mapper/root ro ima_policy=tcb`. */
   cmdline?: string;
   /** Size of the dm-verity data image; default 2 MiB. */
   verityImageBytes?: number;
@@ -66,8 +67,11 @@ export interface SimNode {
   appendImaFile(path: string, contents: string | Uint8Array): Promise<{ templateHash: string; fileDigest: string }>;
   /** Tampers (or restores) one byte of the data image, runs `veritysetup verify`, writes the dmsetup status. */
   setVerityCorrupted(corrupted: boolean): Promise<void>;
-  /** Power-cycles the swtpm, replays the boot log into it and restarts the IMA list at the boot aggregate. */
-  reboot(): Promise<void>;
+  /**
+   * Power-cycles the swtpm, replays the boot log into it and restarts the IMA list at the boot aggregate.
+   * Options boot it differently from then on (secure boot off, another kernel command line).
+   */
+  reboot(opts?: { secureBoot?: boolean; cmdline?: string }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -116,13 +120,18 @@ async function writeFileAtomic(path: string, data: string | Uint8Array): Promise
   await rename(tmp, path);
 }
 
-/** `veritysetup format` over a fresh random image; root hash and salt from its output. */
-export async function formatVerityImage(dir: string, bytes = 2 << 20): Promise<VerityImage> {
+/**
+ * `veritysetup format` over the fleet's image: the same content and salt on every node, as nodes
+ * provisioned from one image are, so one allowed root hash fits them all. Root hash and salt come
+ * from veritysetup's output.
+ */
+export async function formatVerityImage(dir: string, bytes = 2 << 20, imageSeed = 'nodeward fleet image v1'): Promise<VerityImage> {
   await mkdir(dir, { recursive: true });
   const dataImage = join(dir, 'data.img');
   const hashImage = join(dir, 'hash.img');
-  await writeFile(dataImage, createHash('sha512').update(dir).digest().toString('hex').repeat(Math.ceil(bytes / 128)).slice(0, bytes));
-  const out = await runCommand('veritysetup', ['format', dataImage, hashImage]);
+  await writeFile(dataImage, createHash('sha512').update(imageSeed).digest().toString('hex').repeat(Math.ceil(bytes / 128)).slice(0, bytes));
+  const salt = createHash('sha256').update(imageSeed).digest('hex');
+  const out = await runCommand('veritysetup', ['format', `--salt=${salt}`, dataImage, hashImage]);
   const field = (name: string): string => {
     const m = new RegExp(`^${name}:\\s*([0-9a-f]+)\\s*$`, 'm').exec(out);
     if (!m) throw new Error(`veritysetup format printed no ${name}: ${out}`);
@@ -162,8 +171,10 @@ export async function prepareSimNode(opts: SimNodeOptions): Promise<SimNode> {
   const hostRoot = join(dir, 'root');
   const at = (p: string): string => join(hostRoot, p);
   const verity = await formatVerityImage(join(dir, 'verity'), opts.verityImageBytes);
-  const kernelCmdline = `BOOT_IMAGE=/vmlinuz ${opts.cmdline ?? `root=/dev/mapper/${VERITY_DEVICE} ro ima_policy=tcb`} roothash=${verity.rootHash}`;
-  const spec = bootLogSpec(kernelCmdline, opts.secureBoot ?? true);
+  const cmdlineFor = (params: string | undefined): string =>
+    `BOOT_IMAGE=/vmlinuz ${params ?? `root=/dev/mapper/${VERITY_DEVICE} ro ima_policy=tcb`} roothash=${verity.rootHash}`;
+  const kernelCmdline = cmdlineFor(opts.cmdline);
+  let spec = bootLogSpec(kernelCmdline, opts.secureBoot ?? true);
   const swtpm = await startSwtpm({ ca: opts.ca, stateDir: join(dir, 'tpm'), host: opts.ip });
   let imaCount = 0;
   let tampered = false;
@@ -212,7 +223,11 @@ export async function prepareSimNode(opts: SimNodeOptions): Promise<SimNode> {
       tampered = corrupted;
       await writeFileAtomic(at(VERITY_STATUS_PATH), dmsetupStatus(verity, await verityVerifies(verity)));
     }),
-    reboot: () => serial(async () => {
+    reboot: (next) => serial(async () => {
+      if (next !== undefined) {
+        // A command line given whole replaces everything, root hash included (a different kernel/image).
+        spec = bootLogSpec(next.cmdline !== undefined ? `BOOT_IMAGE=/vmlinuz ${next.cmdline}` : kernelCmdline, next.secureBoot ?? true);
+      }
       await swtpm.reboot();
       await boot();
     }),

@@ -1,7 +1,7 @@
 import { constants, createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import {
   ALG, ECC_CURVE, TPM_GENERATED_VALUE, TPM_ST, TPMA_OBJECT, marshalAttest, marshalPublic,
-  marshalSignature, pcrSelection, tpmObjectName, type BankName, type HashAlgName, type TpmPublic,
+  marshalSignature, parsePublic, pcrSelection, tpmObjectName, type BankName, type HashAlgName, type TpmPublic,
 } from '@nodeward/attest';
 
 /**
@@ -37,7 +37,9 @@ export function createSoftAk(scheme: SoftAk['scheme'] = 'rsassa'): SoftAk {
     pub = { ...base, type: 'rsa', keyBits: 2048, exponent: 0, modulus: Buffer.from(jwk.n!, 'base64url'),
       scheme: { scheme: scheme === 'rsapss' ? ALG.RSAPSS : ALG.RSASSA, hashAlg: 'sha256' } };
   }
-  return { privateKey, publicArea: marshalPublic(pub), name: tpmObjectName(pub), scheme };
+  const publicArea = marshalPublic(pub);
+  // The Name hashes the TPMT_PUBLIC bytes (`raw` once parsed), so derive it from what is served.
+  return { privateKey, publicArea, name: tpmObjectName(parsePublic(publicArea)), scheme };
 }
 
 export type SoftPcrs = Partial<Record<BankName, Record<string, Uint8Array>>>;

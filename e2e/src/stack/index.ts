@@ -1,0 +1,3 @@
+export * from './operator-process.js';
+export * from './policy.js';
+export * from './stack.js';

@@ -1,0 +1,40 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '../harness/repo-root.js';
+
+/** A real operator replica: `node operator/dist/main.js`, configured through its environment. */
+export interface OperatorProcess {
+  readonly identity: string;
+  readonly logFile: string;
+  readonly httpPort: number;
+  pid(): number | undefined;
+  /** SIGKILL simulates a crash; SIGTERM a clean shutdown. Resolves when the process has exited. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+process.once('exit', () => { for (const c of running) c.kill('SIGKILL'); });
+
+export function startOperatorProcess(opts: { identity: string; env: Record<string, string>; logDir: string; httpPort: number }): OperatorProcess {
+  const logFile = join(opts.logDir, `${opts.identity}.log`);
+  const out = createWriteStream(logFile, { flags: 'a' });
+  const child = spawn(process.execPath, [join(repoRoot(), 'operator/dist/main.js')], {
+    env: { ...process.env, ...opts.env, POD_NAME: opts.identity, NODEWARD_HTTP_PORT: String(opts.httpPort) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  child.stdout?.pipe(out);
+  child.stderr?.pipe(out);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => { running.delete(child); resolve(); }));
+  return {
+    identity: opts.identity, logFile, httpPort: opts.httpPort,
+    pid: () => (child.exitCode === null && child.signalCode === null ? child.pid : undefined),
+    kill: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

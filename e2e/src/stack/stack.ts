@@ -1,0 +1,173 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createRuntimePolicy, parseImaBinaryLog } from '@nodeward/attest';
+import { startAgent, type RunningAgent } from '../../../agent/src/agent.js';
+import { createLogger } from '../../../agent/src/log.js';
+import { createSimulatedNode } from '../harness/simulated-node.js';
+import { startHarness, type Harness } from '../harness/harness.js';
+import { freePort } from '../sim/free-port.js';
+import { createMtlsPki, type MtlsPki } from '../sim/pki.js';
+import { formatVerityImage, prepareSimNode, type SimNode } from '../sim/sim-node.js';
+import { createSwtpmCa, manufactureTpm, readSwtpmCa, type SwtpmCa } from '../sim/swtpm.js';
+import { startOperatorProcess, type OperatorProcess } from './operator-process.js';
+import { KNOWN_GOOD_FILES, NODEWARD_NAMESPACE, RUNTIME_POLICY_CONFIGMAP, TRUST_ANCHORS_CONFIGMAP, configMap } from './policy.js';
+
+/**
+ * The whole product on one machine, every part real: kube-apiserver + etcd + Redis (the harness),
+ * simulated nodes each with its own swtpm and agent on its own loopback address, and operator
+ * replicas as separate processes. Used by the end-to-end suite, the demo and the benchmarks.
+ */
+export const AGENT_PORT = 9443;
+
+export interface StackNode {
+  readonly name: string;
+  readonly ip: string;
+  readonly sim: SimNode;
+  agent?: RunningAgent;
+  startAgent(): Promise<void>;
+  stopAgent(): Promise<void>;
+  /** Runs the known-good files (appends their IMA entries), as a freshly booted healthy node does. */
+  runKnownGood(): Promise<void>;
+}
+
+export interface Stack {
+  readonly harness: Harness;
+  readonly dir: string;
+  readonly pki: MtlsPki;
+  readonly swtpmCa: SwtpmCa;
+  readonly nodes: Map<string, StackNode>;
+  readonly operators: OperatorProcess[];
+  /** The fleet image's dm-verity root hash (the same on every simulated node). */
+  readonly verityRootHash: string;
+  addNode(name: string, labels?: Record<string, string>): Promise<StackNode>;
+  startOperator(identity?: string, env?: Record<string, string>): Promise<OperatorProcess>;
+  apply(objects: object[]): Promise<string>;
+  kubectl(args: string[], input?: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface StackOptions {
+  /** Extra operator environment (e.g. NODEWARD_LEASE_DURATION_MS). */
+  operatorEnv?: Record<string, string>;
+  log?: (line: string) => void;
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000, everyMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+    } catch (e) {
+      lastError = e;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+    }
+    await sleep(everyMs);
+  }
+}
+
+async function knownGoodPolicyJson(ca: { setupConfig: string }, dir: string): Promise<string> {
+  // The runtime policy is generated from a known-good node's log, as `nodeward ima policy create` does.
+  const probe = await prepareSimNode({ name: 'known-good', ip: '127.0.0.1', baseDir: dir, ca });
+  try {
+    for (const f of KNOWN_GOOD_FILES) await probe.appendImaFile(f.path, f.contents);
+    const log = await readFile(join(probe.hostRoot, 'sys/kernel/security/ima/binary_runtime_measurements'));
+    const policy = createRuntimePolicy(parseImaBinaryLog(log));
+    // The boot aggregate differs per boot; the verifier accepts the one computed from the quoted PCRs.
+    delete (policy.digests as Record<string, string[]>)['boot_aggregate'];
+    return JSON.stringify(policy, null, 2);
+  } finally {
+    await probe.stop();
+  }
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const log = opts.log ?? ((): void => undefined);
+  const dir = await mkdtemp(join(tmpdir(), 'nodeward-stack-'));
+  const harness = await startHarness({ log });
+  const nodes = new Map<string, StackNode>();
+  const operators: OperatorProcess[] = [];
+  try {
+    const pki = await createMtlsPki(join(dir, 'pki'));
+    const swtpmCa = await readSwtpmCaAfterFirstTpm(join(dir, 'swtpm-ca'), dir);
+    const policyJson = await knownGoodPolicyJson(swtpmCa, join(dir, 'probe'));
+    const rootHash = (await formatVerityImage(join(dir, 'verity-probe'))).rootHash;
+    const files = { cert: join(dir, 'pki/operator-client.pem'), key: join(dir, 'pki/operator-client.key'), ca: join(dir, 'pki/agent-ca.pem') };
+    await writeFile(files.cert, pki.operatorClient.certPem);
+    await writeFile(files.key, pki.operatorClient.keyPem, { mode: 0o600 });
+    await writeFile(files.ca, pki.agentCa.certPem);
+    const stack: Stack = {
+      harness, dir, pki, swtpmCa, nodes, operators, verityRootHash: rootHash,
+      kubectl: async (args, input) => {
+        const r = await harness.kubectl(args, input === undefined ? undefined : { input });
+        if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${r.stderr.trim()}`);
+        return r.stdout;
+      },
+      apply: (objects) => stack.kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects })),
+      addNode: async (name, labels = {}) => {
+        // The Node object comes first so its address is allocated once; no agent answers there until started.
+        const { ip } = await createSimulatedNode(harness, name, { labels });
+        const sim = await prepareSimNode({ name, ip, baseDir: join(dir, 'nodes'), ca: swtpmCa });
+        const tls = await pki.agentServerCert(ip, name);
+        const logStream = createWriteStream(join(dir, `agent-${name}.log`), { flags: 'a' });
+        const agentLog = createLogger({ write: (line) => logStream.write(`${line}\n`), base: { node: name } });
+        const node: StackNode = {
+          name, ip, sim,
+          startAgent: async () => {
+            node.agent = await startAgent({ listen: { host: ip, port: AGENT_PORT }, tcti: sim.tcti, hostRoot: sim.hostRoot,
+              tls: { ...tls, clientCaPem: pki.operatorCa.certPem }, logger: agentLog });
+          },
+          stopAgent: async () => { await node.agent?.close(); node.agent = undefined; },
+          runKnownGood: async () => { for (const f of KNOWN_GOOD_FILES) await sim.appendImaFile(f.path, f.contents); },
+        };
+        await node.runKnownGood();
+        await node.startAgent();
+        nodes.set(name, node);
+        return node;
+      },
+      startOperator: async (identity = `nodeward-operator-${operators.length}`, env = {}) => {
+        const op = startOperatorProcess({
+          identity, logDir: dir, httpPort: await freePort(),
+          env: {
+            KUBECONFIG: harness.kubeconfigPath, NODEWARD_NAMESPACE: NODEWARD_NAMESPACE, NODEWARD_REDIS_URL: harness.redisUrl,
+            NODEWARD_AGENT_PORT: String(AGENT_PORT), NODEWARD_AGENT_CLIENT_CERT: files.cert, NODEWARD_AGENT_CLIENT_KEY: files.key,
+            NODEWARD_AGENT_CA: files.ca, NODEWARD_RESYNC_MS: '5000', NODEWARD_LEASE_DURATION_MS: '4000', NODEWARD_LEASE_RETRY_MS: '500',
+            ...opts.operatorEnv, ...env,
+          },
+        });
+        operators.push(op);
+        return op;
+      },
+      stop: async () => {
+        await Promise.allSettled(operators.map((o) => o.kill('SIGTERM')));
+        await Promise.allSettled([...nodes.values()].map(async (n) => { await n.stopAgent(); await n.sim.stop(); }));
+        await harness.stop();
+        if (process.env['NODEWARD_KEEP_TESTENV'] !== '1') await rm(dir, { recursive: true, force: true });
+      },
+    };
+    await stack.apply([
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NODEWARD_NAMESPACE } },
+      configMap(TRUST_ANCHORS_CONFIGMAP, { 'roots.pem': swtpmCa.rootCertPem + swtpmCa.issuerCertPem }),
+      configMap(RUNTIME_POLICY_CONFIGMAP, { 'runtime-policy.json': policyJson }),
+    ]);
+    return stack;
+  } catch (e) {
+    await Promise.allSettled([...nodes.values()].map((n) => n.sim.stop()));
+    await harness.stop();
+    throw e;
+  }
+}
+
+/** The swtpm local CA creates its keys on first use; manufacture one throwaway TPM to get them. */
+async function readSwtpmCaAfterFirstTpm(caDir: string, dir: string): Promise<SwtpmCa> {
+  const ca = await createSwtpmCa(caDir);
+  await mkdir(join(dir, 'first-tpm'), { recursive: true });
+  await manufactureTpm(ca, join(dir, 'first-tpm'));
+  return readSwtpmCa(ca);
+}

@@ -1,0 +1,21 @@
+import type {
+  ActivateRequest, ActivateResponse, CredentialRequest, EventLogResponse, IdentityResponse, ImaLogResponse,
+  QuoteRequest, QuoteResponse, VerityStatusResponse,
+} from '@nodeward/attest';
+
+/**
+ * The operator's view of a node's agent API (/v1). `agentUrl` is `https://<InternalIP>:<port>`;
+ * the agent's serving certificate must carry that IP as a SAN. Every answer is shape-checked;
+ * every failure is an `AgentError`. The contents are still untrusted evidence.
+ */
+export interface AgentClient {
+  identity(agentUrl: string): Promise<IdentityResponse>;
+  activate(agentUrl: string, request: ActivateRequest): Promise<ActivateResponse>;
+  quote(agentUrl: string, request: QuoteRequest): Promise<QuoteResponse>;
+  /** IMA entries from index `from` (0-based). */
+  ima(agentUrl: string, from: number): Promise<ImaLogResponse>;
+  eventLog(agentUrl: string): Promise<EventLogResponse>;
+  verity(agentUrl: string): Promise<VerityStatusResponse>;
+  putCredential(agentUrl: string, request: CredentialRequest): Promise<void>;
+  deleteCredential(agentUrl: string): Promise<void>;
+}

@@ -1,0 +1,158 @@
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AgentError } from './agent-error.js';
+import { HttpsAgentClient } from './https-agent-client.js';
+import { OpensslPki, type PemPair } from './testing/openssl-pki.js';
+
+type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
+
+const pki = new OpensslPki();
+let ca: PemPair;
+let operator: PemPair;
+const servers: https.Server[] = [];
+const clients: HttpsAgentClient[] = [];
+
+beforeAll(() => {
+  ca = pki.ca('agent-ca');
+  pki.ca('other-ca');
+  operator = pki.leaf('operator', 'agent-ca', [], 'clientAuth');
+});
+afterEach(async () => {
+  clients.splice(0).forEach((c) => c.close());
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => { s.closeAllConnections(); s.close(r); })));
+});
+afterAll(() => pki.cleanup());
+
+async function agentServer(handler: Handler, serving: PemPair = pki.leaf('agent', 'agent-ca', ['127.0.0.1'], 'serverAuth')): Promise<string> {
+  const server = https.createServer({ ...serving, ca: ca.cert, requestCert: true, rejectUnauthorized: true }, (req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => { body += c.toString(); });
+    req.on('end', () => handler(req, res, body));
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+function client(opts: { timeoutMs?: number; maxBodyBytes?: number } = {}): HttpsAgentClient {
+  const c = new HttpsAgentClient({ cert: operator.cert, key: operator.key, ca: ca.cert, ...opts });
+  clients.push(c);
+  return c;
+}
+
+function json(status: number, value: unknown): Handler {
+  return (_req, res) => { res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value)); };
+}
+
+async function agentError(p: Promise<unknown>): Promise<AgentError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof AgentError) return e;
+    throw new Error(`expected an AgentError, got ${String(e)}`);
+  }
+  throw new Error('expected an AgentError, got success');
+}
+
+const identity = {
+  ekCertificates: [{ keyType: 'rsa', der: 'AAEC' }], ekPublic: 'AAE=', akPublic: 'AAI=', akName: '000b' + 'ab'.repeat(32),
+  tpm: { manufacturer: 'IBM', firmwareVersion: '1.2' },
+};
+
+it('calls every endpoint over mutual TLS and returns the validated DTOs', async () => {
+  const seen: string[] = [];
+  const quote = { quoted: 'AQID', signature: 'BAU=', pcrs: { sha256: { '0': '00'.repeat(32), '10': 'ff'.repeat(32) } } };
+  const routes: Record<string, unknown> = {
+    'GET /v1/identity': identity, 'POST /v1/activate': { secret: 'c2VjcmV0' }, 'POST /v1/quote': quote,
+    'GET /v1/ima?from=3': { from: 3, total: 5, entries: 'AAAA' }, 'GET /v1/eventlog': { log: 'AAAA' },
+    'GET /v1/verity': { devices: [{ name: 'root', rootHash: 'ab'.repeat(32), status: 'verified' }] },
+    'PUT /v1/credential': {}, 'DELETE /v1/credential': {},
+  };
+  const url = await agentServer((req, res, body) => {
+    const key = `${req.method} ${req.url}`;
+    const cn = String((req.socket as import('node:tls').TLSSocket).getPeerCertificate().subject.CN);
+    seen.push(`${key} ${cn} ${body}`);
+    json(key in routes ? 200 : 404, routes[key] ?? { error: { code: 'not_found', message: key } })(req, res, body);
+  });
+  const c = client();
+  expect(await c.identity(url)).toEqual(identity);
+  expect(await c.activate(url, { credentialBlob: 'AA==', encryptedSecret: 'AQ==' })).toEqual({ secret: 'c2VjcmV0' });
+  expect(await c.quote(url, { nonce: 'aa'.repeat(32), pcrSelection: { sha256: [0, 10] } })).toEqual(quote);
+  expect(await c.ima(url, 3)).toEqual({ from: 3, total: 5, entries: 'AAAA' });
+  expect(await c.eventLog(url)).toEqual({ log: 'AAAA' });
+  expect((await c.verity(url)).devices[0]?.status).toBe('verified');
+  await c.putCredential(url, { certificatePem: 'c', privateKeyPem: 'k', caPem: 'a' });
+  await c.deleteCredential(url);
+  expect(seen).toContain(`POST /v1/quote operator {"nonce":"${'aa'.repeat(32)}","pcrSelection":{"sha256":[0,10]}}`);
+  expect(seen).toHaveLength(8);
+});
+
+it.each([
+  ['not JSON', (_q: IncomingMessage, res: ServerResponse) => res.writeHead(200).end('{"akName":')],
+  ['a JSON array', json(200, [identity])],
+  ['akName not a string', json(200, { ...identity, akName: 7 })],
+  ['akName not hex', json(200, { ...identity, akName: 'zz' })],
+  ['ekPublic not base64', json(200, { ...identity, ekPublic: 'a*b=' })],
+  ['an unknown EK key type', json(200, { ...identity, ekCertificates: [{ keyType: 'dsa', der: '' }] })],
+  ['tpm missing', json(200, { ...identity, tpm: undefined })],
+])('rejects an identity answer that is %s as bad_response', async (_name, handler) => {
+  const e = await agentError(client().identity(await agentServer(handler)));
+  expect(e.code).toBe('bad_response');
+});
+
+it.each([
+  ['a PCR of the wrong size', { quoted: '', signature: '', pcrs: { sha256: { '0': '00'.repeat(20) } } }],
+  ['an unknown bank', { quoted: '', signature: '', pcrs: { md5: { '0': '00'.repeat(16) } } }],
+  ['a PCR index of 24', { quoted: '', signature: '', pcrs: { sha1: { '24': '00'.repeat(20) } } }],
+  ['signature missing', { quoted: '', pcrs: {} }],
+])('rejects a quote with %s', async (_name, body) => {
+  const e = await agentError(client().quote(await agentServer(json(200, body)), { nonce: '00', pcrSelection: {} }));
+  expect(e.code).toBe('bad_response');
+});
+
+it('rejects an IMA answer that starts elsewhere than asked, but accepts a shrunk log from 0', async () => {
+  const url = await agentServer((req, res, b) => json(200, req.url === '/v1/ima?from=9'
+    ? { from: 0, total: 2, entries: '' } : { from: 1, total: 5, entries: '' })(req, res, b));
+  expect(await client().ima(url, 9)).toEqual({ from: 0, total: 2, entries: '' });
+  expect((await agentError(client().ima(url, 4))).code).toBe('bad_response');
+});
+
+it('caps the answer size, declared or streamed', async () => {
+  const big = JSON.stringify({ secret: 'A'.repeat(4096) });
+  const declared = await agentServer((_q, res) => res.writeHead(200, { 'content-length': big.length }).end(big));
+  const chunked = await agentServer((_q, res) => { res.writeHead(200); res.write(big.slice(0, 2000)); res.end(big.slice(2000)); });
+  const c = client({ maxBodyBytes: 1024 });
+  expect((await agentError(c.activate(declared, { credentialBlob: '', encryptedSecret: '' }))).code).toBe('bad_response');
+  expect((await agentError(c.activate(chunked, { credentialBlob: '', encryptedSecret: '' }))).code).toBe('bad_response');
+});
+
+it('times out an agent that does not answer', async () => {
+  const url = await agentServer(() => undefined);
+  const started = Date.now();
+  const e = await agentError(client({ timeoutMs: 300 }).identity(url));
+  expect(e.code).toBe('timeout');
+  expect(Date.now() - started).toBeLessThan(3000);
+});
+
+it('maps a non-2xx answer to http_status with the agent code', async () => {
+  const e = await agentError(client().identity(await agentServer(json(503, { error: { code: 'tpm_busy', message: 'busy' } }))));
+  expect(e).toMatchObject({ code: 'http_status', status: 503, agentCode: 'tpm_busy', name: 'AgentError' });
+});
+
+it('refuses a serving certificate from another CA or for another IP', async () => {
+  const otherCa = await agentServer(json(200, identity), pki.leaf('rogue', 'other-ca', ['127.0.0.1'], 'serverAuth'));
+  const otherIp = await agentServer(json(200, identity), pki.leaf('elsewhere', 'agent-ca', ['10.9.9.9'], 'serverAuth'));
+  const e1 = await agentError(client().identity(otherCa));
+  const e2 = await agentError(client().identity(otherIp));
+  expect(e1.code).toBe('unreachable');
+  expect(e2.code).toBe('unreachable');
+  expect(e2.message).toMatch(/ERR_TLS_CERT_ALTNAME_INVALID/);
+});
+
+it('maps a refused connection to unreachable', async () => {
+  const url = await agentServer(json(200, identity));
+  await new Promise((r) => { servers[0]!.close(r); });
+  servers.splice(0);
+  expect((await agentError(client().identity(url))).code).toBe('unreachable');
+});

@@ -1,0 +1,176 @@
+import https from 'node:https';
+import type {
+  ActivateRequest, ActivateResponse, CredentialRequest, EventLogResponse, IdentityResponse, ImaLogResponse,
+  QuoteRequest, QuoteResponse, VerityStatusResponse,
+} from '@nodeward/attest';
+import { AGENT_API_VERSION } from '@nodeward/attest';
+import type { AgentClient } from './agent-client.js';
+import { AgentError } from './agent-error.js';
+import {
+  agentErrorCode, parseActivateResponse, parseEventLogResponse, parseIdentityResponse, parseImaLogResponse,
+  parseQuoteResponse, parseVerityStatusResponse,
+} from './parse-agent-response.js';
+
+export interface HttpsAgentClientOptions {
+  /** The operator's client certificate and key (PEM), presented to every agent. */
+  cert: string | Buffer;
+  key: string | Buffer;
+  /** The CA (PEM) that issued the agents' serving certificates; the only one trusted. */
+  ca: string | Buffer;
+  /** Per-request deadline for the whole exchange. Default 5000 ms. */
+  timeoutMs?: number;
+  /** Deadline for IMA and boot event log requests (large bodies). Default 30000 ms. */
+  logTimeoutMs?: number;
+  /** Body cap for ordinary answers. Default 64 KiB. */
+  maxBodyBytes?: number;
+  /** Body cap for IMA and event log answers. Default 64 MiB. */
+  maxLogBodyBytes?: number;
+  /** Keep-alive sockets per agent. Default 2. */
+  maxSocketsPerAgent?: number;
+}
+
+interface Call {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  path: string;
+  body?: unknown;
+  log?: boolean;
+}
+
+const KiB = 1024;
+
+/**
+ * AgentClient over node:https with mutual TLS. The agent's certificate must chain to `ca` and carry
+ * the IP of `agentUrl` as a SAN (Node's default server identity check for an IP host).
+ */
+export class HttpsAgentClient implements AgentClient {
+  private readonly agent: https.Agent;
+  private readonly timeoutMs: number;
+  private readonly logTimeoutMs: number;
+  private readonly maxBody: number;
+  private readonly maxLogBody: number;
+
+  constructor(opts: HttpsAgentClientOptions) {
+    this.agent = new https.Agent({
+      keepAlive: true, maxSockets: opts.maxSocketsPerAgent ?? 2, cert: opts.cert, key: opts.key, ca: opts.ca,
+      rejectUnauthorized: true, minVersion: 'TLSv1.2',
+    });
+    this.timeoutMs = opts.timeoutMs ?? 5000;
+    this.logTimeoutMs = opts.logTimeoutMs ?? 30_000;
+    this.maxBody = opts.maxBodyBytes ?? 64 * KiB;
+    this.maxLogBody = opts.maxLogBodyBytes ?? 64 * KiB * KiB;
+  }
+
+  async identity(agentUrl: string): Promise<IdentityResponse> {
+    return parseIdentityResponse(await this.call(agentUrl, { method: 'GET', path: 'identity' }));
+  }
+
+  async activate(agentUrl: string, request: ActivateRequest): Promise<ActivateResponse> {
+    return parseActivateResponse(await this.call(agentUrl, { method: 'POST', path: 'activate', body: request }));
+  }
+
+  async quote(agentUrl: string, request: QuoteRequest): Promise<QuoteResponse> {
+    return parseQuoteResponse(await this.call(agentUrl, { method: 'POST', path: 'quote', body: request }));
+  }
+
+  async ima(agentUrl: string, from: number): Promise<ImaLogResponse> {
+    if (!Number.isSafeInteger(from) || from < 0) throw new RangeError(`ima: from must be a non-negative integer, got ${from}`);
+    return parseImaLogResponse(await this.call(agentUrl, { method: 'GET', path: `ima?from=${from}`, log: true }), from);
+  }
+
+  async eventLog(agentUrl: string): Promise<EventLogResponse> {
+    return parseEventLogResponse(await this.call(agentUrl, { method: 'GET', path: 'eventlog', log: true }));
+  }
+
+  async verity(agentUrl: string): Promise<VerityStatusResponse> {
+    return parseVerityStatusResponse(await this.call(agentUrl, { method: 'GET', path: 'verity' }));
+  }
+
+  async putCredential(agentUrl: string, request: CredentialRequest): Promise<void> {
+    await this.call(agentUrl, { method: 'PUT', path: 'credential', body: request });
+  }
+
+  async deleteCredential(agentUrl: string): Promise<void> {
+    await this.call(agentUrl, { method: 'DELETE', path: 'credential' });
+  }
+
+  /** Closes idle keep-alive sockets. */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private async call(agentUrl: string, c: Call): Promise<unknown> {
+    const url = new URL(`/${AGENT_API_VERSION}/${c.path}`, agentUrl);
+    if (url.protocol !== 'https:') throw new AgentError('unreachable', `agent URL is not https: ${agentUrl}`);
+    const { status, body } = await this.exchange(url, c);
+    const json = parseJson(body, status);
+    if (status < 200 || status > 299) {
+      const code = agentErrorCode(json);
+      throw new AgentError('http_status', `agent answered ${status}${code === undefined ? '' : ` (${code})`}`, status, code);
+    }
+    return json;
+  }
+
+  private exchange(url: URL, c: Call): Promise<{ status: number; body: Buffer }> {
+    const payload = c.body === undefined ? undefined : Buffer.from(JSON.stringify(c.body));
+    const limit = c.log === true ? this.maxLogBody : this.maxBody;
+    const timeoutMs = c.log === true ? this.logTimeoutMs : this.timeoutMs;
+    return new Promise((resolve, reject) => {
+      const req = https.request(url, {
+        method: c.method, agent: this.agent,
+        headers: { accept: 'application/json', ...(payload && { 'content-type': 'application/json', 'content-length': payload.length }) },
+      });
+      const fail = (e: AgentError): void => { reject(e); req.destroy(); };
+      const timer = setTimeout(() => fail(new AgentError('timeout', `agent did not answer within ${timeoutMs} ms`)), timeoutMs);
+      req.on('error', (e) => { clearTimeout(timer); reject(transportError(e)); });
+      req.on('response', (res) => {
+        readBody(res, limit).then((body) => resolve({ status: res.statusCode ?? 0, body }), fail).finally(() => clearTimeout(timer));
+      });
+      req.end(payload);
+    });
+  }
+}
+
+function readBody(res: import('node:http').IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(res.headers['content-length'] ?? 0);
+    if (declared > limit) {
+      reject(new AgentError('bad_response', `agent answer of ${declared} bytes exceeds ${limit}`));
+      res.destroy();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new AgentError('bad_response', `agent answer exceeds ${limit} bytes`));
+        res.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    res.on('end', () => resolve(Buffer.concat(chunks)));
+    res.on('error', (e) => reject(transportError(e)));
+    res.on('aborted', () => reject(new AgentError('unreachable', 'agent connection closed mid-answer')));
+  });
+}
+
+function parseJson(body: Buffer, status: number): unknown {
+  if (body.length === 0) {
+    if (status === 204 || status >= 300) return undefined;
+    return {};
+  }
+  try {
+    return JSON.parse(body.toString('utf8')) as unknown;
+  } catch {
+    if (status >= 300) return undefined;
+    throw new AgentError('bad_response', `agent answer is not JSON (${body.length} bytes)`);
+  }
+}
+
+function transportError(e: unknown): AgentError {
+  if (e instanceof AgentError) return e;
+  const code = (e as { code?: unknown }).code;
+  const detail = e instanceof Error ? e.message : String(e);
+  return new AgentError('unreachable', `agent unreachable${typeof code === 'string' ? ` (${code})` : ''}: ${detail}`);
+}

@@ -1,0 +1,10 @@
+import { loadConfig } from './config.js';
+
+it('has defaults and reads overrides', () => {
+  const d = loadConfig({});
+  expect([d.agentPort, d.heartbeatMs, d.namespace, d.leaseName]).toEqual([9443, 300_000, 'nodeward-system', 'nodeward-operator']);
+  const o = loadConfig({ NODEWARD_AGENT_PORT: '10443', NODEWARD_NAMESPACE: 'x', POD_NAME: 'op-1', KUBECONFIG: '/k' });
+  expect([o.agentPort, o.namespace, o.identity, o.kubeconfig]).toEqual([10443, 'x', 'op-1', '/k']);
+  expect(() => loadConfig({ NODEWARD_AGENT_PORT: 'abc' })).toThrow(/NODEWARD_AGENT_PORT/);
+  expect(() => loadConfig({ NODEWARD_LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
+});

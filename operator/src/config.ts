@@ -1,0 +1,60 @@
+/** Operator settings, from the environment (NODEWARD_*), with defaults. */
+export interface OperatorConfig {
+  /** Namespace of the CA Secret, credential Secrets, CRL ConfigMap and the leader Lease. */
+  namespace: string;
+  /** Pod name, the leader-election identity. */
+  identity: string;
+  kubeconfig?: string;
+  agentPort: number;
+  defaultIntervalMs: number;
+  /** A passing round on a Trusted node rewrites status only when lastAttestationTime is older. */
+  heartbeatMs: number;
+  credentialTtlMs: number;
+  /** Re-issue a credential when it has less than this left. */
+  credentialRenewBeforeMs: number;
+  resyncMs: number;
+  httpPort: number;
+  leaseName: string;
+  leaseDurationMs: number;
+  leaseRetryMs: number;
+  redisUrl: string;
+  /** Agent mTLS: the operator's client certificate, key and the agents' CA (file paths). */
+  agentTls: { certFile?: string; keyFile?: string; caFile?: string };
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function num(env: Env, name: string, fallback: number): number {
+  const v = env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+const optional = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : v);
+
+export function loadConfig(env: Env = process.env): OperatorConfig {
+  const level = env['NODEWARD_LOG_LEVEL'] ?? 'info';
+  if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new Error(`NODEWARD_LOG_LEVEL must be debug|info|warn|error, got ${level}`);
+  const kubeconfig = optional(env['KUBECONFIG']);
+  return {
+    namespace: env['NODEWARD_NAMESPACE'] ?? env['POD_NAMESPACE'] ?? 'nodeward-system',
+    identity: env['POD_NAME'] ?? env['HOSTNAME'] ?? `nodeward-${process.pid}`,
+    ...(kubeconfig === undefined ? {} : { kubeconfig }),
+    agentPort: num(env, 'NODEWARD_AGENT_PORT', 9443),
+    defaultIntervalMs: num(env, 'NODEWARD_DEFAULT_INTERVAL_MS', 30_000),
+    heartbeatMs: num(env, 'NODEWARD_HEARTBEAT_MS', 300_000),
+    credentialTtlMs: num(env, 'NODEWARD_CREDENTIAL_TTL_MS', 3_600_000),
+    credentialRenewBeforeMs: num(env, 'NODEWARD_CREDENTIAL_RENEW_BEFORE_MS', 1_200_000),
+    resyncMs: num(env, 'NODEWARD_RESYNC_MS', 60_000),
+    httpPort: num(env, 'NODEWARD_HTTP_PORT', 8080),
+    leaseName: env['NODEWARD_LEASE_NAME'] ?? 'nodeward-operator',
+    leaseDurationMs: num(env, 'NODEWARD_LEASE_DURATION_MS', 15_000),
+    leaseRetryMs: num(env, 'NODEWARD_LEASE_RETRY_MS', 2_000),
+    redisUrl: env['NODEWARD_REDIS_URL'] ?? 'redis://127.0.0.1:6379',
+    agentTls: { certFile: optional(env['NODEWARD_AGENT_CLIENT_CERT']), keyFile: optional(env['NODEWARD_AGENT_CLIENT_KEY']), caFile: optional(env['NODEWARD_AGENT_CA']) },
+    logLevel: level as OperatorConfig['logLevel'],
+  };
+}

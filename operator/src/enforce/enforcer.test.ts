@@ -1,0 +1,123 @@
+import { CredentialAuthority, credentialSecretName } from '../ca/credential-authority.js';
+import { akNameOf, crlEntries } from '../ca/ca.js';
+import { actionsFor } from '../decide/actions.js';
+import { MemoryCluster } from '../kube/memory-cluster.js';
+import { silentLogger } from '../log.js';
+import type { NodeAttestationPolicySpec } from '../status/resources.js';
+import { Enforcer } from './enforcer.js';
+import * as x509 from '@peculiar/x509';
+
+const NS = 'nodeward-system';
+const akName = '000b' + 'cd'.repeat(32);
+const spec: Pick<NodeAttestationPolicySpec, 'mode' | 'onFailure' | 'onUnreachable'> = {
+  mode: 'Enforce', onFailure: { taint: { effect: 'NoExecute' }, cordon: true, revokeCredentials: true },
+};
+const target = { nodeName: 'n1', attestationName: 'n1', akName, agentUrl: 'https://10.0.0.1:9443' };
+
+async function setup(): Promise<{ cluster: MemoryCluster; ca: CredentialAuthority; enforcer: Enforcer; agent: { put: string[]; del: number; fail: boolean } }> {
+  const cluster = new MemoryCluster();
+  cluster.nodes.set('n1', { metadata: { name: 'n1', annotations: {} }, spec: { taints: [{ key: 'example.com/foreign', effect: 'NoSchedule' }] } });
+  const ca = new CredentialAuthority(cluster, { namespace: NS, ttlMs: 3_600_000 });
+  await ca.start();
+  const agent = { put: [] as string[], del: 0, fail: false };
+  const client = {
+    putCredential: async (_u: string, r: { certificatePem: string }): Promise<void> => {
+      if (agent.fail) throw new Error('ECONNREFUSED');
+      agent.put.push(r.certificatePem);
+      return Promise.resolve();
+    },
+    deleteCredential: async (): Promise<void> => {
+      agent.del += 1;
+      if (agent.fail) throw new Error('ECONNREFUSED');
+      return Promise.resolve();
+    },
+  };
+  return { cluster, ca, enforcer: new Enforcer(cluster, ca, client, silentLogger, { renewBeforeMs: 600_000 }), agent };
+}
+const reasons = (c: MemoryCluster): string[] => c.events.map((e) => e.reason);
+
+describe('Enforcer', () => {
+  it('issues and delivers a credential to a Trusted node once, then converges to nothing', async () => {
+    const { cluster, ca, enforcer, agent } = await setup();
+    const actions = actionsFor(spec, 'Trusted', {});
+    expect((await enforcer.converge(target, actions)).map((a) => a.kind)).toEqual(['issue-credential']);
+    expect(await enforcer.converge(target, actions)).toEqual([]);
+    expect(agent.put).toHaveLength(1);
+    const cert = new x509.X509Certificate(agent.put[0]!);
+    expect(akNameOf(cert)).toBe(akName);
+    expect((await ca.current('n1'))?.delivered).toBe(true);
+    expect(cluster.nodes.get('n1')!.spec!.taints).toEqual([{ key: 'example.com/foreign', effect: 'NoSchedule' }]);
+  });
+
+  it('retries delivery when the agent was unreachable at issue time', async () => {
+    const { enforcer, agent, ca } = await setup();
+    agent.fail = true;
+    await enforcer.converge(target, actionsFor(spec, 'Trusted', {}));
+    expect((await ca.current('n1'))?.delivered).toBe(false);
+    const serial = (await ca.current('n1'))!.serial;
+    agent.fail = false;
+    await enforcer.converge(target, actionsFor(spec, 'Trusted', {}));
+    expect(agent.put).toHaveLength(1);
+    expect((await ca.current('n1'))).toMatchObject({ delivered: true, serial });
+  });
+
+  it('enforces an Untrusted node: taint, cordon, revoke, each Event exactly once', async () => {
+    const { cluster, ca, enforcer, agent } = await setup();
+    await enforcer.converge(target, actionsFor(spec, 'Trusted', {}));
+    const serial = (await ca.current('n1'))!.serial;
+    const bad = actionsFor(spec, 'Untrusted', { tainted: true, cordoned: true, credentialsRevoked: true });
+    await enforcer.converge(target, bad);
+    await enforcer.converge(target, bad);
+    expect(reasons(cluster)).toEqual(['NodeTainted', 'NodeCordoned', 'CredentialsRevoked']);
+    expect(cluster.events.every((e) => e.involved.map((i) => i.kind).join() === 'Node,NodeAttestation')).toBe(true);
+    const node = cluster.nodes.get('n1')!;
+    expect(node.spec!.taints!.map((t) => t.key)).toEqual(['example.com/foreign', 'attestation.nodeward.io/untrusted']);
+    expect(node.spec!.unschedulable).toBe(true);
+    expect(cluster.secrets.has(`${NS}/${credentialSecretName('n1')}`)).toBe(false);
+    expect(crlEntries(ca.crlPem()!).map((e) => e.serial)).toEqual([serial]);
+    expect(agent.del).toBe(1);
+
+    // Recovery lifts everything and issues a NEW credential.
+    const changed = await enforcer.converge(target, actionsFor(spec, 'Trusted', {}));
+    expect(changed.map((a) => `${a.kind}:${'op' in a ? a.op : ''}`)).toEqual(['taint:lift', 'cordon:lift', 'issue-credential:']);
+    expect(cluster.nodes.get('n1')!.spec!.taints!.map((t) => t.key)).toEqual(['example.com/foreign']);
+    expect(cluster.nodes.get('n1')!.spec!.unschedulable).toBe(false);
+    expect((await ca.current('n1'))!.serial).not.toBe(serial);
+  });
+
+  it('finishes the job exactly once after a crash between CRL publication and Secret deletion', async () => {
+    const { cluster, ca, enforcer } = await setup();
+    await enforcer.converge(target, actionsFor(spec, 'Trusted', {}));
+    const bad = actionsFor(spec, 'Untrusted', { tainted: true, cordoned: false, credentialsRevoked: true });
+    cluster.failNext('deleteSecret', new Error('SIGKILL'));
+    await expect(enforcer.converge(target, bad)).rejects.toThrow('SIGKILL');
+    expect(reasons(cluster)).toEqual(['NodeTainted']);
+    // Restart: a fresh authority loads the published CRL, the enforcer re-runs the same actions.
+    const ca2 = new CredentialAuthority(cluster, { namespace: NS, ttlMs: 3_600_000 });
+    await ca2.start();
+    const enforcer2 = new Enforcer(cluster, ca2, { putCredential: async () => Promise.resolve(), deleteCredential: async () => Promise.resolve() }, silentLogger, { renewBeforeMs: 0 });
+    await enforcer2.converge(target, bad);
+    await enforcer2.converge(target, bad);
+    expect(reasons(cluster)).toEqual(['NodeTainted', 'CredentialsRevoked']);
+    expect(crlEntries(ca2.crlPem()!)).toHaveLength(1);
+    expect(ca2.crlPem()).toBe(ca.crlPem());
+  });
+
+  it('revocation with an unreachable agent still revokes', async () => {
+    const { cluster, ca, enforcer, agent } = await setup();
+    await enforcer.converge(target, actionsFor(spec, 'Trusted', {}));
+    agent.fail = true;
+    await enforcer.converge(target, actionsFor(spec, 'Untrusted', { credentialsRevoked: true }));
+    expect(reasons(cluster)).toEqual(['CredentialsRevoked']);
+    expect(crlEntries(ca.crlPem()!)).toHaveLength(1);
+  });
+
+  it('never uncordons an administrator cordon', async () => {
+    const { cluster, enforcer } = await setup();
+    cluster.nodes.get('n1')!.spec!.unschedulable = true;
+    await enforcer.converge(target, actionsFor(spec, 'Untrusted', { cordoned: true }));
+    await enforcer.converge(target, actionsFor(spec, 'Trusted', {}));
+    expect(cluster.nodes.get('n1')!.spec!.unschedulable).toBe(true);
+    expect(reasons(cluster)).toEqual([]);
+  });
+});

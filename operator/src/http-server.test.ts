@@ -1,0 +1,33 @@
+import { startHttpServer, type RunningHttpServer } from './http-server.js';
+import { recordAction, recordApiWrite } from './metrics.js';
+
+let srv: RunningHttpServer;
+let ready = false;
+let crl: string | undefined;
+beforeAll(async () => {
+  srv = await startHttpServer(0, { ready: () => ready, crl: () => crl }, '127.0.0.1');
+});
+afterAll(() => srv.close());
+const get = async (p: string, method = 'GET'): Promise<[number, string]> => {
+  const r = await fetch(`http://127.0.0.1:${srv.port}${p}`, { method });
+  return [r.status, await r.text()];
+};
+
+it('serves health, readiness, metrics and the CRL', async () => {
+  expect(await get('/healthz')).toEqual([200, 'ok\n']);
+  expect((await get('/readyz'))[0]).toBe(503);
+  ready = true;
+  expect(await get('/readyz')).toEqual([200, 'ok\n']);
+  expect((await get('/crl'))[0]).toBe(503);
+  crl = '-----BEGIN X509 CRL-----\nAA==\n-----END X509 CRL-----\n';
+  expect(await get('/crl')).toEqual([200, crl]);
+  recordAction('taint', 'apply');
+  recordApiWrite('apply', 'nodeattestations/status');
+  const [status, body] = await get('/metrics');
+  expect(status).toBe(200);
+  expect(body).toContain('nodeward_enforcement_actions_total{action="taint",op="apply"} 1');
+  expect(body).toContain('nodeward_api_writes_total{verb="apply",resource="nodeattestations/status"} 1');
+  expect(body).toContain('nodeward_credential_revocations_total 0');
+  expect((await get('/nope'))[0]).toBe(404);
+  expect((await get('/healthz', 'POST'))[0]).toBe(405);
+});

@@ -1,0 +1,58 @@
+import type {
+  ConfigMapView, NodeAttestation, NodeAttestationPolicy, NodeAttestationStatus, NodeView, OwnerReference,
+} from '../status/resources.js';
+
+/**
+ * What the control plane needs from the API server. Implemented by KubeCluster (client-node,
+ * field manager `nodeward`, SSA); defined here without importing a client so reconcile/,
+ * enforce/, registration/ and status/ depend only on this interface (and tests fake it).
+ * Every method throws only KubeError.
+ */
+export interface Cluster {
+  /** SSA of a NodeAttestation's spec and owner reference. */
+  applyNodeAttestation(na: { name: string; nodeName: string; policyName: string; ownerReference: OwnerReference }): Promise<void>;
+  /** SSA of the whole status we manage, via the /status subresource. */
+  applyNodeAttestationStatus(name: string, status: NodeAttestationStatus): Promise<void>;
+  /** Idempotent: a missing object is not an error. */
+  deleteNodeAttestation(name: string): Promise<void>;
+  /** Set (string) or remove (null) annotations on a NodeAttestation (merge patch). */
+  annotateNodeAttestation(name: string, annotations: Record<string, string | null>): Promise<void>;
+  applyPolicyStatus(name: string, status: NonNullable<NodeAttestationPolicy['status']>): Promise<void>;
+
+  getNodeAttestation(name: string): Promise<NodeAttestation | undefined>;
+  getNode(name: string): Promise<NodeView | undefined>;
+  /**
+   * Read-modify-write of a Node with optimistic concurrency (resourceVersion), retried on 409.
+   * `edit` returns the changes to make to the fresh node, or undefined for none; resolves true when
+   * something was written.
+   */
+  editNode(name: string, edit: (node: NodeView) => NodeEdit | undefined): Promise<boolean>;
+
+  createEvent(event: ClusterEvent): Promise<void>;
+
+  getSecret(namespace: string, name: string): Promise<{ data: Record<string, string>; annotations: Record<string, string> } | undefined>;
+  /** Create; resolves false if it already exists (the existing one wins). */
+  createSecret(namespace: string, name: string, data: Record<string, string>, meta?: { labels?: Record<string, string>; annotations?: Record<string, string> }): Promise<boolean>;
+  /** SSA of the secret's data (string values, stored base64 by the API server). */
+  applySecret(namespace: string, name: string, data: Record<string, string>, meta?: { labels?: Record<string, string>; annotations?: Record<string, string> }): Promise<void>;
+  /** Idempotent; resolves true when something was deleted. */
+  deleteSecret(namespace: string, name: string): Promise<boolean>;
+
+  getConfigMap(namespace: string, name: string): Promise<ConfigMapView | undefined>;
+  applyConfigMap(namespace: string, name: string, data: Record<string, string>): Promise<void>;
+}
+
+/** A change to a Node: any field left undefined is untouched; annotation null removes it. */
+export interface NodeEdit {
+  taints?: NonNullable<NodeView['spec']>['taints'];
+  unschedulable?: boolean;
+  annotations?: Record<string, string | null>;
+}
+
+export interface ClusterEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+  /** The objects the Event is about; one Event is created for each. */
+  involved: { kind: 'Node' | 'NodeAttestation' | 'NodeAttestationPolicy'; name: string; uid?: string }[];
+}

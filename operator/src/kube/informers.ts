@@ -1,0 +1,93 @@
+import {
+  CoreV1Api, CustomObjectsApi, makeInformer,
+  type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache,
+} from '@kubernetes/client-node';
+import type { ConfigMapView, NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
+import { GROUP, VERSION } from '../status/resources.js';
+import { toNodeView } from './kube-cluster.js';
+
+/** Read-only views of the informer caches: reconcile reads these, never event payloads. */
+export interface Caches {
+  policies(): NodeAttestationPolicy[];
+  nodeAttestations(): NodeAttestation[];
+  nodes(): NodeView[];
+  configMap(namespace: string, name: string): ConfigMapView | undefined;
+  /** Every informer has listed at least once. */
+  synced(): boolean;
+}
+
+export type ChangeKind = 'policy' | 'nodeattestation' | 'node' | 'configmap';
+export type ChangeListener = (kind: ChangeKind, obj: { name: string; namespace?: string; nodeName?: string }) => void;
+
+export interface Informers extends Caches {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+interface Watched {
+  kind: ChangeKind;
+  informer: Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
+  synced: boolean;
+}
+
+/**
+ * Informers for policies, NodeAttestations, Nodes and ConfigMaps (namespace-wide, the runtime
+ * policies and EK trust anchors). A watch that errors is restarted after `restartDelayMs`.
+ */
+export function makeInformers(kc: KubeConfig, onChange: ChangeListener, opts: { restartDelayMs?: number; onError?: (kind: ChangeKind, e: unknown) => void } = {}): Informers {
+  const core = kc.makeApiClient(CoreV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const list = (plural: string) => async (): Promise<KubernetesListObject<KubernetesObject>> =>
+    custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural }) as Promise<KubernetesListObject<KubernetesObject>>;
+  const watched: Watched[] = [
+    { kind: 'policy', informer: makeInformer(kc, `/apis/${GROUP}/${VERSION}/nodeattestationpolicies`, list('nodeattestationpolicies')), synced: false },
+    { kind: 'nodeattestation', informer: makeInformer(kc, `/apis/${GROUP}/${VERSION}/nodeattestations`, list('nodeattestations')), synced: false },
+    { kind: 'node', informer: makeInformer(kc, '/api/v1/nodes', async () => core.listNode() as Promise<KubernetesListObject<KubernetesObject>>), synced: false },
+    { kind: 'configmap', informer: makeInformer(kc, '/api/v1/configmaps', async () => core.listConfigMapForAllNamespaces() as Promise<KubernetesListObject<KubernetesObject>>), synced: false },
+  ];
+  let stopped = false;
+  const timers = new Set<NodeJS.Timeout>();
+  for (const w of watched) {
+    const notify = (o: KubernetesObject): void => {
+      const spec = (o as { spec?: { nodeName?: string } }).spec;
+      onChange(w.kind, { name: o.metadata?.name ?? '', ...(o.metadata?.namespace ? { namespace: o.metadata.namespace } : {}), ...(spec?.nodeName ? { nodeName: spec.nodeName } : {}) });
+    };
+    for (const verb of ['add', 'update', 'delete'] as const) w.informer.on(verb, notify);
+    w.informer.on('connect', () => {
+      w.synced = true;
+    });
+    w.informer.on('error', (e: unknown) => {
+      opts.onError?.(w.kind, e);
+      if (stopped) return;
+      const t = setTimeout(() => {
+        timers.delete(t);
+        if (!stopped) w.informer.start().catch((err: unknown) => opts.onError?.(w.kind, err));
+      }, opts.restartDelayMs ?? 2000);
+      timers.add(t);
+    });
+  }
+  const objects = <T>(kind: ChangeKind): T[] => watched.find((w) => w.kind === kind)!.informer.list() as unknown as T[];
+  return {
+    async start(): Promise<void> {
+      stopped = false;
+      await Promise.all(watched.map(async (w) => {
+        await w.informer.start();
+        w.synced = true;
+      }));
+    },
+    async stop(): Promise<void> {
+      stopped = true;
+      for (const t of timers) clearTimeout(t);
+      await Promise.all(watched.map((w) => w.informer.stop()));
+    },
+    policies: () => objects<NodeAttestationPolicy>('policy'),
+    nodeAttestations: () => objects<NodeAttestation>('nodeattestation'),
+    nodes: () => objects<Parameters<typeof toNodeView>[0]>('node').map(toNodeView),
+    configMap(namespace: string, name: string): ConfigMapView | undefined {
+      const cm: { metadata?: { resourceVersion?: string }; data?: Record<string, string> } | undefined =
+        watched.find((w) => w.kind === 'configmap')!.informer.get(name, namespace);
+      return cm === undefined ? undefined : { metadata: { name, namespace, resourceVersion: cm.metadata?.resourceVersion ?? '' }, data: cm.data ?? {} };
+    },
+    synced: () => watched.every((w) => w.synced),
+  };
+}

@@ -1,0 +1,196 @@
+import {
+  CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions,
+  type KubeConfig, type V1Node, type V1Taint, type CoreV1Event,
+} from '@kubernetes/client-node';
+import { randomBytes } from 'node:crypto';
+import type { ConfigMapView, NodeAttestation, NodeAttestationPolicy, NodeAttestationStatus, NodeView } from '../status/resources.js';
+import { API_VERSION, FIELD_MANAGER, GROUP, VERSION } from '../status/resources.js';
+import type { Cluster, ClusterEvent, NodeEdit } from './cluster.js';
+import { isAlreadyExists, isConflict, isNotFound, kubeCall } from './errors.js';
+
+const NA = { group: GROUP, version: VERSION, plural: 'nodeattestations' };
+const NAP = { group: GROUP, version: VERSION, plural: 'nodeattestationpolicies' };
+const SSA = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const MAX_CONFLICT_RETRIES = 8;
+
+/** Counts every write request sent to the API server (for the steady-state write metric). */
+export type WriteCounter = (verb: string, resource: string) => void;
+
+/**
+ * The Cluster port over @kubernetes/client-node: SSA with field manager `nodeward` for our
+ * objects and their status, read-modify-write with resourceVersion for Nodes.
+ */
+export class KubeCluster implements Cluster {
+  private readonly core: CoreV1Api;
+  private readonly custom: CustomObjectsApi;
+
+  constructor(
+    kc: KubeConfig,
+    private readonly eventNamespace = 'default',
+    private readonly countWrite: WriteCounter = () => undefined,
+  ) {
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.custom = kc.makeApiClient(CustomObjectsApi);
+  }
+
+  async applyNodeAttestation(na: Parameters<Cluster['applyNodeAttestation']>[0]): Promise<void> {
+    const body = {
+      apiVersion: API_VERSION,
+      kind: 'NodeAttestation',
+      metadata: { name: na.name, ownerReferences: [na.ownerReference] },
+      spec: { nodeName: na.nodeName, policyName: na.policyName },
+    };
+    this.countWrite('apply', 'nodeattestations');
+    await kubeCall(() => this.custom.patchClusterCustomObject({ ...NA, name: na.name, body, fieldManager: FIELD_MANAGER, force: true }, SSA));
+  }
+
+  async applyNodeAttestationStatus(name: string, status: NodeAttestationStatus): Promise<void> {
+    const body = { apiVersion: API_VERSION, kind: 'NodeAttestation', metadata: { name }, status };
+    this.countWrite('apply', 'nodeattestations/status');
+    await kubeCall(() => this.custom.patchClusterCustomObjectStatus({ ...NA, name, body, fieldManager: FIELD_MANAGER, force: true }, SSA));
+  }
+
+  async deleteNodeAttestation(name: string): Promise<void> {
+    this.countWrite('delete', 'nodeattestations');
+    await ignoreNotFound(kubeCall(() => this.custom.deleteClusterCustomObject({ ...NA, name })));
+  }
+
+  async annotateNodeAttestation(name: string, annotations: Record<string, string | null>): Promise<void> {
+    this.countWrite('patch', 'nodeattestations');
+    await kubeCall(() => this.custom.patchClusterCustomObject({ ...NA, name, body: { metadata: { annotations } } }, MERGE));
+  }
+
+  async applyPolicyStatus(name: string, status: NonNullable<NodeAttestationPolicy['status']>): Promise<void> {
+    const body = { apiVersion: API_VERSION, kind: 'NodeAttestationPolicy', metadata: { name }, status };
+    this.countWrite('apply', 'nodeattestationpolicies/status');
+    await kubeCall(() => this.custom.patchClusterCustomObjectStatus({ ...NAP, name, body, fieldManager: FIELD_MANAGER, force: true }, SSA));
+  }
+
+  async getNodeAttestation(name: string): Promise<NodeAttestation | undefined> {
+    return ignoreNotFound(kubeCall(async () => (await this.custom.getClusterCustomObject({ ...NA, name })) as NodeAttestation));
+  }
+
+  async getNode(name: string): Promise<NodeView | undefined> {
+    return ignoreNotFound(kubeCall(async () => toNodeView(await this.core.readNode({ name }))));
+  }
+
+  async editNode(name: string, edit: (node: NodeView) => NodeEdit | undefined): Promise<boolean> {
+    for (let attempt = 0; ; attempt += 1) {
+      const node = await ignoreNotFound(kubeCall(() => this.core.readNode({ name })));
+      if (node === undefined) return false;
+      const change = edit(toNodeView(node));
+      if (change === undefined) return false;
+      try {
+        this.countWrite('update', 'nodes');
+        await kubeCall(() => this.core.replaceNode({ name, body: applyEdit(node, change), fieldManager: FIELD_MANAGER }));
+        return true;
+      } catch (e) {
+        if (!isConflict(e) || attempt >= MAX_CONFLICT_RETRIES) throw e;
+      }
+    }
+  }
+
+  async createEvent(event: ClusterEvent): Promise<void> {
+    const now = new Date();
+    for (const obj of event.involved) {
+      const body: CoreV1Event = {
+        metadata: { name: `${obj.name}.${now.getTime().toString(16)}${randomBytes(3).toString('hex')}`, namespace: this.eventNamespace },
+        involvedObject: {
+          kind: obj.kind,
+          name: obj.name,
+          ...(obj.kind === 'Node' ? { apiVersion: 'v1' } : { apiVersion: API_VERSION }),
+          ...(obj.uid === undefined ? {} : { uid: obj.uid }),
+        },
+        type: event.type,
+        reason: event.reason,
+        message: event.message.slice(0, 1024),
+        source: { component: 'nodeward-operator' },
+        reportingComponent: 'nodeward.io/operator',
+        reportingInstance: process.env['HOSTNAME'] ?? 'nodeward-operator',
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
+      };
+      this.countWrite('create', 'events');
+      await kubeCall(() => this.core.createNamespacedEvent({ namespace: this.eventNamespace, body }));
+    }
+  }
+
+  async getSecret(namespace: string, name: string): Promise<{ data: Record<string, string>; annotations: Record<string, string> } | undefined> {
+    const s = await ignoreNotFound(kubeCall(() => this.core.readNamespacedSecret({ namespace, name })));
+    if (s === undefined) return undefined;
+    const data = Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+    return { data, annotations: s.metadata?.annotations ?? {} };
+  }
+
+  async createSecret(namespace: string, name: string, data: Record<string, string>, meta: { labels?: Record<string, string>; annotations?: Record<string, string> } = {}): Promise<boolean> {
+    try {
+      this.countWrite('create', 'secrets');
+      await kubeCall(() => this.core.createNamespacedSecret({ namespace, body: { metadata: { name, namespace, ...meta }, type: 'Opaque', stringData: data } }));
+      return true;
+    } catch (e) {
+      if (isAlreadyExists(e)) return false;
+      throw e;
+    }
+  }
+
+  async applySecret(namespace: string, name: string, data: Record<string, string>, meta: { labels?: Record<string, string>; annotations?: Record<string, string> } = {}): Promise<void> {
+    const body = { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace, ...meta }, type: 'Opaque', stringData: data };
+    this.countWrite('apply', 'secrets');
+    await kubeCall(() => this.core.patchNamespacedSecret({ namespace, name, body, fieldManager: FIELD_MANAGER, force: true }, SSA));
+  }
+
+  async deleteSecret(namespace: string, name: string): Promise<boolean> {
+    this.countWrite('delete', 'secrets');
+    return (await ignoreNotFound(kubeCall(() => this.core.deleteNamespacedSecret({ namespace, name })))) !== undefined;
+  }
+
+  async getConfigMap(namespace: string, name: string): Promise<ConfigMapView | undefined> {
+    const cm = await ignoreNotFound(kubeCall(() => this.core.readNamespacedConfigMap({ namespace, name })));
+    return cm === undefined ? undefined : { metadata: { name, namespace, resourceVersion: cm.metadata?.resourceVersion ?? '' }, data: cm.data ?? {} };
+  }
+
+  async applyConfigMap(namespace: string, name: string, data: Record<string, string>): Promise<void> {
+    const body = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace }, data };
+    this.countWrite('apply', 'configmaps');
+    await kubeCall(() => this.core.patchNamespacedConfigMap({ namespace, name, body, fieldManager: FIELD_MANAGER, force: true }, SSA));
+  }
+}
+
+async function ignoreNotFound<T>(p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}
+
+export function toNodeView(n: V1Node): NodeView {
+  const m = n.metadata ?? {};
+  const optional = Object.fromEntries(Object.entries({ resourceVersion: m.resourceVersion, uid: m.uid, deletionTimestamp: m.deletionTimestamp }).filter(([, v]) => v !== undefined));
+  return {
+    metadata: { name: m.name ?? '', labels: m.labels ?? {}, annotations: m.annotations ?? {}, ...optional },
+    spec: { taints: (n.spec?.taints ?? []).map((t) => ({ ...t })), unschedulable: n.spec?.unschedulable === true },
+    status: { addresses: (n.status?.addresses ?? []).map((a) => ({ type: a.type, address: a.address })) },
+  };
+}
+
+/** The fresh node with the edit applied; metadata.resourceVersion stays, so a stale write is a 409. */
+function applyEdit(node: V1Node, edit: NodeEdit): V1Node {
+  const annotations: Record<string, string> = { ...(node.metadata?.annotations ?? {}) };
+  for (const [k, v] of Object.entries(edit.annotations ?? {})) {
+    if (v === null) delete annotations[k];
+    else annotations[k] = v;
+  }
+  const taints = edit.taints === undefined ? node.spec?.taints : edit.taints.map((t): V1Taint => ({
+    key: t.key, effect: t.effect, ...(t.value === undefined ? {} : { value: t.value }),
+    ...(t.timeAdded === undefined ? {} : { timeAdded: new Date(t.timeAdded) }),
+  }));
+  return {
+    ...node,
+    metadata: { ...node.metadata, annotations },
+    spec: { ...node.spec, taints, ...(edit.unschedulable === undefined ? {} : { unschedulable: edit.unschedulable }) },
+  };
+}

@@ -1,0 +1,137 @@
+import type { ConfigMapView, NodeAttestation, NodeAttestationPolicy, NodeAttestationStatus, NodeView } from '../status/resources.js';
+import type { Cluster, ClusterEvent, NodeEdit } from './cluster.js';
+
+/**
+ * An in-memory Cluster for unit tests of the control plane: same contract as KubeCluster
+ * (idempotent deletes, create-if-absent, whole-status apply), with every write recorded.
+ * `failNext` makes the next call of a method throw, to simulate a crash between two steps.
+ */
+export class MemoryCluster implements Cluster {
+  nodes = new Map<string, NodeView>();
+  attestations = new Map<string, NodeAttestation>();
+  policyStatus = new Map<string, NonNullable<NodeAttestationPolicy['status']>>();
+  secrets = new Map<string, { data: Record<string, string>; annotations: Record<string, string> }>();
+  configMaps = new Map<string, Record<string, string>>();
+  events: ClusterEvent[] = [];
+  writes: string[] = [];
+  private failures = new Map<string, Error>();
+
+  failNext(method: keyof Cluster, error = new Error(`injected failure in ${method}`)): void {
+    this.failures.set(method, error);
+  }
+  private check(method: keyof Cluster): void {
+    const e = this.failures.get(method);
+    if (e !== undefined) {
+      this.failures.delete(method);
+      throw e;
+    }
+  }
+  private write(what: string): void {
+    this.writes.push(what);
+  }
+
+  async applyNodeAttestation(na: Parameters<Cluster['applyNodeAttestation']>[0]): Promise<void> {
+    this.check('applyNodeAttestation');
+    this.write(`apply na/${na.name}`);
+    const cur = this.attestations.get(na.name);
+    this.attestations.set(na.name, {
+      metadata: { ...(cur?.metadata ?? {}), name: na.name, ownerReferences: [na.ownerReference], generation: 1 },
+      spec: { nodeName: na.nodeName, policyName: na.policyName },
+      ...(cur?.status ? { status: cur.status } : {}),
+    });
+    return Promise.resolve();
+  }
+  async applyNodeAttestationStatus(name: string, status: NodeAttestationStatus): Promise<void> {
+    this.check('applyNodeAttestationStatus');
+    this.write(`status na/${name}`);
+    const cur = this.attestations.get(name);
+    if (cur === undefined) throw Object.assign(new Error('not found'), { status: 404 });
+    this.attestations.set(name, { ...cur, status: structuredClone(status) });
+    return Promise.resolve();
+  }
+  async deleteNodeAttestation(name: string): Promise<void> {
+    this.check('deleteNodeAttestation');
+    this.write(`delete na/${name}`);
+    this.attestations.delete(name);
+    return Promise.resolve();
+  }
+  async annotateNodeAttestation(name: string, annotations: Record<string, string | null>): Promise<void> {
+    this.check('annotateNodeAttestation');
+    this.write(`annotate na/${name}`);
+    const cur = this.attestations.get(name);
+    if (cur === undefined) return;
+    const a = { ...(cur.metadata.annotations ?? {}) };
+    for (const [k, v] of Object.entries(annotations)) {
+      if (v === null) delete a[k];
+      else a[k] = v;
+    }
+    cur.metadata.annotations = a;
+    return Promise.resolve();
+  }
+  async applyPolicyStatus(name: string, status: NonNullable<NodeAttestationPolicy['status']>): Promise<void> {
+    this.write(`status policy/${name}`);
+    this.policyStatus.set(name, status);
+    return Promise.resolve();
+  }
+  async getNodeAttestation(name: string): Promise<NodeAttestation | undefined> {
+    return Promise.resolve(structuredClone(this.attestations.get(name)));
+  }
+  async getNode(name: string): Promise<NodeView | undefined> {
+    return Promise.resolve(structuredClone(this.nodes.get(name)));
+  }
+  async editNode(name: string, edit: (node: NodeView) => NodeEdit | undefined): Promise<boolean> {
+    this.check('editNode');
+    const node = await Promise.resolve(this.nodes.get(name));
+    if (node === undefined) return false;
+    const change = edit(structuredClone(node));
+    if (change === undefined) return false;
+    this.write(`update node/${name}`);
+    const annotations = { ...(node.metadata.annotations ?? {}) };
+    for (const [k, v] of Object.entries(change.annotations ?? {})) {
+      if (v === null) delete annotations[k];
+      else annotations[k] = v;
+    }
+    this.nodes.set(name, {
+      ...node,
+      metadata: { ...node.metadata, annotations },
+      spec: { ...node.spec, ...(change.taints ? { taints: change.taints } : {}), ...(change.unschedulable === undefined ? {} : { unschedulable: change.unschedulable }) },
+    });
+    return true;
+  }
+  async createEvent(event: ClusterEvent): Promise<void> {
+    this.check('createEvent');
+    this.write(`event ${event.reason}`);
+    this.events.push(event);
+    return Promise.resolve();
+  }
+  async getSecret(namespace: string, name: string): Promise<{ data: Record<string, string>; annotations: Record<string, string> } | undefined> {
+    return Promise.resolve(structuredClone(this.secrets.get(`${namespace}/${name}`)));
+  }
+  async createSecret(namespace: string, name: string, data: Record<string, string>, meta: { annotations?: Record<string, string> } = {}): Promise<boolean> {
+    if (this.secrets.has(`${namespace}/${name}`)) return false;
+    this.write(`create secret/${name}`);
+    this.secrets.set(`${namespace}/${name}`, { data: { ...data }, annotations: { ...(meta.annotations ?? {}) } });
+    return Promise.resolve(true);
+  }
+  async applySecret(namespace: string, name: string, data: Record<string, string>, meta: { annotations?: Record<string, string> } = {}): Promise<void> {
+    this.check('applySecret');
+    this.write(`apply secret/${name}`);
+    this.secrets.set(`${namespace}/${name}`, { data: { ...data }, annotations: { ...(meta.annotations ?? {}) } });
+    return Promise.resolve();
+  }
+  async deleteSecret(namespace: string, name: string): Promise<boolean> {
+    this.check('deleteSecret');
+    this.write(`delete secret/${name}`);
+    return Promise.resolve(this.secrets.delete(`${namespace}/${name}`));
+  }
+  async getConfigMap(namespace: string, name: string): Promise<ConfigMapView | undefined> {
+    const data = this.configMaps.get(`${namespace}/${name}`);
+    return Promise.resolve(data === undefined ? undefined : { metadata: { name, namespace }, data: { ...data } });
+  }
+  async applyConfigMap(namespace: string, name: string, data: Record<string, string>): Promise<void> {
+    this.check('applyConfigMap');
+    this.write(`apply configmap/${name}`);
+    this.configMaps.set(`${namespace}/${name}`, { ...data });
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,147 @@
+import 'reflect-metadata';
+import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { HttpsAgentClient } from './agent-client/index.js';
+import { CredentialAuthority } from './ca/credential-authority.js';
+import { loadConfig, type OperatorConfig } from './config.js';
+import type { EnforcementAction } from './decide/actions.js';
+import { Enforcer } from './enforce/enforcer.js';
+import { startHttpServer } from './http-server.js';
+import { makeInformers, type ChangeKind, type Informers } from './kube/informers.js';
+import { KubeCluster } from './kube/kube-cluster.js';
+import { loadKubeConfig } from './kube/kube-config.js';
+import { LeaderElector } from './kube/leader-election.js';
+import { createLogger, type Logger } from './log.js';
+import { metrics, recordApiWrite, registry, setNodesByPhase } from './metrics.js';
+import { BullRoundScheduler, RoundWorker } from './queue/index.js';
+import { makeNodeReconciler, policyKey } from './reconcile/node-reconciler.js';
+import { agentUrlFor } from './reconcile/planner.js';
+import { makeRoundContextProvider } from './reconcile/round-context.js';
+import { WorkQueue } from './reconcile/work-queue.js';
+import { createRoundMetrics, runRound } from './round/index.js';
+import { RedisNodeStateStore } from './state/index.js';
+import { makeRoundOutcomeHandler } from './status/outcome-handler.js';
+import type { NodeAttestation } from './status/resources.js';
+
+/** Every key the leader should look at: each node (or attested node) and each policy. */
+function allKeys(inf: Informers): string[] {
+  const nodes = new Set([...inf.nodes().map((n) => n.metadata.name), ...inf.nodeAttestations().map((a) => a.spec.nodeName)]);
+  return [...nodes, ...inf.policies().map((p) => policyKey(p.metadata.name))];
+}
+
+function redisConnection(url: string): { host: string; port: number; password?: string; maxRetriesPerRequest: null } {
+  const u = new URL(url);
+  return { host: u.hostname, port: Number(u.port || 6379), ...(u.password ? { password: decodeURIComponent(u.password) } : {}), maxRetriesPerRequest: null };
+}
+
+function agentClient(cfg: OperatorConfig): HttpsAgentClient {
+  const { certFile, keyFile, caFile } = cfg.agentTls;
+  if (certFile === undefined || keyFile === undefined || caFile === undefined) {
+    throw new Error('NODEWARD_AGENT_CLIENT_CERT, NODEWARD_AGENT_CLIENT_KEY and NODEWARD_AGENT_CA are required (agent mTLS)');
+  }
+  return new HttpsAgentClient({ cert: readFileSync(certFile), key: readFileSync(keyFile), ca: readFileSync(caFile) });
+}
+
+export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = createLogger({ component: 'nodeward-operator' }, { level: cfg.logLevel })): Promise<() => Promise<void>> {
+  const kc = loadKubeConfig(cfg.kubeconfig);
+  const cluster = new KubeCluster(kc, 'default', recordApiWrite);
+  const roundMetrics = createRoundMetrics(registry);
+  const agent = agentClient(cfg);
+  const ca = new CredentialAuthority(cluster, { namespace: cfg.namespace, ttlMs: cfg.credentialTtlMs });
+  await ca.start();
+  const enforcer = new Enforcer(cluster, ca, agent, log, { renewBeforeMs: cfg.credentialRenewBeforeMs });
+
+  const informers = makeInformers(kc, (kind: ChangeKind, obj) => onChange(kind, obj), { onError: (kind, e) => log.warn('watch failed; restarting', { kind, error: e }) });
+  const elector = new LeaderElector(kc, {
+    namespace: cfg.namespace, name: cfg.leaseName, identity: cfg.identity, leaseDurationMs: cfg.leaseDurationMs, retryPeriodMs: cfg.leaseRetryMs,
+    onStartedLeading: () => {
+      metrics.leader.set(1);
+      log.info('leading');
+      for (const k of allKeys(informers)) queue.add(k);
+    },
+    onStoppedLeading: () => {
+      metrics.leader.set(0);
+      log.warn('no longer leading');
+    },
+    onError: (e) => log.warn('leader election failed', { error: e }),
+  });
+  const onChange = (kind: ChangeKind, obj: { name: string; nodeName?: string }): void => {
+    if (!elector.isLeader()) return;
+    if (kind === 'node') queue.add(obj.name);
+    else if (kind === 'nodeattestation') queue.add(obj.nodeName ?? obj.name);
+    else for (const k of allKeys(informers)) queue.add(k); // policy or ConfigMap: every node may be affected
+  };
+
+  const connection = redisConnection(cfg.redisUrl);
+  const scheduler = new BullRoundScheduler({ connection, onReconnect: () => { if (elector.isLeader()) for (const k of allKeys(informers)) queue.add(k); } });
+  const redis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: null });
+  const store = new RedisNodeStateStore({ redis });
+
+  const enforce = async (na: NodeAttestation, actions: EnforcementAction[]): Promise<void> => {
+    const node = informers.nodes().find((n) => n.metadata.name === na.spec.nodeName);
+    await enforcer.converge({
+      nodeName: na.spec.nodeName, attestationName: na.metadata.name, akName: na.status?.identity?.akName,
+      agentUrl: node === undefined ? undefined : agentUrlFor(node, cfg.agentPort),
+    }, actions);
+  };
+  const planOptions = { agentPort: cfg.agentPort, defaultIntervalMs: cfg.defaultIntervalMs };
+  const reconcile = makeNodeReconciler({ cluster, caches: informers, scheduler, registration: { agent }, enforce, plan: planOptions, heartbeatMs: cfg.heartbeatMs, log });
+  const queue: WorkQueue = new WorkQueue(async (key) => (elector.isLeader() ? reconcile(key) : undefined), {
+    onError: (item, e, attempt) => {
+      metrics.reconcileErrors.inc({ kind: item.startsWith('policy/') ? 'policy' : 'node' });
+      // `item`, not `key`: the redactor hides fields named key.
+      log.warn('reconcile failed; retrying', { item, attempt, error: e });
+    },
+  });
+
+  const context = makeRoundContextProvider(informers, { ...planOptions, log });
+  const onOutcome = makeRoundOutcomeHandler({
+    cluster, log, heartbeatMs: cfg.heartbeatMs, isLeader: () => elector.isLeader(), enforce,
+    nodeAttestation: (n) => informers.nodeAttestations().find((a) => a.spec.nodeName === n),
+    policy: (n) => informers.policies().find((p) => p.metadata.name === n),
+  });
+  const worker = new RoundWorker({ connection, runRound: (n) => runRound(n, { context, agent, store, metrics: roundMetrics }), onOutcome, metrics: roundMetrics });
+
+  const http = await startHttpServer(cfg.httpPort, { ready: () => informers.synced(), crl: () => ca.crlPem() });
+  await informers.start();
+  elector.start();
+
+  const resync = setInterval(() => {
+    const counts: Record<string, number> = {};
+    for (const a of informers.nodeAttestations()) counts[a.status?.phase ?? 'Pending'] = (counts[a.status?.phase ?? 'Pending'] ?? 0) + 1;
+    setNodesByPhase(counts);
+    if (!elector.isLeader()) return;
+    for (const k of allKeys(informers)) queue.add(k);
+    // Schedules for nodes no longer attested (e.g. removed while another replica led).
+    const attested = new Set(informers.nodeAttestations().map((a) => a.spec.nodeName));
+    scheduler.list().then((names) => Promise.all(names.filter((n) => !attested.has(n)).map((n) => scheduler.remove(n))))
+      .catch((e: unknown) => log.warn('stale schedule cleanup failed', { error: e }));
+  }, cfg.resyncMs);
+  log.info('started', { identity: cfg.identity, namespace: cfg.namespace, httpPort: http.port });
+
+  return async (): Promise<void> => {
+    clearInterval(resync);
+    queue.stop();
+    await elector.stop();
+    await worker.close();
+    await scheduler.close();
+    redis.disconnect();
+    await informers.stop();
+    await http.close();
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
+  const log = createLogger({ component: 'nodeward-operator' });
+  main().then((stop) => {
+    const shutdown = (signal: string): void => {
+      log.info('shutting down', { signal });
+      stop().then(() => process.exit(0), () => process.exit(1));
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  }, (e: unknown) => {
+    log.error('failed to start', { error: e });
+    process.exit(1);
+  });
+}

@@ -1,0 +1,32 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The operator's Prometheus metrics (one registry). Round metrics (nodeward_rounds_total,
+ * nodeward_round_verify_seconds, nodeward_round_duration_seconds, nodeward_round_queue_lag_seconds)
+ * belong to the data plane (round/round-metrics.ts) and are registered on this registry by main.ts.
+ * config/prometheus/rules.yaml alerts on these names.
+ */
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry, prefix: 'nodeward_process_' });
+
+export const metrics = {
+  nodesByPhase: new Gauge({ name: 'nodeward_nodes', help: 'NodeAttestations by phase', labelNames: ['phase'] as const, registers: [registry] }),
+  actions: new Counter({ name: 'nodeward_enforcement_actions_total', help: 'Enforcement actions that changed something, by action and operation', labelNames: ['action', 'op'] as const, registers: [registry] }),
+  revocations: new Counter({ name: 'nodeward_credential_revocations_total', help: 'Node credentials revoked (serial added to the CRL)', registers: [registry] }),
+  apiWrites: new Counter({ name: 'nodeward_api_writes_total', help: 'Write requests sent to the Kubernetes API server', labelNames: ['verb', 'resource'] as const, registers: [registry] }),
+  reconcileErrors: new Counter({ name: 'nodeward_reconcile_errors_total', help: 'Reconcile attempts that threw (retried with backoff)', labelNames: ['kind'] as const, registers: [registry] }),
+  leader: new Gauge({ name: 'nodeward_leader', help: '1 when this replica holds the leader Lease', registers: [registry] }),
+};
+
+const PHASES = ['Pending', 'Registered', 'Trusted', 'Untrusted', 'Unreachable'] as const;
+
+export function recordApiWrite(verb: string, resource: string): void {
+  metrics.apiWrites.inc({ verb, resource });
+}
+export function recordAction(action: string, op: string): void {
+  metrics.actions.inc({ action, op });
+}
+/** Set the per-phase gauge from a full count (absent phases become 0). */
+export function setNodesByPhase(counts: Readonly<Partial<Record<string, number>>>): void {
+  for (const phase of PHASES) metrics.nodesByPhase.set({ phase }, counts[phase] ?? 0);
+}

@@ -1,0 +1,61 @@
+import type { Failure, RoundVerdict } from '@nodeward/attest';
+
+/**
+ * The seams inside the operator. The control plane (reconcile, registration, decide, enforce,
+ * status) and the data plane (schedule, rounds, state, agent client) meet only through these types.
+ *
+ *   informers → work queue → reconcile (pure plan) → kube adapter
+ *                               │ ensure/remove schedule
+ *                               ▼
+ *   BullMQ repeat job → worker → AgentClient + NodeStateStore → attest.verifyRound → RoundOutcome
+ *                                                                          │
+ *   control plane: onRoundOutcome → decideActions (pure) → enforce (kube, CA, agent) → status
+ */
+
+/** What the data plane needs to run a node's round, resolved by the control plane from the CRs. */
+export interface AttestationTarget {
+  nodeName: string;
+  policyName: string;
+  /** https://<InternalIP>:<agentPort> */
+  agentUrl: string;
+  intervalMs: number;
+}
+
+/** Owned by the leader: one repeating job per attested node, with jitter. Idempotent. */
+export interface RoundScheduler {
+  ensure(target: AttestationTarget): Promise<void>;
+  remove(nodeName: string): Promise<void>;
+  /** Node names that currently have a schedule (to remove stale ones after a restart). */
+  list(): Promise<string[]>;
+}
+
+export type RoundOutcome =
+  | { kind: 'verdict'; nodeName: string; policyName: string; at: Date; verdict: RoundVerdict }
+  | { kind: 'unreachable'; nodeName: string; policyName: string; at: Date; error: string }
+  /** The agent answered with an identity other than the registered one (EK or AK changed). */
+  | { kind: 'identity-changed'; nodeName: string; policyName: string; at: Date; failures: Failure[] };
+
+/** Called by a worker after each round; the control plane decides and enforces. */
+export type RoundOutcomeHandler = (outcome: RoundOutcome) => Promise<void>;
+
+/**
+ * Everything a worker needs for one node's round, resolved from the informer caches that every
+ * replica keeps (policy, its ConfigMaps, the NodeAttestation's registered identity). Undefined
+ * when the node is no longer attested or not yet registered: the worker then skips the round.
+ */
+export interface RoundContext {
+  target: AttestationTarget;
+  policy: import('@nodeward/attest').RoundPolicy;
+  /** AK Name registered for the node (hex): a quote signed by anything else is an impersonation. */
+  akName: string;
+  /** SHA-256 of the registered EK certificate (hex). */
+  ekFingerprint: string;
+}
+export type RoundContextProvider = (nodeName: string) => RoundContext | undefined;
+
+/** Per-node incremental state in Redis, so any worker can take the next round. */
+export interface NodeStateStore {
+  get(nodeName: string): Promise<import('@nodeward/attest').RoundState | undefined>;
+  put(nodeName: string, state: import('@nodeward/attest').RoundState): Promise<void>;
+  delete(nodeName: string): Promise<void>;
+}

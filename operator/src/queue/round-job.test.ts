@@ -1,0 +1,22 @@
+import { jitterMs } from './round-job.js';
+
+describe('jitterMs', () => {
+  it('is deterministic and within [0, interval)', () => {
+    expect(jitterMs('node-a', 60_000)).toBe(jitterMs('node-a', 60_000));
+    expect(jitterMs('node-a', 60_000)).not.toBe(jitterMs('node-b', 60_000));
+    for (let i = 0; i < 1000; i++) {
+      const j = jitterMs(`n${i}`, 7);
+      expect(j >= 0 && j < 7 && Number.isInteger(j)).toBe(true);
+    }
+  });
+
+  it('spreads 10000 nodes evenly over the interval (each tenth within ±15%)', () => {
+    const buckets = new Array<number>(10).fill(0);
+    for (let i = 0; i < 10_000; i++) buckets[Math.floor(jitterMs(`worker-${i}.cluster.local`, 60_000) / 6000)]!++;
+    for (const b of buckets) expect(Math.abs(b - 1000)).toBeLessThan(150);
+  });
+
+  it('rejects a non-positive interval', () => {
+    expect(() => jitterMs('n', 0)).toThrow(RangeError);
+  });
+});

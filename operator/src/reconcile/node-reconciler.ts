@@ -1,0 +1,171 @@
+import { actionsFor, type EnforcementAction } from '../decide/actions.js';
+import { decideActions } from '../decide/decide-actions.js';
+import type { Cluster } from '../kube/cluster.js';
+import type { Logger } from '../log.js';
+import type { RoundScheduler } from '../ports.js';
+import { registerIdentity, trustAnchorsFrom, type RegistrationDeps } from '../registration/register-identity.js';
+import { CONDITION, REASON, findCondition, setConditions } from '../status/conditions.js';
+import { currentState, recordDecision, type StatusDeps } from '../status/outcome-handler.js';
+import type { Identity, NodeAttestation, NodeAttestationPolicy } from '../status/resources.js';
+import { ANNOTATION } from '../status/resources.js';
+import { planNode, plan, type NodePlan, type PlanInputs, type PlanOptions } from './planner.js';
+import type { RoundContextCaches } from './round-context.js';
+import type { ReconcileResult } from './work-queue.js';
+
+export interface NodeReconcilerDeps {
+  cluster: Cluster;
+  caches: RoundContextCaches;
+  scheduler: RoundScheduler;
+  registration: RegistrationDeps;
+  /** Converge enforcement for one NodeAttestation (the Enforcer, bound to the agent URL). */
+  enforce: (na: NodeAttestation, actions: EnforcementAction[]) => Promise<void>;
+  plan: PlanOptions;
+  heartbeatMs: number;
+  log: Logger;
+  /** Retry registration after a refusal. */
+  registrationRetryMs?: number;
+  now?: () => Date;
+}
+
+export const POLICY_KEY_PREFIX = 'policy/';
+/** Work-queue key for a policy's status (node names cannot contain '/'). */
+export const policyKey = (name: string): string => `${POLICY_KEY_PREFIX}${name}`;
+
+/**
+ * Reconciles one key, reading only the informer caches (never event payloads): a node name
+ * (attestation, registration, schedule, enforcement convergence, deletion) or `policy/<name>`
+ * (matchedNodes and PolicyConflict in the policy's status). Leader only.
+ */
+export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => Promise<ReconcileResult> {
+  const now = (): Date => (deps.now ?? (() => new Date()))();
+  const conflictsSeen = new Set<string>();
+  const statusDeps = (): StatusDeps => ({
+    cluster: deps.cluster, heartbeatMs: deps.heartbeatMs, log: deps.log, isLeader: () => true, enforce: deps.enforce, now,
+    nodeAttestation: (n) => findNa(deps.caches, n), policy: (n) => findPolicy(deps.caches, n),
+  });
+
+  const reconcileNode = async (nodeName: string): Promise<ReconcileResult> => {
+    const p = planNode(nodeName, inputs(deps.caches), deps.plan);
+    if (p.removeSchedule) await deps.scheduler.remove(nodeName);
+    if (p.deletion) return remove(p);
+    if (p.conflict) return conflict(p);
+    if (!p.desired) return;
+    conflictsSeen.delete(nodeName);
+    const existing = findNa(deps.caches, nodeName);
+    const policy = findPolicy(deps.caches, p.desired.policyName)!;
+    if (existing === undefined || existing.spec.policyName !== p.desired.policyName || existing.metadata.ownerReferences?.[0]?.uid !== p.desired.ownerReference.uid) {
+      await deps.cluster.applyNodeAttestation(p.desired);
+      // The informer delivers the object; the next pass registers it.
+      return { requeueAfterMs: 1000 };
+    }
+    if (p.target === undefined) return { requeueAfterMs: 30_000 };
+    const reg = await ensureRegistered(existing, policy, p.target.agentUrl);
+    if (reg !== undefined) return reg;
+    const decision = decideActions(policy.spec, { kind: 'reconcile' }, currentState(existing));
+    await recordDecision(statusDeps(), existing, policy, decision);
+    await deps.scheduler.ensure(p.target);
+    return;
+  };
+
+  /** Register when the NodeAttestation has no identity, or re-register an approved new identity. */
+  const ensureRegistered = async (na: NodeAttestation, policy: NodeAttestationPolicy, agentUrl: string): Promise<ReconcileResult | undefined> => {
+    const { approve, held, needed } = registrationNeed(na);
+    if (!needed) return undefined;
+    const r = await registerIdentity(deps.registration, { agentUrl, spec: policy.spec, trustAnchorsPem: trustAnchors(policy) });
+    if (!r.ok) return refuse(na, r.failures.map((f) => `${f.id}: ${f.message}`).join('; '));
+    if (held && approve !== undefined && r.identity.akName !== approve.toLowerCase()) return refuse(na, `the agent's AK ${r.identity.akName} is not the approved ${approve}`);
+    await accept(na, r.identity, held, approve !== undefined);
+    return { requeueAfterMs: 1000 };
+  };
+
+  const trustAnchors = (policy: NodeAttestationPolicy): string[] | undefined => {
+    const ref = policy.spec.tpm.ekTrustAnchors?.configMapRef;
+    return ref === undefined ? undefined : trustAnchorsFrom(policy.spec, deps.caches.configMap(ref.namespace, ref.name)?.data);
+  };
+
+  const refuse = async (na: NodeAttestation, message: string): Promise<ReconcileResult> => {
+    const conditions = setConditions(na.status?.conditions, [{ type: CONDITION.Registered, status: 'False', reason: REASON.RegistrationFailed, message }], na.metadata.generation, now());
+    await deps.cluster.applyNodeAttestationStatus(na.metadata.name, { ...na.status, phase: na.status?.phase ?? 'Pending', conditions });
+    return { requeueAfterMs: deps.registrationRetryMs ?? 30_000 };
+  };
+
+  /** Record the identity (an approved re-registration keeps phase and enforcement until a round passes). */
+  const accept = async (na: NodeAttestation, identity: Identity, held: boolean, approved: boolean): Promise<void> => {
+    const conditions = setConditions(na.status?.conditions, [
+      { type: CONDITION.Registered, status: 'True', reason: REASON.Registered, message: `AK ${identity.akName}` },
+      { type: CONDITION.Trusted, status: 'Unknown', reason: REASON.AwaitingRegistration, message: 'registered; waiting for the first round' },
+    ], na.metadata.generation, now());
+    await deps.cluster.applyNodeAttestationStatus(na.metadata.name, {
+      ...na.status, phase: held ? na.status?.phase ?? 'Registered' : 'Registered', identity, conditions, consecutiveMisses: 0,
+      enforcement: na.status?.enforcement ?? { tainted: false, cordoned: false, credentialsRevoked: false },
+    });
+    if (approved) await deps.cluster.annotateNodeAttestation(na.metadata.name, { [ANNOTATION.approveIdentity]: null });
+    await deps.cluster.createEvent({
+      type: 'Normal', reason: 'Registered', message: `TPM identity registered: AK ${identity.akName}, EK certificate ${identity.ekCertificateFingerprint}`,
+      involved: [{ kind: 'Node', name: na.spec.nodeName }, { kind: 'NodeAttestation', name: na.metadata.name }],
+    });
+  };
+
+  /** Node deleted or unselected, or policy deleted: lift our actions, revoke, delete the NodeAttestation. */
+  const remove = async (p: NodePlan): Promise<ReconcileResult> => {
+    const na = findNa(deps.caches, p.nodeName);
+    if (na !== undefined) {
+      const lift = actionsFor({ mode: 'Enforce' }, 'Pending', { credentialsRevoked: true });
+      await deps.enforce(na, lift);
+    }
+    await deps.cluster.deleteNodeAttestation(p.deletion!.name);
+    deps.log.info('node no longer attested', { node: p.nodeName, reason: p.deletion!.reason });
+    return;
+  };
+
+  const conflict = async (p: NodePlan): Promise<ReconcileResult> => {
+    const c = p.conflict!;
+    const message = `node ${c.nodeName} is selected by ${c.policyNames.length} policies (${c.policyNames.join(', ')}): not attested until exactly one selects it`;
+    const na = findNa(deps.caches, c.nodeName);
+    const already = findCondition(na?.status?.conditions, CONDITION.PolicyConflict)?.status === 'True' || conflictsSeen.has(c.nodeName);
+    if (na !== undefined && findCondition(na.status?.conditions, CONDITION.PolicyConflict)?.status !== 'True') {
+      const conditions = setConditions(na.status?.conditions, [{ type: CONDITION.PolicyConflict, status: 'True', reason: REASON.MultiplePolicies, message }], na.metadata.generation, now());
+      await deps.cluster.applyNodeAttestationStatus(na.metadata.name, { ...na.status, conditions });
+    }
+    if (!already) {
+      await deps.cluster.createEvent({ type: 'Warning', reason: 'PolicyConflict', message, involved: [{ kind: 'Node', name: c.nodeName }] });
+      conflictsSeen.add(c.nodeName);
+    }
+    return;
+  };
+
+  const reconcilePolicy = async (name: string): Promise<ReconcileResult> => {
+    const policy = findPolicy(deps.caches, name);
+    if (policy === undefined) return;
+    const all = plan(inputs(deps.caches), deps.plan).policies[name] ?? { matchedNodes: 0, conflictingNodes: [] };
+    const gen = policy.metadata.generation;
+    const conflictCond = all.conflictingNodes.length > 0
+      ? { type: CONDITION.PolicyConflict, status: 'True' as const, reason: REASON.MultiplePolicies, message: `nodes also selected by another policy: ${all.conflictingNodes.join(', ')}`.slice(0, 4096) }
+      : { type: CONDITION.PolicyConflict, status: 'False' as const, reason: 'NoConflict', message: '' };
+    const status = { matchedNodes: all.matchedNodes, observedGeneration: gen ?? 0, conditions: setConditions(policy.status?.conditions, [conflictCond], gen, now()) };
+    const prev = policy.status;
+    if (prev?.matchedNodes === status.matchedNodes && prev.observedGeneration === status.observedGeneration && JSON.stringify(prev.conditions) === JSON.stringify(status.conditions)) return;
+    await deps.cluster.applyPolicyStatus(name, status);
+    return;
+  };
+
+  return (key: string) => (key.startsWith(POLICY_KEY_PREFIX) ? reconcilePolicy(key.slice(POLICY_KEY_PREFIX.length)) : reconcileNode(key));
+}
+
+function findNa(c: RoundContextCaches, nodeName: string): NodeAttestation | undefined {
+  return c.nodeAttestations().find((a) => a.spec.nodeName === nodeName);
+}
+function findPolicy(c: RoundContextCaches, name: string): NodeAttestationPolicy | undefined {
+  return c.policies().find((p) => p.metadata.name === name && p.metadata.deletionTimestamp == null);
+}
+
+function inputs(c: RoundContextCaches): PlanInputs {
+  return { policies: c.policies(), nodes: c.nodes(), nodeAttestations: c.nodeAttestations() };
+}
+
+/** Whether a NodeAttestation needs (re-)registration: no identity yet, or an approved identity change. */
+function registrationNeed(na: NodeAttestation): { approve: string | undefined; held: boolean; needed: boolean } {
+  const approve = na.metadata.annotations?.[ANNOTATION.approveIdentity];
+  const held = findCondition(na.status?.conditions, CONDITION.Trusted)?.reason === REASON.IdentityChanged;
+  return { approve, held, needed: na.status?.identity?.akPublic === undefined || (held && approve !== undefined) };
+}

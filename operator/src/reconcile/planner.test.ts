@@ -1,0 +1,131 @@
+import type { LabelSelector, NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
+import { parseDurationMs } from './duration.js';
+import { agentUrlFor, plan, planNode, type PlanInputs } from './planner.js';
+import { matchesSelector } from './selector.js';
+
+const opts = { agentPort: 9443, defaultIntervalMs: 30_000 };
+const node = (name: string, labels: Record<string, string> = {}, ip: string | null = '10.0.0.1', deleting = false): NodeView => ({
+  metadata: { name, labels, ...(deleting ? { deletionTimestamp: '2025-01-01T00:00:00Z' } : {}) },
+  status: { addresses: ip === null ? [{ type: 'Hostname', address: name }] : [{ type: 'Hostname', address: name }, { type: 'InternalIP', address: ip }] },
+});
+const policy = (name: string, nodeSelector: LabelSelector, interval?: string): NodeAttestationPolicy => ({
+  metadata: { name, uid: `uid-${name}` },
+  spec: { nodeSelector, tpm: { pcrs: [0] }, ...(interval ? { interval } : {}) },
+});
+const na = (nodeName: string, policyName: string): NodeAttestation => ({ metadata: { name: nodeName }, spec: { nodeName, policyName } });
+
+describe('matchesSelector', () => {
+  const labels = { role: 'worker', zone: 'a', tpm: '' };
+  it.each<[string, LabelSelector | undefined, boolean]>([
+    ['undefined selector matches all', undefined, true],
+    ['empty selector matches all', {}, true],
+    ['matchLabels hit', { matchLabels: { role: 'worker' } }, true],
+    ['matchLabels miss value', { matchLabels: { role: 'control' } }, false],
+    ['matchLabels miss key', { matchLabels: { gpu: 'yes' } }, false],
+    ['In hit', { matchExpressions: [{ key: 'zone', operator: 'In', values: ['a', 'b'] }] }, true],
+    ['In miss', { matchExpressions: [{ key: 'zone', operator: 'In', values: ['c'] }] }, false],
+    ['In on absent key', { matchExpressions: [{ key: 'gpu', operator: 'In', values: ['a'] }] }, false],
+    ['NotIn hit', { matchExpressions: [{ key: 'zone', operator: 'NotIn', values: ['c'] }] }, true],
+    ['NotIn miss', { matchExpressions: [{ key: 'zone', operator: 'NotIn', values: ['a'] }] }, false],
+    ['NotIn on absent key matches', { matchExpressions: [{ key: 'gpu', operator: 'NotIn', values: ['a'] }] }, true],
+    ['Exists with empty value', { matchExpressions: [{ key: 'tpm', operator: 'Exists' }] }, true],
+    ['Exists miss', { matchExpressions: [{ key: 'gpu', operator: 'Exists' }] }, false],
+    ['DoesNotExist hit', { matchExpressions: [{ key: 'gpu', operator: 'DoesNotExist' }] }, true],
+    ['DoesNotExist miss', { matchExpressions: [{ key: 'zone', operator: 'DoesNotExist' }] }, false],
+    ['labels AND expressions', { matchLabels: { role: 'worker' }, matchExpressions: [{ key: 'zone', operator: 'In', values: ['b'] }] }, false],
+    ['unknown operator matches nothing', { matchExpressions: [{ key: 'zone', operator: 'Gt' as 'In', values: ['1'] }] }, false],
+  ])('%s', (_n, sel, expected) => {
+    expect(matchesSelector(sel, labels)).toBe(expected);
+  });
+});
+
+describe('planNode', () => {
+  const workers = policy('workers', { matchLabels: { role: 'worker' } }, '1m30s');
+  const zoneA = policy('zone-a', { matchExpressions: [{ key: 'zone', operator: 'In', values: ['a'] }] });
+  const inputs = (p: Partial<PlanInputs>): PlanInputs => ({ policies: [], nodes: [], nodeAttestations: [], ...p });
+
+  it('desires one attestation and a schedule for a node matched by exactly one policy', () => {
+    const p = planNode('n1', inputs({ policies: [workers], nodes: [node('n1', { role: 'worker' })] }), opts);
+    expect(p.desired).toEqual({
+      name: 'n1', nodeName: 'n1', policyName: 'workers',
+      ownerReference: { apiVersion: 'attestation.nodeward.io/v1alpha1', kind: 'NodeAttestationPolicy', name: 'workers', uid: 'uid-workers', controller: true, blockOwnerDeletion: true },
+    });
+    expect(p.target).toEqual({ nodeName: 'n1', policyName: 'workers', agentUrl: 'https://10.0.0.1:9443', intervalMs: 90_000 });
+    expect(p.removeSchedule).toBe(false);
+    expect(p.conflict).toBeUndefined();
+    expect(p.deletion).toBeUndefined();
+  });
+
+  it('reports a conflict (no silent pick, no attestation) when two policies match', () => {
+    const p = planNode('n1', inputs({ policies: [zoneA, workers], nodes: [node('n1', { role: 'worker', zone: 'a' })], nodeAttestations: [na('n1', 'workers')] }), opts);
+    expect(p.conflict).toEqual({ nodeName: 'n1', policyNames: ['workers', 'zone-a'], existing: 'n1' });
+    expect(p.desired).toBeUndefined();
+    expect(p.target).toBeUndefined();
+    expect(p.deletion).toBeUndefined();
+    expect(p.removeSchedule).toBe(true);
+  });
+
+  it.each([
+    ['node deleted', [], 'node-deleted'],
+    ['node being deleted', [node('n1', { role: 'worker' }, '10.0.0.1', true)], 'node-deleted'],
+    ['node left the selector', [node('n1', { role: 'db' })], 'unselected'],
+  ] as const)('deletes the attestation when %s', (_n, nodes, reason) => {
+    const p = planNode('n1', inputs({ policies: [workers], nodes: [...nodes], nodeAttestations: [na('n1', 'workers')] }), opts);
+    expect(p.deletion).toEqual({ name: 'n1', nodeName: 'n1', policyName: 'workers', reason });
+    expect(p.desired).toBeUndefined();
+    expect(p.removeSchedule).toBe(true);
+  });
+
+  it('deletes with reason policy-deleted when the owning policy is gone', () => {
+    const p = planNode('n1', inputs({ policies: [], nodes: [node('n1', { role: 'worker' })], nodeAttestations: [na('n1', 'workers')] }), opts);
+    expect(p.deletion?.reason).toBe('policy-deleted');
+  });
+
+  it('treats a policy being deleted as absent', () => {
+    const dying = { ...workers, metadata: { ...workers.metadata, deletionTimestamp: '2025-01-01T00:00:00Z' } };
+    const p = planNode('n1', inputs({ policies: [dying], nodes: [node('n1', { role: 'worker' })], nodeAttestations: [na('n1', 'workers')] }), opts);
+    expect(p.deletion?.reason).toBe('policy-deleted');
+  });
+
+  it('does nothing for an unmatched node without an attestation', () => {
+    expect(planNode('n1', inputs({ policies: [workers], nodes: [node('n1')] }), opts)).toEqual({ nodeName: 'n1', removeSchedule: true });
+  });
+
+  it('desires the attestation but no schedule while the node has no InternalIP', () => {
+    const p = planNode('n1', inputs({ policies: [workers], nodes: [node('n1', { role: 'worker' }, null)] }), opts);
+    expect(p.desired?.policyName).toBe('workers');
+    expect(p.target).toBeUndefined();
+    expect(p.removeSchedule).toBe(true);
+  });
+
+  it('moves an attestation to the policy that now selects the node', () => {
+    const p = planNode('n1', inputs({ policies: [zoneA], nodes: [node('n1', { zone: 'a' })], nodeAttestations: [na('n1', 'workers')] }), opts);
+    expect(p.desired?.policyName).toBe('zone-a');
+    expect(p.target?.intervalMs).toBe(30_000);
+    expect(p.deletion).toBeUndefined();
+  });
+});
+
+describe('plan', () => {
+  it('covers nodes and orphaned attestations and counts policy matches and conflicts', () => {
+    const a = policy('a', { matchLabels: { role: 'worker' } });
+    const b = policy('b', { matchLabels: { zone: 'x' } });
+    const result = plan({
+      policies: [a, b],
+      nodes: [node('w1', { role: 'worker' }), node('w2', { role: 'worker', zone: 'x' }), node('x1', { zone: 'x' }), node('o1')],
+      nodeAttestations: [na('gone', 'a')],
+    }, opts);
+    expect(result.nodes.map((n) => n.nodeName)).toEqual(['gone', 'o1', 'w1', 'w2', 'x1']);
+    expect(result.policies).toEqual({ a: { matchedNodes: 1, conflictingNodes: ['w2'] }, b: { matchedNodes: 1, conflictingNodes: ['w2'] } });
+    expect(result.nodes[0]!.deletion?.reason).toBe('node-deleted');
+  });
+});
+
+describe('helpers', () => {
+  it.each([['30s', 30_000], ['1m30s', 90_000], ['500ms', 500], ['1.5h', 5_400_000], ['1h', 3_600_000], ['', undefined], ['10', undefined], ['5d', undefined], [undefined, undefined]])(
+    'parseDurationMs(%p) = %p', (text, ms) => expect(parseDurationMs(text)).toBe(ms));
+  it('brackets IPv6 agent addresses', () => {
+    expect(agentUrlFor(node('n', {}, 'fd00::1'), 9443)).toBe('https://[fd00::1]:9443');
+    expect(agentUrlFor(node('n', {}, null), 9443)).toBeUndefined();
+  });
+});

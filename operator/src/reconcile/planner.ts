@@ -1,0 +1,136 @@
+import type { AttestationTarget } from '../ports.js';
+import type { NodeAttestation, NodeAttestationPolicy, NodeView, OwnerReference } from '../status/resources.js';
+import { API_VERSION } from '../status/resources.js';
+import { parseDurationMs } from './duration.js';
+import { matchesSelector } from './selector.js';
+
+export interface PlanInputs {
+  policies: readonly NodeAttestationPolicy[];
+  nodes: readonly NodeView[];
+  nodeAttestations: readonly NodeAttestation[];
+}
+export interface PlanOptions {
+  agentPort: number;
+  /** Used when a policy's interval is absent or invalid. */
+  defaultIntervalMs: number;
+}
+
+/** The NodeAttestation that should exist for a node (applied with SSA; name = node name). */
+export interface DesiredAttestation {
+  name: string;
+  nodeName: string;
+  policyName: string;
+  ownerReference: OwnerReference;
+}
+export interface PolicyConflict {
+  nodeName: string;
+  /** Sorted names of every policy selecting the node. */
+  policyNames: string[];
+  /** The existing NodeAttestation, kept (with its enforcement) but not attested. */
+  existing?: string;
+}
+export type DeletionReason = 'node-deleted' | 'unselected' | 'policy-deleted';
+export interface PlannedDeletion {
+  name: string;
+  nodeName: string;
+  policyName: string;
+  reason: DeletionReason;
+}
+
+/** What one node needs; every field is absent when there is nothing to do of that kind. */
+export interface NodePlan {
+  nodeName: string;
+  desired?: DesiredAttestation;
+  /** Set with desired when the node has an InternalIP to reach its agent at. */
+  target?: AttestationTarget;
+  conflict?: PolicyConflict;
+  deletion?: PlannedDeletion;
+  /** True when the node must have no round schedule (deleted, unselected, in conflict, no address). */
+  removeSchedule: boolean;
+}
+
+export interface Plan {
+  nodes: NodePlan[];
+  /** Policy name → nodes it alone selects (its status.matchedNodes) and nodes in conflict. */
+  policies: Record<string, { matchedNodes: number; conflictingNodes: string[] }>;
+}
+
+const live = <T extends { metadata: { deletionTimestamp?: unknown } }>(o: T): boolean => o.metadata.deletionTimestamp == null;
+
+/** The plan for one node (the work-queue key), from the informer caches. Pure. */
+export function planNode(nodeName: string, inputs: PlanInputs, options: PlanOptions): NodePlan {
+  const node = inputs.nodes.find((n) => n.metadata.name === nodeName && live(n));
+  const existing = inputs.nodeAttestations.find((na) => na.spec.nodeName === nodeName);
+  const policies = inputs.policies.filter(live);
+  const matching = node === undefined ? [] : policies.filter((p) => matchesSelector(p.spec.nodeSelector, node.metadata.labels));
+
+  if (node === undefined || matching.length === 0) {
+    const deletion = existing === undefined ? undefined : {
+      name: existing.metadata.name,
+      nodeName,
+      policyName: existing.spec.policyName,
+      reason: deletionReason(node, existing, policies),
+    };
+    return { nodeName, removeSchedule: true, ...(deletion ? { deletion } : {}) };
+  }
+  if (matching.length > 1) {
+    const policyNames = matching.map((p) => p.metadata.name).sort();
+    return { nodeName, removeSchedule: true, conflict: { nodeName, policyNames, ...(existing ? { existing: existing.metadata.name } : {}) } };
+  }
+  const policy = matching[0]!;
+  const desired = desiredFor(nodeName, policy);
+  const target = targetFor(node, policy, options);
+  return { nodeName, desired, removeSchedule: target === undefined, ...(target ? { target } : {}) };
+}
+
+/** The plan for every node that exists or has a NodeAttestation. Pure. */
+export function plan(inputs: PlanInputs, options: PlanOptions): Plan {
+  const names = new Set([...inputs.nodes.map((n) => n.metadata.name), ...inputs.nodeAttestations.map((na) => na.spec.nodeName)]);
+  const nodes = [...names].sort().map((n) => planNode(n, inputs, options));
+  const policies: Plan['policies'] = {};
+  for (const p of inputs.policies.filter(live)) policies[p.metadata.name] = { matchedNodes: 0, conflictingNodes: [] };
+  for (const np of nodes) {
+    if (np.desired && policies[np.desired.policyName]) policies[np.desired.policyName]!.matchedNodes += 1;
+    for (const name of np.conflict?.policyNames ?? []) policies[name]?.conflictingNodes.push(np.nodeName);
+  }
+  return { nodes, policies };
+}
+
+function deletionReason(node: NodeView | undefined, na: NodeAttestation, policies: readonly NodeAttestationPolicy[]): DeletionReason {
+  if (node === undefined) return 'node-deleted';
+  return policies.some((p) => p.metadata.name === na.spec.policyName) ? 'unselected' : 'policy-deleted';
+}
+
+function desiredFor(nodeName: string, policy: NodeAttestationPolicy): DesiredAttestation {
+  return {
+    name: nodeName,
+    nodeName,
+    policyName: policy.metadata.name,
+    ownerReference: {
+      apiVersion: API_VERSION,
+      kind: 'NodeAttestationPolicy',
+      name: policy.metadata.name,
+      uid: policy.metadata.uid ?? '',
+      controller: true,
+      blockOwnerDeletion: true,
+    },
+  };
+}
+
+/** `https://<InternalIP>:<agentPort>`; IPv6 addresses are bracketed. Undefined without an InternalIP. */
+export function agentUrlFor(node: NodeView, agentPort: number): string | undefined {
+  const ip = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+  if (ip === undefined || ip === '') return undefined;
+  return `https://${ip.includes(':') ? `[${ip}]` : ip}:${agentPort}`;
+}
+
+function targetFor(node: NodeView, policy: NodeAttestationPolicy, options: PlanOptions): AttestationTarget | undefined {
+  const agentUrl = agentUrlFor(node, options.agentPort);
+  if (agentUrl === undefined) return undefined;
+  return {
+    nodeName: node.metadata.name,
+    policyName: policy.metadata.name,
+    agentUrl,
+    intervalMs: parseDurationMs(policy.spec.interval) ?? options.defaultIntervalMs,
+  };
+}

@@ -1,0 +1,91 @@
+import { silentLogger } from '../log.js';
+import type { ConfigMapView, NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
+import type { CompiledRuntimePolicy } from '@nodeward/attest';
+import { makeRoundContextProvider } from './round-context.js';
+
+const policy: NodeAttestationPolicy = {
+  metadata: { name: 'p' },
+  spec: {
+    nodeSelector: {}, interval: '10s',
+    tpm: { hashAlg: 'sha256', pcrs: [10, 0, 7], expectedPcrs: { '0': 'aa'.repeat(32) } },
+    measuredBoot: { secureBootRequired: true, allowedBootDigests: ['cc'.repeat(32)] },
+    ima: { runtimePolicy: { configMapRef: { name: 'rp', namespace: 'ns' }, key: 'policy.json' } },
+    verity: { devices: [{ name: 'root', allowedRootHashes: ['bb'.repeat(32)] }] },
+  },
+};
+const na = (akPublic?: string): NodeAttestation => ({
+  metadata: { name: 'n1' }, spec: { nodeName: 'n1', policyName: 'p' },
+  status: { identity: { ekCertificateFingerprint: 'e'.repeat(64), akName: '000b' + 'a'.repeat(64), ...(akPublic ? { akPublic } : {}) } },
+});
+const node: NodeView = { metadata: { name: 'n1' }, status: { addresses: [{ type: 'InternalIP', address: '10.1.2.3' }] } };
+
+function provider(cm: ConfigMapView | undefined, nas: NodeAttestation[] = [na('AAEC')]): { get: ReturnType<typeof makeRoundContextProvider>; parses: string[] } {
+  const parses: string[] = [];
+  const get = makeRoundContextProvider({ policies: () => [policy], nodeAttestations: () => nas, nodes: () => [node], configMap: () => cm }, {
+    agentPort: 9443, defaultIntervalMs: 30_000, log: silentLogger,
+    parseRuntimePolicy: (t) => {
+      parses.push(t);
+      if (t === 'bad') throw new Error('invalid');
+      return { parsed: t } as unknown as CompiledRuntimePolicy;
+    },
+  });
+  return { get, parses };
+}
+const cm = (text: string, rv: string): ConfigMapView => ({ metadata: { name: 'rp', namespace: 'ns', resourceVersion: rv }, data: { 'policy.json': text } });
+
+describe('RoundContextProvider', () => {
+  it('builds the round context from the caches', () => {
+    const { get } = provider(cm('{}', '1'));
+    expect(get('n1')).toEqual({
+      target: { nodeName: 'n1', policyName: 'p', agentUrl: 'https://10.1.2.3:9443', intervalMs: 10_000 },
+      policy: {
+        akPublic: Buffer.from([0, 1, 2]),
+        pcrSelection: { sha256: [0, 7, 10] },
+        expectedPcrs: { sha256: { '0': 'aa'.repeat(32) } },
+        ima: { parsed: '{}' },
+        bootPolicy: { secureBootRequired: true, allowedBootDigests: { bank: 'sha256', digests: ['cc'.repeat(32)] } },
+        verity: { devices: [{ name: 'root', allowedRootHashes: ['bb'.repeat(32)] }] },
+      },
+      akName: '000b' + 'a'.repeat(64),
+      ekFingerprint: 'e'.repeat(64),
+    });
+  });
+
+  it('caches the parsed runtime policy by ConfigMap resourceVersion', () => {
+    let current = cm('{"v":1}', '1');
+    const parses: string[] = [];
+    const get = makeRoundContextProvider({ policies: () => [policy], nodeAttestations: () => [na('AAEC')], nodes: () => [node], configMap: () => current }, {
+      agentPort: 9443, defaultIntervalMs: 30_000, log: silentLogger, parseRuntimePolicy: (t) => (parses.push(t), t as unknown as CompiledRuntimePolicy),
+    });
+    get('n1');
+    get('n1');
+    expect(parses).toHaveLength(1);
+    current = cm('{"v":2}', '2');
+    expect(get('n1')?.policy.ima).toBe('{"v":2}');
+    expect(parses).toHaveLength(2);
+  });
+
+  it.each([
+    ['not registered (no akPublic)', cm('{}', '1'), [na()]],
+    ['no NodeAttestation', cm('{}', '1'), []],
+    ['runtime policy ConfigMap missing', undefined, [na('AAEC')]],
+    ['runtime policy invalid', cm('bad', '1'), [na('AAEC')]],
+  ])('is undefined when %s', (_n, c, nas) => {
+    expect(provider(c, nas).get('n1')).toBeUndefined();
+  });
+});
+
+it('parses a real Keylime runtime policy with attest by default', () => {
+  const doc = JSON.stringify({
+    meta: { version: 1 }, release: 0, digests: { '/usr/bin/true': ['aa'.repeat(32)] }, excludes: [], keyrings: {},
+    ima: { ignored_keyrings: [], log_hash_alg: 'sha256', dm_policy: null }, 'ima-buf': {}, 'verification-keys': '',
+  });
+  const get = makeRoundContextProvider({ policies: () => [policy], nodeAttestations: () => [na('AAEC')], nodes: () => [node], configMap: () => cm(doc, '7') }, {
+    agentPort: 9443, defaultIntervalMs: 30_000, log: silentLogger,
+  });
+  expect(get('n1')?.policy.ima).toBeDefined();
+  const bad = makeRoundContextProvider({ policies: () => [policy], nodeAttestations: () => [na('AAEC')], nodes: () => [node], configMap: () => cm('{"meta":1}', '8') }, {
+    agentPort: 9443, defaultIntervalMs: 30_000, log: silentLogger,
+  });
+  expect(bad('n1')).toBeUndefined();
+});

@@ -1,0 +1,95 @@
+import { compileRuntimePolicy, parseRuntimePolicy, type BankName, type CompiledRuntimePolicy, type RoundPolicy } from '@nodeward/attest';
+import type { Logger } from '../log.js';
+import type { RoundContext, RoundContextProvider } from '../ports.js';
+import type { ConfigMapView, NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
+import { parseDurationMs } from './duration.js';
+import { agentUrlFor } from './planner.js';
+
+export interface RoundContextCaches {
+  policies(): NodeAttestationPolicy[];
+  nodeAttestations(): NodeAttestation[];
+  nodes(): NodeView[];
+  configMap(namespace: string, name: string): ConfigMapView | undefined;
+}
+
+export interface RoundContextOptions {
+  agentPort: number;
+  defaultIntervalMs: number;
+  /** Parses and compiles a Keylime runtime policy document; throws on invalid. Default: attest's. */
+  parseRuntimePolicy?: (text: string) => CompiledRuntimePolicy;
+  log: Logger;
+}
+
+/** The RoundPolicy fields that come from the policy spec alone. Pure. */
+export function roundPolicyFromSpec(spec: NodeAttestationPolicy['spec'], akPublic: Uint8Array, ima: CompiledRuntimePolicy | undefined): RoundPolicy {
+  const bank: BankName = spec.tpm.hashAlg ?? 'sha256';
+  const expected = spec.tpm.expectedPcrs;
+  const policy: RoundPolicy = {
+    akPublic,
+    pcrSelection: { [bank]: [...spec.tpm.pcrs].sort((a, b) => a - b) },
+    ...(expected && Object.keys(expected).length > 0 ? { expectedPcrs: { [bank]: { ...expected } } } : {}),
+    ...(ima === undefined ? {} : { ima }),
+    ...(spec.measuredBoot ? { bootPolicy: bootPolicyFromSpec(spec.measuredBoot, bank) } : {}),
+    ...(spec.verity ? { verity: { devices: spec.verity.devices.map((d) => ({ name: d.name, allowedRootHashes: [...d.allowedRootHashes] })) } } : {}),
+  };
+  return policy;
+}
+
+function bootPolicyFromSpec(mb: NonNullable<NodeAttestationPolicy['spec']['measuredBoot']>, bank: BankName): NonNullable<RoundPolicy['bootPolicy']> {
+  return {
+    ...(mb.secureBootRequired === undefined ? {} : { secureBootRequired: mb.secureBootRequired }),
+    ...(mb.allowedBootDigests === undefined ? {} : { allowedBootDigests: { bank, digests: [...mb.allowedBootDigests] } }),
+    ...(mb.requiredKernelCmdline === undefined ? {} : { requiredKernelCmdline: [...mb.requiredKernelCmdline] }),
+  };
+}
+
+/**
+ * RoundContextProvider over the informer caches every replica keeps. Parsed runtime policies are
+ * cached by ConfigMap resourceVersion. Undefined (round skipped) when the node is not attested,
+ * not registered, has no address, or its runtime policy is missing or invalid (logged).
+ */
+export function makeRoundContextProvider(caches: RoundContextCaches, o: RoundContextOptions): RoundContextProvider {
+  const parsed = new Map<string, { version: string; policy: CompiledRuntimePolicy }>();
+  const parse = o.parseRuntimePolicy ?? ((text: string): CompiledRuntimePolicy => compileRuntimePolicy(parseRuntimePolicy(text)));
+
+  const runtimePolicy = (spec: NodeAttestationPolicy['spec']): { ok: boolean; policy?: CompiledRuntimePolicy } => {
+    const ref = spec.ima?.runtimePolicy;
+    if (ref === undefined) return { ok: true };
+    const cm = caches.configMap(ref.configMapRef.namespace, ref.configMapRef.name);
+    const text = cm?.data?.[ref.key];
+    const id = `${ref.configMapRef.namespace}/${ref.configMapRef.name}/${ref.key}`;
+    if (text === undefined) {
+      o.log.warn('runtime policy ConfigMap or key missing; round skipped', { configMap: id });
+      return { ok: false };
+    }
+    const version = cm?.metadata.resourceVersion ?? '';
+    const hit = parsed.get(id);
+    if (hit !== undefined && hit.version === version && version !== '') return { ok: true, policy: hit.policy };
+    try {
+      const policy = parse(text);
+      parsed.set(id, { version, policy });
+      return { ok: true, policy };
+    } catch (e) {
+      o.log.warn('runtime policy invalid; round skipped', { configMap: id, error: e });
+      return { ok: false };
+    }
+  };
+
+  return (nodeName: string): RoundContext | undefined => {
+    const na = caches.nodeAttestations().find((a) => a.spec.nodeName === nodeName);
+    const identity = na?.status?.identity;
+    if (na === undefined || identity?.akPublic === undefined) return undefined;
+    const policy = caches.policies().find((p) => p.metadata.name === na.spec.policyName);
+    const node = caches.nodes().find((n) => n.metadata.name === nodeName);
+    const agentUrl = node === undefined ? undefined : agentUrlFor(node, o.agentPort);
+    if (policy === undefined || agentUrl === undefined) return undefined;
+    const ima = runtimePolicy(policy.spec);
+    if (!ima.ok) return undefined;
+    return {
+      target: { nodeName, policyName: policy.metadata.name, agentUrl, intervalMs: parseDurationMs(policy.spec.interval) ?? o.defaultIntervalMs },
+      policy: roundPolicyFromSpec(policy.spec, Buffer.from(identity.akPublic, 'base64'), ima.policy),
+      akName: identity.akName,
+      ekFingerprint: identity.ekCertificateFingerprint,
+    };
+  };
+}

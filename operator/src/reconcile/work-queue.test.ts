@@ -1,0 +1,57 @@
+import { WorkQueue } from './work-queue.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('WorkQueue', () => {
+  it('deduplicates keys and never runs a key twice at once', async () => {
+    const seen: string[] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const q = new WorkQueue(async (k) => {
+      inFlight += 1;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      seen.push(k);
+      await sleep(20);
+      inFlight -= 1;
+    }, { concurrency: 4 });
+    q.add('a');
+    q.add('a');
+    q.add('b');
+    await sleep(5);
+    q.add('a'); // while a runs: runs once more afterwards
+    q.add('a');
+    await sleep(100);
+    await q.drained();
+    expect(seen.sort()).toEqual(['a', 'a', 'b']);
+    expect(maxInFlight).toBe(2);
+  });
+
+  it('retries a throwing key with growing backoff, then resets', async () => {
+    const times: number[] = [];
+    const errors: number[] = [];
+    const q = new WorkQueue(async () => {
+      times.push(Date.now());
+      if (times.length < 4) throw new Error('boom');
+      return Promise.resolve();
+    }, { baseBackoffMs: 20, onError: (_k, _e, attempt) => errors.push(attempt) });
+    q.add('k');
+    await sleep(400);
+    expect(errors).toEqual([1, 2, 3]);
+    expect(times).toHaveLength(4);
+    const gaps = times.slice(1).map((t, i) => t - times[i]!);
+    expect(gaps[1]!).toBeGreaterThan(gaps[0]! * 1.5);
+    q.stop();
+  });
+
+  it('requeues after the requested delay', async () => {
+    let n = 0;
+    const q = new WorkQueue(async () => {
+      n += 1;
+      return Promise.resolve(n < 3 ? { requeueAfterMs: 10 } : undefined);
+    });
+    q.add('k');
+    await sleep(150);
+    expect(n).toBe(3);
+    q.stop();
+  });
+});

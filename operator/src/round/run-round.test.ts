@@ -1,0 +1,231 @@
+import { Registry } from 'prom-client';
+import type { CompiledRuntimePolicy } from '@nodeward/attest';
+
+/** runRound only checks whether the policy has IMA rules. */
+const IMA = {} as CompiledRuntimePolicy;
+import { marshalAttest, parseAttest, TPM_GENERATED_VALUE, TPM_ST } from '@nodeward/attest';
+import type {
+  ImaLogResponse, QuoteRequest, QuoteResponse, RoundEvidence, RoundPolicy, RoundState, RoundVerdict,
+} from '@nodeward/attest';
+import type { AgentClient } from '../agent-client/agent-client.js';
+import { AgentError } from '../agent-client/agent-error.js';
+import type { NodeStateStore, RoundContext } from '../ports.js';
+import { bootPcrsDigest } from '@nodeward/attest';
+import { createRoundMetrics, type RoundMetrics } from './round-metrics.js';
+import { runRound, type RoundDeps } from './run-round.js';
+
+const URL_ = 'https://10.0.0.5:9443';
+const AK_NAME = '000b' + '11'.repeat(32);
+
+/** A TPMS_ATTEST carrying the reset count (for the reboot hint). */
+function quoted(resetCount: number): string {
+  return marshalAttest({
+    magic: TPM_GENERATED_VALUE, type: TPM_ST.ATTEST_TIME, qualifiedSigner: new Uint8Array(2), extraData: new Uint8Array(),
+    clockInfo: { clock: 1n, resetCount, restartCount: 0, safe: true }, firmwareVersion: 0n, attested: { kind: 'other', raw: new Uint8Array(4) },
+  }).toString('base64');
+}
+
+function pcrValues(seed: number): Record<string, string> {
+  return Object.fromEntries(Array.from({ length: 11 }, (_, i) => [String(i), (i === 4 ? seed : i).toString(16).padStart(2, '0').repeat(32)]));
+}
+
+class FakeAgent implements AgentClient {
+  calls: string[] = [];
+  quotes: QuoteRequest[] = [];
+  pcrs = pcrValues(4);
+  resetCount = 1;
+  imaTotal = 10;
+  akName = AK_NAME;
+  fail: Partial<Record<string, AgentError>> = {};
+
+  private check(name: string): void {
+    this.calls.push(name);
+    const e = this.fail[name.split(' ')[0]!];
+    if (e !== undefined) throw e;
+  }
+
+  identity = (): Promise<never> => { this.check('identity'); return Promise.resolve({ akName: this.akName } as never); };
+  activate = (): Promise<never> => Promise.reject(new Error('not used'));
+  quote = (_u: string, r: QuoteRequest): Promise<QuoteResponse> => {
+    this.check('quote');
+    this.quotes.push(r);
+    return Promise.resolve({ quoted: quoted(this.resetCount), signature: 'AAAA', pcrs: { sha256: this.pcrs } });
+  };
+  ima = (_u: string, from: number): Promise<ImaLogResponse> => {
+    this.check(`ima ${from}`);
+    return Promise.resolve({ from, total: this.imaTotal, entries: from > this.imaTotal ? '' : 'AAAA' });
+  };
+  eventLog = (): Promise<{ log: string }> => { this.check('eventLog'); return Promise.resolve({ log: 'AQID' }); };
+  verity = (): Promise<{ devices: [] }> => { this.check('verity'); return Promise.resolve({ devices: [] }); };
+  putCredential = (): Promise<void> => Promise.reject(new Error('not used'));
+  deleteCredential = (): Promise<void> => Promise.reject(new Error('not used'));
+}
+
+class MemoryStore implements NodeStateStore {
+  readonly map = new Map<string, RoundState>();
+  get = (n: string): Promise<RoundState | undefined> => Promise.resolve(this.map.get(n));
+  put = (n: string, s: RoundState): Promise<void> => { this.map.set(n, s); return Promise.resolve(); };
+  delete = (n: string): Promise<void> => { this.map.delete(n); return Promise.resolve(); };
+}
+
+interface Rig { deps: RoundDeps; agent: FakeAgent; store: MemoryStore; seen: RoundEvidence[]; prevs: (RoundState | undefined)[]; metrics: RoundMetrics;
+  verdict: (e: RoundEvidence) => RoundVerdict }
+
+function rig(policy: Partial<RoundPolicy> = {}, ctxOverride: Partial<RoundContext> = {}): Rig {
+  const agent = new FakeAgent();
+  const store = new MemoryStore();
+  const seen: RoundEvidence[] = [];
+  const prevs: (RoundState | undefined)[] = [];
+  const metrics = createRoundMetrics(new Registry());
+  const fullPolicy: RoundPolicy = { akPublic: new Uint8Array(), pcrSelection: { sha256: [0, 7, 14] }, ...policy };
+  const ctx: RoundContext = {
+    target: { nodeName: 'node-a', policyName: 'p', agentUrl: URL_, intervalMs: 1000 }, policy: fullPolicy,
+    akName: AK_NAME, ekFingerprint: 'ee'.repeat(32), ...ctxOverride,
+  };
+  const r: Rig = {
+    agent, store, seen, prevs, metrics,
+    // A verifier that trusts everything and remembers what a real one would.
+    verdict: (e) => ({
+      trusted: true, failures: [], rebooted: false,
+      nextState: {
+        ima: { count: e.ima?.total ?? 0, pcr10: { sha1: '00'.repeat(20), sha256: '00'.repeat(32) } },
+        resetCount: parseAttest(e.quote.quoted).clockInfo.resetCount,
+        bootPcrsDigest: bootPcrsDigest(e.quote.pcrs)!,
+      },
+    }),
+    deps: {
+      context: (n) => (n === 'node-a' ? ctx : undefined), agent, store, metrics, now: () => new Date(1_700_000_000_000),
+      verify: (e, _p, prev) => { seen.push(e); prevs.push(prev); return r.verdict(e); },
+    },
+  };
+  return r;
+}
+
+async function resultCount(m: RoundMetrics, result: string): Promise<number> {
+  return (await m.rounds.get()).values.find((v) => v.labels['result'] === result)?.value ?? 0;
+}
+
+describe('runRound', () => {
+  it('sends a fresh 32-byte nonce each round and hands the same nonce to verification', async () => {
+    const r = rig();
+    await runRound('node-a', r.deps);
+    await runRound('node-a', r.deps);
+    const [a, b] = r.seen;
+    expect(a!.nonce).toHaveLength(32);
+    expect(Buffer.from(a!.nonce).equals(Buffer.from(b!.nonce))).toBe(false);
+    expect(r.agent.quotes.map((q) => q.nonce)).toEqual(r.seen.map((e) => Buffer.from(e.nonce).toString('hex')));
+  });
+
+  it('uses the injected random source for the nonce', async () => {
+    const r = rig();
+    r.deps.randomBytes = (n) => new Uint8Array(n).fill(7);
+    await runRound('node-a', r.deps);
+    expect(r.agent.quotes[0]!.nonce).toBe('07'.repeat(32));
+  });
+
+  it('quotes the policy PCRs plus 0-9 of its bank, and 10 when IMA is configured', async () => {
+    const noIma = rig();
+    await runRound('node-a', noIma.deps);
+    expect(noIma.agent.quotes[0]!.pcrSelection).toEqual({ sha256: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 14] });
+    const withIma = rig({ ima: IMA, pcrSelection: { sha1: [16], sha384: [1] } });
+    await runRound('node-a', withIma.deps);
+    expect(withIma.agent.quotes[0]!.pcrSelection).toEqual({ sha1: [16], sha384: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10] });
+  });
+
+  it('fetches the event log on the first round, not while boot PCRs are unchanged, and again when they change', async () => {
+    const r = rig();
+    await runRound('node-a', r.deps);
+    await runRound('node-a', r.deps);
+    r.agent.pcrs = pcrValues(0x44);
+    await runRound('node-a', r.deps);
+    expect(r.seen.map((e) => e.eventLog !== undefined)).toEqual([true, false, true]);
+  });
+
+  it('after a reboot fetches the event log and the IMA log from 0', async () => {
+    const r = rig({ ima: IMA });
+    await runRound('node-a', r.deps);
+    r.agent.resetCount = 2;
+    r.agent.imaTotal = 20;
+    await runRound('node-a', r.deps);
+    expect(r.agent.calls).toEqual(['quote', 'ima 0', 'eventLog', 'quote', 'ima 0', 'eventLog']);
+    expect(r.seen[1]!.ima).toMatchObject({ from: 0, total: 20 });
+  });
+
+  it('fetches IMA entries from the remembered count, and the whole log when it shrank', async () => {
+    const r = rig({ ima: IMA });
+    await runRound('node-a', r.deps);
+    r.agent.imaTotal = 15;
+    await runRound('node-a', r.deps);
+    r.agent.imaTotal = 3;
+    await runRound('node-a', r.deps);
+    expect(r.agent.calls.filter((c) => c.startsWith('ima'))).toEqual(['ima 0', 'ima 10', 'ima 15', 'ima 0']);
+    expect(r.seen[1]!.ima).toMatchObject({ from: 10, total: 15 });
+    expect(r.seen[2]!.ima).toMatchObject({ from: 0, total: 3 });
+    expect(r.prevs[2]!.ima.count).toBe(15);
+  });
+
+  it('asks for dm-verity status only when the policy has verity rules, and no IMA without IMA rules', async () => {
+    const plain = rig();
+    await runRound('node-a', plain.deps);
+    expect(plain.agent.calls).toEqual(['quote', 'eventLog']);
+    const verity = rig({ verity: { devices: [{ name: 'root', allowedRootHashes: [] }] } });
+    await runRound('node-a', verity.deps);
+    expect(verity.agent.calls).toEqual(['quote', 'eventLog', 'verity']);
+    expect(verity.seen[0]!.verity).toEqual([]);
+  });
+
+  it('saves the verdict state and reports the verdict', async () => {
+    const r = rig({ ima: IMA });
+    const outcome = await runRound('node-a', r.deps);
+    expect(outcome).toMatchObject({ kind: 'verdict', nodeName: 'node-a', policyName: 'p', at: new Date(1_700_000_000_000) });
+    expect(r.store.map.get('node-a')).toEqual(r.verdict(r.seen[0]!).nextState);
+    expect(await resultCount(r.metrics, 'trusted')).toBe(1);
+  });
+
+  it.each(['quote', 'ima', 'eventLog', 'verity'])('maps an AgentError from %s to unreachable and saves nothing', async (call) => {
+    const r = rig({ ima: IMA, verity: { devices: [{ name: 'root', allowedRootHashes: [] }] } });
+    r.agent.fail[call] = new AgentError('timeout', 'no answer');
+    const outcome = await runRound('node-a', r.deps);
+    expect(outcome).toEqual({ kind: 'unreachable', nodeName: 'node-a', policyName: 'p', at: new Date(1_700_000_000_000), error: 'timeout: no answer' });
+    expect(r.seen).toHaveLength(0);
+    expect(r.store.map.size).toBe(0);
+    expect(await resultCount(r.metrics, 'unreachable')).toBe(1);
+  });
+
+  it('reports identity-changed when the quote is not signed by the registered AK, naming a changed AK', async () => {
+    const r = rig();
+    const bad = { id: 'quote.bad_signature' as const, message: 'signature does not verify with the registered AK' };
+    r.verdict = (e) => ({ trusted: false, failures: [bad], rebooted: false, nextState: { ima: { count: e.ima?.total ?? 0, pcr10: { sha1: '', sha256: '' } } } });
+    r.agent.akName = '000b' + '22'.repeat(32);
+    const outcome = await runRound('node-a', r.deps);
+    expect(outcome?.kind).toBe('identity-changed');
+    expect(outcome?.kind === 'identity-changed' && outcome.failures.map((f) => f.id)).toEqual(['quote.bad_signature', 'identity.ak_changed']);
+    expect(r.store.map.size).toBe(0);
+    r.agent.akName = AK_NAME;
+    const again = await runRound('node-a', r.deps);
+    expect(again?.kind === 'identity-changed' && again.failures.map((f) => f.id)).toEqual(['quote.bad_signature']);
+    expect(await resultCount(r.metrics, 'identity_changed')).toBe(2);
+  });
+
+  it('skips a node without a round context', async () => {
+    const r = rig();
+    expect(await runRound('node-b', r.deps)).toBeUndefined();
+    expect(r.agent.calls).toEqual([]);
+    expect(await resultCount(r.metrics, 'skipped')).toBe(1);
+  });
+
+  it('throws (no outcome) when the state store fails, and counts an error', async () => {
+    const r = rig();
+    r.store.get = (): Promise<never> => Promise.reject(new Error('redis down'));
+    await expect(runRound('node-a', r.deps)).rejects.toThrow('redis down');
+    expect(r.agent.calls).toEqual([]);
+    expect(await resultCount(r.metrics, 'error')).toBe(1);
+  });
+
+  it('times verification and the whole round', async () => {
+    const r = rig();
+    await runRound('node-a', r.deps);
+    expect((await r.metrics.verifySeconds.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value).toBe(1);
+    expect((await r.metrics.roundSeconds.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value).toBe(1);
+  });
+});

@@ -1,0 +1,2 @@
+export * from './parse-round-state.js';
+export * from './redis-node-state-store.js';

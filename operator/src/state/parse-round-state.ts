@@ -1,0 +1,54 @@
+import type { RoundState } from '@nodeward/attest';
+
+/** Stored format version; a different version reads as absent (full verification next round). */
+export const ROUND_STATE_FORMAT = 1;
+
+type Json = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isHex = (v: unknown, bytes?: number): v is string =>
+  typeof v === 'string' && /^(?:[0-9a-f]{2})*$/.test(v) && (bytes === undefined ? v.length <= 256 : v.length === bytes * 2);
+
+/** Serialises a state with its format version. */
+export function serializeRoundState(state: RoundState): string {
+  return JSON.stringify({ v: ROUND_STATE_FORMAT, state });
+}
+
+/**
+ * Parses a stored state; returns a reason string when it is not a valid one (the caller treats it
+ * as absent). Only the declared fields are kept.
+ */
+export function parseRoundState(text: string): RoundState | { corrupt: string } {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return { corrupt: 'not JSON' };
+  }
+  if (!isObj(doc) || doc['v'] !== ROUND_STATE_FORMAT) return { corrupt: 'unknown format version' };
+  const s = doc['state'];
+  if (!isObj(s) || !isObj(s['ima']) || !isCount(s['ima']['count'])) return { corrupt: 'ima.count' };
+  const pcr10 = s['ima']['pcr10'];
+  if (!isObj(pcr10) || !isHex(pcr10['sha1'], 20) || !isHex(pcr10['sha256'], 32)) return { corrupt: 'ima.pcr10' };
+  const state: RoundState = { ima: { count: s['ima']['count'], pcr10: { sha1: pcr10['sha1'], sha256: pcr10['sha256'] } } };
+  return optionalFields(s, state);
+}
+
+function optionalFields(s: Json, state: RoundState): RoundState | { corrupt: string } {
+  for (const k of ['resetCount', 'restartCount'] as const) {
+    if (s[k] === undefined) continue;
+    if (!isCount(s[k])) return { corrupt: k };
+    state[k] = s[k];
+  }
+  if (s['bootPcrsDigest'] !== undefined) {
+    if (!isHex(s['bootPcrsDigest'])) return { corrupt: 'bootPcrsDigest' };
+    state.bootPcrsDigest = s['bootPcrsDigest'];
+  }
+  const cmdlines = s['kernelCmdlines'];
+  if (cmdlines !== undefined) {
+    if (!Array.isArray(cmdlines) || !cmdlines.every((c) => typeof c === 'string')) return { corrupt: 'kernelCmdlines' };
+    state.kernelCmdlines = cmdlines;
+  }
+  return state;
+}

@@ -1,0 +1,95 @@
+import type { RoundVerdict } from '@nodeward/attest';
+import { MemoryCluster } from '../kube/memory-cluster.js';
+import { silentLogger } from '../log.js';
+import type { RoundOutcome } from '../ports.js';
+import { makeRoundOutcomeHandler } from './outcome-handler.js';
+import type { NodeAttestationPolicy } from './resources.js';
+
+const policy: NodeAttestationPolicy = {
+  metadata: { name: 'p', generation: 3 },
+  spec: { nodeSelector: {}, mode: 'Enforce', tpm: { pcrs: [10] }, ima: { runtimePolicy: { configMapRef: { name: 'x', namespace: 'y' }, key: 'k' } }, onFailure: { taint: { effect: 'NoSchedule' } } },
+};
+const verdict = (trusted: boolean, failures: RoundVerdict['failures'] = []): RoundVerdict => ({
+  trusted, failures, rebooted: false, nextState: { ima: { count: 0, pcr10: { sha1: '', sha256: '' } } },
+});
+
+function setup(leader = true): { cluster: MemoryCluster; handle: ReturnType<typeof makeRoundOutcomeHandler>; enforced: string[][]; clock: { t: number } } {
+  const cluster = new MemoryCluster();
+  cluster.attestations.set('n1', { metadata: { name: 'n1', generation: 1 }, spec: { nodeName: 'n1', policyName: 'p' }, status: { phase: 'Registered' } });
+  const enforced: string[][] = [];
+  const clock = { t: Date.parse('2025-01-01T00:00:00Z') };
+  const handle = makeRoundOutcomeHandler({
+    cluster, log: silentLogger, heartbeatMs: 300_000, isLeader: () => leader, now: () => new Date(clock.t),
+    nodeAttestation: (n) => cluster.attestations.get(n),
+    policy: (n) => (n === 'p' ? policy : undefined),
+    enforce: async (_na, actions) => {
+      enforced.push(actions.map((a) => `${a.kind}:${'op' in a ? a.op : ''}`));
+      return Promise.resolve();
+    },
+  });
+  return { cluster, handle, enforced, clock };
+}
+const at = (clock: { t: number }): Date => new Date(clock.t);
+const round = (clock: { t: number }, v: RoundVerdict, policyName = 'p'): RoundOutcome => ({ kind: 'verdict', nodeName: 'n1', policyName, at: at(clock), verdict: v });
+
+describe('RoundOutcomeHandler', () => {
+  it('writes status on change only, and then at most once per heartbeat for passing rounds', async () => {
+    const { cluster, handle, clock } = setup();
+    await handle(round(clock, verdict(true)));
+    const s = cluster.attestations.get('n1')!.status!;
+    expect(s.phase).toBe('Trusted');
+    expect(s.lastAttestationTime).toBe('2025-01-01T00:00:00.000Z');
+    expect(s.lastSuccessTime).toBe('2025-01-01T00:00:00.000Z');
+    expect(s.observedGeneration).toBe(1);
+    expect(Object.fromEntries(s.conditions!.map((c) => [c.type, `${c.status}/${c.reason}`]))).toEqual({
+      QuoteVerified: 'True/Verified', ImaVerified: 'True/Verified', BootLogVerified: 'Unknown/NotChecked', VerityVerified: 'Unknown/NotChecked',
+      Trusted: 'True/AttestationPassed', Enforced: 'False/NoActions',
+    });
+    const writes = (): number => cluster.writes.filter((w) => w.startsWith('status')).length;
+    expect(writes()).toBe(1);
+    for (let i = 1; i <= 9; i++) {
+      clock.t += 30_000;
+      await handle(round(clock, verdict(true)));
+    }
+    expect(writes()).toBe(1);
+    clock.t += 30_000; // 300 s since the last write: heartbeat
+    await handle(round(clock, verdict(true)));
+    expect(writes()).toBe(2);
+    expect(cluster.attestations.get('n1')!.status!.lastAttestationTime).toBe(at(clock).toISOString());
+  });
+
+  it('records a failure: lastFailure, failed conditions, Untrusted, Event, enforcement (leader)', async () => {
+    const { cluster, handle, enforced, clock } = setup();
+    await handle(round(clock, verdict(false, [{ id: 'ima.digest_not_allowed', message: '/bin/evil' }, { id: 'quote.pcr_mismatch', message: 'pcr 10' }])));
+    const s = cluster.attestations.get('n1')!.status!;
+    expect(s.phase).toBe('Untrusted');
+    expect(s.lastFailure).toEqual({ reason: 'ima.digest_not_allowed', detail: 'ima.digest_not_allowed, quote.pcr_mismatch' });
+    expect(s.enforcement).toEqual({ tainted: true, cordoned: false, credentialsRevoked: false });
+    expect(s.conditions!.find((c) => c.type === 'ImaVerified')).toMatchObject({ status: 'False', reason: 'VerificationFailed' });
+    expect(s.conditions!.find((c) => c.type === 'QuoteVerified')).toMatchObject({ status: 'False' });
+    expect(cluster.events.map((e) => e.reason)).toEqual(['AttestationFailed']);
+    expect(enforced).toEqual([['taint:apply', 'taint:lift', 'cordon:lift']]);
+  });
+
+  it('a follower records the desired state but does not enforce', async () => {
+    const { cluster, handle, enforced, clock } = setup(false);
+    await handle(round(clock, verdict(false, [{ id: 'quote.bad_signature', message: '' }])));
+    expect(cluster.attestations.get('n1')!.status!.enforcement?.tainted).toBe(true);
+    expect(enforced).toEqual([]);
+  });
+
+  it('counts misses and becomes Unreachable after afterMisses (default 3)', async () => {
+    const { cluster, handle, clock } = setup();
+    for (let i = 0; i < 3; i++) await handle({ kind: 'unreachable', nodeName: 'n1', policyName: 'p', at: at(clock), error: 'ECONNREFUSED' });
+    const s = cluster.attestations.get('n1')!.status!;
+    expect([s.phase, s.consecutiveMisses, s.lastFailure?.reason]).toEqual(['Unreachable', 3, 'agent.unreachable']);
+    expect(cluster.events.map((e) => e.reason)).toEqual(['AgentUnreachable']);
+  });
+
+  it('drops outcomes for nodes no longer attested under that policy', async () => {
+    const { cluster, handle, clock } = setup();
+    await handle(round(clock, verdict(false), 'other'));
+    await handle({ ...round(clock, verdict(false)), nodeName: 'gone' });
+    expect(cluster.writes).toEqual([]);
+  });
+});

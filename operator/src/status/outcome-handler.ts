@@ -1,0 +1,132 @@
+import { decideActions, type Decision, type DecisionInput } from '../decide/decide-actions.js';
+import type { EnforcementAction } from '../decide/actions.js';
+import type { Cluster } from '../kube/cluster.js';
+import type { Logger } from '../log.js';
+import type { RoundOutcome, RoundOutcomeHandler } from '../ports.js';
+import { CONDITION, REASON, findCondition, setConditions } from './conditions.js';
+import type { NodeAttestation, NodeAttestationPolicy, NodeAttestationStatus } from './resources.js';
+import { ANNOTATION } from './resources.js';
+import { lastFailureOf, truncate, verdictConditions } from './verdict-conditions.js';
+
+export interface StatusDeps {
+  cluster: Pick<Cluster, 'applyNodeAttestationStatus' | 'createEvent' | 'annotateNodeAttestation'>;
+  /** From the informer caches. */
+  nodeAttestation: (nodeName: string) => NodeAttestation | undefined;
+  policy: (name: string) => NodeAttestationPolicy | undefined;
+  /** Converge enforcement (leader only; followers record the desired state and the leader acts). */
+  enforce?: (na: NodeAttestation, actions: EnforcementAction[]) => Promise<void>;
+  isLeader: () => boolean;
+  heartbeatMs: number;
+  log: Logger;
+  now?: () => Date;
+}
+
+/** The decide inputs read from a NodeAttestation's status and annotations. */
+export function currentState(na: NodeAttestation): Parameters<typeof decideActions>[2] {
+  const trusted = findCondition(na.status?.conditions, CONDITION.Trusted);
+  return {
+    phase: na.status?.phase,
+    enforcement: na.status?.enforcement,
+    consecutiveMisses: na.status?.consecutiveMisses ?? 0,
+    identityHold: trusted?.reason === REASON.IdentityChanged,
+    recoverRequested: na.metadata.annotations?.[ANNOTATION.recover] === 'true',
+    awaitingRecovery: trusted?.reason === REASON.AwaitingManualRecovery,
+  };
+}
+
+/** The status after a decision (and, for rounds, the outcome's times and failures). Pure. */
+export function nextStatus(na: NodeAttestation, policy: NodeAttestationPolicy, decision: Decision, outcome: RoundOutcome | undefined, now: Date): NodeAttestationStatus {
+  const prev = na.status ?? {};
+  const generation = na.metadata.generation;
+  const verdictConds = outcome?.kind === 'verdict' ? verdictConditions(policy.spec, outcome.verdict.failures) : [];
+  const phase = decision.phase === undefined ? {} : { phase: decision.phase };
+  const status: NodeAttestationStatus = {
+    ...prev,
+    ...phase,
+    conditions: setConditions(prev.conditions, [...verdictConds, ...decision.conditions], generation, now),
+    enforcement: decision.enforcement,
+    consecutiveMisses: decision.consecutiveMisses,
+    observedGeneration: generation ?? prev.observedGeneration,
+  };
+  if (status.observedGeneration === undefined) delete status.observedGeneration;
+  return outcome === undefined ? status : { ...status, ...outcomeFields(outcome) };
+}
+
+/** The round times and lastFailure an outcome sets. */
+function outcomeFields(outcome: RoundOutcome): Pick<NodeAttestationStatus, 'lastAttestationTime' | 'lastSuccessTime' | 'lastFailure'> {
+  const at = outcome.at.toISOString();
+  switch (outcome.kind) {
+    case 'verdict':
+      return outcome.verdict.trusted
+        ? { lastAttestationTime: at, lastSuccessTime: at }
+        : { lastAttestationTime: at, lastFailure: lastFailureOf(outcome.verdict.failures, 'quote.verification_failed') };
+    case 'identity-changed':
+      return { lastAttestationTime: at, lastFailure: lastFailureOf(outcome.failures, 'identity.changed') };
+    case 'unreachable':
+      return { lastFailure: { reason: 'agent.unreachable', detail: truncate(outcome.error, 4096) } };
+  }
+}
+
+/**
+ * Whether writing `next` can be skipped: nothing changed but the round times, and the last
+ * written attestation time is within the heartbeat. Keeps steady-state API writes near zero.
+ */
+export function canSkipWrite(prev: NodeAttestationStatus | undefined, next: NodeAttestationStatus, now: Date, heartbeatMs: number): boolean {
+  if (prev === undefined) return false;
+  const strip = (s: NodeAttestationStatus): NodeAttestationStatus => ({ ...s, lastAttestationTime: '', lastSuccessTime: '' });
+  if (canonicalJson(strip(prev)) !== canonicalJson(strip(next))) return false;
+  const last = prev.lastAttestationTime === undefined ? 0 : Date.parse(prev.lastAttestationTime);
+  return now.getTime() - last < heartbeatMs;
+}
+
+/** JSON with object keys sorted (the API server may return fields in another order). */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v);
+}
+
+function toInput(outcome: RoundOutcome): DecisionInput {
+  switch (outcome.kind) {
+    case 'verdict':
+      return { kind: 'verdict', trusted: outcome.verdict.trusted, failures: outcome.verdict.failures };
+    case 'unreachable':
+      return { kind: 'unreachable', error: outcome.error };
+    case 'identity-changed':
+      return { kind: 'identity-changed', failures: outcome.failures };
+  }
+}
+
+/**
+ * Record a decision: status first (the desired state, so a crash after this point is finished by
+ * the next convergence), then the decision's Events, then enforcement (leader only), then the
+ * recover annotation is removed. Resolves whether status was written.
+ */
+export async function recordDecision(deps: StatusDeps, na: NodeAttestation, policy: NodeAttestationPolicy, decision: Decision, outcome?: RoundOutcome): Promise<boolean> {
+  const now = (deps.now ?? (() => new Date()))();
+  const status = nextStatus(na, policy, decision, outcome, now);
+  const write = !canSkipWrite(na.status, status, now, deps.heartbeatMs);
+  if (write) await deps.cluster.applyNodeAttestationStatus(na.metadata.name, status);
+  for (const e of decision.events) {
+    await deps.cluster.createEvent({ ...e, involved: [{ kind: 'Node', name: na.spec.nodeName }, { kind: 'NodeAttestation', name: na.metadata.name }] });
+  }
+  if (deps.isLeader() && deps.enforce !== undefined) await deps.enforce({ ...na, status }, decision.actions);
+  if (decision.clearRecoverAnnotation) await deps.cluster.annotateNodeAttestation(na.metadata.name, { [ANNOTATION.recover]: null });
+  return write;
+}
+
+/** The RoundOutcomeHandler (ports.ts): decide, record status, enforce. */
+export function makeRoundOutcomeHandler(deps: StatusDeps): RoundOutcomeHandler {
+  return async (outcome: RoundOutcome): Promise<void> => {
+    const na = deps.nodeAttestation(outcome.nodeName);
+    if (na === undefined || na.spec.policyName !== outcome.policyName) {
+      deps.log.debug('round outcome for a node no longer attested under that policy; dropped', { node: outcome.nodeName, policy: outcome.policyName });
+      return;
+    }
+    const policy = deps.policy(na.spec.policyName);
+    if (policy === undefined) return;
+    const decision = decideActions(policy.spec, toInput(outcome), currentState(na));
+    await recordDecision(deps, na, policy, decision, outcome);
+  };
+}
