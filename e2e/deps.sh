@@ -28,6 +28,20 @@ command -v kubectl >/dev/null 2>&1 || echo "deps: kubectl not on PATH; the harne
 stamp=node_modules/.nodeward-lock-sum
 sum=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
-  npm ci --no-audit --no-fund >&2
+  log=$(mktemp)
+  if ! npm ci --no-audit --no-fund >"$log" 2>&1; then
+    # npm 11 writes no lock entry for a platform-specific optional binary the registry does not serve
+    # (npm/cli#9846), then `npm ci` calls its own lock out of sync. `npm install` honours the same
+    # lock's pinned versions; any other failure is real.
+    if grep -q 'can only install packages when your package.json and package-lock.json' "$log"; then
+      echo "deps: npm ci rejected the lock for missing optional platform binaries (npm/cli#9846); installing from it with npm install" >&2
+      npm install --no-audit --no-fund >&2
+      git checkout -- package-lock.json 2>/dev/null || true
+    else
+      cat "$log" >&2
+      exit 1
+    fi
+  fi
+  rm -f "$log"
   echo "$sum" >"$stamp"
 fi
