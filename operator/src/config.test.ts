@@ -8,3 +8,13 @@ it('has defaults and reads overrides', () => {
   expect(() => loadConfig({ NODEWARD_AGENT_PORT: 'abc' })).toThrow(/NODEWARD_AGENT_PORT/);
   expect(() => loadConfig({ NODEWARD_LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
 });
+
+describe('revocation webhooks', () => {
+  it('reads a comma-separated list and rejects what is not an http(s) URL', () => {
+    expect(loadConfig({ NODEWARD_REVOCATION_WEBHOOKS: ' https://siem.example/hook , http://127.0.0.1:9/x ' }).revocationWebhooks)
+      .toEqual(['https://siem.example/hook', 'http://127.0.0.1:9/x']);
+    expect(loadConfig({}).revocationWebhooks).toEqual([]);
+    expect(() => loadConfig({ NODEWARD_REVOCATION_WEBHOOKS: 'ftp://x/y' })).toThrow(/must be http/);
+    expect(() => loadConfig({ NODEWARD_REVOCATION_WEBHOOKS: 'not a url' })).toThrow(/is not a URL/);
+  });
+});

@@ -21,6 +21,8 @@ export interface OperatorConfig {
   /** Agent mTLS: the operator's client certificate, key and the agents' CA (file paths). */
   agentTls: { certFile?: string; keyFile?: string; caFile?: string };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Revocation webhook URLs (Keylime-style notices on revocation and recovery); none by default. */
+  revocationWebhooks: string[];
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -34,6 +36,17 @@ function num(env: Env, name: string, fallback: number): number {
 }
 
 const optional = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : v);
+
+function webhookUrl(u: string): string {
+  let url: URL;
+  try {
+    url = new URL(u);
+  } catch {
+    throw new Error(`NODEWARD_REVOCATION_WEBHOOKS: ${JSON.stringify(u)} is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`NODEWARD_REVOCATION_WEBHOOKS: ${u} must be http(s)`);
+  return url.toString();
+}
 
 export function loadConfig(env: Env = process.env): OperatorConfig {
   const level = env['NODEWARD_LOG_LEVEL'] ?? 'info';
@@ -56,5 +69,6 @@ export function loadConfig(env: Env = process.env): OperatorConfig {
     redisUrl: env['NODEWARD_REDIS_URL'] ?? 'redis://127.0.0.1:6379',
     agentTls: { certFile: optional(env['NODEWARD_AGENT_CLIENT_CERT']), keyFile: optional(env['NODEWARD_AGENT_CLIENT_KEY']), caFile: optional(env['NODEWARD_AGENT_CA']) },
     logLevel: level as OperatorConfig['logLevel'],
+    revocationWebhooks: (env['NODEWARD_REVOCATION_WEBHOOKS'] ?? '').split(',').map((u) => u.trim()).filter((u) => u !== '').map(webhookUrl),
   };
 }

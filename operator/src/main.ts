@@ -19,6 +19,7 @@ import { agentUrlFor } from './reconcile/planner.js';
 import { makeRoundContextProvider } from './reconcile/round-context.js';
 import { WorkQueue } from './reconcile/work-queue.js';
 import { createRoundMetrics, runRound } from './round/index.js';
+import { RevocationNotifier } from './notify/index.js';
 import { RedisNodeStateStore } from './state/index.js';
 import { makeRoundOutcomeHandler } from './status/outcome-handler.js';
 import type { NodeAttestation } from './status/resources.js';
@@ -50,6 +51,8 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
   const ca = new CredentialAuthority(cluster, { namespace: cfg.namespace, ttlMs: cfg.credentialTtlMs });
   await ca.start();
   const enforcer = new Enforcer(cluster, ca, agent, log, { renewBeforeMs: cfg.credentialRenewBeforeMs });
+  const notifier = cfg.revocationWebhooks.length === 0 ? undefined
+    : new RevocationNotifier({ urls: cfg.revocationWebhooks, metrics: roundMetrics, log });
 
   const informers = makeInformers(kc, (kind: ChangeKind, obj) => onChange(kind, obj), { onError: (kind, e) => log.warn('watch failed; restarting', { kind, error: e }) });
   const elector = new LeaderElector(kc, {
@@ -79,10 +82,17 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
 
   const enforce = async (na: NodeAttestation, actions: EnforcementAction[]): Promise<void> => {
     const node = informers.nodes().find((n) => n.metadata.name === na.spec.nodeName);
-    await enforcer.converge({
+    const changed = await enforcer.converge({
       nodeName: na.spec.nodeName, attestationName: na.metadata.name, akName: na.status?.identity?.akName,
       agentUrl: node === undefined ? undefined : agentUrlFor(node, cfg.agentPort),
     }, actions);
+    // Only actions that changed something are announced, so a re-convergence after a crash does not repeat a notice.
+    const type = changed.some((a) => a.kind === 'revoke-credentials') ? 'revocation'
+      : changed.some((a) => a.kind === 'taint' && a.op === 'lift') ? 'recovery' : undefined;
+    if (type !== undefined) {
+      const reason = na.status?.lastFailure?.reason;
+      notifier?.notify({ type, node: na.spec.nodeName, policy: na.spec.policyName, reasons: type === 'revocation' && reason ? [reason] : [], time: new Date().toISOString() });
+    }
   };
   const planOptions = { agentPort: cfg.agentPort, defaultIntervalMs: cfg.defaultIntervalMs };
   const reconcile = makeNodeReconciler({ cluster, caches: informers, scheduler, registration: { agent }, enforce, plan: planOptions, heartbeatMs: cfg.heartbeatMs, log });
@@ -124,6 +134,7 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
     queue.stop();
     await elector.stop();
     await worker.close();
+    notifier?.close();
     await scheduler.close();
     redis.disconnect();
     await informers.stop();

@@ -68,15 +68,17 @@ interface BootResult { failures: Failure[]; digest?: string; cmdlines?: string[]
  * The event log is verified when the caller fetched it (first round, reboot, boot PCRs changed);
  * otherwise the boot PCRs must be exactly those of the last verified log.
  */
+function reuseVerifiedBoot(policy: RoundPolicy, digest: string | undefined, base: RoundState | undefined): BootResult {
+  const needed = policy.bootPolicy !== undefined || policy.verity !== undefined;
+  if (!needed || (digest !== undefined && digest === base?.bootPcrsDigest)) {
+    return { failures: [], digest: base?.bootPcrsDigest, cmdlines: base?.kernelCmdlines };
+  }
+  return { failures: [failure('bootlog.missing', 'boot PCRs changed since the last verified event log, and no event log was supplied')] };
+}
+
 function checkBoot(evidence: RoundEvidence, policy: RoundPolicy, pcrs: QuotedPcrBytes, base: RoundState | undefined): BootResult {
   const digest = bootPcrsDigest(pcrs);
-  const needed = policy.bootPolicy !== undefined || policy.verity !== undefined;
-  if (evidence.eventLog === undefined) {
-    if (!needed || (digest !== undefined && digest === base?.bootPcrsDigest)) {
-      return { failures: [], digest: base?.bootPcrsDigest, cmdlines: base?.kernelCmdlines };
-    }
-    return { failures: [failure('bootlog.missing', 'boot PCRs changed since the last verified event log, and no event log was supplied')] };
-  }
+  if (evidence.eventLog === undefined) return reuseVerifiedBoot(policy, digest, base);
   let parsed;
   try {
     parsed = parseEventLog(evidence.eventLog);
@@ -125,8 +127,7 @@ export function verifyRound(evidence: RoundEvidence, policy: RoundPolicy, prev: 
     return { trusted: false, failures: quote.reasons, rebooted: false, nextState: prev ?? { ima: IMA_INITIAL_STATE } };
   }
   const clock = quote.attest.clockInfo;
-  const reboot = prev?.resetCount === undefined ? { rebooted: false, resumed: false } : detectReboot(
-    { clock: 0n, resetCount: prev.resetCount, restartCount: prev.restartCount ?? 0, safe: true }, clock);
+  const reboot = rebootSince(prev, clock);
   const base: RoundState | undefined = reboot.rebooted ? undefined : prev;
   const pcrs = trustedPcrs(quote.attest);
   const boot = checkBoot(evidence, policy, pcrs, base);
@@ -140,8 +141,15 @@ export function verifyRound(evidence: RoundEvidence, policy: RoundPolicy, prev: 
   ];
   const counters = { resetCount: clock.resetCount, restartCount: clock.restartCount };
   const trusted = failures.length === 0;
-  const nextState: RoundState = trusted
-    ? { ima: ima.state, ...counters, ...(boot.digest ? { bootPcrsDigest: boot.digest } : {}), ...(boot.cmdlines ? { kernelCmdlines: boot.cmdlines } : {}) }
-    : { ...(base ?? { ima: IMA_INITIAL_STATE }), ...counters };
+  const nextState = trusted ? advancedState(ima.state, boot, counters) : { ...(base ?? { ima: IMA_INITIAL_STATE }), ...counters };
   return { trusted, failures, rebooted: reboot.rebooted, nextState };
+}
+
+function rebootSince(prev: RoundState | undefined, clock: VerifiedQuote['clockInfo']): ReturnType<typeof detectReboot> {
+  if (prev?.resetCount === undefined) return { rebooted: false, resumed: false };
+  return detectReboot({ clock: 0n, resetCount: prev.resetCount, restartCount: prev.restartCount ?? 0, safe: true }, clock);
+}
+
+function advancedState(ima: ImaState, boot: BootResult, counters: { resetCount: number; restartCount: number }): RoundState {
+  return { ima, ...counters, ...(boot.digest ? { bootPcrsDigest: boot.digest } : {}), ...(boot.cmdlines ? { kernelCmdlines: boot.cmdlines } : {}) };
 }

@@ -65,7 +65,7 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
       lastError = e;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError instanceof Error ? ` (last error: ${lastError.message})` : ''}`);
     }
     await sleep(everyMs);
   }
@@ -79,7 +79,7 @@ async function knownGoodPolicyJson(ca: { setupConfig: string }, dir: string): Pr
     const log = await readFile(join(probe.hostRoot, 'sys/kernel/security/ima/binary_runtime_measurements'));
     const policy = createRuntimePolicy(parseImaBinaryLog(log));
     // The boot aggregate differs per boot; the verifier accepts the one computed from the quoted PCRs.
-    delete (policy.digests as Record<string, string[]>)['boot_aggregate'];
+    delete policy.digests['boot_aggregate'];
     return JSON.stringify(policy, null, 2);
   } finally {
     await probe.stop();
