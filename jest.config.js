@@ -4,7 +4,7 @@
 export default {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
-  roots: ['<rootDir>/attest/src', '<rootDir>/cli/src', '<rootDir>/agent/src', '<rootDir>/operator/src', '<rootDir>/e2e/src'],
+  roots: ['<rootDir>/attest/src', '<rootDir>/cli/src', '<rootDir>/agent/src', '<rootDir>/operator/src', '<rootDir>/e2e/src', '<rootDir>/bench/src'],
   testMatch: ['**/*.test.ts'],
   setupFiles: ['<rootDir>/jest.setup.ts'],
   moduleNameMapper: {

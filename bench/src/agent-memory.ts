@@ -94,7 +94,7 @@ function report(r: { rss: [number, number][]; latencies: number[]; failed: numbe
       ['duration, throughput', `${fmt(seconds, 0)} s, ${fmt(COUNT / seconds, 1)} quotes/s`],
       ['latency p50 / p99 / max (ms)', `${fmt(percentile(sorted, 0.5), 1)} / ${fmt(percentile(sorted, 0.99), 1)} / ${fmt(sorted[sorted.length - 1]!, 1)}`],
       ['RSS start → 1,000 → end (MiB)', `${fmt(at(0), 1)} → ${fmt(at(1000), 1)} → ${fmt(at(COUNT), 1)}`],
-      [`flat: |end − after 1,000| ≤ ${FLAT_BOUND_MIB} MiB`, `${fmt(drift, 1)} MiB: ${met(Math.abs(drift) <= FLAT_BOUND_MIB)}`],
+      [`flat: end − after 1,000 within ±${FLAT_BOUND_MIB} MiB`, `${fmt(drift, 1)} MiB: ${met(Math.abs(drift) <= FLAT_BOUND_MIB)}`],
     ]) + `\nConcurrency ${CONCURRENCY}, sha256 PCRs 0-7,10, one swtpm (it serialises quotes); every 1,000th reply verified with verifyQuote.\n`;
 }
 

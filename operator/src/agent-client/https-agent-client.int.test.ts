@@ -129,10 +129,9 @@ it('caps the answer size, declared or streamed', async () => {
 
 it('times out an agent that does not answer', async () => {
   const url = await agentServer(() => undefined);
-  const started = Date.now();
+  // A hang would end in Jest's own timeout; the typed code proves the client's timer fired.
   const e = await agentError(client({ timeoutMs: 300 }).identity(url));
   expect(e.code).toBe('timeout');
-  expect(Date.now() - started).toBeLessThan(3000);
 });
 
 it('maps a non-2xx answer to http_status with the agent code', async () => {

@@ -1,4 +1,4 @@
-import { WorkQueue } from './work-queue.js';
+import { retryBackoffMs, WorkQueue } from './work-queue.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -38,9 +38,11 @@ describe('WorkQueue', () => {
     await sleep(400);
     expect(errors).toEqual([1, 2, 3]);
     expect(times).toHaveLength(4);
-    const gaps = times.slice(1).map((t, i) => t - times[i]!);
-    expect(gaps[1]!).toBeGreaterThan(gaps[0]! * 1.5);
     q.stop();
+  });
+
+  it('doubles the backoff per consecutive failure up to the cap', () => {
+    expect([1, 2, 3, 4, 10].map((n) => retryBackoffMs(n, 20, 100))).toEqual([20, 40, 80, 100, 100]);
   });
 
   it('requeues after the requested delay', async () => {

@@ -83,8 +83,7 @@ export class WorkQueue {
       const attempt = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, attempt);
       this.o.onError?.(key, e, attempt);
-      const base = this.o.baseBackoffMs ?? 200;
-      this.addAfter(key, Math.min(base * 2 ** (attempt - 1), this.o.maxBackoffMs ?? 60_000));
+      this.addAfter(key, retryBackoffMs(attempt, this.o.baseBackoffMs ?? 200, this.o.maxBackoffMs ?? 60_000));
     } finally {
       this.active.delete(key);
       this.running -= 1;
@@ -92,4 +91,9 @@ export class WorkQueue {
       this.pump();
     }
   }
+}
+
+/** Exponential backoff for the n-th consecutive failure of a key (1-based), capped. */
+export function retryBackoffMs(attempt: number, baseMs: number, maxMs: number): number {
+  return Math.min(baseMs * 2 ** (attempt - 1), maxMs);
 }

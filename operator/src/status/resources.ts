@@ -1,11 +1,23 @@
 /**
  * The shapes of the objects the control plane reads and writes, narrowed to the fields it uses.
- * The CRD schemas in crds/*.yaml are the source of truth; these mirror them (and the core Node /
- * ConfigMap fields we read) so the pure planner and decide functions need no Kubernetes client.
+ * The CRD schemas in crds/*.yaml are the source of truth: the CRD types come from the generated
+ * api/v1alpha1.ts; the core Node / ConfigMap fields we read are here, so the pure planner and decide
+ * functions need no Kubernetes client.
  */
-export const GROUP = 'attestation.nodeward.io';
-export const VERSION = 'v1alpha1';
-export const API_VERSION = `${GROUP}/${VERSION}`;
+import type * as api from '../api/v1alpha1.js';
+import { GROUP } from '../api/v1alpha1.js';
+
+// The CRD types are generated from crds/*.yaml (operator/src/api); these are the operator's views of
+// them as read back from the API server, where metadata.name and spec are always present.
+export { GROUP, VERSION, API_VERSION } from '../api/v1alpha1.js';
+export type {
+  LabelSelector, LabelSelectorOperator as SelectorOperator, TaintEffect, ConfigMapRef, NodeAttestationPolicySpec,
+  Condition, ConditionStatus, NodeAttestationStatus,
+} from '../api/v1alpha1.js';
+export type Phase = api.NodeAttestationPhase;
+export type Identity = api.TpmIdentity;
+export type EnforcementStatus = api.EnforcementState;
+export type EnforcementSpec = api.FailureActions;
 
 export interface ObjectMeta {
   name: string;
@@ -18,96 +30,20 @@ export interface ObjectMeta {
   deletionTimestamp?: string | Date;
 }
 
-export type SelectorOperator = 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
-export interface LabelSelector {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: { key: string; operator: SelectorOperator; values?: string[] }[];
-}
-
-export type TaintEffect = 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
-export interface EnforcementSpec {
-  taint?: { effect: TaintEffect };
-  cordon?: boolean;
-  revokeCredentials?: boolean;
-}
-export interface ConfigMapRef {
-  name: string;
-  namespace: string;
-}
-
-export interface NodeAttestationPolicySpec {
-  nodeSelector: LabelSelector;
-  interval?: string;
-  tpm: {
-    hashAlg?: 'sha1' | 'sha256' | 'sha384';
-    pcrs: number[];
-    ekTrustAnchors?: { configMapRef: ConfigMapRef; key?: string };
-    expectedPcrs?: Record<string, string>;
-    akKeyType?: 'rsa' | 'ecc';
-  };
-  measuredBoot?: { secureBootRequired?: boolean; allowedBootDigests?: string[]; requiredKernelCmdline?: string[] };
-  ima?: { runtimePolicy: { configMapRef: ConfigMapRef; key: string } };
-  verity?: { devices: { name: string; allowedRootHashes: string[] }[] };
-  onFailure?: EnforcementSpec;
-  onUnreachable?: EnforcementSpec & { afterMisses?: number };
-  recovery?: 'Automatic' | 'Manual';
-  mode?: 'Enforce' | 'Audit';
-}
-
 export interface NodeAttestationPolicy {
   apiVersion?: string;
   kind?: string;
   metadata: ObjectMeta;
-  spec: NodeAttestationPolicySpec;
-  status?: { observedGeneration?: number; matchedNodes?: number; conditions?: Condition[] };
-}
-
-export type ConditionStatus = 'True' | 'False' | 'Unknown';
-/** metav1.Condition. */
-export interface Condition {
-  type: string;
-  status: ConditionStatus;
-  reason: string;
-  message: string;
-  lastTransitionTime: string;
-  observedGeneration?: number;
-}
-
-export type Phase = 'Pending' | 'Registered' | 'Trusted' | 'Untrusted' | 'Unreachable';
-
-export interface Identity {
-  ekCertificateFingerprint: string;
-  akName: string;
-  /** base64 TPM2B_PUBLIC of the AK, so any replica can verify quotes. */
-  akPublic?: string;
-  registeredAt?: string;
-}
-
-/** The enforcement the operator intends for the node; recorded before acting, converged after. */
-export interface EnforcementStatus {
-  tainted?: boolean;
-  cordoned?: boolean;
-  credentialsRevoked?: boolean;
-}
-
-export interface NodeAttestationStatus {
-  phase?: Phase;
-  conditions?: Condition[];
-  identity?: Identity;
-  lastAttestationTime?: string;
-  lastSuccessTime?: string;
-  lastFailure?: { reason: string; detail?: string };
-  enforcement?: EnforcementStatus;
-  consecutiveMisses?: number;
-  observedGeneration?: number;
+  spec: api.NodeAttestationPolicySpec;
+  status?: api.NodeAttestationPolicyStatus;
 }
 
 export interface NodeAttestation {
   apiVersion?: string;
   kind?: string;
   metadata: ObjectMeta & { ownerReferences?: OwnerReference[] };
-  spec: { nodeName: string; policyName: string };
-  status?: NodeAttestationStatus;
+  spec: api.NodeAttestationSpec;
+  status?: api.NodeAttestationStatus;
 }
 
 export interface OwnerReference {
