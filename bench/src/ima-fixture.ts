@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createRuntimePolicy, encodeImaNgEntry, parseImaBinaryLog, type EncodedImaEntry, type RuntimePolicy } from '@nodeward/attest';
+import { seededRandom as prng } from '@nodeward/e2e/sim/seeded-random';
 
 /**
  * A synthetic but realistic IMA list: ima-ng entries (sha256 file digests of generated contents,
@@ -27,17 +28,6 @@ const STEMS = ['libssl', 'libcrypto', 'libgio-2.0', 'python3', 'systemd-udevd', 
 const EXTS = ['.so.3', '.so.0.7400.6', '', '.py', '.ko', '.service', '.pm', '.so.1'];
 const EXCLUDED = ['/tmp/tmp.', '/var/log/journal/', '/run/user/1000/'];
 
-/** A tiny seeded PRNG (mulberry32): the same log on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
 

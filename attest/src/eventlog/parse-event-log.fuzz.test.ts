@@ -7,18 +7,8 @@ import { EV, EVENT_TAG } from './event-types.js';
 import { parseEventLog } from './parse-event-log.js';
 import { replayEventLog } from './replay-event-log.js';
 import { verifyEventLogAgainstPcrs } from './verify-event-log.js';
+import { seededRandom as prng } from '../../../e2e/src/sim/seeded-random.js';
 
-/** mulberry32: a small seeded PRNG so every run mutates the same way. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const dir = new URL('../../../../shared/fixtures/eventlogs/', import.meta.url);
 const fixtures = ['ga_ubuntu_2104_shielded_vm_no_secure_boot_eventlog.bin', 'kl_binary_bios_measurements-secureboot.bin'].map((f) => new Uint8Array(readFileSync(new URL(f, dir))));

@@ -6,18 +6,8 @@ import { parseImaAsciiLog } from './parse-ima-ascii.js';
 import { parseImaBinaryLog } from './parse-ima-binary.js';
 import { parseRuntimePolicy, RuntimePolicyError } from './runtime-policy.js';
 import { verifyImaEntries } from './verify-ima-entries.js';
+import { seededRandom as prng } from '../../../e2e/src/sim/seeded-random.js';
 
-/** mulberry32: a small seeded PRNG, so every run mutates the same way and a failure reproduces. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const INTERESTING = [0x00, 0xff, 0x7f, 0x80, 0x01, 0x20, 0x0a, 0x3a];
 

@@ -3,3 +3,4 @@ export * from './free-port.js';
 export * from './pki.js';
 export * from './sim-node.js';
 export { runCommand } from './run-command.js';
+export * from './seeded-random.js';

@@ -75,14 +75,14 @@ describe('runRound against a real agent', () => {
   });
 
   it('runs rounds whose quotes verify, with the boot log once and IMA entries incrementally', async () => {
-    const { deps: d } = deps({ verity: { devices: [{ name: 'nodeward-root', allowedRootHashes: [node.verity.rootHash] }] } });
+    const { deps: d } = deps({ verity: { devices: [{ name: 'root', allowedRootHashes: [node.verity.rootHash] }] } });
     const seen: Parameters<VerifyRoundFn>[0][] = [];
     d.verify = (e, p, prev) => { seen.push(e); return verify(e, p, prev); };
     const first = await runRound(node.name, d);
     expect(first).toMatchObject({ kind: 'verdict', verdict: { trusted: true, failures: [] } });
     expect(Buffer.from(seen[0]!.eventLog!).equals(await node.bootLog())).toBe(true);
     expect(seen[0]!.ima).toMatchObject({ from: 0, total: node.imaEntryCount() });
-    expect(seen[0]!.verity).toEqual([expect.objectContaining({ name: 'nodeward-root', rootHash: node.verity.rootHash, status: 'verified' })]);
+    expect(seen[0]!.verity).toEqual([expect.objectContaining({ name: 'root', rootHash: node.verity.rootHash, status: 'verified' })]);
 
     const before = node.imaEntryCount();
     await node.appendImaFile('/usr/bin/true', 'true');
