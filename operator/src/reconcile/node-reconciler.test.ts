@@ -41,6 +41,15 @@ const policy = (n: string, labels: Record<string, string>): NodeAttestationPolic
 const node = (n: string, labels: Record<string, string>): NodeView => ({ metadata: { name: n, labels }, status: { addresses: [{ type: 'InternalIP', address: '10.0.0.9' }] } });
 
 describe('node reconciler', () => {
+  it('lifts our actions from a node no policy attests (a round in flight re-tainted it after removal)', async () => {
+    const stray: NodeView = { ...node('n1', { r: 'db' }), spec: { taints: [{ key: 'attestation.nodeward.io/untrusted', effect: 'NoSchedule' }, { key: 'other', effect: 'NoSchedule' }] } };
+    const { run, enforced } = setup([policy('p', { r: 'w' })], [stray, node('n2', { r: 'db' })]);
+    await run('n1');
+    expect(enforced.map(([n, a]) => [n, a.map((x) => `${x.kind}:${'op' in x ? x.op : ''}`)])).toEqual([['n1', ['taint:lift', 'taint:lift', 'cordon:lift', 'revoke-credentials:']]]);
+    await run('n2');
+    expect(enforced).toHaveLength(1);
+  });
+
   it('creates the NodeAttestation, retries registration on an agent error, and schedules nothing', async () => {
     const { cluster, run, schedule } = setup([policy('p', { r: 'w' })], [node('n1', { r: 'w' })]);
     expect(await run('n1')).toEqual({ requeueAfterMs: 1000 });
@@ -80,5 +89,15 @@ describe('node reconciler', () => {
     expect(schedule.size).toBe(0);
     await run(policyKey('a'));
     expect(cluster.policyStatus.get('a')).toMatchObject({ matchedNodes: 0, conditions: [{ type: 'PolicyConflict', status: 'True' }] });
+  });
+
+  it('does not rewrite an unchanged policy status whose fields the API server returned in another order', async () => {
+    // The API server returns JSON with sorted keys: the same status must not look changed.
+    const p: NodeAttestationPolicy = { ...policy('p', { r: 'w' }), status: { conditions: [
+      { lastTransitionTime: '2026-01-01T00:00:00.000Z', message: '', observedGeneration: 1, reason: 'NoConflict', status: 'False', type: 'PolicyConflict' },
+    ], matchedNodes: 1, observedGeneration: 1 } };
+    const { cluster, run } = setup([p], [node('n1', { r: 'w' })]);
+    await run(policyKey('p'));
+    expect(cluster.policyStatus.has('p')).toBe(false);
   });
 });

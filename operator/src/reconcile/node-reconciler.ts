@@ -1,12 +1,12 @@
-import { actionsFor, type EnforcementAction } from '../decide/actions.js';
+import { OUR_TAINT_KEYS, actionsFor, type EnforcementAction } from '../decide/actions.js';
 import { decideActions } from '../decide/decide-actions.js';
 import type { Cluster } from '../kube/cluster.js';
 import type { Logger } from '../log.js';
 import type { RoundScheduler } from '../ports.js';
 import { registerIdentity, trustAnchorsFrom, type RegistrationDeps } from '../registration/register-identity.js';
-import { CONDITION, REASON, findCondition, setConditions } from '../status/conditions.js';
+import { CONDITION, REASON, findCondition, sameConditions, setConditions } from '../status/conditions.js';
 import { currentState, recordDecision, type StatusDeps } from '../status/outcome-handler.js';
-import type { Identity, NodeAttestation, NodeAttestationPolicy } from '../status/resources.js';
+import type { Identity, NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
 import { ANNOTATION } from '../status/resources.js';
 import { planNode, plan, type NodePlan, type PlanInputs, type PlanOptions } from './planner.js';
 import type { RoundContextCaches } from './round-context.js';
@@ -49,7 +49,7 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
     if (p.removeSchedule) await deps.scheduler.remove(nodeName);
     if (p.deletion) return remove(p);
     if (p.conflict) return conflict(p);
-    if (!p.desired) return;
+    if (!p.desired) return liftStrayActions(nodeName);
     conflictsSeen.delete(nodeName);
     const existing = findNa(deps.caches, nodeName);
     const policy = findPolicy(deps.caches, p.desired.policyName)!;
@@ -106,6 +106,18 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
     });
   };
 
+  /**
+   * A node no policy attests carries none of our actions. `remove` lifts them, but a round already in
+   * flight when the node was unselected may re-apply one afterwards; level-based, this undoes it.
+   */
+  const liftStrayActions = async (nodeName: string): Promise<ReconcileResult> => {
+    const node = deps.caches.nodes().find((n) => n.metadata.name === nodeName);
+    if (node === undefined || !carriesOurActions(node) || findNa(deps.caches, nodeName) !== undefined) return;
+    const target: NodeAttestation = { metadata: { name: nodeName }, spec: { nodeName, policyName: '' } };
+    await deps.enforce(target, actionsFor({ mode: 'Enforce' }, 'Pending', { credentialsRevoked: true }));
+    deps.log.info('lifted actions from a node no policy attests', { node: nodeName });
+  };
+
   /** Node deleted or unselected, or policy deleted: lift our actions, revoke, delete the NodeAttestation. */
   const remove = async (p: NodePlan): Promise<ReconcileResult> => {
     const na = findNa(deps.caches, p.nodeName);
@@ -144,12 +156,17 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
       : { type: CONDITION.PolicyConflict, status: 'False' as const, reason: 'NoConflict', message: '' };
     const status = { matchedNodes: all.matchedNodes, observedGeneration: gen ?? 0, conditions: setConditions(policy.status?.conditions, [conflictCond], gen, now()) };
     const prev = policy.status;
-    if (prev?.matchedNodes === status.matchedNodes && prev.observedGeneration === status.observedGeneration && JSON.stringify(prev.conditions) === JSON.stringify(status.conditions)) return;
+    if (prev?.matchedNodes === status.matchedNodes && prev.observedGeneration === status.observedGeneration && sameConditions(prev.conditions, status.conditions)) return;
     await deps.cluster.applyPolicyStatus(name, status);
     return;
   };
 
   return (key: string) => (key.startsWith(POLICY_KEY_PREFIX) ? reconcilePolicy(key.slice(POLICY_KEY_PREFIX.length)) : reconcileNode(key));
+}
+
+function carriesOurActions(node: NodeView): boolean {
+  return (node.spec?.taints ?? []).some((t) => (OUR_TAINT_KEYS as readonly string[]).includes(t.key))
+    || node.metadata.annotations?.[ANNOTATION.cordonedBy] !== undefined;
 }
 
 function findNa(c: RoundContextCaches, nodeName: string): NodeAttestation | undefined {
