@@ -57,8 +57,9 @@ export function makeInformers(kc: KubeConfig, onChange: ChangeListener, opts: { 
       w.synced = true;
     });
     w.informer.on('error', (e: unknown) => {
-      opts.onError?.(w.kind, e);
+      // Stopping aborts the watches: that is not a failure to report.
       if (stopped) return;
+      opts.onError?.(w.kind, e);
       const t = setTimeout(() => {
         timers.delete(t);
         if (!stopped) w.informer.start().catch((err: unknown) => opts.onError?.(w.kind, err));
