@@ -44,6 +44,8 @@ export interface RoundState {
   bootPcrsDigest?: Hex;
   /** Kernel command lines measured in the last verified event log (for dm-verity). */
   kernelCmdlines?: string[];
+  /** AK Name the state was verified with: another AK's rounds do not continue it. */
+  akName?: Hex;
 }
 
 export interface RoundVerdict {

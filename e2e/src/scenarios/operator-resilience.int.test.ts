@@ -88,7 +88,10 @@ describe('operator resilience (real apiserver, Redis, swtpm agents, operator pro
     // A few more rounds under the new operator must not repeat anything.
     await waitRounds(current.httpPort, ALL.length * 3, 60_000);
     expect((await crlSerials(stack)).filter((s) => s === normSerial(serial))).toHaveLength(1);
-    expect(await eventCount(stack, 'r-kill', 'NodeTainted')).toBe(1);
+    // The taint itself exactly once (one taint entry); its Event is written after the taint, so a kill
+    // landing between the two loses that Event (Events are best-effort in Kubernetes) but never repeats it.
+    expect((await nodeObject(stack, 'r-kill')).spec?.taints?.filter((t) => t.key === 'attestation.nodeward.io/untrusted')).toHaveLength(1);
+    expect(await eventCount(stack, 'r-kill', 'NodeTainted')).toBeLessThanOrEqual(1);
     expect(await eventCount(stack, 'r-kill', 'AttestationFailed')).toBe(1);
     expect(await eventCount(stack, 'r-kill', 'CredentialsRevoked')).toBe(1);
   }, 240_000);

@@ -92,18 +92,19 @@ describe('policy and node lifecycle (real apiserver, Redis, swtpm agents, operat
 
   it('a live edit of the interval changes the round schedule', async () => {
     const before = await roundGaps('p-edit', 3);
-    // The median, so one round delayed by a loaded machine does not decide.
-    expect([...before].sort((x, y) => x - y)[1]).toBeLessThan(2500);
-    const slower = policy('edit', { interval: '5s', pcrs: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 16] });
+    const slower = policy('edit', { interval: '10s', pcrs: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 16] });
     slower.spec.tpm.expectedPcrs = { '16': '00'.repeat(32) };
     await stack.apply([slower]);
     await waitPolicyObserved('edit');
-    await roundGaps('p-edit', 1); // let a round scheduled under the old interval pass
-    const after = await roundGaps('p-edit', 2, 40_000);
-    console.log(`p-edit round gaps (ms): at 1s ${before.join(', ')}; at 5s ${after.join(', ')}`);
-    expect(Math.min(...after)).toBeGreaterThanOrEqual(4000);
+    await roundGaps('p-edit', 1, 40_000); // let a round scheduled under the old interval pass
+    const after = await roundGaps('p-edit', 2, 60_000);
+    console.log(`p-edit round gaps (ms): at 1s ${before.join(', ')}; at 10s ${after.join(', ')}`);
+    // Rounds never come earlier than the schedule (a lower bound holds however loaded the machine is),
+    // and the new schedule is slower than the old one was, even when load stretched the old gaps.
+    expect(Math.min(...after)).toBeGreaterThanOrEqual(9_000);
+    expect([...before].sort((x, y) => x - y)[1]).toBeLessThan(Math.min(...after));
     expect(await phaseOf(stack, 'p-edit')).toBe('Trusted');
-  }, 120_000);
+  }, 180_000);
 
   it('a node relabelled out of the selector loses its NodeAttestation and every action is lifted', async () => {
     await stack.nodes.get('p-relabel')!.sim.appendImaFile('/tmp/xmrig', 'a cryptominer');

@@ -228,6 +228,9 @@ export async function prepareSimNode(opts: SimNodeOptions): Promise<SimNode> {
         // A command line given whole replaces everything, root hash included (a different kernel/image).
         spec = bootLogSpec(next.cmdline !== undefined ? `BOOT_IMAGE=/vmlinuz ${next.cmdline}` : kernelCmdline, next.secureBoot ?? true);
       }
+      // An orderly shutdown, as a rebooting OS does: a TPM powered off without TPM2_Shutdown counts it
+      // against dictionary-attack protection, and after a few such reboots locks the AK out (0x921).
+      await tpm2(swtpm, 'tpm2_shutdown', []);
       await swtpm.reboot();
       await boot();
     }),

@@ -101,7 +101,12 @@ export class HttpsAgentClient implements AgentClient {
   private async call(agentUrl: string, c: Call): Promise<unknown> {
     const url = new URL(`/${AGENT_API_VERSION}/${c.path}`, agentUrl);
     if (url.protocol !== 'https:') throw new AgentError('unreachable', `agent URL is not https: ${agentUrl}`);
-    const { status, body } = await this.exchange(url, c);
+    const { status, body } = await this.exchange(url, c).catch((e: unknown) => {
+      // The agent closed an idle keep-alive socket just as it was reused (Node's request.reusedSocket
+      // race): the request never reached it, so one retry on a fresh socket is safe.
+      if (e instanceof StaleSocketError) return this.exchange(url, c);
+      throw e;
+    });
     const json = parseJson(body, status);
     if (status < 200 || status > 299) {
       const code = agentErrorCode(json);
@@ -121,7 +126,10 @@ export class HttpsAgentClient implements AgentClient {
       });
       const fail = (e: AgentError): void => { reject(e); req.destroy(); };
       const timer = setTimeout(() => fail(new AgentError('timeout', `agent did not answer within ${timeoutMs} ms`)), timeoutMs);
-      req.on('error', (e) => { clearTimeout(timer); reject(transportError(e)); });
+      req.on('error', (e) => {
+        clearTimeout(timer);
+        reject(req.reusedSocket && (e as NodeJS.ErrnoException).code === 'ECONNRESET' ? new StaleSocketError() : transportError(e));
+      });
       req.on('response', (res) => {
         readBody(res, limit).then((body) => resolve({ status: res.statusCode ?? 0, body }), fail).finally(() => clearTimeout(timer));
       });
@@ -173,4 +181,13 @@ function transportError(e: unknown): AgentError {
   const code = (e as { code?: unknown }).code;
   const detail = e instanceof Error ? e.message : String(e);
   return new AgentError('unreachable', `agent unreachable${typeof code === 'string' ? ` (${code})` : ''}: ${detail}`);
+}
+
+/** A reused keep-alive socket the agent had already closed. */
+class StaleSocketError extends Error {
+  constructor() {
+    super('reused keep-alive socket was closed by the agent');
+    this.name = 'StaleSocketError';
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
 }

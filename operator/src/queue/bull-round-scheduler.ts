@@ -54,6 +54,11 @@ export class BullRoundScheduler implements RoundScheduler {
       data: { nodeName, policyName },
       opts: { attempts: 1, removeOnComplete: true, removeOnFail: true },
     });
+    if (existing === undefined) {
+      // A node new to the schedule (just registered, or schedules lost with Redis) is attested now,
+      // not only at its jittered slot up to one interval later.
+      await this.queue.add(ROUND_JOB, { nodeName, policyName }, { jobId: `first-${nodeName}`, attempts: 1, removeOnComplete: true, removeOnFail: true });
+    }
     this.log?.info('round schedule set', { node: nodeName, policy: policyName, intervalMs: every });
   }
 

@@ -12,7 +12,7 @@ import { AgentError } from '../agent-client/agent-error.js';
 import type { NodeStateStore, RoundContext } from '../ports.js';
 import { bootPcrsDigest } from '@nodeward/attest';
 import { createRoundMetrics, type RoundMetrics } from './round-metrics.js';
-import { runRound, type RoundDeps } from './run-round.js';
+import { continuedState, runRound, type RoundDeps } from './run-round.js';
 
 const URL_ = 'https://10.0.0.5:9443';
 const AK_NAME = '000b' + '11'.repeat(32);
@@ -178,7 +178,7 @@ describe('runRound', () => {
     const r = rig({ ima: IMA });
     const outcome = await runRound('node-a', r.deps);
     expect(outcome).toMatchObject({ kind: 'verdict', nodeName: 'node-a', policyName: 'p', at: new Date(1_700_000_000_000) });
-    expect(r.store.map.get('node-a')).toEqual(r.verdict(r.seen[0]!).nextState);
+    expect(r.store.map.get('node-a')).toEqual({ ...r.verdict(r.seen[0]!).nextState, akName: AK_NAME });
     expect(await resultCount(r.metrics, 'trusted')).toBe(1);
   });
 
@@ -227,5 +227,17 @@ describe('runRound', () => {
     await runRound('node-a', r.deps);
     expect((await r.metrics.verifySeconds.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value).toBe(1);
     expect((await r.metrics.roundSeconds.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value).toBe(1);
+  });
+});
+
+describe('continuedState', () => {
+  const saved = { ima: { count: 7, pcr10: { sha1: '00'.repeat(20), sha256: '00'.repeat(32) } }, resetCount: 3, akName: 'aa' };
+  it('continues the state of the same AK (and a state saved before AKs were recorded)', () => {
+    expect(continuedState(saved, 'aa')).toBe(saved);
+    expect(continuedState({ ...saved, akName: undefined }, 'bb')).toEqual({ ...saved, akName: undefined });
+  });
+  it("starts afresh for another AK: an approved identity change does not inherit the old TPM's counters and logs", () => {
+    expect(continuedState(saved, 'bb')).toBeUndefined();
+    expect(continuedState(undefined, 'aa')).toBeUndefined();
   });
 });

@@ -58,7 +58,7 @@ export async function runRound(nodeName: string, deps: RoundDeps): Promise<Round
 async function attestOnce(ctx: RoundContext, deps: RoundDeps, metrics: RoundMetrics): Promise<RoundOutcome> {
   const { nodeName, policyName } = ctx.target;
   const at = (deps.now ?? ((): Date => new Date()))();
-  const prev = await deps.store.get(nodeName);
+  const prev = continuedState(await deps.store.get(nodeName), ctx.akName);
   let evidence: RoundEvidence;
   try {
     evidence = await collectEvidence(ctx, prev, deps);
@@ -72,8 +72,16 @@ async function attestOnce(ctx: RoundContext, deps: RoundDeps, metrics: RoundMetr
   if (verdict.failures.some((f) => IMPERSONATION.has(f.id))) {
     return { kind: 'identity-changed', nodeName, policyName, at, failures: await identityFailures(ctx, deps.agent, verdict) };
   }
-  await deps.store.put(nodeName, verdict.nextState);
+  await deps.store.put(nodeName, { ...verdict.nextState, akName: ctx.akName });
   return { kind: 'verdict', nodeName, policyName, at, verdict };
+}
+
+/**
+ * The saved state continues only for the AK it was verified with: after an approved identity change
+ * (or a re-provisioned node) the new TPM's counters and logs start a fresh full verification.
+ */
+export function continuedState(saved: RoundState | undefined, akName: string): RoundState | undefined {
+  return saved?.akName === undefined || saved.akName === akName ? saved : undefined;
 }
 
 /** Fetches this round's evidence from the agent. Throws AgentError on any transport or shape failure. */

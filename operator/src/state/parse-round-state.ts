@@ -45,6 +45,10 @@ function optionalFields(s: Json, state: RoundState): RoundState | { corrupt: str
     if (!isHex(s['bootPcrsDigest'])) return { corrupt: 'bootPcrsDigest' };
     state.bootPcrsDigest = s['bootPcrsDigest'];
   }
+  if (s['akName'] !== undefined) {
+    if (!isHex(s['akName'])) return { corrupt: 'akName' };
+    state.akName = s['akName'];
+  }
   const cmdlines = s['kernelCmdlines'];
   if (cmdlines !== undefined) {
     if (!Array.isArray(cmdlines) || !cmdlines.every((c) => typeof c === 'string')) return { corrupt: 'kernelCmdlines' };

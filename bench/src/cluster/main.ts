@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+// @peculiar/x509 (through @nodeward/attest) needs the Reflect polyfill first (STYLE.md).
+import 'reflect-metadata';
+import { mkdir } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { detectionBench } from './detection.js';
+import { enrollmentBench } from './enrollment.js';
+import { histogramPng, resultsDir } from './plots.js';
+import { scaleBench } from './scale.js';
+
+/**
+ * `node bench/dist/cluster/main.js <enrollment|detection|scale> [options]`: cluster benchmarks on the
+ * real stack (kube-apiserver + etcd + Redis + operator process). Prints Markdown; asserts no timing.
+ */
+
+const numbers = (s: string): number[] => s.split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
+const progress = (s: string): void => { process.stderr.write(`[${new Date().toISOString()}] ${s}\n`); };
+
+async function main(): Promise<void> {
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: {
+      singles: { type: 'string', default: '5' }, batches: { type: 'string', default: '10,20' },
+      runs: { type: 'string', default: '100' }, nodes: { type: 'string' }, interval: { type: 'string' },
+      window: { type: 'string', default: '90' },
+    },
+  });
+  const which = positionals[0];
+  process.stdout.write(`Command: node bench/dist/cluster/main.js ${process.argv.slice(2).join(' ')}\n\n`);
+  await mkdir(resultsDir(), { recursive: true });
+  if (which === 'enrollment') {
+    process.stdout.write(await enrollmentBench({ singles: Number(values.singles), batches: numbers(values.batches), intervalS: Number(values.interval ?? '2') }, progress));
+  } else if (which === 'detection') {
+    const intervalS = Number(values.interval ?? '2');
+    const r = await detectionBench({ runs: Number(values.runs), nodes: Number(values.nodes ?? '5'), intervalS }, progress);
+    const png = await histogramPng('detection-latency.png', r.latenciesMs.map((ms) => ms / 1000), intervalS + 0.5);
+    process.stdout.write(`${r.markdown}\nPlot: ${png}\n`);
+  } else if (which === 'scale') {
+    process.stdout.write(await scaleBench({
+      nodeCounts: numbers(values.nodes ?? '1000'), intervalS: Number(values.interval ?? '10'), windowS: Number(values.window),
+    }, progress));
+  } else {
+    throw new Error('usage: main.js enrollment [--singles 5] [--batches 10,20] | detection [--runs 100] [--nodes 5] [--interval 2] | scale [--nodes 1000,10000] [--interval 10] [--window 90]');
+  }
+}
+
+main().then(() => process.exit(0), (e: unknown) => {
+  process.stderr.write(`bench failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,164 @@
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { createRuntimePolicy, encodeImaNgEntry, parseImaBinaryLog } from '@nodeward/attest';
+import { createSimulatedNode } from '@nodeward/e2e/harness/simulated-node';
+import { AGENT_PORT, configMap, KNOWN_GOOD_FILES, RUNTIME_POLICY_CONFIGMAP, TRUST_ANCHORS_CONFIGMAP, type Stack } from '@nodeward/e2e/stack/index';
+import { createSoftAk, type SoftAk } from '@nodeward/e2e/sim/soft-tpm';
+import { createHash } from 'node:crypto';
+import { mapLimit, SELECTOR_LABEL, startBenchStack, type BenchStack } from './bench-stack.js';
+import { createIssuer, ekCertificate, importIssuer, servingCert, servingKey } from './fleet-pki.js';
+import { barsPng } from './plots.js';
+import { bucketDelta, bucketQuantile, scrape, sum } from './prom.js';
+import { createSoftEk, type SoftEk } from './soft-credential.js';
+import { SoftFleet } from './soft-fleet.js';
+import { cpuSeconds, fmt, machine, met, rssMiB, table } from './stats.js';
+
+/**
+ * Scale: N soft agents (one process, one mTLS listener per 127.0.x.y) with Node objects, one operator
+ * process, the policy at `intervalS`. After every node is Trusted and a settle period, a steady-state
+ * window measures rounds/s, operator CPU, queue lag, RSS, Redis memory and API writes.
+ */
+
+export interface ScaleOptions { nodeCounts: number[]; intervalS: number; windowS: number }
+
+const FLEET_FILES = Array.from({ length: 64 }, (_, i) => ({ path: `/usr/lib/fleet/tool-${i}`, contents: `fleet tool ${i} (simulated)` }));
+const KEY_POOL = 16;
+const SETTLE_S = 20;
+
+/** The 127.0.x.y of fleet node i, from 127.0.64.1 on (clear of the harness's default blocks). */
+const fleetIp = (i: number): string => `127.0.${64 + Math.floor(i / 254)}.${(i % 254) + 1}`;
+
+function runtimePolicyJson(): string {
+  const files = [...KNOWN_GOOD_FILES, ...FLEET_FILES];
+  const log = Buffer.concat(files.map((f) => encodeImaNgEntry({ path: f.path, fileDigest: createHash('sha256').update(f.contents).digest(), fileDigestAlg: 'sha256' }).bytes));
+  return JSON.stringify(createRuntimePolicy(parseImaBinaryLog(log)));
+}
+
+async function configure(stack: Stack, ekCaPem: string): Promise<void> {
+  await stack.apply([
+    configMap(TRUST_ANCHORS_CONFIGMAP, { 'roots.pem': stack.swtpmCa.rootCertPem + stack.swtpmCa.issuerCertPem + ekCaPem }),
+    configMap(RUNTIME_POLICY_CONFIGMAP, { 'runtime-policy.json': runtimePolicyJson() }),
+  ]);
+}
+
+async function startFleet(stack: Stack, n: number, progress: (s: string) => void): Promise<{ fleet: SoftFleet; ekCaPem: string }> {
+  const ekCa = await createIssuer('Nodeward soft TPM manufacturer CA');
+  const agentCa = await importIssuer(stack.pki.agentCa.certPem, stack.pki.agentCa.keyPem);
+  const serving = await servingKey();
+  const aks: SoftAk[] = Array.from({ length: KEY_POOL }, () => createSoftAk('rsassa'));
+  const eks: SoftEk[] = await Promise.all(Array.from({ length: KEY_POOL }, () => createSoftEk()));
+  const kernel = `BOOT_IMAGE=/vmlinuz root=/dev/mapper/root ro ima_policy=tcb roothash=${stack.verityRootHash}`;
+  const fleet = new SoftFleet({ cmdline: kernel, verityRootHash: stack.verityRootHash, files: FLEET_FILES, entriesPerRound: 3 },
+    { keyPem: serving.pem, clientCaPem: stack.pki.operatorCa.certPem, operatorIdentity: 'nodeward-operator' });
+  const t0 = Date.now();
+  await mapLimit(Array.from({ length: n }, (_, i) => i), 32, async (i) => {
+    const name = `soft-${i}`;
+    const ip = fleetIp(i);
+    const ek = eks[i % KEY_POOL]!;
+    await fleet.add(name, ip, AGENT_PORT, {
+      ak: aks[i % KEY_POOL]!, ek, ekCertDer: await ekCertificate(ekCa, ek.publicKey, name), certPem: await servingCert(agentCa, serving.pair.publicKey, ip, name),
+    });
+  });
+  progress(`fleet of ${n} listening after ${Date.now() - t0} ms`);
+  return { fleet, ekCaPem: ekCa.cert.toString('pem') };
+}
+
+async function redisUsedMiB(url: string): Promise<number> {
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await r.connect();
+    return Number(/^used_memory:(\d+)/m.exec(await r.info('memory'))?.[1] ?? Number.NaN) / 2 ** 20;
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** CPU seconds of each harness child (by command name) and of this process (fleet + driver). */
+function cpuByProcess(b: BenchStack): Record<string, number> {
+  const out: Record<string, number> = { 'fleet + bench driver': cpuSeconds(process.pid), operator: cpuSeconds(b.operator.pid()!) };
+  for (const pid of b.stack.harness.pids()) {
+    try {
+      const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+      out[comm] = (out[comm] ?? 0) + cpuSeconds(pid);
+    } catch { /* exited */ }
+  }
+  return out;
+}
+
+interface ScaleRow { nodes: number; markdown: string[]; roundsPerS: number }
+
+async function runOne(n: number, o: ScaleOptions, progress: (s: string) => void): Promise<ScaleRow> {
+  let fleet: SoftFleet | undefined;
+  let ekCaPem = '';
+  const b = await startBenchStack({
+    interval: `${o.intervalS}s`, poll: { everyMs: n > 2000 ? 10_000 : 3000, phases: true },
+    operatorEnv: { NODEWARD_RESYNC_MS: '60000', NODEWARD_LOG_LEVEL: 'warn' },
+    before: async (stack) => { ({ fleet, ekCaPem } = await startFleet(stack, n, progress)); await configure(stack, ekCaPem); },
+  });
+  try {
+    const t0 = Date.now();
+    await mapLimit(Array.from({ length: n }, (_, i) => i), 16, (i) =>
+      createSimulatedNode(b.stack.harness, `soft-${i}`, { ip: fleetIp(i), labels: { [SELECTOR_LABEL]: 'true' } }));
+    progress(`${n} Node objects after ${Date.now() - t0} ms`);
+    await b.poller.until(`${n} Trusted`, (v) => [...v.phase.values()].filter((p) => p === 'Trusted').length >= n, 30 * 60_000);
+    const enrolS = (Date.now() - t0) / 1000;
+    progress(`${n} Trusted after ${enrolS} s; settling ${SETTLE_S} s`);
+    await sleep(SETTLE_S * 1000);
+    const port = b.operator.httpPort;
+    const m0 = await scrape(port);
+    const c0 = cpuByProcess(b);
+    const w0 = Date.now();
+    const q0 = fleet!.quotes;
+    await sleep(o.windowS * 1000);
+    const m1 = await scrape(port);
+    const c1 = cpuByProcess(b);
+    const wall = (Date.now() - w0) / 1000;
+    const rounds = sum(m1, 'nodeward_rounds_total') - sum(m0, 'nodeward_rounds_total');
+    const trusted = sum(m1, 'nodeward_rounds_total', 'result="trusted"') - sum(m0, 'nodeward_rounds_total', 'result="trusted"');
+    const opCpu = c1['operator']! - c0['operator']!;
+    const writes = sum(m1, 'nodeward_api_writes_total') - sum(m0, 'nodeward_api_writes_total');
+    const lag = bucketDelta(m0, m1, 'nodeward_round_queue_lag_seconds');
+    const lagCount = sum(m1, 'nodeward_round_queue_lag_seconds_count') - sum(m0, 'nodeward_round_queue_lag_seconds_count');
+    const lagMean = (sum(m1, 'nodeward_round_queue_lag_seconds_sum') - sum(m0, 'nodeward_round_queue_lag_seconds_sum')) / lagCount;
+    const rss = rssMiB(b.operator.pid()!);
+    const redis = await redisUsedMiB(b.stack.harness.redisUrl);
+    const writesPerMin = (writes / wall) * 60;
+    const due = n / o.intervalS;
+    const cpuSplit = Object.keys(c1).map((k) => `${k} ${fmt((c1[k]! - (c0[k] ?? 0)) / wall, 2)}`).join(', ');
+    const markdown = [
+      `### ${fmt(n)} nodes, interval ${o.intervalS} s (due: ${fmt(due)} rounds/s)`, '',
+      `All ${fmt(n)} enrolled (Trusted) ${fmt(enrolS, 1)} s after their Node objects began to be created; ${SETTLE_S} s settle; steady-state window ${fmt(wall, 0)} s.`, '',
+      table(['metric', 'value', 'target'], [
+        ['attestation rounds/s (all results)', `${fmt(rounds / wall, 1)} (${fmt(trusted / wall, 1)} trusted)`, `${fmt(due)} due`],
+        ['operator CPU', `${fmt(opCpu / wall, 2)} cores`, ''],
+        ['rounds per operator CPU-second', fmt(rounds / opCpu, 0), `1,000 on one core: ${met(rounds / opCpu >= 1000)}`],
+        ['queue lag mean / p50 ≤ / p99 ≤ (bucket bounds)', `${fmt(lagMean, 3)} s / ${fmt(bucketQuantile(lag, 0.5), 2)} s / ${fmt(bucketQuantile(lag, 0.99), 2)} s`, ''],
+        ['operator RSS', `${fmt(rss, 0)} MiB`, n >= 10_000 ? `≤ 512 MB at 10,000: ${met(rss <= 512)}` : '≤ 512 MB at 10,000 (n/a)'],
+        ['Redis used_memory', `${fmt(redis, 1)} MiB`, ''],
+        ['Kubernetes API writes/min', `${fmt(writesPerMin, 1)} (${fmt((writesPerMin * 5) / n, 3)} per node per 5 min)`, `≤ 1 per node per 5 min: ${met((writesPerMin * 5) / n <= 1)}`],
+        ['quotes served by the fleet/s', fmt((fleet!.quotes - q0) / wall, 1), ''],
+      ]),
+      `CPU in the window (cores): ${cpuSplit}.`, '',
+    ];
+    return { nodes: n, markdown, roundsPerS: rounds / wall };
+  } finally {
+    await b.stop();
+    await fleet?.close();
+  }
+}
+
+export async function scaleBench(o: ScaleOptions, progress: (s: string) => void): Promise<string> {
+  const rows: ScaleRow[] = [];
+  const failures: string[] = [];
+  for (const n of o.nodeCounts) {
+    try {
+      rows.push(await runOne(n, o, progress));
+    } catch (e) {
+      failures.push(`${fmt(n)} nodes: did not complete: ${e instanceof Error ? e.message : String(e)}`);
+      progress(failures[failures.length - 1]!);
+    }
+  }
+  const png = await barsPng('scale-throughput.png', rows.map((r) => ({ label: `${r.nodes}`, value: r.roundsPerS })));
+  return [`Machine: ${machine()}`, '', ...rows.flatMap((r) => r.markdown), ...failures, '', `Plot (rounds/s by node count): ${png}`, ''].join('\n');
+}

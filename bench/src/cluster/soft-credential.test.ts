@@ -1,0 +1,18 @@
+import { randomBytes } from 'node:crypto';
+import { makeCredential } from '@nodeward/attest';
+import { createSoftAk } from '@nodeward/e2e/sim/soft-tpm';
+import { createSoftEk, softActivateCredential, SoftActivationError } from './soft-credential.js';
+
+describe('softActivateCredential', () => {
+  it('recovers the secret attest makeCredential protected, and only for the AK Name it was bound to', async () => {
+    const ek = await createSoftEk();
+    const ak = createSoftAk();
+    const secret = randomBytes(32);
+    const made = makeCredential({ ekPublic: ek.publicArea, akName: ak.name, secret });
+    expect(softActivateCredential(ek, ak.name, made.credentialBlob, made.encryptedSecret)).toEqual(secret);
+    const other = Buffer.from(ak.name);
+    other[other.length - 1]! ^= 1;
+    expect(() => softActivateCredential(ek, other, made.credentialBlob, made.encryptedSecret)).toThrow(SoftActivationError);
+    expect(() => softActivateCredential(ek, ak.name, made.credentialBlob.subarray(0, 10), made.encryptedSecret)).toThrow(SoftActivationError);
+  });
+});
