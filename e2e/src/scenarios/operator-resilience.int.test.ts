@@ -53,10 +53,11 @@ describe('operator resilience (real apiserver, Redis, swtpm agents, operator pro
     }, 60_000, 200);
     await stack.harness.restartRedis();
     // Redis lost every schedule and every node's state. From the moment it is back, each node must be
-    // attested again within two intervals, plus the client's reconnect back-off (ioredis retries at
-    // growing delays, up to 2 s) and the status heartbeat that makes a round visible through kubectl.
+    // attested again within two intervals, plus the clients' reconnect back-off (ioredis retries at
+    // growing delays, up to 2 s, for the scheduler's and the worker's connections in turn) and the
+    // status heartbeat that makes a round visible through kubectl.
     const back = Date.now();
-    const allowanceMs = 2 * INTERVAL_MS + 2_000 + 500;
+    const allowanceMs = 2 * INTERVAL_MS + 2 * 2_000 + 500;
     const resumed = new Map<string, number>();
     await waitFor('every node attested after the restart', async () => {
       for (const n of ALL) {

@@ -66,6 +66,15 @@ describe('simulated node', () => {
     expect(hex((await pcrs('sha256:8')).sha256![8])).toBe(node.bootPcrs().sha256!['8']);
   });
 
+  it('a reboot is a TPM reset: resetCount moves on every one (an orderly Shutdown(CLEAR), not a suspend)', async () => {
+    const resetCount = async (): Promise<number> => Number(/reset_count: (\d+)/.exec((await tpm2(node.swtpm, 'tpm2_readclock', [])).stdout.toString())![1]);
+    const first = await resetCount();
+    for (let i = 1; i <= 4; i++) {
+      await node.reboot();
+      expect(await resetCount()).toBe(first + i);
+    }
+  });
+
   it('corrupts and restores the verity image for real', async () => {
     const status = (): Promise<string> => readFile(join(node.hostRoot, VERITY_STATUS_PATH), 'utf8');
     expect(await status()).toMatch(/ verity V\n$/);

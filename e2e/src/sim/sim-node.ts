@@ -228,9 +228,10 @@ export async function prepareSimNode(opts: SimNodeOptions): Promise<SimNode> {
         // A command line given whole replaces everything, root hash included (a different kernel/image).
         spec = bootLogSpec(next.cmdline !== undefined ? `BOOT_IMAGE=/vmlinuz ${next.cmdline}` : kernelCmdline, next.secureBoot ?? true);
       }
-      // An orderly shutdown, as a rebooting OS does: a TPM powered off without TPM2_Shutdown counts it
+      // An orderly TPM2_Shutdown(CLEAR), as a rebooting OS does (the default, STATE, is a suspend: the next
+      // start would be a resume, not a reset). A TPM powered off without it counts that
       // against dictionary-attack protection, and after a few such reboots locks the AK out (0x921).
-      await tpm2(swtpm, 'tpm2_shutdown', []);
+      await tpm2(swtpm, 'tpm2_shutdown', ['--clear']);
       await swtpm.reboot();
       await boot();
     }),
