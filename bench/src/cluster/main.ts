@@ -45,6 +45,6 @@ async function main(): Promise<void> {
 }
 
 main().then(() => process.exit(0), (e: unknown) => {
-  process.stderr.write(`bench failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+  process.stderr.write(`bench failed: ${e instanceof Error ? e.message : String(e)}\n`);
   process.exit(1);
 });

@@ -5,6 +5,7 @@
  * functions need no Kubernetes client.
  */
 import type * as api from '../api/v1alpha1.js';
+import type { OwnerReference } from '../api/meta.js';
 import { GROUP } from '../api/v1alpha1.js';
 
 // The CRD types are generated from crds/*.yaml (operator/src/api); these are the operator's views of
@@ -46,14 +47,7 @@ export interface NodeAttestation {
   status?: api.NodeAttestationStatus;
 }
 
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
+export type { OwnerReference } from '../api/meta.js';
 
 export interface Taint {
   key: string;
