@@ -57,7 +57,7 @@ export async function enrollmentBench(o: EnrollmentOptions, progress: (s: string
     }
     return [
       `Machine: ${machine()}`, '',
-      `Policy interval ${o.intervalS} s (the first round after registration waits for the node's jittered slot in that interval).`, '',
+      `Policy interval ${o.intervalS} s (a newly scheduled node gets its first round at once; later rounds follow its jittered slot).`, '',
       `Warm-up join (operator just started, excluded): ${secs(warm[0]!)}`, '',
       `### Single-node joins (${o.singles}, one at a time)`, '',
       table(['joins', 'median', 'min', 'max', 'each', 'target ≤ 1 s (median)'], [[
