@@ -30,10 +30,12 @@ export interface RoundScheduler {
 }
 
 export type RoundOutcome =
-  | { kind: 'verdict'; nodeName: string; policyName: string; at: Date; verdict: RoundVerdict }
+  | { kind: 'verdict'; nodeName: string; policyName: string; at: Date; verdict: RoundVerdict; akName?: string }
   | { kind: 'unreachable'; nodeName: string; policyName: string; at: Date; error: string }
   /** The agent answered with an identity other than the registered one (EK or AK changed). */
-  | { kind: 'identity-changed'; nodeName: string; policyName: string; at: Date; failures: Failure[] };
+  | { kind: 'identity-changed'; nodeName: string; policyName: string; at: Date; failures: Failure[]; akName?: string };
+// akName: the registered AK the round was verified against. An outcome for an AK the node is no longer
+// registered with (a round in flight across an approved identity change) is stale and dropped.
 
 /** Called by a worker after each round; the control plane decides and enforces. */
 export type RoundOutcomeHandler = (outcome: RoundOutcome) => Promise<void>;

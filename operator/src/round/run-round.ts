@@ -70,10 +70,10 @@ async function attestOnce(ctx: RoundContext, deps: RoundDeps, metrics: RoundMetr
   const verdict = await (deps.verify ?? verifyRound)(evidence, ctx.policy, prev);
   endVerify();
   if (verdict.failures.some((f) => IMPERSONATION.has(f.id))) {
-    return { kind: 'identity-changed', nodeName, policyName, at, failures: await identityFailures(ctx, deps.agent, verdict) };
+    return { kind: 'identity-changed', nodeName, policyName, at, failures: await identityFailures(ctx, deps.agent, verdict), akName: ctx.akName };
   }
   await deps.store.put(nodeName, { ...verdict.nextState, akName: ctx.akName });
-  return { kind: 'verdict', nodeName, policyName, at, verdict };
+  return { kind: 'verdict', nodeName, policyName, at, verdict, akName: ctx.akName };
 }
 
 /**

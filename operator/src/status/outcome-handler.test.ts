@@ -33,6 +33,17 @@ const at = (clock: { t: number }): Date => new Date(clock.t);
 const round = (clock: { t: number }, v: RoundVerdict, policyName = 'p'): RoundOutcome => ({ kind: 'verdict', nodeName: 'n1', policyName, at: at(clock), verdict: v });
 
 describe('RoundOutcomeHandler', () => {
+  it('drops a round verified against a superseded AK (in flight across an approved identity change)', async () => {
+    const { cluster, handle } = setup();
+    const na = cluster.attestations.get('n1')!;
+    na.status = { phase: 'Trusted', identity: { ekCertificateFingerprint: 'f'.repeat(64), akName: 'aa' } };
+    const failures = [{ id: 'quote.wrong_signing_key' as const, message: 'x' }];
+    await handle({ kind: 'identity-changed', nodeName: 'n1', policyName: 'p', at: at({ t: 0 }), failures, akName: 'old' });
+    expect(cluster.attestations.get('n1')!.status?.phase).toBe('Trusted');
+    await handle({ kind: 'identity-changed', nodeName: 'n1', policyName: 'p', at: at({ t: 0 }), failures, akName: 'aa' });
+    expect(cluster.attestations.get('n1')!.status?.phase).toBe('Untrusted');
+  });
+
   it('writes status on change only, and then at most once per heartbeat for passing rounds', async () => {
     const { cluster, handle, clock } = setup();
     await handle(round(clock, verdict(true)));

@@ -116,12 +116,22 @@ export async function recordDecision(deps: StatusDeps, na: NodeAttestation, poli
   return write;
 }
 
+/** A round verified against an AK the node is no longer registered with (in flight across an approved identity change). */
+export function isStale(outcome: RoundOutcome, na: NodeAttestation): boolean {
+  const registered = na.status?.identity?.akName;
+  return outcome.kind !== 'unreachable' && outcome.akName !== undefined && registered !== undefined && outcome.akName !== registered;
+}
+
 /** The RoundOutcomeHandler (ports.ts): decide, record status, enforce. */
 export function makeRoundOutcomeHandler(deps: StatusDeps): RoundOutcomeHandler {
   return async (outcome: RoundOutcome): Promise<void> => {
     const na = deps.nodeAttestation(outcome.nodeName);
     if (na === undefined || na.spec.policyName !== outcome.policyName) {
       deps.log.debug('round outcome for a node no longer attested under that policy; dropped', { node: outcome.nodeName, policy: outcome.policyName });
+      return;
+    }
+    if (isStale(outcome, na)) {
+      deps.log.debug('round outcome for a superseded identity; dropped', { node: outcome.nodeName });
       return;
     }
     const policy = deps.policy(na.spec.policyName);
