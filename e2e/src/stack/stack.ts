@@ -9,7 +9,7 @@ import { createSimulatedNode } from '../harness/simulated-node.js';
 import { startHarness, type Harness } from '../harness/harness.js';
 import { freePort } from '../sim/free-port.js';
 import { createMtlsPki, type MtlsPki } from '../sim/pki.js';
-import { formatVerityImage, prepareSimNode, type SimNode } from '../sim/sim-node.js';
+import { prepareSimNode, type SimNode } from '../sim/sim-node.js';
 import { createSwtpmCa, manufactureTpm, readSwtpmCa, type SwtpmCa } from '../sim/swtpm.js';
 import { startOperatorProcess, type OperatorProcess } from './operator-process.js';
 import { KNOWN_GOOD_FILES, NODEWARD_NAMESPACE, RUNTIME_POLICY_CONFIGMAP, TRUST_ANCHORS_CONFIGMAP, configMap } from './policy.js';
@@ -71,7 +71,11 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
   }
 }
 
-async function knownGoodPolicyJson(ca: { setupConfig: string }, dir: string): Promise<string> {
+/**
+ * A known-good node's runtime policy and its dm-verity root hash: every simulated node boots the same
+ * fleet image, so the probe's root hash is the fleet's.
+ */
+async function knownGoodNode(ca: { setupConfig: string }, dir: string): Promise<{ policyJson: string; rootHash: string }> {
   // The runtime policy is generated from a known-good node's log, as `nodeward ima policy create` does.
   const probe = await prepareSimNode({ name: 'known-good', ip: '127.0.0.1', baseDir: dir, ca });
   try {
@@ -80,7 +84,7 @@ async function knownGoodPolicyJson(ca: { setupConfig: string }, dir: string): Pr
     const policy = createRuntimePolicy(parseImaBinaryLog(log));
     // The boot aggregate differs per boot; the verifier accepts the one computed from the quoted PCRs.
     delete policy.digests['boot_aggregate'];
-    return JSON.stringify(policy, null, 2);
+    return { policyJson: JSON.stringify(policy, null, 2), rootHash: probe.verity.rootHash };
   } finally {
     await probe.stop();
   }
@@ -95,8 +99,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   try {
     const pki = await createMtlsPki(join(dir, 'pki'));
     const swtpmCa = await readSwtpmCaAfterFirstTpm(join(dir, 'swtpm-ca'), dir);
-    const policyJson = await knownGoodPolicyJson(swtpmCa, join(dir, 'probe'));
-    const rootHash = (await formatVerityImage(join(dir, 'verity-probe'))).rootHash;
+    const { policyJson, rootHash } = await knownGoodNode(swtpmCa, join(dir, 'probe'));
     const files = { cert: join(dir, 'pki/operator-client.pem'), key: join(dir, 'pki/operator-client.key'), ca: join(dir, 'pki/agent-ca.pem') };
     await writeFile(files.cert, pki.operatorClient.certPem);
     await writeFile(files.key, pki.operatorClient.keyPem, { mode: 0o600 });
