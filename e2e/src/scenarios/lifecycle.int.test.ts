@@ -26,8 +26,13 @@ describe('attestation lifecycle (real apiserver, Redis, swtpm agents, operator p
       return hasTaint(n) && n.spec?.unschedulable === true ? n : undefined;
     }, 30_000);
     expect(hasTaint(node)).toBe(true);
-    const reasons = (await eventsFor(stack, 'node-2')).map((e) => e.reason);
-    expect(reasons).toEqual(expect.arrayContaining(['AttestationFailed', 'NodeTainted', 'NodeCordoned', 'CredentialsRevoked']));
+    // Revocation follows taint and cordon: wait for its Event (up to 30 s) before checking all four.
+    const wanted = ['AttestationFailed', 'NodeTainted', 'NodeCordoned', 'CredentialsRevoked'];
+    const reasons = await waitFor('node-2 enforcement Events', async () => {
+      const r = (await eventsFor(stack, 'node-2')).map((e) => e.reason);
+      return wanted.every((w) => r.includes(w)) ? r : undefined;
+    }, 30_000).catch(async () => (await eventsFor(stack, 'node-2')).map((e) => e.reason));
+    expect(reasons).toEqual(expect.arrayContaining(wanted));
     expect(await phaseOf(stack, 'node-1')).toBe('Trusted');
     expect(await phaseOf(stack, 'node-3')).toBe('Trusted');
   }, 120_000);
