@@ -110,6 +110,31 @@ describe('node agent against swtpm (mTLS API)', () => {
     await healthy(agentA);
   });
 
+  it('activates through the EK persisted at its handle, through a re-created EK without one, and leaves a foreign key at the EK handle alone', async () => {
+    const activate = async (a: RunningAgent, akName: string): Promise<AgentReply> => {
+      const made = makeCredential({ ekPublic: Buffer.from(a.identity.ekPublic, 'base64'), akName: Buffer.from(akName, 'hex'), secret: randomBytes(32) });
+      return call(a, '/v1/activate', { method: 'POST', body: { credentialBlob: made.credentialBlob.toString('base64'), encryptedSecret: made.encryptedSecret.toString('base64') } });
+    };
+    const ekHandleOf = (node: string): string[] => logLines.filter((l) => l.includes('"tpm ready"') && l.includes(`"node":"${node}"`))
+      .map((l) => (JSON.parse(l) as { ekHandle: string }).ekHandle);
+    expect(ekHandleOf('node-b')).toEqual(['0x81010001']);
+    const first = agentB.identity;
+    for (const extra of [{ ekHandle: null }, { ekHandle: 0x81010003 }]) {
+      // No persistent EK, then the handle of another key (an ECC AK made here first): the EK is re-created per activation.
+      await agentB.close();
+      if (extra.ekHandle !== null) await (await startAgent(await config(nodeB, { akType: 'ecc', akHandle: extra.ekHandle, ekHandle: null }))).close();
+      agentB = await startAgent(await config(nodeB, extra));
+      expect(agentB.identity.ekPublic).toBe(first.ekPublic);
+      expect((await activate(agentB, agentB.identity.akName)).status).toBe(200);
+      expect((await activate(agentB, agentA.identity.akName)).status).toBe(503);
+    }
+    expect(ekHandleOf('node-b')).toEqual(['0x81010001', 'none', 'none', 'none']);
+    expect(logLines.some((l) => l.includes('EK handle holds another key') && l.includes('0x81010003'))).toBe(true);
+    await agentB.close();
+    agentB = await startAgent(await config(nodeB));
+    expect((await activate(agentB, agentB.identity.akName)).status).toBe(200);
+  });
+
   it('quotes: the signature, nonce and PCR digest verify, and the boot PCRs equal the event log replay', async () => {
     const { q, nonce } = await quote(agentA);
     const v = verify(agentA.identity, q, nonce);

@@ -25,6 +25,8 @@ export interface AgentConfig {
   akType?: AkType;
   /** Default 0x81010002. */
   akHandle?: number;
+  /** Persistent EK handle (found or made at start, used by activation). Default 0x81010001; null: re-create the EK each time. */
+  ekHandle?: number | null;
   /** Default: the fixture files under `<hostRoot>/run/nodeward/`; `{ kind: 'dmsetup' }` on a real node. */
   verity?: VeritySourceConfig;
   /** Default 64 KiB. */
@@ -45,6 +47,7 @@ export const IMA_LOG_PATH = 'sys/kernel/security/ima/binary_runtime_measurements
 export const EVENT_LOG_PATH = 'sys/kernel/security/tpm0/binary_bios_measurements';
 export const DEFAULT_CREDENTIAL_DIR = 'var/lib/nodeward/credential';
 export const DEFAULT_AK_HANDLE = 0x81010002;
+export const DEFAULT_EK_HANDLE = 0x81010001;
 export const DEFAULT_OPERATOR_IDENTITY = 'nodeward-operator';
 
 /** A path under the host root (absolute paths are taken as relative to it too). */
@@ -57,6 +60,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   const log = config.logger ?? createLogger({ base: { component: 'agent' } });
   const tpm = await AgentTpm.open({
     tcti: config.tcti, akType: config.akType ?? 'rsa', akHandle: config.akHandle ?? DEFAULT_AK_HANDLE,
+    ...(config.ekHandle === null ? {} : { ekHandle: config.ekHandle ?? DEFAULT_EK_HANDLE }),
     scratchParent: config.scratchDir, logger: log,
   });
   const server = createAgentServer({

@@ -12,5 +12,7 @@ describe('agent configuration', () => {
     expect(() => parseListen('nope')).toThrow(ConfigError);
     await expect(loadAgentConfig(parseAgentArgs(['--ak-type', 'dsa'], {}))).rejects.toThrow(ConfigError);
     await expect(loadAgentConfig(parseAgentArgs(['--ak-handle', '0x80000000'], {}))).rejects.toThrow(ConfigError);
+    await expect(loadAgentConfig(parseAgentArgs(['--ek-handle', '0x1c00002'], {}))).rejects.toThrow(/ek-handle/);
+    await expect(loadAgentConfig(parseAgentArgs(['--ek-handle', '0x81010002'], {}))).rejects.toThrow(/must differ/);
   });
 });

@@ -14,6 +14,8 @@ const OPTIONS = {
   'credential-dir': { type: 'string', env: 'NODEWARD_CREDENTIAL_DIR', default: 'var/lib/nodeward/credential' },
   'ak-type': { type: 'string', env: 'NODEWARD_AK_TYPE', default: 'rsa' },
   'ak-handle': { type: 'string', env: 'NODEWARD_AK_HANDLE', default: '0x81010002' },
+  /** Where the EK is (or gets) persisted, TCG's 0x81010001; `none` re-creates the EK for every activation. */
+  'ek-handle': { type: 'string', env: 'NODEWARD_EK_HANDLE', default: '0x81010001' },
   'operator-identity': { type: 'string', env: 'NODEWARD_OPERATOR_IDENTITY', default: 'nodeward-operator' },
   'verity-source': { type: 'string', env: 'NODEWARD_VERITY_SOURCE', default: 'dmsetup' },
   'log-level': { type: 'string', env: 'NODEWARD_LOG_LEVEL', default: 'info' },
@@ -49,9 +51,9 @@ export function parseListen(s: string): { host: string; port: number } {
   return { host: m[1]!, port };
 }
 
-function parseHandle(s: string): number {
+function parseHandle(s: string, flag = 'ak-handle'): number {
   const n = Number(s);
-  if (!/^0x81[0-9a-fA-F]{6}$/.test(s) || !Number.isInteger(n)) throw new ConfigError(`--ak-handle must be a persistent handle 0x81xxxxxx, got ${s}`);
+  if (!/^0x81[0-9a-fA-F]{6}$/.test(s) || !Number.isInteger(n)) throw new ConfigError(`--${flag} must be a persistent handle 0x81xxxxxx, got ${s}`);
   return n;
 }
 
@@ -68,6 +70,8 @@ export async function loadAgentConfig(args: AgentArgs): Promise<AgentConfig & { 
   const listen = parseListen(args.listen);
   const akType = oneOf('ak-type', args['ak-type'], ['rsa', 'ecc'] as const);
   const akHandle = parseHandle(args['ak-handle']);
+  const ekHandle = args['ek-handle'] === 'none' ? null : parseHandle(args['ek-handle'], 'ek-handle');
+  if (ekHandle === akHandle) throw new ConfigError('--ek-handle and --ak-handle must differ');
   const logLevel = oneOf('log-level', args['log-level'], ['debug', 'info', 'warn', 'error'] as const);
   return {
     listen,
@@ -82,6 +86,7 @@ export async function loadAgentConfig(args: AgentArgs): Promise<AgentConfig & { 
     credentialDir: args['credential-dir'],
     akType,
     akHandle,
+    ekHandle,
     ...(verity === 'dmsetup' ? { verity: { kind: 'dmsetup' as const } } : {}),
     logLevel,
   };

@@ -17,6 +17,12 @@ export interface TpmConfig {
   akType: AkType;
   /** Persistent handle of the AK, e.g. 0x81010002. */
   akHandle: number;
+  /**
+   * Persistent handle of the EK (TCG: 0x81010001). When it holds the EK (the same public area as the
+   * one created from the EK template) or is free (the EK is persisted there), credential activation
+   * uses it instead of re-creating the EK from its template every time. Undefined: always re-create.
+   */
+  ekHandle?: number;
   /** Parent of the agent's private (0700) scratch directory; defaults to the OS temp dir. */
   scratchParent?: string;
   logger?: Logger;
@@ -51,6 +57,8 @@ export class AgentTpm {
   private readonly queue = new SerialQueue();
   private seq = 0;
   private ekType: 'rsa' | 'ecc' = 'rsa';
+  /** Where the EK is persisted, once open() confirmed it holds our EK. */
+  private persistentEk: number | undefined;
   private ident: IdentityResponse | undefined;
 
   private constructor(
@@ -88,8 +96,9 @@ export class AgentTpm {
     await this.queue.run(() => rm(this.dir, { recursive: true, force: true }));
   }
 
+  /** TPM2_Quote with the persistent AK: it loads no object and opens no session, so nothing is flushed unless it fails. */
   async quote(nonce: Buffer, sel: PcrSelection): Promise<QuoteResponse> {
-    return this.exclusive(async () => {
+    return this.exclusive('on-error', async () => {
       const f = this.files('msg', 'sig', 'pcrs');
       try {
         const { stdout } = await this.tool('tpm2_quote', ['-c', hex(this.cfg.akHandle), '-l', selectionArg(sel),
@@ -103,17 +112,24 @@ export class AgentTpm {
     });
   }
 
-  /** TPM2_ActivateCredential with the AK and the EK (policy session on the endorsement hierarchy). */
+  /**
+   * TPM2_ActivateCredential with the AK and the EK (policy session on the endorsement hierarchy).
+   * The EK is the persistent one when open() found or put it there, else it is re-created from its
+   * template; a credential made for another EK or AK Name fails to activate either way.
+   */
   async activate(idObject: Buffer, encSecret: Buffer): Promise<Buffer> {
-    return this.exclusive(async () => {
+    return this.exclusive('always', async () => {
       const f = this.files('ek.ctx', 's.ctx', 'cred', 'secret');
       try {
         await writeFile(f.cred, encodeCredentialFile({ credentialBlob: idObject, encryptedSecret: encSecret }), { mode: 0o600 });
-        await this.tool('tpm2_createek', ['-c', f['ek.ctx'], '-G', this.ekType]);
-        await this.flush('-t');
+        const ek = this.persistentEk === undefined ? f['ek.ctx'] : hex(this.persistentEk);
+        if (this.persistentEk === undefined) {
+          await this.tool('tpm2_createek', ['-c', f['ek.ctx'], '-G', this.ekType]);
+          await this.flush('-t');
+        }
         await this.tool('tpm2_startauthsession', ['--policy-session', '-S', f['s.ctx']]);
         await this.tool('tpm2_policysecret', ['-S', f['s.ctx'], '-c', 'e']);
-        await this.tool('tpm2_activatecredential', ['-c', hex(this.cfg.akHandle), '-C', f['ek.ctx'], '-i', f.cred,
+        await this.tool('tpm2_activatecredential', ['-c', hex(this.cfg.akHandle), '-C', ek, '-i', f.cred,
           '-o', f.secret, '-P', `session:${f['s.ctx']}`]);
         return await readFile(f.secret);
       } finally {
@@ -123,12 +139,14 @@ export class AgentTpm {
   }
 
   /**
-   * Runs one operation in the queue, then queues the flush of transient objects and sessions right
-   * behind it: the next operation still starts on an empty TPM, but the caller does not wait for it.
+   * Runs one operation in the queue, then (always, or only when it failed) queues the flush of
+   * transient objects and sessions right behind it: the next operation still starts on an empty TPM,
+   * but the caller does not wait for the flush.
    */
-  private exclusive<T>(op: () => Promise<T>): Promise<T> {
+  private exclusive<T>(flush: 'always' | 'on-error', op: () => Promise<T>): Promise<T> {
     const result = this.queue.run(op);
-    void this.queue.run(() => this.flushAll());
+    result.then(() => flush === 'always', () => true)
+      .then((needed) => { if (needed) void this.queue.run(() => this.flushAll()); }, () => undefined);
     return result;
   }
 
@@ -152,6 +170,7 @@ export class AgentTpm {
     await this.flushAll();
     const ekCertificates = await this.readEkCertificates();
     const ekPublic = await this.createEk();
+    if (this.cfg.ekHandle !== undefined) this.persistentEk = await this.ensurePersistentEk(this.cfg.ekHandle, ekPublic);
     const ak = await this.ensureAk();
     const props = parseFixedProperties((await this.tool('tpm2_getcap', ['properties-fixed'])).stdout.toString());
     this.ident = {
@@ -161,7 +180,7 @@ export class AgentTpm {
       akName: ak.name.toString('hex'),
       tpm: describeTpm(props),
     };
-    this.log.info('tpm ready', { ekType: this.ekType, akType: this.cfg.akType, akHandle: hex(this.cfg.akHandle), akName: this.ident.akName, akCreated: ak.created });
+    this.log.info('tpm ready', { ekType: this.ekType, ekHandle: this.persistentEk === undefined ? 'none' : hex(this.persistentEk), akType: this.cfg.akType, akHandle: hex(this.cfg.akHandle), akName: this.ident.akName, akCreated: ak.created });
   }
 
   private async readEkCertificates(): Promise<IdentityResponse['ekCertificates']> {
@@ -187,6 +206,44 @@ export class AgentTpm {
       return await readFile(f['ek.pub']);
     } finally {
       await this.flush('-t');
+      await removeFiles(f);
+    }
+  }
+
+  /**
+   * The EK's persistent handle when it holds exactly the EK created from the template (`ekPublic`),
+   * persisting it there when the handle is free; undefined when the handle holds another key (that
+   * key is left alone and every activation re-creates the EK).
+   */
+  private async ensurePersistentEk(handle: number, ekPublic: Buffer): Promise<number | undefined> {
+    const persisted = await this.readPublic(handle);
+    if (persisted !== undefined) {
+      if (persisted.equals(ekPublic)) return handle;
+      this.log.warn('EK handle holds another key; the EK is re-created for every activation', { ekHandle: hex(handle) });
+      return undefined;
+    }
+    const f = this.files('ek.ctx');
+    try {
+      await this.tool('tpm2_createek', ['-c', f['ek.ctx'], '-G', this.ekType]);
+      await this.tool('tpm2_evictcontrol', ['-C', 'o', '-c', f['ek.ctx'], hex(handle)]);
+    } catch (e) {
+      this.log.warn('EK not persisted; the EK is re-created for every activation', { ekHandle: hex(handle), error: String(e) });
+      return undefined;
+    } finally {
+      await this.flush('-t');
+      await removeFiles(f);
+    }
+    const now = await this.readPublic(handle);
+    return now?.equals(ekPublic) === true ? handle : undefined;
+  }
+
+  /** The TPM2B_PUBLIC of a persistent handle, or undefined when nothing is there. */
+  private async readPublic(handle: number): Promise<Buffer | undefined> {
+    const f = this.files('pub');
+    try {
+      const found = await this.tool('tpm2_readpublic', ['-c', hex(handle), '-o', f.pub]).then(() => true, () => false);
+      return found ? await readFile(f.pub) : undefined;
+    } finally {
       await removeFiles(f);
     }
   }
