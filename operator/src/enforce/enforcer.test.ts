@@ -112,6 +112,28 @@ describe('Enforcer', () => {
     expect(crlEntries(ca.crlPem()!)).toHaveLength(1);
   });
 
+  it('taints and cordons in one Node write, and lifts both in one', async () => {
+    const { cluster, enforcer } = await setup();
+    const writes = (): number => cluster.writes.filter((w) => w === 'update node/n1').length;
+    await enforcer.converge(target, actionsFor(spec, 'Untrusted', { tainted: true, cordoned: true }));
+    expect(writes()).toBe(1);
+    expect(cluster.nodes.get('n1')!.spec).toMatchObject({ unschedulable: true, taints: [{ key: 'example.com/foreign' }, { key: 'attestation.nodeward.io/untrusted', effect: 'NoExecute' }] });
+    expect(reasons(cluster)).toEqual(['NodeTainted', 'NodeCordoned']);
+    await enforcer.converge(target, actionsFor(spec, 'Trusted', {}));
+    expect(writes()).toBe(2);
+    expect(cluster.nodes.get('n1')!.spec).toMatchObject({ unschedulable: false, taints: [{ key: 'example.com/foreign' }] });
+    expect(cluster.nodes.get('n1')!.metadata.annotations).toEqual({});
+  });
+
+  it('runs concurrent convergences of one node one after another: a round and a reconcile issue one credential', async () => {
+    const { cluster, enforcer, agent } = await setup();
+    const trusted = actionsFor(spec, 'Trusted', {});
+    const [a, b] = await Promise.all([enforcer.converge(target, trusted), enforcer.converge(target, trusted)]);
+    expect([...a, ...b].map((x) => x.kind)).toEqual(['issue-credential']);
+    expect(agent.put).toHaveLength(1);
+    expect(cluster.writes.filter((w) => w.includes(credentialSecretName('n1')))).toHaveLength(2);
+  });
+
   it('never uncordons an administrator cordon', async () => {
     const { cluster, enforcer } = await setup();
     cluster.nodes.get('n1')!.spec!.unschedulable = true;

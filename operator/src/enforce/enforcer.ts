@@ -3,9 +3,8 @@ import type { CredentialAuthority } from '../ca/credential-authority.js';
 import type { EnforcementAction } from '../decide/actions.js';
 import type { Cluster } from '../kube/cluster.js';
 import type { Logger } from '../log.js';
-import type { TaintEffect } from '../status/resources.js';
 import { metrics, recordAction } from '../metrics.js';
-import { withCordon, withoutCordon, withTaint, withoutTaint } from './taints.js';
+import { nodeEditFor, type NodeAction } from './taints.js';
 
 export interface EnforceTarget {
   nodeName: string;
@@ -30,6 +29,8 @@ export interface EnforcerOptions {
  */
 export class Enforcer {
   private readonly now: () => Date;
+  /** Per node, the convergence running now: the next one for that node starts after it. */
+  private readonly running = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly cluster: Pick<Cluster, 'editNode' | 'createEvent'>,
@@ -41,43 +42,44 @@ export class Enforcer {
     this.now = o.now ?? (() => new Date());
   }
 
-  /** Apply every action in order; resolves the actions that changed something. */
+  /**
+   * Apply every action in order; resolves the actions that changed something. The taint and cordon
+   * actions are one read-modify-write of the Node. Convergences of one node run one after another
+   * (a round's and a reconcile's never interleave, so a credential is issued once).
+   */
   async converge(target: EnforceTarget, actions: readonly EnforcementAction[]): Promise<EnforcementAction[]> {
-    const changed: EnforcementAction[] = [];
-    for (const action of actions) if (await this.apply(target, action)) changed.push(action);
+    const before = this.running.get(target.nodeName) ?? Promise.resolve();
+    const run = before.then(() => this.convergeNow(target, actions));
+    const settled = run.catch(() => undefined);
+    this.running.set(target.nodeName, settled);
+    void settled.then(() => { if (this.running.get(target.nodeName) === settled) this.running.delete(target.nodeName); });
+    return run;
+  }
+
+  private async convergeNow(t: EnforceTarget, actions: readonly EnforcementAction[]): Promise<EnforcementAction[]> {
+    const changed: EnforcementAction[] = await this.editNode(t, actions.filter((a): a is NodeAction => a.kind === 'taint' || a.kind === 'cordon'));
+    for (const a of actions) {
+      if (a.kind === 'revoke-credentials' && await this.revoke(t)) changed.push(a);
+      if (a.kind === 'issue-credential' && await this.issue(t)) changed.push(a);
+    }
     return changed;
   }
 
-  private async apply(t: EnforceTarget, a: EnforcementAction): Promise<boolean> {
-    switch (a.kind) {
-      case 'taint':
-        return this.taint(t, a.op, a.key, a.effect);
-      case 'cordon':
-        return this.cordon(t, a.op);
-      case 'revoke-credentials':
-        return this.revoke(t);
-      case 'issue-credential':
-        return this.issue(t);
-    }
-  }
-
-  private async taint(t: EnforceTarget, op: 'apply' | 'lift', key: string, effect: TaintEffect = 'NoSchedule'): Promise<boolean> {
-    const changed = await this.cluster.editNode(t.nodeName, (n) => {
-      const taints = op === 'apply' ? withTaint(n.spec?.taints, key, effect, this.now()) : withoutTaint(n.spec?.taints, key);
-      return taints === undefined ? undefined : { taints };
+  private async editNode(t: EnforceTarget, actions: NodeAction[]): Promise<NodeAction[]> {
+    if (actions.length === 0) return [];
+    let changed: NodeAction[] = [];
+    const wrote = await this.cluster.editNode(t.nodeName, (n) => {
+      const r = nodeEditFor(n, actions, this.now());
+      changed = r.changed;
+      return r.edit;
     });
-    if (!changed) return false;
-    recordAction('taint', op);
-    if (op === 'apply') await this.event(t, 'NodeTainted', `taint ${key}:${effect} applied`);
-    return true;
-  }
-
-  private async cordon(t: EnforceTarget, op: 'apply' | 'lift'): Promise<boolean> {
-    const changed = await this.cluster.editNode(t.nodeName, op === 'apply' ? withCordon : withoutCordon);
-    if (!changed) return false;
-    recordAction('cordon', op);
-    if (op === 'apply') await this.event(t, 'NodeCordoned', 'node cordoned (unschedulable)');
-    return true;
+    if (!wrote) return [];
+    for (const a of changed) {
+      recordAction(a.kind, a.op);
+      if (a.kind === 'taint' && a.op === 'apply') await this.event(t, 'NodeTainted', `taint ${a.key}:${a.effect ?? 'NoSchedule'} applied`);
+      if (a.kind === 'cordon' && a.op === 'apply') await this.event(t, 'NodeCordoned', 'node cordoned (unschedulable)');
+    }
+    return changed;
   }
 
   private async revoke(t: EnforceTarget): Promise<boolean> {

@@ -1,5 +1,5 @@
 import type { NodeView, Taint } from '../status/resources.js';
-import { withCordon, withoutCordon, withTaint, withoutTaint } from './taints.js';
+import { nodeEditFor, withCordon, withoutCordon, withTaint, withoutTaint } from './taints.js';
 
 const now = new Date('2025-01-01T00:00:00Z');
 const foreign: Taint = { key: 'node.kubernetes.io/disk-pressure', effect: 'NoSchedule' };
@@ -51,4 +51,28 @@ describe('withCordon / withoutCordon', () => {
     ['drops a stale mark of ours', n(false, true), { unschedulable: false, annotations: { 'attestation.nodeward.io/cordoned-by': null } }],
     ['no change on a schedulable unmarked node', n(false, false), undefined],
   ])('withoutCordon %s', (_n, node, expected) => expect(withoutCordon(node)).toEqual(expected));
+});
+
+describe('nodeEditFor', () => {
+  const node = (taints: Taint[], unschedulable?: boolean, annotations: Record<string, string> = {}): NodeView =>
+    ({ metadata: { name: 'n', annotations }, spec: { taints, ...(unschedulable === undefined ? {} : { unschedulable }) } });
+  const unreachable = 'attestation.nodeward.io/unreachable';
+  const cordonedBy = { 'attestation.nodeward.io/cordoned-by': 'nodeward' };
+
+  it('folds taint and cordon actions into one edit, each applied to the result of the ones before', () => {
+    const r = nodeEditFor(node([foreign, { key: unreachable, effect: 'NoExecute' }]), [
+      { kind: 'taint', op: 'apply', key: ours, effect: 'NoExecute' }, { kind: 'taint', op: 'lift', key: unreachable }, { kind: 'cordon', op: 'apply' },
+    ], now);
+    expect(r.changed.map((a) => `${a.kind}:${a.op}`)).toEqual(['taint:apply', 'taint:lift', 'cordon:apply']);
+    expect(r.edit).toEqual({ taints: [foreign, { key: ours, effect: 'NoExecute', timeAdded: now.toISOString() }], unschedulable: true, annotations: cordonedBy });
+  });
+
+  it('is undefined when nothing changes, and lists only the actions that change something', () => {
+    const lifts = [{ kind: 'taint', op: 'lift', key: ours }, { kind: 'taint', op: 'lift', key: unreachable }, { kind: 'cordon', op: 'lift' }] as const;
+    expect(nodeEditFor(node([foreign]), lifts, now)).toEqual({ edit: undefined, changed: [] });
+    expect(nodeEditFor(node([foreign], true), lifts, now)).toEqual({ edit: undefined, changed: [] });
+    const r = nodeEditFor(node([foreign, { key: ours, effect: 'NoSchedule' }], true, cordonedBy), lifts, now);
+    expect(r.changed.map((a) => a.kind)).toEqual(['taint', 'cordon']);
+    expect(r.edit).toEqual({ taints: [foreign], unschedulable: false, annotations: { 'attestation.nodeward.io/cordoned-by': null } });
+  });
 });

@@ -1,3 +1,5 @@
+import type { CordonAction, TaintAction } from '../decide/actions.js';
+import type { NodeEdit } from '../kube/cluster.js';
 import type { NodeView, Taint, TaintEffect } from '../status/resources.js';
 import { ANNOTATION, FIELD_MANAGER } from '../status/resources.js';
 
@@ -41,4 +43,39 @@ export function withoutCordon(node: NodeView): CordonChange | undefined {
 
 export function cordonedByUs(node: NodeView): boolean {
   return node.metadata.annotations?.[ANNOTATION.cordonedBy] === FIELD_MANAGER;
+}
+
+export type NodeAction = TaintAction | CordonAction;
+
+function editFor(node: NodeView, a: NodeAction, now: Date): NodeEdit | undefined {
+  if (a.kind === 'cordon') return a.op === 'apply' ? withCordon(node) : withoutCordon(node);
+  const taints = a.op === 'apply' ? withTaint(node.spec?.taints, a.key, a.effect ?? 'NoSchedule', now) : withoutTaint(node.spec?.taints, a.key);
+  return taints === undefined ? undefined : { taints };
+}
+
+function edited(node: NodeView, e: NodeEdit): NodeView {
+  const annotations = Object.fromEntries(Object.entries({ ...node.metadata.annotations, ...e.annotations }).filter((kv): kv is [string, string] => kv[1] !== null));
+  return {
+    ...node,
+    metadata: { ...node.metadata, annotations },
+    spec: { ...node.spec, ...(e.taints === undefined ? {} : { taints: e.taints }), ...(e.unschedulable === undefined ? {} : { unschedulable: e.unschedulable }) },
+  };
+}
+
+/**
+ * Every taint and cordon action as one edit of the node (one write), applied in order, each to the
+ * node as the ones before it left it; `changed` lists the actions that change something. Pure.
+ */
+export function nodeEditFor(node: NodeView, actions: readonly NodeAction[], now: Date): { edit: NodeEdit | undefined; changed: NodeAction[] } {
+  let view = node;
+  let edit: NodeEdit | undefined;
+  const changed: NodeAction[] = [];
+  for (const a of actions) {
+    const e = editFor(view, a, now);
+    if (e === undefined) continue;
+    changed.push(a);
+    edit = { ...edit, ...e, ...(e.annotations === undefined ? {} : { annotations: { ...edit?.annotations, ...e.annotations } }) };
+    view = edited(view, e);
+  }
+  return { edit, changed };
 }
