@@ -155,3 +155,23 @@ it('maps a refused connection to unreachable', async () => {
   servers.splice(0);
   expect((await agentError(client().identity(url))).code).toBe('unreachable');
 });
+
+it('resumes the TLS session when the agent closed the idle socket between rounds, across more agents than Node caches by default', async () => {
+  const seen: { reused: boolean; authorized: boolean; cn: unknown }[] = [];
+  const serving = pki.leaf('agent', 'agent-ca', ['127.0.0.1'], 'serverAuth');
+  const record: Handler = (req, res) => {
+    const s = req.socket as import('node:tls').TLSSocket;
+    seen.push({ reused: s.isSessionReused(), authorized: s.authorized, cn: s.getPeerCertificate().subject?.CN });
+    json(200, identity)(req, res, '');
+  };
+  // One round to each of 150 agents (Node's https.Agent caches 100 sessions by default).
+  const urls = await Promise.all(Array.from({ length: 150 }, () => agentServer(record, serving)));
+  const c = client();
+  for (const url of urls) await c.identity(url);
+  // Agents drop idle keep-alive sockets (their keepAliveTimeout is shorter than a round interval).
+  for (const s of servers) s.closeIdleConnections();
+  await new Promise((r) => setImmediate(r));
+  seen.splice(0);
+  await c.identity(urls[0]!);
+  expect(seen).toEqual([{ reused: true, authorized: true, cn: 'operator' }]);
+});
