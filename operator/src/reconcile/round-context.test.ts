@@ -51,6 +51,16 @@ describe('RoundContextProvider', () => {
     });
   });
 
+  it('uses the indexed lookups when the caches have them, never scanning the lists', () => {
+    const scan = (): never => { throw new Error('list scanned'); };
+    const get = makeRoundContextProvider({
+      policies: () => [policy], nodeAttestations: scan, nodes: scan, configMap: () => cm('{}', '1'),
+      nodeAttestation: (n) => (n === 'n1' ? na('AAEC') : undefined), node: (n) => (n === 'n1' ? node : undefined),
+    }, { agentPort: 9443, defaultIntervalMs: 30_000, log: silentLogger, parseRuntimePolicy: () => ({}) as unknown as CompiledRuntimePolicy });
+    expect(get('n1')?.target.agentUrl).toBe('https://10.1.2.3:9443');
+    expect(get('n2')).toBeUndefined();
+  });
+
   it('caches the parsed runtime policy by ConfigMap resourceVersion', () => {
     let current = cm('{"v":1}', '1');
     const parses: string[] = [];

@@ -10,6 +10,9 @@ export interface RoundContextCaches {
   nodeAttestations(): NodeAttestation[];
   nodes(): NodeView[];
   configMap(namespace: string, name: string): ConfigMapView | undefined;
+  /** Indexed lookups (the informers have them); without, the lists are scanned. */
+  nodeAttestation?(nodeName: string): NodeAttestation | undefined;
+  node?(name: string): NodeView | undefined;
 }
 
 export interface RoundContextOptions {
@@ -42,6 +45,11 @@ function bootPolicyFromSpec(mb: NonNullable<NodeAttestationPolicy['spec']['measu
     ...(mb.requiredKernelCmdline === undefined ? {} : { requiredKernelCmdline: [...mb.requiredKernelCmdline] }),
   };
 }
+
+const findAttestation = (c: RoundContextCaches, nodeName: string): NodeAttestation | undefined =>
+  (c.nodeAttestation !== undefined ? c.nodeAttestation(nodeName) : c.nodeAttestations().find((a) => a.spec.nodeName === nodeName));
+const findNode = (c: RoundContextCaches, name: string): NodeView | undefined =>
+  (c.node !== undefined ? c.node(name) : c.nodes().find((n) => n.metadata.name === name));
 
 /**
  * RoundContextProvider over the informer caches every replica keeps. Parsed runtime policies are
@@ -76,11 +84,11 @@ export function makeRoundContextProvider(caches: RoundContextCaches, o: RoundCon
   };
 
   return (nodeName: string): RoundContext | undefined => {
-    const na = caches.nodeAttestations().find((a) => a.spec.nodeName === nodeName);
+    const na = findAttestation(caches, nodeName);
     const identity = na?.status?.identity;
     if (na === undefined || identity?.akPublic === undefined) return undefined;
     const policy = caches.policies().find((p) => p.metadata.name === na.spec.policyName);
-    const node = caches.nodes().find((n) => n.metadata.name === nodeName);
+    const node = findNode(caches, nodeName);
     const agentUrl = node === undefined ? undefined : agentUrlFor(node, o.agentPort);
     if (policy === undefined || agentUrl === undefined) return undefined;
     const ima = runtimePolicy(policy.spec);
