@@ -5,6 +5,9 @@ it('has defaults and reads overrides', () => {
   expect([d.agentPort, d.heartbeatMs, d.namespace, d.leaseName]).toEqual([9443, 300_000, 'nodeward-system', 'nodeward-operator']);
   const o = loadConfig({ NODEWARD_AGENT_PORT: '10443', NODEWARD_NAMESPACE: 'x', POD_NAME: 'op-1', KUBECONFIG: '/k' });
   expect([o.agentPort, o.namespace, o.identity, o.kubeconfig]).toEqual([10443, 'x', 'op-1', '/k']);
+  expect([d.roundConcurrency, d.reconcileConcurrency]).toEqual([64, 16]);
+  const c = loadConfig({ NODEWARD_ROUND_CONCURRENCY: '8', NODEWARD_RECONCILE_CONCURRENCY: '2' });
+  expect([c.roundConcurrency, c.reconcileConcurrency]).toEqual([8, 2]);
   expect(() => loadConfig({ NODEWARD_AGENT_PORT: 'abc' })).toThrow(/NODEWARD_AGENT_PORT/);
   expect(() => loadConfig({ NODEWARD_LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
 });

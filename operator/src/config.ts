@@ -13,6 +13,10 @@ export interface OperatorConfig {
   /** Re-issue a credential when it has less than this left. */
   credentialRenewBeforeMs: number;
   resyncMs: number;
+  /** Rounds this replica runs at once (BullMQ worker concurrency). */
+  roundConcurrency: number;
+  /** Reconciles (registrations, enforcement) run at once by the leader. */
+  reconcileConcurrency: number;
   httpPort: number;
   leaseName: string;
   leaseDurationMs: number;
@@ -62,6 +66,8 @@ export function loadConfig(env: Env = process.env): OperatorConfig {
     credentialTtlMs: num(env, 'NODEWARD_CREDENTIAL_TTL_MS', 3_600_000),
     credentialRenewBeforeMs: num(env, 'NODEWARD_CREDENTIAL_RENEW_BEFORE_MS', 1_200_000),
     resyncMs: num(env, 'NODEWARD_RESYNC_MS', 60_000),
+    roundConcurrency: num(env, 'NODEWARD_ROUND_CONCURRENCY', 64),
+    reconcileConcurrency: num(env, 'NODEWARD_RECONCILE_CONCURRENCY', 16),
     httpPort: num(env, 'NODEWARD_HTTP_PORT', 8080),
     leaseName: env['NODEWARD_LEASE_NAME'] ?? 'nodeward-operator',
     leaseDurationMs: num(env, 'NODEWARD_LEASE_DURATION_MS', 15_000),

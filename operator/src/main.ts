@@ -5,7 +5,7 @@ import { HttpsAgentClient } from './agent-client/index.js';
 import { CredentialAuthority } from './ca/credential-authority.js';
 import { loadConfig, type OperatorConfig } from './config.js';
 import type { EnforcementAction } from './decide/actions.js';
-import { Enforcer } from './enforce/enforcer.js';
+import { Enforcer, type EnforceTarget } from './enforce/enforcer.js';
 import { startHttpServer } from './http-server.js';
 import { makeInformers, type ChangeKind, type Informers } from './kube/informers.js';
 import { KubeCluster } from './kube/kube-cluster.js';
@@ -14,6 +14,7 @@ import { LeaderElector } from './kube/leader-election.js';
 import { createLogger, type Logger } from './log.js';
 import { metrics, recordApiWrite, registry, setNodesByPhase } from './metrics.js';
 import { BullRoundScheduler, RoundWorker } from './queue/index.js';
+import { ConvergenceMemo } from './reconcile/convergence-memo.js';
 import { makeNodeReconciler, policyKey } from './reconcile/node-reconciler.js';
 import { agentUrlFor } from './reconcile/planner.js';
 import { makeRoundContextProvider } from './reconcile/round-context.js';
@@ -68,7 +69,11 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
     },
     onError: (e) => log.warn('leader election failed', { error: e }),
   });
+  // Enforcement found converged is re-checked on a change to the node or its NodeAttestation, or after the heartbeat.
+  const converged = new ConvergenceMemo(cfg.heartbeatMs);
   const onChange = (kind: ChangeKind, obj: { name: string; nodeName?: string }): void => {
+    if (kind === 'node') converged.forget(obj.name);
+    else if (kind === 'nodeattestation') converged.forget(obj.nodeName ?? obj.name);
     if (!elector.isLeader()) return;
     if (kind === 'node') queue.add(obj.name);
     else if (kind === 'nodeattestation') queue.add(obj.nodeName ?? obj.name);
@@ -80,12 +85,16 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
   const redis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: null });
   const store = new RedisNodeStateStore({ redis });
 
-  const enforce = async (na: NodeAttestation, actions: EnforcementAction[]): Promise<void> => {
-    const node = informers.nodes().find((n) => n.metadata.name === na.spec.nodeName);
-    const changed = await enforcer.converge({
+  const enforceTarget = (na: NodeAttestation): EnforceTarget => {
+    const node = informers.node(na.spec.nodeName);
+    return {
       nodeName: na.spec.nodeName, attestationName: na.metadata.name, akName: na.status?.identity?.akName,
       agentUrl: node === undefined ? undefined : agentUrlFor(node, cfg.agentPort),
-    }, actions);
+    };
+  };
+  const enforce = async (na: NodeAttestation, actions: EnforcementAction[]): Promise<void> => {
+    const target = enforceTarget(na);
+    const changed = await converged.run(na.spec.nodeName, { target, actions }, () => enforcer.converge(target, actions)) ?? [];
     // Only actions that changed something are announced, so a re-convergence after a crash does not repeat a notice.
     const type = changed.some((a) => a.kind === 'revoke-credentials') ? 'revocation'
       : changed.some((a) => a.kind === 'taint' && a.op === 'lift') ? 'recovery' : undefined;
@@ -97,6 +106,7 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
   const planOptions = { agentPort: cfg.agentPort, defaultIntervalMs: cfg.defaultIntervalMs };
   const reconcile = makeNodeReconciler({ cluster, caches: informers, scheduler, registration: { agent }, enforce, plan: planOptions, heartbeatMs: cfg.heartbeatMs, log });
   const queue: WorkQueue = new WorkQueue(async (key) => (elector.isLeader() ? reconcile(key) : undefined), {
+    concurrency: cfg.reconcileConcurrency,
     onError: (item, e, attempt) => {
       metrics.reconcileErrors.inc({ kind: item.startsWith('policy/') ? 'policy' : 'node' });
       // `item`, not `key`: the redactor hides fields named key.
@@ -107,10 +117,10 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
   const context = makeRoundContextProvider(informers, { ...planOptions, log });
   const onOutcome = makeRoundOutcomeHandler({
     cluster, log, heartbeatMs: cfg.heartbeatMs, isLeader: () => elector.isLeader(), enforce,
-    nodeAttestation: (n) => informers.nodeAttestations().find((a) => a.spec.nodeName === n),
+    nodeAttestation: (n) => informers.nodeAttestation(n),
     policy: (n) => informers.policies().find((p) => p.metadata.name === n),
   });
-  const worker = new RoundWorker({ connection, runRound: (n) => runRound(n, { context, agent, store, metrics: roundMetrics }), onOutcome, metrics: roundMetrics });
+  const worker = new RoundWorker({ connection, runRound: (n) => runRound(n, { context, agent, store, metrics: roundMetrics }), onOutcome, metrics: roundMetrics, concurrency: cfg.roundConcurrency });
 
   const http = await startHttpServer(cfg.httpPort, { ready: () => informers.synced(), crl: () => ca.crlPem() });
   await informers.start();
