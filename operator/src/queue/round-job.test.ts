@@ -1,4 +1,4 @@
-import { jitterMs } from './round-job.js';
+import { jitterMs, queueLagMs } from './round-job.js';
 
 describe('jitterMs', () => {
   it('is deterministic and within [0, interval)', () => {
@@ -18,5 +18,18 @@ describe('jitterMs', () => {
 
   it('rejects a non-positive interval', () => {
     expect(() => jitterMs('n', 0)).toThrow(RangeError);
+  });
+});
+
+describe('queueLagMs', () => {
+  it('measures from the due time of a promoted delayed job (BullMQ zeroed job.delay), not from its creation', () => {
+    // A job-scheduler tick created at t=1000 for the slot 10 s later, started 250 ms after its slot.
+    expect(queueLagMs({ timestamp: 1000, delay: 0, opts: { delay: 10_000 } }, 11_250)).toBe(250);
+  });
+
+  it('handles immediate jobs, a still-set live delay, and early starts', () => {
+    expect(queueLagMs({ timestamp: 1000, opts: {} }, 1040)).toBe(40);
+    expect(queueLagMs({ timestamp: 1000, delay: 5000 }, 6100)).toBe(100);
+    expect(queueLagMs({ timestamp: 1000, delay: 0, opts: { delay: 10_000 } }, 10_000)).toBe(0);
   });
 });

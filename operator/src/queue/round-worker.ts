@@ -3,7 +3,7 @@ import type { RoundOutcome, RoundOutcomeHandler } from '../ports.js';
 import type { RoundMetrics } from '../round/round-metrics.js';
 import { defaultRoundMetrics } from '../round/round-metrics.js';
 import type { QueueLog } from './bull-round-scheduler.js';
-import { ROUND_QUEUE, ROUND_QUEUE_PREFIX, type RoundJobData } from './round-job.js';
+import { queueLagMs, ROUND_QUEUE, ROUND_QUEUE_PREFIX, type RoundJobData } from './round-job.js';
 
 export interface RoundWorkerOptions {
   connection: ConnectionOptions;
@@ -48,7 +48,7 @@ export class RoundWorker {
 
   private async process(job: Job<RoundJobData, void>): Promise<void> {
     const now = (this.opts.now ?? Date.now)();
-    this.metrics.queueLagSeconds.observe(Math.max(0, now - (job.timestamp + (job.delay ?? 0))) / 1000);
+    this.metrics.queueLagSeconds.observe(queueLagMs(job, now) / 1000);
     const nodeName = typeof job.data?.nodeName === 'string' ? job.data.nodeName : job.repeatJobKey;
     if (nodeName === undefined) {
       this.opts.log?.warn('round job without a node name dropped', { job: job.id });
