@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash as oneShot } from 'node:crypto';
 
 /** TPM_ALG_ID values of the hash algorithms a PCR bank or a log may use (TPM 2.0 Part 2, 6.3). */
 export const TPM_ALG = {
@@ -36,10 +36,13 @@ export function hashAlgName(id: number): HashAlgName | undefined {
   return HASH_ALGS.find((n) => byName[n].id === id);
 }
 
+/**
+ * H(part1 || part2 || ...). One-shot: on Node 20 a Hash object (createHash/update/digest) costs several
+ * times the hashing itself for inputs this small, and PCR digests are computed on every round.
+ */
 export function hash(alg: HashAlgName, ...parts: Uint8Array[]): Buffer {
-  const h = createHash(alg);
-  for (const p of parts) h.update(p);
-  return h.digest();
+  const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  return oneShot(alg, data, 'buffer');
 }
 
 /** PCR extend: new = H(old || digest). */

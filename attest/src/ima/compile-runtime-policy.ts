@@ -4,18 +4,22 @@ import { RuntimePolicyError, type RuntimePolicy } from './runtime-policy.js';
 /** A runtime policy prepared for fast evaluation: compile once, use for every round of every node. */
 export interface CompiledRuntimePolicy {
   readonly policy: RuntimePolicy;
-  readonly digests: ReadonlyMap<string, ReadonlySet<string>>;
-  readonly keyrings: ReadonlyMap<string, ReadonlySet<string>>;
-  readonly imaBuf: ReadonlyMap<string, ReadonlySet<string>>;
+  /**
+   * Allowed digests per path (keyring, buffer name) as bytes: an entry's digest is compared in place,
+   * so passing entries never build a hex string (most entries of every round pass).
+   */
+  readonly digests: ReadonlyMap<string, readonly Buffer[]>;
+  readonly keyrings: ReadonlyMap<string, readonly Buffer[]>;
+  readonly imaBuf: ReadonlyMap<string, readonly Buffer[]>;
   readonly ignoredKeyrings: ReadonlySet<string>;
   /** `*` in ignored_keyrings. */
   readonly ignoreAllKeyrings: boolean;
   readonly isExcluded: (path: string) => boolean;
 }
 
-function toSets(record: Record<string, string[]>): Map<string, Set<string>> {
-  const m = new Map<string, Set<string>>();
-  for (const name of Object.keys(record)) m.set(name, new Set(record[name]!.map((d) => d.toLowerCase())));
+function toLists(record: Record<string, string[]>): Map<string, Buffer[]> {
+  const m = new Map<string, Buffer[]>();
+  for (const name of Object.keys(record)) m.set(name, [...new Set(record[name]!.map((d) => d.toLowerCase()))].map((d) => Buffer.from(d, 'hex')));
   return m;
 }
 
@@ -30,9 +34,9 @@ export function compileRuntimePolicy(policy: RuntimePolicy): CompiledRuntimePoli
   const ignored = new Set(policy.ima.ignored_keyrings);
   return {
     policy,
-    digests: toSets(policy.digests),
-    keyrings: toSets(policy.keyrings),
-    imaBuf: toSets(policy['ima-buf']),
+    digests: toLists(policy.digests),
+    keyrings: toLists(policy.keyrings),
+    imaBuf: toLists(policy['ima-buf']),
     ignoredKeyrings: ignored,
     ignoreAllKeyrings: ignored.has('*'),
     isExcluded,

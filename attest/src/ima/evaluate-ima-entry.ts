@@ -1,6 +1,6 @@
 import { failure, type Failure } from '../failure.js';
 import type { CompiledRuntimePolicy } from './compile-runtime-policy.js';
-import { digestHex, isKnownTemplate, type ImaEntry } from './ima-entry.js';
+import { digestHex, digestIs, isKnownTemplate, type ImaEntry } from './ima-entry.js';
 
 /**
  * Runtime policy evaluation of one (non-violation) entry, as Keylime's ima.py does it:
@@ -36,12 +36,13 @@ function isKeyEntry(e: ImaEntry, p: CompiledRuntimePolicy): boolean {
   return b !== undefined && b.length > 4 && b[0] === 0x30 && b[1] === 0x82; // a DER SEQUENCE: a certificate
 }
 
-function check(e: ImaEntry, allowed: ReadonlyMap<string, ReadonlySet<string>>, kind: Kind, out: Failure[]): void {
-  const set = allowed.get(e.name);
+function check(e: ImaEntry, allowed: ReadonlyMap<string, readonly Buffer[]>, kind: Kind, out: Failure[]): void {
+  const list = allowed.get(e.name);
+  if (list !== undefined && list.some((d) => digestIs(e, d))) return;
   const hex = digestHex(e);
-  if (set === undefined) {
+  if (list === undefined) {
     out.push(failure(kind.missing, `entry ${e.index}: ${kind.what} ${e.name} is not in the runtime policy`, context(e, hex)));
-  } else if (!set.has(hex)) {
+  } else {
     out.push(failure(kind.wrong, `entry ${e.index}: digest of ${kind.what} ${e.name} is not allowed`, context(e, hex)));
   }
 }
@@ -51,7 +52,7 @@ export function evaluateImaEntry(
   e: ImaEntry,
   p: CompiledRuntimePolicy,
   out: Failure[],
-  bootAggregates?: ReadonlySet<string>,
+  bootAggregates?: () => ReadonlySet<string>,
 ): void {
   if (!isKnownTemplate(e.template)) {
     out.push(failure('ima.unsupported_template', `entry ${e.index}: template ${e.template} is not supported`,
@@ -60,7 +61,7 @@ export function evaluateImaEntry(
   }
   if (p.isExcluded(e.name)) return;
   if (e.template !== 'ima-buf') {
-    if (bootAggregates !== undefined && e.name === 'boot_aggregate' && bootAggregates.has(digestHex(e))) return;
+    if (bootAggregates !== undefined && e.name === 'boot_aggregate' && bootAggregates().has(digestHex(e))) return;
     check(e, p.digests, FILE, out);
   } else if (isKeyEntry(e, p)) {
     if (!p.ignoreAllKeyrings && !p.ignoredKeyrings.has(e.name)) check(e, p.keyrings, KEYRING, out);

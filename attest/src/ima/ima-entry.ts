@@ -117,6 +117,14 @@ export class ImaEntryView implements ImaEntry {
   digestHex(): string {
     return this.src.toString('hex', this.digAt, this.digAt + this.digLen);
   }
+  /** Is the file digest exactly these bytes? */
+  digestIs(want: Uint8Array): boolean {
+    if (want.length !== this.digLen) return false;
+    const src = this.src;
+    const at = this.digAt;
+    for (let i = 0; i < want.length; i++) if (want[i] !== src[at + i]) return false;
+    return true;
+  }
   /** Compares the logged template hash with a digest given as a latin1 string. */
   templateHashIs(latin1: string): boolean {
     if (latin1.length !== this.hashLen) return false;
@@ -135,6 +143,10 @@ export class ImaEntryView implements ImaEntry {
 /** Lowercase hex of the file digest, without a Buffer view for parsed entries. */
 export function digestHex(e: ImaEntry): string {
   return e instanceof ImaEntryView ? e.digestHex() : e.digest.toString('hex');
+}
+
+export function digestIs(e: ImaEntry, want: Buffer): boolean {
+  return e instanceof ImaEntryView ? e.digestIs(want) : want.equals(e.digest);
 }
 
 export function isKnownTemplate(t: string): t is ImaKnownTemplate {

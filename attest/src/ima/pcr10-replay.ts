@@ -3,26 +3,26 @@ import { digestSize } from '../hash-alg.js';
 import type { ImaBank, ImaState, QuotedPcr10 } from './ima-state.js';
 
 /**
- * Running PCR 10 in the sha1 and sha256 banks. Each bank keeps `pcr || digest` in one scratch
- * buffer, so an extend is one one-shot hash and one copy. Digests travel as latin1 strings: on
- * Node 20, node:crypto `hash(alg, data, 'latin1')` is about 4x faster than asking for a Buffer
- * (and createHash slower still), and this runs for every entry of every node.
+ * Running PCR 10 in the banks being replayed (sha1, sha256 or both). Each bank keeps `pcr || digest`
+ * in one scratch buffer, so an extend is one one-shot hash and one copy. Digests travel as latin1
+ * strings: on Node 20, node:crypto `hash(alg, data, 'latin1')` is about 4x faster than asking for a
+ * Buffer (and createHash slower still), and this runs for every entry of every node.
  */
 export class Pcr10Replay {
-  private readonly s1 = Buffer.alloc(2 * digestSize('sha1'));
-  private readonly s256 = Buffer.alloc(2 * digestSize('sha256'));
+  /** Scratch per replayed bank; undefined for a bank not replayed. */
+  readonly s1: Buffer | undefined;
+  readonly s256: Buffer | undefined;
 
-  constructor(state: ImaState) {
-    this.s1.write(state.pcr10.sha1, 0, digestSize('sha1'), 'hex');
-    this.s256.write(state.pcr10.sha256, 0, digestSize('sha256'), 'hex');
+  /** `start` must hold every bank in `banks` (checked by the caller: see missingBanks). */
+  constructor(start: ImaState['pcr10'], banks: readonly ImaBank[]) {
+    this.s1 = banks.includes('sha1') ? scratch('sha1', start.sha1!) : undefined;
+    this.s256 = banks.includes('sha256') ? scratch('sha256', start.sha256!) : undefined;
   }
 
-  /** Extends both banks with digests given as latin1 strings: new = H(old || digest). */
-  extend(d1: string, d256: string): void {
-    this.s1.write(d1, 20, 'latin1');
-    this.s1.write(oneShot('sha1', this.s1, 'binary'), 0, 'latin1');
-    this.s256.write(d256, 32, 'latin1');
-    this.s256.write(oneShot('sha256', this.s256, 'binary'), 0, 'latin1');
+  /** Extends each replayed bank with its digest (latin1): new = H(old || digest). */
+  extend(d1: string | undefined, d256: string | undefined): void {
+    if (this.s1 !== undefined) extendScratch(this.s1, 'sha1', d1!);
+    if (this.s256 !== undefined) extendScratch(this.s256, 'sha256', d256!);
   }
 
   /** A violation extends all-ones of the bank size into every bank. */
@@ -30,19 +30,39 @@ export class Pcr10Replay {
     this.extend(FF1, FF256);
   }
 
-  value(bank: ImaBank): Buffer {
-    return bank === 'sha1' ? this.s1.subarray(0, 20) : this.s256.subarray(0, 32);
+  value(bank: ImaBank): Buffer | undefined {
+    return bank === 'sha1' ? this.s1?.subarray(0, 20) : this.s256?.subarray(0, 32);
   }
 
   matches(quoted: QuotedTarget): boolean {
-    const scratch = quoted.bank === 'sha1' ? this.s1 : this.s256;
-    const size = scratch.length / 2;
-    return quoted.value.length === size && scratch.compare(quoted.value, 0, size, 0, size) === 0;
+    const s = quoted.bank === 'sha1' ? this.s1 : this.s256;
+    if (s === undefined) return false;
+    const size = s.length / 2;
+    return quoted.value.length === size && s.compare(quoted.value, 0, size, 0, size) === 0;
   }
 
   state(count: number): ImaState {
-    return { count, pcr10: { sha1: this.value('sha1').toString('hex'), sha256: this.value('sha256').toString('hex') } };
+    const pcr10: { sha1?: string; sha256?: string } = {};
+    if (this.s1 !== undefined) pcr10.sha1 = this.s1.toString('hex', 0, 20);
+    if (this.s256 !== undefined) pcr10.sha256 = this.s256.toString('hex', 0, 32);
+    return { count, pcr10 };
   }
+}
+
+function scratch(bank: ImaBank, startHex: string): Buffer {
+  const s = Buffer.alloc(2 * digestSize(bank));
+  s.write(startHex, 0, digestSize(bank), 'hex');
+  return s;
+}
+
+function extendScratch(s: Buffer, bank: ImaBank, digest: string): void {
+  s.write(digest, s.length / 2, 'latin1');
+  s.write(oneShot(bank, s, 'binary'), 0, 'latin1');
+}
+
+/** Banks asked for that the starting state does not carry (it was replayed in other banks only). */
+export function missingBanks(start: ImaState['pcr10'], banks: readonly ImaBank[]): ImaBank[] {
+  return banks.filter((b) => start[b] === undefined);
 }
 
 const FF1 = '\xff'.repeat(20);

@@ -99,15 +99,43 @@ describe('verifyImaEntries: replay', () => {
 
   it('stops at the prefix matching the quoted PCR 10 when the log runs ahead of the quote', () => {
     const quoted = { bank: 'sha256' as const, value: expectedPcr10(known.slice(0, 3), 'sha256') };
-    const r = verifyImaLog(log, policy, { quotedPcr10: quoted });
+    const r = verifyImaLog(log, policy, { quotedPcr10: quoted, banks: ['sha1', 'sha256'] });
     expect(r.failures).toEqual([]);
     expect(r.state.count).toBe(3);
     const next = verifyImaEntries(r.state, Buffer.concat(known.slice(3).map((e) => e.bytes)), policy,
-      { quotedPcr10: { bank: 'sha1', value: expectedPcr10(known, 'sha1') } });
+      { quotedPcr10: { bank: 'sha1', value: expectedPcr10(known, 'sha1') }, banks: ['sha1', 'sha256'] });
     expect(next).toEqual({ failures: [], state: verifyImaLog(log, policy).state });
     const bad = verifyImaLog(log, policy, { quotedPcr10: { bank: 'sha1', value: 'ff'.repeat(20) } });
     expect(bad.failures.map((f) => f.id)).toEqual(['ima.pcr_mismatch']);
     expect(bad.state).toBe(IMA_INITIAL_STATE);
+  });
+
+  it('replays only the quoted bank by default, and will not continue a state in a bank it lacks', () => {
+    const quoted = { bank: 'sha256' as const, value: expectedPcr10(known.slice(0, 3), 'sha256') };
+    const r = verifyImaLog(log, policy, { quotedPcr10: quoted });
+    expect(r).toEqual({ failures: [], state: { count: 3, pcr10: { sha256: quoted.value } } });
+    const rest = Buffer.concat(known.slice(3).map((e) => e.bytes));
+    expect(verifyImaEntries(r.state, rest, policy).state).toEqual({ count: 5, pcr10: { sha256: expectedPcr10(known, 'sha256') } });
+    const other = verifyImaEntries(r.state, rest, policy, { quotedPcr10: { bank: 'sha1', value: expectedPcr10(known, 'sha1') } });
+    expect(other.failures.map((f) => f.id)).toEqual(['ima.bank_not_replayed']);
+    expect(other.state).toBe(r.state);
+    expect(verifyImaPcr10(r.state, { bank: 'sha1', value: expectedPcr10(known.slice(0, 3), 'sha1') })[0]!.id).toBe('ima.bank_not_replayed');
+    expect(verifyImaLog(log, policy, { banks: [] }).failures.map((f) => f.id)).toEqual(['ima.bank_not_replayed']);
+  });
+
+  it('checks the logged template hash when its bank is replayed; otherwise the replayed bank binds the data', () => {
+    const tampered = Buffer.from(log);
+    const at = known[0]!.bytes.length + 4; // entry 1's sha1 template hash, data untouched
+    tampered[at] = tampered[at]! ^ 1;
+    const sha1 = verifyImaLog(tampered, policy, { banks: ['sha1'] });
+    expect(sha1.failures.map((f) => f.id)).toEqual(['ima.template_hash_mismatch']);
+    const sha256Only = verifyImaLog(tampered, policy, { quotedPcr10: { bank: 'sha256', value: expectedPcr10(known, 'sha256') } });
+    expect(sha256Only.failures).toEqual([]);
+    const data = Buffer.from(log);
+    const inPath = known[0]!.bytes.length + known[1]!.bytes.length - 3; // inside entry 1's path
+    data[inPath] = data[inPath]! ^ 1;
+    const bound = verifyImaLog(data, policy, { quotedPcr10: { bank: 'sha256', value: expectedPcr10(known, 'sha256') } });
+    expect(bound.failures.map((f) => f.id)).toContain('ima.pcr_mismatch');
   });
 
   it('accepts parsed entries and a compiled policy', () => {

@@ -4,11 +4,11 @@ import { failure, type Failure } from '../failure.js';
 import { compileRuntimePolicy, type CompiledRuntimePolicy } from './compile-runtime-policy.js';
 import { evaluateImaEntry } from './evaluate-ima-entry.js';
 import { ImaEntryView, isViolation, type ImaEntry } from './ima-entry.js';
-import { IMA_INITIAL_STATE, type ImaState, type QuotedPcr10 } from './ima-state.js';
+import { IMA_BANKS, IMA_INITIAL_STATE, type ImaBank, type ImaState, type QuotedPcr10 } from './ima-state.js';
 import { parseImaAsciiLog } from './parse-ima-ascii.js';
 import { scanImaBinaryLog } from './parse-ima-binary.js';
 import { detectImaLogFormat, type ImaLogParseOptions } from './parse-ima-log.js';
-import { Pcr10Replay, quotedTarget, type QuotedTarget } from './pcr10-replay.js';
+import { missingBanks, Pcr10Replay, quotedTarget, type QuotedTarget } from './pcr10-replay.js';
 import type { RuntimePolicy } from './runtime-policy.js';
 
 export const IMA_PCR = 10;
@@ -19,14 +19,25 @@ export interface ImaVerifyOptions extends ImaLogParseOptions {
    * not trustworthy. 'ignore' follows Keylime's default of only logging them.
    */
   violations?: 'fail' | 'ignore';
-  /** boot_aggregate digests computed from the verified boot PCRs (hex), accepted beside the policy's. */
-  bootAggregates?: readonly string[];
+  /**
+   * boot_aggregate digests computed from the verified boot PCRs (hex), accepted beside the policy's.
+   * A function is called only if a boot_aggregate entry turns up (the first entry of a list), so an
+   * incremental round does not pay for hashing the boot PCRs.
+   */
+  bootAggregates?: readonly string[] | (() => readonly string[]);
   /**
    * The quoted PCR 10. The log is read after the quote, so it may run ahead of it: verification stops
    * at the first prefix whose replay equals the quote (Keylime does the same), and the state covers
    * only that prefix. No such prefix: `ima.pcr_mismatch`, and the state does not advance.
    */
   quotedPcr10?: QuotedPcr10;
+  /**
+   * PCR 10 banks to replay. Default: the quoted bank when `quotedPcr10` is given (each further bank
+   * costs two hashes per entry), otherwise every bank the starting state holds. The logged template
+   * hash is checked when its algorithm is replayed; otherwise the entry data is bound to the quote by
+   * the replayed bank itself and the logged hash carries nothing that is used.
+   */
+  banks?: readonly ImaBank[];
 }
 
 export interface ImaVerifyResult {
@@ -76,17 +87,35 @@ interface Run {
   readonly failures: Failure[];
   readonly sha1List: boolean;
   readonly failViolations: boolean;
-  readonly boot: ReadonlySet<string> | undefined;
+  readonly boot: (() => ReadonlySet<string>) | undefined;
+}
+
+function lazyBootAggregates(given: ImaVerifyOptions['bootAggregates']): Run['boot'] {
+  if (given === undefined) return undefined;
+  let set: ReadonlySet<string> | undefined;
+  return () => (set ??= new Set((typeof given === 'function' ? given() : given).map((d) => d.toLowerCase())));
+}
+
+function replayedBanks(state: ImaState, opts: ImaVerifyOptions): readonly ImaBank[] {
+  if (opts.banks !== undefined) return opts.banks;
+  if (opts.quotedPcr10 !== undefined) return [opts.quotedPcr10.bank];
+  return IMA_BANKS.filter((b) => state.pcr10[b] !== undefined);
 }
 
 function run(state: ImaState, policy: AnyPolicy, opts: ImaVerifyOptions, feed: (visit: (e: ImaEntry) => boolean) => void): ImaVerifyResult {
+  const banks = replayedBanks(state, opts);
+  const missing = missingBanks(state.pcr10, banks);
+  if (banks.length === 0 || missing.length > 0) {
+    const what = banks.length === 0 ? 'no PCR 10 bank to replay' : `the state after ${state.count} entries has no PCR 10 in ${missing.join(', ')}`;
+    return { failures: [failure('ima.bank_not_replayed', `cannot continue the IMA replay: ${what}`, { count: state.count })], state };
+  }
   const r: Run = {
     policy: compiled(policy),
-    replay: new Pcr10Replay(state),
+    replay: new Pcr10Replay(state.pcr10, banks),
     failures: [],
     sha1List: (opts.templateHashAlg ?? 'sha1') === 'sha1',
     failViolations: (opts.violations ?? 'fail') === 'fail',
-    boot: opts.bootAggregates && new Set(opts.bootAggregates.map((d) => d.toLowerCase())),
+    boot: lazyBootAggregates(opts.bootAggregates),
   };
   const target = opts.quotedPcr10 && quotedTarget(opts.quotedPcr10);
   let done = 0;
@@ -107,7 +136,7 @@ function run(state: ImaState, policy: AnyPolicy, opts: ImaVerifyOptions, feed: (
 
 function finish(state: ImaState, done: number, run: Run, target: QuotedTarget | undefined): ImaVerifyResult {
   if (target === undefined || run.replay.matches(target)) return { failures: run.failures, state: run.replay.state(state.count + done) };
-  const replayed = run.replay.value(target.bank).toString('hex');
+  const replayed = run.replay.value(target.bank)!.toString('hex');
   const quoted = target.value.toString('hex');
   run.failures.push(failure('ima.pcr_mismatch', `no prefix of the IMA log replays to the quoted PCR 10 (${target.bank}) ${quoted}`,
     { bank: target.bank, replayed, quoted, count: state.count + done }));
@@ -129,11 +158,12 @@ function verifyEntry(e: ImaEntry, run: Run): void {
     }
     return;
   }
-  // latin1 strings: see Pcr10Replay.
-  const d1 = oneShot('sha1', e.hashInput, 'binary');
-  const d256 = oneShot('sha256', e.hashInput, 'binary');
+  // latin1 strings: see Pcr10Replay. Only the replayed banks are hashed.
+  const input = e.hashInput;
+  const d1 = run.replay.s1 && oneShot('sha1', input, 'binary');
+  const d256 = run.replay.s256 && oneShot('sha256', input, 'binary');
   const computed = run.sha1List ? d1 : d256;
-  if (!(e instanceof ImaEntryView ? e.templateHashIs(computed) : sameBytes(computed, e.templateHash))) {
+  if (computed !== undefined && !(e instanceof ImaEntryView ? e.templateHashIs(computed) : sameBytes(computed, e.templateHash))) {
     run.failures.push(failure('ima.template_hash_mismatch', `entry ${e.index}: template hash of ${e.name} does not match its data`,
       { index: e.index, path: e.name, logged: e.templateHash.toString('hex'), computed: Buffer.from(computed, 'latin1').toString('hex') }));
   }

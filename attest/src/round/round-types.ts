@@ -1,6 +1,7 @@
 import type { BootPolicy } from '../eventlog/boot-policy.js';
 import type { Failure } from '../failure.js';
 import type { CompiledRuntimePolicy } from '../ima/compile-runtime-policy.js';
+import type { ImaState } from '../ima/ima-state.js';
 import type { VerityPolicy } from '../verity/verify-verity.js';
 import type { BankName, Hex, VerityDeviceStatus } from '../wire.js';
 
@@ -37,7 +38,7 @@ export interface RoundPolicy {
 /** What a round remembers for the next one (kept in Redis per node). */
 export interface RoundState {
   /** IMA entries verified so far and the running PCR 10 per bank after them. */
-  ima: { count: number; pcr10: { sha1: Hex; sha256: Hex } };
+  ima: ImaState;
   resetCount?: number;
   restartCount?: number;
   /** Digest of the quoted boot PCRs (0-9) when the event log was last verified against them. */

@@ -7,7 +7,7 @@ import {
 } from '../index.js';
 import { bootAggregates } from './boot-pcrs.js';
 import type { RoundEvidence, RoundPolicy, RoundState } from './round-types.js';
-import { verifyRound } from './verify-round.js';
+import { imaResumePoint, verifyRound } from './verify-round.js';
 
 const ROOT_HASH = 'ab'.repeat(32);
 const BANKS = ['sha1', 'sha256'] as const;
@@ -112,6 +112,31 @@ describe('verifyRound', () => {
     const second = verifyRound(ev, policy, first.nextState);
     expect(ids(second)).toEqual([]);
     expect(second.nextState.ima.count).toBe(2);
+  });
+
+  it('replays IMA in the quoted bank only, and starts again from entry 0 when the policy moves to another bank', () => {
+    const node = new Node();
+    node.run('/usr/bin/kubelet');
+    const policy = policyFor(node);
+    const first = verifyRound(node.evidence(undefined), policy, undefined);
+    expect(first.nextState.ima.pcr10).toEqual({ sha256: Buffer.from(node.pcrs.sha256!['10']!).toString('hex') });
+    expect(imaResumePoint(first.nextState, 'sha256')).toBe(2);
+    expect(imaResumePoint(first.nextState, 'sha1')).toBe(0);
+    expect(imaResumePoint(undefined, 'sha256')).toBe(0);
+    const sha1Policy: RoundPolicy = { ...policy, pcrSelection: { sha1: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10] } };
+    const sha1Round = (from: number): RoundEvidence => {
+      const nonce = randomBytes(32);
+      const pcrs = { sha1: node.pcrs.sha1! };
+      const q = softQuote(node.ak, nonce, pcrs, { resetCount: node.resetCount, restartCount: 0 });
+      return { nonce, quote: { ...q, pcrs }, eventLog: node.bootLog, verity: node.verity,
+        ima: { from, total: node.ima.length, entries: Buffer.concat(node.ima.slice(from).map((e) => e.bytes)) } };
+    };
+    const resumed = verifyRound(sha1Round(2), sha1Policy, first.nextState);
+    expect(ids(resumed)).toEqual(['ima.bank_not_replayed']);
+    expect(resumed.nextState.ima).toEqual(first.nextState.ima);
+    const restarted = verifyRound(sha1Round(0), sha1Policy, first.nextState);
+    expect(ids(restarted)).toEqual([]);
+    expect(restarted.nextState.ima).toEqual({ count: 2, pcr10: { sha1: Buffer.from(node.pcrs.sha1!['10']!).toString('hex') } });
   });
 
   it.each([

@@ -4,7 +4,7 @@ import { measuredKernelCommandLines } from '../eventlog/kernel-cmdline.js';
 import { verifyEventLogAgainstPcrs, type QuotedPcrs } from '../eventlog/verify-event-log.js';
 import { failure, type Failure } from '../failure.js';
 import { isParseError } from '../binary/parse-error.js';
-import { IMA_INITIAL_STATE, type ImaState } from '../ima/ima-state.js';
+import { IMA_INITIAL_STATE, type ImaBank, type ImaState } from '../ima/ima-state.js';
 import { verifyImaEntries } from '../ima/verify-ima-entries.js';
 import { detectReboot } from '../tpm/reboot.js';
 import { verifyQuote, type VerifiedQuote } from '../tpm/verify-quote.js';
@@ -15,12 +15,15 @@ import type { RoundEvidence, RoundPolicy, RoundState, RoundVerdict } from './rou
 
 const BANKS: readonly BankName[] = ['sha1', 'sha256', 'sha384'];
 
-/** Only PCRs the signed quote covers are trusted; the rest of what the agent sent is dropped. */
+/**
+ * Only PCRs the signed quote covers are trusted: verifyQuote already returns a fresh copy holding
+ * only the selected ones, so this just narrows it to the banks a round uses.
+ */
 function trustedPcrs(q: VerifiedQuote): QuotedPcrBytes {
   const out: QuotedPcrBytes = {};
   for (const bank of BANKS) {
     const values = q.pcrs[bank];
-    if (values) out[bank] = Object.fromEntries(Object.entries(values).map(([i, v]) => [i, v]));
+    if (values) out[bank] = values;
   }
   return out;
 }
@@ -94,24 +97,50 @@ function checkBoot(evidence: RoundEvidence, policy: RoundPolicy, pcrs: QuotedPcr
 
 interface ImaResult { failures: Failure[]; state: ImaState }
 
-function checkIma(evidence: RoundEvidence, policy: RoundPolicy, pcrs: QuotedPcrBytes, base: ImaState): ImaResult {
+function checkIma(evidence: RoundEvidence, policy: RoundPolicy, pcrs: QuotedPcrBytes, saved: ImaState): ImaResult {
+  let base = saved;
   if (policy.ima === undefined) return { failures: [], state: base };
   const ima = evidence.ima;
   if (ima === undefined) return { failures: [failure('ima.log_missing', 'the policy has IMA rules but no IMA log was supplied')], state: base };
+  if (ima.from === 0 && base.pcr10[roundImaBank(pcrs) ?? 'sha256'] === undefined) {
+    // The saved state was replayed in another bank (the policy changed banks): start again from 0.
+    base = IMA_INITIAL_STATE;
+  }
   if (ima.from !== base.count) {
     // The log no longer holds the entries already verified (it shrank without a reboot), or the caller
     // fetched from the wrong place: either way the chain from the last verified entry is broken.
     return { failures: [failure('ima.log_truncated', `the IMA log was supplied from entry ${ima.from}, but ${base.count} entries were already verified`, { from: ima.from, verified: base.count, total: ima.total })], state: base };
   }
-  const bank = pcrs.sha256?.['10'] !== undefined ? 'sha256' : pcrs.sha1?.['10'] !== undefined ? 'sha1' : undefined;
+  const bank = roundImaBank(pcrs);
   if (bank === undefined) return { failures: [failure('ima.pcr_not_quoted', 'PCR 10 is not in the quote (sha1 or sha256 bank)')], state: base };
   const quoted = Buffer.from(pcrs[bank]!['10']!).toString('hex');
   const result = verifyImaEntries(base, ima.entries, policy.ima, {
     quotedPcr10: { bank, value: quoted },
-    bootAggregates: bootAggregates(pcrs),
+    banks: [bank],
+    bootAggregates: () => bootAggregates(pcrs),
     violations: policy.imaViolations ?? 'fail',
   });
   return { failures: result.failures, state: result.state };
+}
+
+/**
+ * The PCR 10 bank a round replays IMA into: sha256 when its PCR 10 is selected, else sha1. Applied to
+ * the quoted PCRs here and, by the operator, to the selection it asks for (see imaResumePoint).
+ */
+export function roundImaBank(selection: Partial<Record<BankName, object>>): ImaBank | undefined {
+  const has = (bank: ImaBank): boolean => {
+    const s = selection[bank];
+    return s !== undefined && (Array.isArray(s) ? s.includes(10) : '10' in s);
+  };
+  return has('sha256') ? 'sha256' : has('sha1') ? 'sha1' : undefined;
+}
+
+/**
+ * Where the next round's IMA entries start: after the entries already verified, unless the state was
+ * replayed in another bank than `bank` (or there is none), in which case from entry 0.
+ */
+export function imaResumePoint(prev: RoundState | undefined, bank: ImaBank | undefined): number {
+  return prev !== undefined && bank !== undefined && prev.ima.pcr10[bank] !== undefined ? prev.ima.count : 0;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
-import { failure } from '@nodeward/attest';
+import { failure, imaResumePoint, roundImaBank } from '@nodeward/attest';
 import type { Failure, RoundEvidence, RoundState, RoundVerdict } from '@nodeward/attest';
 import type { AgentClient } from '../agent-client/agent-client.js';
 import { AgentError } from '../agent-client/agent-error.js';
@@ -88,7 +88,8 @@ export function continuedState(saved: RoundState | undefined, akName: string): R
 async function collectEvidence(ctx: RoundContext, prev: RoundState | undefined, deps: RoundDeps): Promise<RoundEvidence> {
   const url = ctx.target.agentUrl;
   const nonce = (deps.randomBytes ?? nodeRandomBytes)(NONCE_BYTES);
-  const q = await deps.agent.quote(url, { nonce: Buffer.from(nonce).toString('hex'), pcrSelection: quoteSelection(ctx.policy) });
+  const selection = quoteSelection(ctx.policy);
+  const q = await deps.agent.quote(url, { nonce: Buffer.from(nonce).toString('hex'), pcrSelection: selection });
   const pcrs: QuotedPcrs = {};
   for (const [bank, values] of Object.entries(q.pcrs)) {
     pcrs[bank as keyof QuotedPcrs] = Object.fromEntries(Object.entries(values).map(([i, hex]) => [i, Buffer.from(hex, 'hex')]));
@@ -96,7 +97,7 @@ async function collectEvidence(ctx: RoundContext, prev: RoundState | undefined, 
   const evidence: RoundEvidence = { nonce, quote: { quoted: b64(q.quoted), signature: b64(q.signature), pcrs } };
   const clock = readClockHint(evidence.quote.quoted);
   if (ctx.policy.ima !== undefined) {
-    evidence.ima = await fetchIma(deps.agent, url, rebootedSince(prev, clock) ? 0 : prev?.ima.count ?? 0);
+    evidence.ima = await fetchIma(deps.agent, url, rebootedSince(prev, clock) ? 0 : imaResumePoint(prev, roundImaBank(selection)));
   }
   if (needsEventLog(pcrs, prev, clock)) evidence.eventLog = b64((await deps.agent.eventLog(url)).log);
   if ((ctx.policy.verity?.devices.length ?? 0) > 0) evidence.verity = (await deps.agent.verity(url)).devices;

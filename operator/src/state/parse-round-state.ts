@@ -29,10 +29,22 @@ export function parseRoundState(text: string): RoundState | { corrupt: string } 
   if (!isObj(doc) || doc['v'] !== ROUND_STATE_FORMAT) return { corrupt: 'unknown format version' };
   const s = doc['state'];
   if (!isObj(s) || !isObj(s['ima']) || !isCount(s['ima']['count'])) return { corrupt: 'ima.count' };
-  const pcr10 = s['ima']['pcr10'];
-  if (!isObj(pcr10) || !isHex(pcr10['sha1'], 20) || !isHex(pcr10['sha256'], 32)) return { corrupt: 'ima.pcr10' };
-  const state: RoundState = { ima: { count: s['ima']['count'], pcr10: { sha1: pcr10['sha1'], sha256: pcr10['sha256'] } } };
+  const banks = parsePcr10(s['ima']['pcr10']);
+  if ('corrupt' in banks) return banks;
+  const state: RoundState = { ima: { count: s['ima']['count'], pcr10: banks } };
   return optionalFields(s, state);
+}
+
+/** A round replays only the bank it checks, so either bank may be absent, but not both. */
+function parsePcr10(pcr10: unknown): RoundState['ima']['pcr10'] | { corrupt: string } {
+  if (!isObj(pcr10)) return { corrupt: 'ima.pcr10' };
+  const banks: { sha1?: string; sha256?: string } = {};
+  for (const [bank, bytes] of [['sha1', 20], ['sha256', 32]] as const) {
+    if (pcr10[bank] === undefined) continue;
+    if (!isHex(pcr10[bank], bytes)) return { corrupt: `ima.pcr10.${bank}` };
+    banks[bank] = pcr10[bank];
+  }
+  return banks.sha1 === undefined && banks.sha256 === undefined ? { corrupt: 'ima.pcr10' } : banks;
 }
 
 function optionalFields(s: Json, state: RoundState): RoundState | { corrupt: string } {

@@ -41,6 +41,10 @@ it('round-trips a minimal state and reads a missing node as undefined', async ()
   await s.put('n', minimal);
   expect(await s.get('n')).toEqual(minimal);
   expect(await s.get('other')).toBeUndefined();
+  // A round replays only the bank it checks.
+  const oneBank: RoundState = { ima: { count: 7, pcr10: { sha256: '33'.repeat(32) } } };
+  await s.put('n', oneBank);
+  expect(await s.get('n')).toEqual(oneBank);
 });
 
 it.each([
@@ -48,6 +52,8 @@ it.each([
   ['another format version', JSON.stringify({ v: 2, state: full })],
   ['a negative IMA count', JSON.stringify({ v: 1, state: { ...full, ima: { ...full.ima, count: -1 } } })],
   ['a short PCR 10', JSON.stringify({ v: 1, state: { ...full, ima: { count: 1, pcr10: { sha1: '00', sha256: '22'.repeat(32) } } } })],
+  ['no PCR 10 bank at all', JSON.stringify({ v: 1, state: { ...full, ima: { count: 1, pcr10: {} } } })],
+  ['a sha1-sized sha256 PCR 10', JSON.stringify({ v: 1, state: { ...full, ima: { count: 1, pcr10: { sha256: '22'.repeat(20) } } } })],
   ['uppercase hex', JSON.stringify({ v: 1, state: { ...full, bootPcrsDigest: 'AB'.repeat(32) } })],
   ['a non-string cmdline', JSON.stringify({ v: 1, state: { ...full, kernelCmdlines: [1] } })],
   ['a fractional resetCount', JSON.stringify({ v: 1, state: { ...full, resetCount: 1.5 } })],
