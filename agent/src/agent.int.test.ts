@@ -7,7 +7,7 @@ import {
   makeCredential, parseEventLog, parsePublic, quotePcrsFromWire, replayEventLog, tpmObjectName, verifyQuote,
   type IdentityResponse, type QuoteResponse,
 } from '@nodeward/attest';
-import { createMtlsPki, createSwtpmCa, prepareSimNode, type MtlsPki, type SimNode } from '../../e2e/src/sim/index.js';
+import { createMtlsPki, createSwtpmCa, prepareSimNode, tpm2, type MtlsPki, type SimNode } from '../../e2e/src/sim/index.js';
 import { startAgent, type AgentConfig, type RunningAgent } from './agent.js';
 import { agentHttpsAgent, agentRequest, type AgentReply } from './agent-client.js';
 import { createLogger } from './log.js';
@@ -132,7 +132,10 @@ describe('node agent against swtpm (mTLS API)', () => {
     expect(logLines.some((l) => l.includes('EK handle holds another key') && l.includes('0x81010003'))).toBe(true);
     await agentB.close();
     agentB = await startAgent(await config(nodeB));
-    expect((await activate(agentB, agentB.identity.akName)).status).toBe(200);
+    // More activations than the TPM has session slots: each one's policy session is flushed.
+    for (let i = 0; i < 5; i++) expect((await activate(agentB, agentB.identity.akName)).status).toBe(200);
+    const leftover = await tpm2(nodeB.swtpm, 'tpm2_getcap', ['handles-saved-session']);
+    expect(leftover.stdout.toString().trim()).toBe('');
   });
 
   it('quotes: the signature, nonce and PCR digest verify, and the boot PCRs equal the event log replay', async () => {

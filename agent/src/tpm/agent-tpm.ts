@@ -118,7 +118,9 @@ export class AgentTpm {
    * template; a credential made for another EK or AK Name fails to activate either way.
    */
   async activate(idObject: Buffer, encSecret: Buffer): Promise<Buffer> {
-    return this.exclusive('always', async () => {
+    // With the persistent EK, only the policy session is left behind: it alone is flushed (one command, not three).
+    const persistent = this.persistentEk !== undefined;
+    return this.exclusive(persistent ? 'on-error' : 'always', async () => {
       const f = this.files('ek.ctx', 's.ctx', 'cred', 'secret');
       try {
         await writeFile(f.cred, encodeCredentialFile({ credentialBlob: idObject, encryptedSecret: encSecret }), { mode: 0o600 });
@@ -133,8 +135,17 @@ export class AgentTpm {
           '-o', f.secret, '-P', `session:${f['s.ctx']}`]);
         return await readFile(f.secret);
       } finally {
-        await removeFiles(f);
+        if (persistent) void this.queue.run(() => this.flushSession(f['s.ctx']).finally(() => removeFiles(f)));
+        else await removeFiles(f);
       }
+    });
+  }
+
+  /** Flushes one saved session by its context file; on failure, everything (nothing may stay loaded). */
+  private async flushSession(contextFile: string): Promise<void> {
+    await this.tool('tpm2_flushcontext', [contextFile]).catch(async (e: unknown) => {
+      this.log.debug('session flush failed; flushing all', { error: String(e) });
+      await this.flushAll();
     });
   }
 
