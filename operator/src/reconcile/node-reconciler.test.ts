@@ -58,6 +58,19 @@ describe('node reconciler', () => {
     expect(schedule.size).toBe(0);
   });
 
+  it('schedules a registered node before converging its enforcement, so its first round does not wait for that', async () => {
+    const { cluster, run, schedule, enforced } = setup([policy('p', { r: 'w' })], [node('n1', { r: 'w' })]);
+    await run('n1');
+    const na = cluster.attestations.get('n1')!;
+    na.status = { phase: 'Registered', identity: { akName: name.toString('hex'), akPublic: 'AAEC', ekCertificateFingerprint: 'f'.repeat(64) } };
+    const before = enforced.length;
+    // The convergence's status write fails: the schedule is already there.
+    cluster.failNext('applyNodeAttestationStatus', new Error('API server down'));
+    await expect(run('n1')).rejects.toThrow('API server down');
+    expect(schedule.get('n1')).toMatchObject({ nodeName: 'n1', agentUrl: 'https://10.0.0.9:9443' });
+    expect(enforced.length).toBe(before);
+  });
+
   it('converges enforcement and schedules a registered node', async () => {
     const { cluster, run, schedule, enforced } = setup([policy('p', { r: 'w' })], [node('n1', { r: 'w' })]);
     await run('n1');

@@ -61,9 +61,10 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
     if (p.target === undefined) return { requeueAfterMs: 30_000 };
     const reg = await ensureRegistered(existing, policy, p.target.agentUrl);
     if (reg !== undefined) return reg;
+    // The schedule first: a newly registered node's first round need not wait for this convergence.
+    await deps.scheduler.ensure(p.target);
     const decision = decideActions(policy.spec, { kind: 'reconcile' }, currentState(existing));
     await recordDecision(statusDeps(), existing, policy, decision);
-    await deps.scheduler.ensure(p.target);
     return;
   };
 

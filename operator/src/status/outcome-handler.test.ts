@@ -13,10 +13,11 @@ const verdict = (trusted: boolean, failures: RoundVerdict['failures'] = []): Rou
   trusted, failures, rebooted: false, nextState: { ima: { count: 0, pcr10: { sha1: '', sha256: '' } } },
 });
 
-function setup(leader = true): { cluster: MemoryCluster; handle: ReturnType<typeof makeRoundOutcomeHandler>; enforced: string[][]; clock: { t: number } } {
+function setup(leader = true): { cluster: MemoryCluster; handle: ReturnType<typeof makeRoundOutcomeHandler>; enforced: string[][]; clock: { t: number }; eventsBeforeEnforcing: number[] } {
   const cluster = new MemoryCluster();
   cluster.attestations.set('n1', { metadata: { name: 'n1', generation: 1 }, spec: { nodeName: 'n1', policyName: 'p' }, status: { phase: 'Registered' } });
   const enforced: string[][] = [];
+  const eventsBeforeEnforcing: number[] = [];
   const clock = { t: Date.parse('2025-01-01T00:00:00Z') };
   const handle = makeRoundOutcomeHandler({
     cluster, log: silentLogger, heartbeatMs: 300_000, isLeader: () => leader, now: () => new Date(clock.t),
@@ -24,10 +25,11 @@ function setup(leader = true): { cluster: MemoryCluster; handle: ReturnType<type
     policy: (n) => (n === 'p' ? policy : undefined),
     enforce: async (_na, actions) => {
       enforced.push(actions.map((a) => `${a.kind}:${'op' in a ? a.op : ''}`));
+      eventsBeforeEnforcing.push(cluster.events.length);
       return Promise.resolve();
     },
   });
-  return { cluster, handle, enforced, clock };
+  return { cluster, handle, enforced, clock, eventsBeforeEnforcing };
 }
 const at = (clock: { t: number }): Date => new Date(clock.t);
 const round = (clock: { t: number }, v: RoundVerdict, policyName = 'p'): RoundOutcome => ({ kind: 'verdict', nodeName: 'n1', policyName, at: at(clock), verdict: v });
@@ -80,6 +82,14 @@ describe('RoundOutcomeHandler', () => {
     expect(s.conditions!.find((c) => c.type === 'QuoteVerified')).toMatchObject({ status: 'False' });
     expect(cluster.events.map((e) => e.reason)).toEqual(['AttestationFailed']);
     expect(enforced).toEqual([['taint:apply', 'taint:lift', 'cordon:lift']]);
+  });
+
+  it('enforces right after the status write: the taint does not wait for the Events', async () => {
+    const { cluster, handle, clock, eventsBeforeEnforcing } = setup();
+    await handle(round(clock, verdict(false, [{ id: 'ima.digest_not_allowed', message: '/bin/evil' }])));
+    expect(eventsBeforeEnforcing).toEqual([0]);
+    expect(cluster.events.map((e) => e.reason)).toEqual(['AttestationFailed']);
+    expect(cluster.writes[0]).toMatch(/^status na\/n1/);
   });
 
   it('a follower records the desired state but does not enforce', async () => {
