@@ -93,7 +93,8 @@ export class KubeCluster implements Cluster {
 
   async createEvent(event: ClusterEvent): Promise<void> {
     const now = new Date();
-    for (const obj of event.involved) {
+    // One Event per involved object, posted together (the taint that follows does not wait for each in turn).
+    await Promise.all(event.involved.map(async (obj) => {
       const body: CoreV1Event = {
         metadata: { name: `${obj.name}.${now.getTime().toString(16)}${randomBytes(3).toString('hex')}`, namespace: this.eventNamespace },
         involvedObject: {
@@ -114,7 +115,7 @@ export class KubeCluster implements Cluster {
       };
       this.countWrite('create', 'events');
       await kubeCall(() => this.core.createNamespacedEvent({ namespace: this.eventNamespace, body }));
-    }
+    }));
   }
 
   async getSecret(namespace: string, name: string): Promise<{ data: Record<string, string>; annotations: Record<string, string> } | undefined> {

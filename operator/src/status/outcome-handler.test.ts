@@ -84,10 +84,10 @@ describe('RoundOutcomeHandler', () => {
     expect(enforced).toEqual([['taint:apply', 'taint:lift', 'cordon:lift']]);
   });
 
-  it('enforces right after the status write: the taint does not wait for the Events', async () => {
+  it('records the AttestationFailed Event before enforcing, so a crash right after the taint never loses it', async () => {
     const { cluster, handle, clock, eventsBeforeEnforcing } = setup();
     await handle(round(clock, verdict(false, [{ id: 'ima.digest_not_allowed', message: '/bin/evil' }])));
-    expect(eventsBeforeEnforcing).toEqual([0]);
+    expect(eventsBeforeEnforcing).toEqual([1]);
     expect(cluster.events.map((e) => e.reason)).toEqual(['AttestationFailed']);
     expect(cluster.writes[0]).toMatch(/^status na\/n1/);
   });

@@ -100,18 +100,19 @@ function toInput(outcome: RoundOutcome): DecisionInput {
 
 /**
  * Record a decision: status first (the desired state, so a crash after this point is finished by
- * the next convergence), then enforcement (leader only; a taint does not wait for the Events), then
- * the decision's Events, then the recover annotation is removed. Resolves whether status was written.
+ * the next convergence), then the decision's Events (so a crash right after the taint never loses
+ * AttestationFailed), then enforcement (leader only), then the recover annotation is removed.
+ * Resolves whether status was written.
  */
 export async function recordDecision(deps: StatusDeps, na: NodeAttestation, policy: NodeAttestationPolicy, decision: Decision, outcome?: RoundOutcome): Promise<boolean> {
   const now = (deps.now ?? (() => new Date()))();
   const status = nextStatus(na, policy, decision, outcome, now);
   const write = !canSkipWrite(na.status, status, now, deps.heartbeatMs);
   if (write) await deps.cluster.applyNodeAttestationStatus(na.metadata.name, status);
-  if (deps.isLeader() && deps.enforce !== undefined) await deps.enforce({ ...na, status }, decision.actions);
   for (const e of decision.events) {
     await deps.cluster.createEvent({ ...e, involved: [{ kind: 'Node', name: na.spec.nodeName }, { kind: 'NodeAttestation', name: na.metadata.name }] });
   }
+  if (deps.isLeader() && deps.enforce !== undefined) await deps.enforce({ ...na, status }, decision.actions);
   if (decision.clearRecoverAnnotation) await deps.cluster.annotateNodeAttestation(na.metadata.name, { [ANNOTATION.recover]: null });
   return write;
 }
