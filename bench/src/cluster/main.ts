@@ -22,7 +22,7 @@ async function main(): Promise<void> {
     options: {
       singles: { type: 'string', default: '5' }, batches: { type: 'string', default: '10,20' },
       runs: { type: 'string', default: '100' }, nodes: { type: 'string' }, interval: { type: 'string' },
-      window: { type: 'string', default: '90' },
+      window: { type: 'string', default: '90' }, ak: { type: 'string', default: 'rsassa' },
     },
   });
   const which = positionals[0];
@@ -38,9 +38,10 @@ async function main(): Promise<void> {
   } else if (which === 'scale') {
     process.stdout.write(await scaleBench({
       nodeCounts: numbers(values.nodes ?? '1000'), intervalS: Number(values.interval ?? '10'), windowS: Number(values.window),
+      ak: values.ak === 'ecdsa' ? 'ecdsa' : 'rsassa',
     }, progress));
   } else {
-    throw new Error('usage: main.js enrollment [--singles 5] [--batches 10,20] | detection [--runs 100] [--nodes 5] [--interval 2] | scale [--nodes 1000,10000] [--interval 10] [--window 90]');
+    throw new Error('usage: main.js enrollment [--singles 5] [--batches 10,20] | detection [--runs 100] [--nodes 5] [--interval 2] | scale [--nodes 1000,10000] [--interval 10] [--window 90] [--ak rsassa|ecdsa]');
   }
 }
 

@@ -6,8 +6,13 @@ export type Samples = Map<string, number>;
 export async function scrape(port: number): Promise<Samples> {
   const res = await fetch(`http://127.0.0.1:${port}/metrics`);
   if (!res.ok) throw new Error(`metrics answered ${res.status}`);
+  return parseExposition(await res.text());
+}
+
+/** Indexes every sample line of a Prometheus text exposition by `name{labels}`. */
+export function parseExposition(text: string): Samples {
   const out: Samples = new Map();
-  for (const line of (await res.text()).split('\n')) {
+  for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;
     const sp = line.lastIndexOf(' ');
     out.set(line.slice(0, sp), Number(line.slice(sp + 1)));
