@@ -119,6 +119,27 @@ describe('plan', () => {
     expect(result.policies).toEqual({ a: { matchedNodes: 1, conflictingNodes: ['w2'] }, b: { matchedNodes: 1, conflictingNodes: ['w2'] } });
     expect(result.nodes[0]!.deletion?.reason).toBe('node-deleted');
   });
+
+  // An array whose find throws: plan() and planNode with lookups must not scan per node (O(nodes²) at 10,000 nodes).
+  const noScan = <T>(xs: T[]): T[] => Object.assign([...xs], { find: (): never => { throw new Error('list scanned'); } });
+
+  it('looks nodes and attestations up by name instead of scanning the lists for each node', () => {
+    const a = policy('a', { matchLabels: { role: 'worker' } });
+    const result = plan({
+      policies: [a],
+      nodes: noScan([node('w1', { role: 'worker' }), node('w2', { role: 'worker' }, '10.0.0.2', true)]),
+      nodeAttestations: noScan([na('w1', 'a'), na('w2', 'a'), na('gone', 'a')]),
+    }, opts);
+    expect(result.nodes.map((n) => [n.nodeName, n.desired?.policyName ?? n.deletion?.reason])).toEqual([['gone', 'node-deleted'], ['w1', 'a'], ['w2', 'node-deleted']]);
+    expect(result.policies).toEqual({ a: { matchedNodes: 1, conflictingNodes: [] } });
+  });
+
+  it('planNode uses the lookups it is given', () => {
+    const a = policy('a', {});
+    const w1 = node('w1');
+    const p = planNode('w1', { policies: [a], nodes: noScan([]), nodeAttestations: noScan([]), node: (n) => (n === 'w1' ? w1 : undefined), nodeAttestation: () => undefined }, opts);
+    expect(p.target?.agentUrl).toBe('https://10.0.0.1:9443');
+  });
 });
 
 describe('helpers', () => {

@@ -8,6 +8,9 @@ export interface PlanInputs {
   policies: readonly NodeAttestationPolicy[];
   nodes: readonly NodeView[];
   nodeAttestations: readonly NodeAttestation[];
+  /** Indexed lookups (the informer caches have them); without, the lists are scanned: O(nodes) per plan. */
+  node?(name: string): NodeView | undefined;
+  nodeAttestation?(nodeName: string): NodeAttestation | undefined;
 }
 export interface PlanOptions {
   agentPort: number;
@@ -59,8 +62,7 @@ const live = <T extends { metadata: { deletionTimestamp?: unknown } }>(o: T): bo
 
 /** The plan for one node (the work-queue key), from the informer caches. Pure. */
 export function planNode(nodeName: string, inputs: PlanInputs, options: PlanOptions): NodePlan {
-  const node = inputs.nodes.find((n) => n.metadata.name === nodeName && live(n));
-  const existing = inputs.nodeAttestations.find((na) => na.spec.nodeName === nodeName);
+  const { node, existing } = lookUp(nodeName, inputs);
   const policies = inputs.policies.filter(live);
   const matching = node === undefined ? [] : policies.filter((p) => matchesSelector(p.spec.nodeSelector, node.metadata.labels));
 
@@ -86,7 +88,8 @@ export function planNode(nodeName: string, inputs: PlanInputs, options: PlanOpti
 /** The plan for every node that exists or has a NodeAttestation. Pure. */
 export function plan(inputs: PlanInputs, options: PlanOptions): Plan {
   const names = new Set([...inputs.nodes.map((n) => n.metadata.name), ...inputs.nodeAttestations.map((na) => na.spec.nodeName)]);
-  const nodes = [...names].sort().map((n) => planNode(n, inputs, options));
+  const indexed = withIndex(inputs);
+  const nodes = [...names].sort().map((n) => planNode(n, indexed, options));
   const policies: Plan['policies'] = {};
   for (const p of inputs.policies.filter(live)) policies[p.metadata.name] = { matchedNodes: 0, conflictingNodes: [] };
   for (const np of nodes) {
@@ -94,6 +97,27 @@ export function plan(inputs: PlanInputs, options: PlanOptions): Plan {
     for (const name of np.conflict?.policyNames ?? []) policies[name]?.conflictingNodes.push(np.nodeName);
   }
   return { nodes, policies };
+}
+
+/** The node (if live) and its NodeAttestation, by the inputs' lookups or by scanning the lists. */
+function lookUp(nodeName: string, inputs: PlanInputs): { node: NodeView | undefined; existing: NodeAttestation | undefined } {
+  const found = inputs.node !== undefined ? inputs.node(nodeName) : inputs.nodes.find((n) => n.metadata.name === nodeName);
+  return {
+    node: found !== undefined && live(found) ? found : undefined,
+    existing: inputs.nodeAttestation !== undefined ? inputs.nodeAttestation(nodeName) : inputs.nodeAttestations.find((na) => na.spec.nodeName === nodeName),
+  };
+}
+
+/** The inputs with lookups by name (first match wins, as a scan would), built once: plan() is then O(nodes), not O(nodes²). */
+function withIndex(inputs: PlanInputs): PlanInputs {
+  const firstBy = <T>(xs: readonly T[], key: (x: T) => string): Map<string, T> => {
+    const m = new Map<string, T>();
+    for (const x of xs) if (!m.has(key(x))) m.set(key(x), x);
+    return m;
+  };
+  const nodes = firstBy(inputs.nodes, (n) => n.metadata.name);
+  const attestations = firstBy(inputs.nodeAttestations, (a) => a.spec.nodeName);
+  return { ...inputs, node: (n) => nodes.get(n), nodeAttestation: (n) => attestations.get(n) };
 }
 
 function deletionReason(node: NodeView | undefined, na: NodeAttestation, policies: readonly NodeAttestationPolicy[]): DeletionReason {
