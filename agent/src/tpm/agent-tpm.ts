@@ -289,9 +289,13 @@ export class AgentTpm {
     const f = this.files('ek.ctx', 'ak.ctx', 'ak.pub', 'ak.name', 'ak.priv');
     const scheme = this.cfg.akType === 'rsa' ? ['-G', 'rsa', '-s', 'rsassa'] : ['-G', 'ecc', '-s', 'ecdsa'];
     try {
-      await this.tool('tpm2_createek', ['-c', f['ek.ctx'], '-G', this.ekType]);
-      await this.flush('-t');
-      await this.tool('tpm2_createak', ['-C', f['ek.ctx'], '-c', f['ak.ctx'], ...scheme, '-g', 'sha256',
+      // The AK's parent is the EK: the persistent one when there is one, else re-created from its template.
+      const ek = this.persistentEk === undefined ? f['ek.ctx'] : hex(this.persistentEk);
+      if (this.persistentEk === undefined) {
+        await this.tool('tpm2_createek', ['-c', f['ek.ctx'], '-G', this.ekType]);
+        await this.flush('-t');
+      }
+      await this.tool('tpm2_createak', ['-C', ek, '-c', f['ak.ctx'], ...scheme, '-g', 'sha256',
         '-u', f['ak.pub'], '-n', f['ak.name'], '-r', f['ak.priv']]);
       await this.flush('-t');
       await this.tool('tpm2_evictcontrol', ['-C', 'o', '-c', f['ak.ctx'], hex(this.cfg.akHandle)]);

@@ -4,23 +4,31 @@ import { trustedWithCredential } from './cluster-poller.js';
 import { fmt, machine, median, met, quantile, secs, table } from './stats.js';
 
 /**
- * Enrollment: a node's swtpm is manufactured and its agent started while its Node object does not
- * match the policy; the clock starts when the agent listens and the node is labelled into the policy
- * at once (the agent DaemonSet pod becoming ready on a joined node); it stops when the NodeAttestation
- * is Trusted and the credential Secret exists. Registration = identity, EK chain, MakeCredential /
- * ActivateCredential on the swtpm, first round (quote, IMA, boot log, dm-verity), credential issued.
+ * Enrollment: a node's swtpm is manufactured while its Node object does not match the policy. The
+ * clock starts when its agent starts (opening the TPM: EK, and on a new TPM creating and persisting
+ * the AK); when the agent listens the node is labelled into the policy (the agent DaemonSet pod
+ * becoming ready on a joined node); the clock stops when the NodeAttestation is Trusted and the
+ * credential Secret exists. Registration = identity, EK chain, MakeCredential / ActivateCredential on
+ * the swtpm, first round (quote, IMA, boot log, dm-verity), credential issued.
  */
 
 export interface EnrollmentOptions { singles: number; batches: number[]; intervalS: number }
 
 const KEYLIME_K8S_AVG_S = 20.91;
 
-async function join(b: BenchStack, names: string[]): Promise<number[]> {
-  await mapLimit(names, 4, (n) => b.stack.addNode(n, {}));
+/** One node's join: from agent start to Trusted with a credential, and the agent start (TPM open) part of it. */
+interface Join { totalMs: number; agentMs: number }
+
+async function join(b: BenchStack, names: string[]): Promise<Join[]> {
+  const nodes = await mapLimit(names, 4, (n) => b.stack.addNode(n, {}, { startAgent: false }));
   const t0 = Date.now();
-  await Promise.all(names.map((n) => setSelected(b.core, n, true)));
-  const done = await Promise.all(names.map((n) => b.poller.until(`${n} Trusted with a credential`, (v) => trustedWithCredential(v, n), 180_000)));
-  return done.map((t) => t - t0);
+  return Promise.all(nodes.map(async (node) => {
+    await node.startAgent();
+    const agentMs = Date.now() - t0;
+    const trusted = b.poller.until(`${node.name} Trusted with a credential`, (v) => trustedWithCredential(v, node.name), 180_000);
+    await setSelected(b.core, node.name, true);
+    return { totalMs: (await trusted) - t0, agentMs };
+  }));
 }
 
 /** Takes the nodes out of the policy and stops their agents and swtpms, so they load the next phase no more. */
@@ -38,34 +46,37 @@ export async function enrollmentBench(o: EnrollmentOptions, progress: (s: string
   const b = await startBenchStack({ interval: `${o.intervalS}s`, poll: { everyMs: 50, phases: true, credentials: true } });
   try {
     progress('stack up; warm-up join');
-    const warm = await join(b, ['warmup-0']);
+    const [warm] = await join(b, ['warmup-0']);
     await retire(b, ['warmup-0']);
-    const singles: number[] = [];
+    const singles: Join[] = [];
     for (let i = 0; i < o.singles; i++) {
-      const [ms] = await join(b, [`single-${i}`]);
-      singles.push(ms!);
-      progress(`single join ${i}: ${ms} ms`);
+      const [j] = await join(b, [`single-${i}`]);
+      singles.push(j!);
+      progress(`single join ${i}: ${j!.totalMs} ms (agent start ${j!.agentMs} ms)`);
       await retire(b, [`single-${i}`]);
     }
     const batchRows: string[][] = [];
     for (const n of o.batches) {
       const names = Array.from({ length: n }, (_, i) => `batch${n}-${i}`);
-      const ms = await join(b, names);
+      const joins = await join(b, names);
+      const ms = joins.map((j) => j.totalMs);
       progress(`batch of ${n}: max ${Math.max(...ms)} ms`);
-      batchRows.push([String(n), secs(median(ms)), secs(quantile(ms, 0.9)), secs(Math.max(...ms)), n >= 50 ? met(Math.max(...ms) <= 5000) : 'target is for 50']);
+      batchRows.push([String(n), secs(median(ms)), secs(quantile(ms, 0.9)), secs(Math.max(...ms)), secs(median(joins.map((j) => j.agentMs))),
+        n >= 50 ? met(Math.max(...ms) <= 5000) : 'target is for 50']);
       await retire(b, names);
     }
+    const total = singles.map((j) => j.totalMs);
     return [
       `Machine: ${machine()}`, '',
       `Policy interval ${o.intervalS} s (a newly scheduled node gets its first round at once; later rounds follow its jittered slot).`, '',
-      `Warm-up join (operator just started, excluded): ${secs(warm[0]!)}`, '',
+      `Warm-up join (operator just started, excluded): ${secs(warm!.totalMs)}`, '',
       `### Single-node joins (${o.singles}, one at a time)`, '',
-      table(['joins', 'median', 'min', 'max', 'each', 'target ≤ 1 s (median)'], [[
-        String(singles.length), secs(median(singles)), secs(Math.min(...singles)), secs(Math.max(...singles)),
-        singles.map((s) => fmt(s / 1000, 2)).join(', '), met(median(singles) <= 1000),
+      table(['joins', 'median', 'min', 'max', 'each', 'of which agent start (median)', 'target ≤ 1 s (median)'], [[
+        String(singles.length), secs(median(total)), secs(Math.min(...total)), secs(Math.max(...total)),
+        total.map((s) => fmt(s / 1000, 2)).join(', '), secs(median(singles.map((j) => j.agentMs))), met(median(total) <= 1000),
       ]]),
-      '### N nodes joining at once (all labelled in the same instant)', '',
-      table(['N', 'median', 'p90', 'all Trusted (max)', 'target ≤ 5 s for 50'], batchRows),
+      '### N nodes joining at once (all agents started in the same instant, each node labelled as its agent listens)', '',
+      table(['N', 'median', 'p90', 'all Trusted with credentials (max)', 'of which agent start (median)', 'target ≤ 5 s for 50'], batchRows),
       `Comparison: published Keylime-based Kubernetes enrollment averages ${KEYLIME_K8S_AVG_S} s per node.`, '',
     ].join('\n');
   } finally {

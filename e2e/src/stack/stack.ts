@@ -41,7 +41,8 @@ export interface Stack {
   readonly operators: OperatorProcess[];
   /** The fleet image's dm-verity root hash (the same on every simulated node). */
   readonly verityRootHash: string;
-  addNode(name: string, labels?: Record<string, string>): Promise<StackNode>;
+  /** A Node object, its swtpm and host root; its agent started too unless `startAgent: false`. */
+  addNode(name: string, labels?: Record<string, string>, opts?: { startAgent?: boolean }): Promise<StackNode>;
   startOperator(identity?: string, env?: Record<string, string>): Promise<OperatorProcess>;
   apply(objects: object[]): Promise<string>;
   kubectl(args: string[], input?: string): Promise<string>;
@@ -112,7 +113,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         return r.stdout;
       },
       apply: (objects) => stack.kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects })),
-      addNode: async (name, labels = {}) => {
+      addNode: async (name, labels = {}, addOpts = {}) => {
         // The Node object comes first so its address is allocated once; no agent answers there until started.
         const { ip } = await createSimulatedNode(harness, name, { labels });
         const sim = await prepareSimNode({ name, ip, baseDir: join(dir, 'nodes'), ca: swtpmCa });
@@ -129,7 +130,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           runKnownGood: async () => { for (const f of KNOWN_GOOD_FILES) await sim.appendImaFile(f.path, f.contents); },
         };
         await node.runKnownGood();
-        await node.startAgent();
+        if (addOpts.startAgent !== false) await node.startAgent();
         nodes.set(name, node);
         return node;
       },
