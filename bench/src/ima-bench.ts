@@ -79,7 +79,8 @@ export async function imaBench(): Promise<string> {
       ['Keylime 7.14.3 process_measurement_list, ASCII list', fmt(kl, 3), '1', ''],
     ]) + `\nPolicy: ${fmt(Object.keys(fx.policy.digests).length)} paths, ${fx.policy.excludes.length} excludes (${fmt(IMA_COUNT / 50)} entries fall under them); `
       + `compiled once for Nodeward (${fmt(compileSeconds, 3)} s, not in the figures); Keylime compiles its excludes inside every call and gets the policy already deserialized. `
-      + `PCR 10 checked in the sha1 bank on both sides. Medians of ${REPEATS} interleaved repeats (one full pass each).\n\n`
+      + `PCR 10 replayed and checked in the sha1 bank only, on both sides (the bank quoted; Nodeward checks the logged template hash with the same `
+      + `hash). Medians of ${REPEATS} interleaved repeats (one full pass each).\n\n`
       + table(['list', 'Nodeward', 'Keylime'], agree)
       + `\nTampered: entry ${TAMPERED_ENTRY}'s file contents changed (new digest, template hash and PCR 10 consistent with it, as a real kernel would log it).\n`;
   } finally {

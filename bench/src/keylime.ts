@@ -24,7 +24,7 @@ export function keylimePython(): Promise<string> {
   return python;
 }
 
-export async function keylime(mode: 'ima' | 'quote' | 'round', args: (string | number)[]): Promise<KeylimeResult> {
+export async function keylime(mode: 'ima' | 'quote' | 'round' | 'verifier-round', args: (string | number)[]): Promise<KeylimeResult> {
   const out = await run(await keylimePython(), [`${dir}keylime_bench.py`, mode, ...args.map(String)]);
   return JSON.parse(out) as KeylimeResult;
 }

@@ -37,23 +37,25 @@ function rawInput(ak: PreparedAk, signature: Buffer): { key: KeyObject | VerifyK
   throw new Error(`no raw verify for ${s.scheme}`);
 }
 
-/** Files for keylime_bench.py quote/round: AK PEM, TPMS_ATTEST, TPMT_SIGNATURE, tpm2-tools PCR blob. */
-export async function keylimeQuoteFiles(dir: string, c: QuoteCase): Promise<string[]> {
-  const files = { 'ak.pem': createPublicKey(c.ak.privateKey).export({ type: 'spki', format: 'pem' }), 'quote.bin': c.quoted, 'sig.bin': c.signature,
-    'pcrs.bin': tpm2ToolsPcrBlob('sha256', c.pcrs) };
-  const paths: string[] = [];
-  for (const [name, data] of Object.entries(files)) {
-    paths.push(join(dir, name));
-    await writeFile(join(dir, name), data);
-  }
-  return paths;
+export interface KeylimeQuoteFiles { akPem: string; akTpm2b: string; quote: string; sig: string; pcrs: string }
+
+/** Files for keylime_bench.py: the AK as PEM and as TPM2B_PUBLIC, TPMS_ATTEST, TPMT_SIGNATURE, tpm2-tools PCR blob. */
+export async function keylimeQuoteFiles(dir: string, c: QuoteCase): Promise<KeylimeQuoteFiles> {
+  const files: KeylimeQuoteFiles = { akPem: join(dir, 'ak.pem'), akTpm2b: join(dir, 'ak.tpm2b'), quote: join(dir, 'quote.bin'), sig: join(dir, 'sig.bin'), pcrs: join(dir, 'pcrs.bin') };
+  await writeFile(files.akPem, createPublicKey(c.ak.privateKey).export({ type: 'spki', format: 'pem' }));
+  await writeFile(files.akTpm2b, c.ak.publicArea);
+  await writeFile(files.quote, c.quoted);
+  await writeFile(files.sig, c.signature);
+  await writeFile(files.pcrs, tpm2ToolsPcrBlob('sha256', c.pcrs));
+  return files;
 }
 
 async function keylimeRate(c: QuoteCase): Promise<number | undefined> {
   if (c.ak.scheme === 'rsapss') return undefined;
   const dir = await mkdtemp(join(tmpdir(), 'nw-bench-quote-'));
   try {
-    const r = await keylime('quote', [...await keylimeQuoteFiles(dir, c), c.nonce.toString('hex'), 'sha256', KEYLIME_COUNT]);
+    const f = await keylimeQuoteFiles(dir, c);
+    const r = await keylime('quote', [f.akPem, f.quote, f.sig, f.pcrs, c.nonce.toString('hex'), 'sha256', KEYLIME_COUNT]);
     return r.count / r.seconds;
   } finally {
     await rm(dir, { recursive: true, force: true });
