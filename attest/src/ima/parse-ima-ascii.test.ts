@@ -1,9 +1,14 @@
 import { createHash } from 'node:crypto';
 import { ParseError } from '../binary/parse-error.js';
 import { encodeImaBufEntry, encodeImaNgEntry, encodeImaSigEntry, encodeImaTemplateEntry } from './encode-ima-entry.js';
-import { parseImaAsciiLog } from './parse-ima-ascii.js';
+import type { ImaEntry } from './ima-entry.js';
+import { createRuntimePolicy } from './create-runtime-policy.js';
+import { IMA_INITIAL_STATE } from './ima-state.js';
+import { parseImaAsciiLog, scanImaAsciiLog } from './parse-ima-ascii.js';
 import { parseImaBinaryLog } from './parse-ima-binary.js';
 import { detectImaLogFormat, parseImaLog } from './parse-ima-log.js';
+import { digestNgField, lengthPrefixed } from './template-fields.js';
+import { verifyImaEntries, verifyImaLog } from './verify-ima-entries.js';
 
 const sha1hex = (b: Buffer): string => createHash('sha1').update(b).digest('hex');
 const ascii = (s: string): Buffer => Buffer.from(s, 'utf8');
@@ -81,5 +86,99 @@ describe('parseImaAsciiLog', () => {
       if (cut > lastSpace) expect(run).not.toThrow(); // only the path is shorter: well-formed, wrong hash
       else expect(run).toThrow(ParseError);
     }
+  });
+});
+
+/** Everything an entry carries, copied out (a reused view is refilled by the next line). */
+const snapshot = (e: ImaEntry): unknown[] =>
+  [e.index, e.offset, e.pcr, e.template, e.name, e.digestAlg, e.digest.toString('hex'), e.hashInput.toString('hex'),
+    e.templateHash.toString('hex'), e.sig?.toString('hex'), e.buf?.toString('hex')];
+
+/** ASCII lines for encoded entries; `rest` is what follows the template name. */
+const asciiLine = (e: { templateHash: Buffer }, template: string, rest: string): string => `10 ${e.templateHash.toString('hex')} ${template} ${rest}`;
+
+describe('scanImaAsciiLog', () => {
+  const fd = (s: string): Buffer => createHash('sha256').update(s).digest();
+  const big = Buffer.alloc(3000, 0xa5); // rebuilt data larger than the initial scratch buffer
+  const encoded = [
+    encodeImaNgEntry({ path: 'boot_aggregate', fileDigest: fd('boot') }),
+    encodeImaSigEntry({ path: '/bin/ls', fileDigest: fd('ls'), sig: Buffer.alloc(0) }),
+    encodeImaBufEntry({ name: '.ima', buf: big }),
+    encodeImaTemplateEntry({ path: '/init', sha1Digest: Buffer.alloc(20, 7) }),
+    encodeImaNgEntry({ path: '/usr/bin/env', fileDigest: fd('env') }),
+  ];
+  const lines = [
+    asciiLine(encoded[0]!, 'ima-ng', `sha256:${fd('boot').toString('hex')} boot_aggregate`),
+    asciiLine(encoded[1]!, 'ima-sig', `sha256:${fd('ls').toString('hex')} /bin/ls `),
+    asciiLine(encoded[2]!, 'ima-buf', `sha256:${createHash('sha256').update(big).digest('hex')} .ima ${big.toString('hex')}`),
+    asciiLine(encoded[3]!, 'ima', `${'07'.repeat(20)} /init`),
+    asciiLine(encoded[4]!, 'ima-ng', `sha256:${fd('env').toString('hex')} /usr/bin/env`),
+  ];
+  const text = ascii(`${lines.join('\n')}\n`);
+  const offsetOf = (i: number): number => lines.slice(0, i).reduce((n, l) => n + l.length + 1, 0);
+
+  function scan(input: Buffer, opts: { firstIndex?: number } = {}, stopAfter = Infinity): { seen: unknown[][]; views: Set<ImaEntry> } {
+    const seen: unknown[][] = [];
+    const views = new Set<ImaEntry>();
+    scanImaAsciiLog(input, opts, (e) => {
+      seen.push(snapshot(e));
+      views.add(e);
+      return seen.length < stopAfter;
+    }, true);
+    return { seen, views };
+  }
+
+  it('streams through one refilled view the same entries parseImaAsciiLog returns, as the binary list has them', () => {
+    const { seen, views } = scan(text, { firstIndex: 4 });
+    const parsed = parseImaAsciiLog(text, { firstIndex: 4 });
+    expect(seen).toEqual(parsed.map(snapshot));
+    // A new view only when the scratch buffer grew (for the ima-buf line).
+    expect(views.size).toBeLessThanOrEqual(2);
+    // Retained entries own their bytes, and each rebuilds exactly the binary template data.
+    const binary = parseImaBinaryLog(Buffer.concat(encoded.map((e) => e.bytes)));
+    expect(parsed.map((e) => e.hashInput)).toEqual(binary.map((e) => e.hashInput));
+    expect(parsed.map((e) => e.offset)).toEqual(lines.map((_l, i) => offsetOf(i)));
+  });
+
+  it('stops when the visitor returns false, without reading further lines', () => {
+    const broken = ascii(`${lines.slice(0, 2).join('\n')}\nnot an entry\n`);
+    expect(scan(broken, {}, 2).seen.map((e) => e[0])).toEqual([0, 1]);
+  });
+
+  it('reports a malformed line in the middle by its index and offset, after visiting the entries before it', () => {
+    const broken = ascii([lines[0], lines[1], `10 ${'00'.repeat(20)} ima-ng sha256:${'zz'.repeat(32)} /a`, lines[4], ''].join('\n'));
+    const seen: number[] = [];
+    const run = (): void => scanImaAsciiLog(broken, { firstIndex: 7 }, (e) => seen.push(e.index) > 0, true);
+    expect(run).toThrow(expect.objectContaining({ name: 'ParseError', structure: 'ima.ascii_log entry 9', offset: offsetOf(2) }));
+    expect(seen).toEqual([7, 8]);
+  });
+
+  it('rebuilds a name that is not UTF-8 from its raw bytes, as the kernel hashed it', () => {
+    const name = Buffer.from([0x2f, 0x78, 0xff, 0xc3]); // "/x" and two bytes that are not UTF-8
+    const data = Buffer.concat([digestNgField('sha256', fd('x')), lengthPrefixed(Buffer.concat([name, Buffer.from([0])]))]);
+    const line = Buffer.concat([ascii(`10 ${sha1hex(data)} ima-ng sha256:${fd('x').toString('hex')} `), name]);
+    const [e] = parseImaAsciiLog(line);
+    expect(e!.hashInput).toEqual(data);
+    expect(e!.name).toBe(name.toString('utf8'));
+  });
+
+  it('is what verifyImaEntries streams: the same verdict and state as the binary list', () => {
+    const binary = Buffer.concat(encoded.map((e) => e.bytes));
+    const policy = createRuntimePolicy(parseImaBinaryLog(binary));
+    const viaBinary = verifyImaLog(binary, policy);
+    expect(verifyImaLog(text, policy)).toEqual(viaBinary);
+    const first = verifyImaEntries(IMA_INITIAL_STATE, ascii(lines.slice(0, 2).join('\n')), policy);
+    expect(verifyImaEntries(first.state, ascii(lines.slice(2).join('\n')), policy)).toEqual(viaBinary);
+  });
+
+  it('stops reading at the entry after the prefix that matches the quote, as for the binary list', () => {
+    const binary = Buffer.concat(encoded.map((e) => e.bytes));
+    const policy = createRuntimePolicy(parseImaBinaryLog(binary));
+    const quoted = verifyImaLog(binary, policy, { banks: ['sha1'] }).state.pcr10.sha1!;
+    // The log runs ahead of the quote: one more entry, then a line being written.
+    const torn = Buffer.concat([text, ascii(`${lines[4]}\n10 0123`)]);
+    const r = verifyImaLog(torn, policy, { quotedPcr10: { bank: 'sha1', value: quoted } });
+    expect(r.failures).toEqual([]);
+    expect(r.state.count).toBe(encoded.length);
   });
 });

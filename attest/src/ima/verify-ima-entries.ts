@@ -5,7 +5,7 @@ import { compileRuntimePolicy, type CompiledRuntimePolicy } from './compile-runt
 import { evaluateImaEntry } from './evaluate-ima-entry.js';
 import { ImaEntryView, isViolation, type ImaEntry } from './ima-entry.js';
 import { IMA_BANKS, IMA_INITIAL_STATE, type ImaBank, type ImaState, type QuotedPcr10 } from './ima-state.js';
-import { parseImaAsciiLog } from './parse-ima-ascii.js';
+import { scanImaAsciiLog } from './parse-ima-ascii.js';
 import { scanImaBinaryLog } from './parse-ima-binary.js';
 import { detectImaLogFormat, type ImaLogParseOptions } from './parse-ima-log.js';
 import { missingBanks, Pcr10Replay, quotedTarget, type QuotedTarget } from './pcr10-replay.js';
@@ -57,13 +57,13 @@ function compiled(p: AnyPolicy): CompiledRuntimePolicy {
  * Incremental verification: given the state after entry N and the binary (or ASCII) list from entry
  * N on, parses only the new entries, checks their template hashes and the runtime policy, and
  * replays them into PCR 10. Bad evidence, including malformed bytes, is reported, never thrown.
- * A binary list is streamed through one reused entry view: nothing is retained per entry.
+ * Either list is streamed through one reused entry view: nothing is retained per entry.
  */
 export function verifyImaEntries(state: ImaState, newEntriesBytes: Uint8Array, policy: AnyPolicy, opts: ImaVerifyOptions = {}): ImaVerifyResult {
   const parseOpts = { ...opts, firstIndex: state.count };
   return run(state, policy, opts, (visit) => {
     if ((opts.format ?? detectImaLogFormat(newEntriesBytes)) === 'binary') scanImaBinaryLog(newEntriesBytes, parseOpts, visit, true);
-    else visitAll(parseImaAsciiLog(newEntriesBytes, parseOpts), visit);
+    else scanImaAsciiLog(newEntriesBytes, parseOpts, visit, true);
   });
 }
 
