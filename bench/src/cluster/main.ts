@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { detectionBench } from './detection.js';
 import { enrollmentBench } from './enrollment.js';
 import { histogramPng, resultsDir } from './plots.js';
-import { scaleBench } from './scale.js';
+import { scaleBench, scalePlot } from './scale.js';
 
 /**
  * `node bench/dist/cluster/main.js <enrollment|detection|scale> [options]`: cluster benchmarks on the
@@ -40,8 +40,10 @@ async function main(): Promise<void> {
       nodeCounts: numbers(values.nodes ?? '1000'), intervalS: Number(values.interval ?? '10'), windowS: Number(values.window),
       ak: values.ak === 'ecdsa' ? 'ecdsa' : 'rsassa',
     }, progress));
+  } else if (which === 'scale-plot') {
+    process.stdout.write(`Plot: ${await scalePlot()}\n`);
   } else {
-    throw new Error('usage: main.js enrollment [--singles 5] [--batches 10,20] | detection [--runs 100] [--nodes 5] [--interval 2] | scale [--nodes 1000,10000] [--interval 10] [--window 90] [--ak rsassa|ecdsa]');
+    throw new Error('usage: main.js enrollment [--singles 5] [--batches 10,20] | detection [--runs 100] [--nodes 5] [--interval 2] | scale [--nodes 1000,10000] [--interval 10] [--window 90] [--ak rsassa|ecdsa] | scale-plot');
   }
 }
 

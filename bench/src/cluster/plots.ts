@@ -52,19 +52,28 @@ export async function histogramPng(name: string, values: readonly number[], mark
   return save(name, c);
 }
 
-/** One bar per (label, value); each labelled with its value above and its label below. */
-export async function barsPng(name: string, bars: readonly { label: string; value: number }[]): Promise<string> {
+/**
+ * One bar per (label, value); each labelled with its value (and `unit`) above and its label below. A bar's
+ * optional `mark` (e.g. the rate due) is drawn as a red line across it, labelled `markLabel`.
+ */
+export async function barsPng(name: string, bars: readonly { label: string; value: number; mark?: number }[], unit = '', markLabel = ''): Promise<string> {
   const c = new Canvas(W, H);
-  const peak = Math.max(1, ...bars.map((b) => b.value));
+  const peak = Math.max(1, ...bars.map((b) => Math.max(b.value, b.mark ?? 0)));
   const plotW = W - M.left - M.right;
   const plotH = H - M.top - M.bottom - 20;
   const slot = plotW / Math.max(1, bars.length);
   bars.forEach((b, i) => {
     const h = (b.value / peak) * plotH;
-    const x = M.left + i * slot + slot * 0.2;
-    c.rect(x, H - M.bottom - h, slot * 0.6, h, BAR);
-    c.text(x, H - M.bottom - h - 14, fmt(b.value, 0), INK);
+    const bw = b.mark === undefined ? slot * 0.6 : slot * 0.45;
+    const x = M.left + i * slot + (b.mark === undefined ? slot * 0.2 : slot * 0.08);
+    c.rect(x, H - M.bottom - h, bw, h, BAR);
+    c.text(x, H - M.bottom - h - 14, `${fmt(b.value, 0)}${unit}`, INK);
     c.text(x, H - M.bottom + 10, b.label, INK);
+    if (b.mark !== undefined) {
+      const y = H - M.bottom - (b.mark / peak) * plotH;
+      c.rect(x - 4, y, bw + 8, 2, MARK);
+      c.text(x + bw + 8, y - 4, `${markLabel} ${fmt(b.mark, 0)}${unit}`, MARK);
+    }
   });
   axes(c);
   return save(name, c);

@@ -100,7 +100,7 @@ function apiServerWrites(m: Samples): { all: number; leases: number } {
   return { all: count(), leases: count('resource="leases"') };
 }
 
-interface ScalePoint { nodes: number; roundsPerS: number; roundsPerCoreS: number; at: string }
+interface ScalePoint { nodes: number; roundsPerS: number; dueRoundsPerS: number; roundsPerCoreS: number; at: string }
 
 /** Every node count's latest point (bench/results/scale-points.json), so the plot spans separate runs. */
 async function recordPoint(p: ScalePoint): Promise<ScalePoint[]> {
@@ -109,6 +109,12 @@ async function recordPoint(p: ScalePoint): Promise<ScalePoint[]> {
   const points = [...old.filter((x) => x.nodes !== p.nodes), p].sort((a, b) => a.nodes - b.nodes);
   await writeFile(path, `${JSON.stringify(points, null, 1)}\n`);
   return points;
+}
+
+/** Redraws scale-throughput.png from scale-points.json: sustained rounds/s per node count, the rate due in red. */
+export async function scalePlot(): Promise<string> {
+  const points = JSON.parse(await readFile(join(resultsDir(), 'scale-points.json'), 'utf8')) as ScalePoint[];
+  return barsPng('scale-throughput.png', points.map((p) => ({ label: `${fmt(p.nodes)} nodes`, value: p.roundsPerS, mark: p.dueRoundsPerS })), '/s', 'due');
 }
 
 /** CPU seconds of each harness child (by command name) and of this process (fleet + driver). */
@@ -123,7 +129,7 @@ function cpuByProcess(b: BenchStack): Record<string, number> {
   return out;
 }
 
-interface ScaleRow { nodes: number; markdown: string[]; roundsPerS: number; roundsPerCoreS: number }
+interface ScaleRow { nodes: number; markdown: string[]; roundsPerS: number; dueRoundsPerS: number; roundsPerCoreS: number }
 
 async function runOne(n: number, o: ScaleOptions, progress: (s: string) => void): Promise<ScaleRow> {
   let fleet: SoftFleet | undefined;
@@ -183,6 +189,8 @@ async function runOne(n: number, o: ScaleOptions, progress: (s: string) => void)
         ['rounds per operator CPU-second', fmt(rounds / opCpu, 0), `1,000 on one core: ${met(rounds / opCpu >= 1000)}`],
         ['queue lag mean / p50 ≤ / p99 ≤ (bucket bounds)', `${fmt(lagMean, 3)} s / ${fmt(bucketQuantile(lag, 0.5), 2)} s / ${fmt(bucketQuantile(lag, 0.99), 2)} s`, ''],
         ['operator RSS (end of window / peak since start)', `${fmt(rss, 0)} MiB / ${fmt(rssPeak, 0)} MiB`, n >= 10_000 ? `≤ 512 MB at 10,000: ${met(rssPeak * 1.048576 <= 512)}` : '≤ 512 MB at 10,000 (n/a)'],
+        ['operator V8 heap used / heap total / external (end of window)', ['nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_external_memory_bytes']
+          .map((k) => `${fmt(sum(m1, `nodeward_process_${k}`) / 2 ** 20, 0)} MiB`).join(' / '), ''],
         ['Redis used_memory', `${fmt(redis, 1)} MiB`, ''],
         ['Kubernetes API writes/min, API server count (all clients)', `${fmt(apiWritesPerMin, 1)}, of which Lease renewals ${fmt(leaseWritesPerMin, 1)}; the rest ${fmt(perNode5, 3)} per node per 5 min`, `≤ 1 per node per 5 min: ${met(perNode5 <= 1)}`],
         ['Kubernetes API writes/min, operator count (nodeward_api_writes_total)', `${fmt(writesPerMin, 1)} (${fmt((writesPerMin * 5) / n, 3)} per node per 5 min)`, ''],
@@ -191,7 +199,7 @@ async function runOne(n: number, o: ScaleOptions, progress: (s: string) => void)
       `Operator writes in the window by verb and resource: ${byResource === '' ? 'none' : byResource}.`, '',
       `CPU in the window (cores): ${cpuSplit}. Fleet AKs: ${o.ak === 'ecdsa' ? 'ECDSA P-256' : 'RSA-2048 (RSASSA)'}.`, '',
     ];
-    return { nodes: n, markdown, roundsPerS: rounds / wall, roundsPerCoreS: rounds / opCpu };
+    return { nodes: n, markdown, roundsPerS: rounds / wall, dueRoundsPerS: due, roundsPerCoreS: rounds / opCpu };
   } finally {
     await b.stop();
     await fleet?.close();
@@ -209,8 +217,7 @@ export async function scaleBench(o: ScaleOptions, progress: (s: string) => void)
       progress(failures[failures.length - 1]!);
     }
   }
-  let points: ScalePoint[] = [];
-  for (const r of rows) points = await recordPoint({ nodes: r.nodes, roundsPerS: r.roundsPerS, roundsPerCoreS: r.roundsPerCoreS, at: new Date().toISOString() });
-  const png = await barsPng('scale-throughput.png', points.map((p) => ({ label: `${fmt(p.nodes)} nodes`, value: p.roundsPerS })));
+  for (const r of rows) await recordPoint({ nodes: r.nodes, roundsPerS: r.roundsPerS, dueRoundsPerS: r.dueRoundsPerS, roundsPerCoreS: r.roundsPerCoreS, at: new Date().toISOString() });
+  const png = await scalePlot();
   return [`Machine: ${machine()}`, '', ...rows.flatMap((r) => r.markdown), ...failures, '', `Plot (sustained rounds/s by node count, every node count's latest run in scale-points.json): ${png}`, ''].join('\n');
 }
