@@ -129,6 +129,9 @@ describe('node agent against swtpm (mTLS API)', () => {
       expect((await activate(agentB, agentA.identity.akName)).status).toBe(503);
     }
     expect(ekHandleOf('node-b')).toEqual(['0x81010001', 'none', 'none', 'none']);
+    // swtpm_setup persisted the EK at 0x81010001: the agent used it as it was, without re-creating it.
+    const sources = logLines.filter((l) => l.includes('"tpm ready"') && l.includes('"node":"node-b"')).map((l) => (JSON.parse(l) as { ekSource: string }).ekSource);
+    expect(sources).toEqual(['persistent', 'created', 'created', 'created']);
     expect(logLines.some((l) => l.includes('EK handle holds another key') && l.includes('0x81010003'))).toBe(true);
     await agentB.close();
     agentB = await startAgent(await config(nodeB));

@@ -7,7 +7,7 @@ import { SerialQueue } from './serial-queue.js';
 import { toolRunner, type ToolRunner } from './tool-runner.js';
 import { TpmError } from './tpm-error.js';
 import { describeTpm, parseFixedProperties, parseQuotePcrs, trimDer, unwrapAttest } from './tool-output.js';
-import { summarizePublic } from './public-area.js';
+import { isRsaTemplateEk, summarizePublic } from './public-area.js';
 
 export type AkType = 'rsa' | 'ecc';
 
@@ -180,8 +180,9 @@ export class AgentTpm {
   private async initialize(): Promise<void> {
     await this.flushAll();
     const ekCertificates = await this.readEkCertificates();
-    const ekPublic = await this.createEk();
-    if (this.cfg.ekHandle !== undefined) this.persistentEk = await this.ensurePersistentEk(this.cfg.ekHandle, ekPublic);
+    const persisted = await this.persistedTemplateEk();
+    const ekPublic = persisted ?? await this.createEk();
+    if (persisted === undefined && this.cfg.ekHandle !== undefined) this.persistentEk = await this.ensurePersistentEk(this.cfg.ekHandle, ekPublic);
     const ak = await this.ensureAk();
     const props = parseFixedProperties((await this.tool('tpm2_getcap', ['properties-fixed'])).stdout.toString());
     this.ident = {
@@ -191,7 +192,7 @@ export class AgentTpm {
       akName: ak.name.toString('hex'),
       tpm: describeTpm(props),
     };
-    this.log.info('tpm ready', { ekType: this.ekType, ekHandle: this.persistentEk === undefined ? 'none' : hex(this.persistentEk), akType: this.cfg.akType, akHandle: hex(this.cfg.akHandle), akName: this.ident.akName, akCreated: ak.created });
+    this.log.info('tpm ready', { ekType: this.ekType, ekSource: persisted === undefined ? 'created' : 'persistent', ekHandle: this.persistentEk === undefined ? 'none' : hex(this.persistentEk), akType: this.cfg.akType, akHandle: hex(this.cfg.akHandle), akName: this.ident.akName, akCreated: ak.created });
   }
 
   private async readEkCertificates(): Promise<IdentityResponse['ekCertificates']> {
@@ -219,6 +220,19 @@ export class AgentTpm {
       await this.flush('-t');
       await removeFiles(f);
     }
+  }
+
+  /**
+   * The public area of the RSA EK already persisted at the EK handle (made from the TCG default
+   * template), which then serves as the EK without re-deriving it; undefined when there is none.
+   */
+  private async persistedTemplateEk(): Promise<Buffer | undefined> {
+    if (this.cfg.ekHandle === undefined) return undefined;
+    const pub = await this.readPublic(this.cfg.ekHandle);
+    if (pub === undefined || !isRsaTemplateEk(pub)) return undefined;
+    this.persistentEk = this.cfg.ekHandle;
+    this.ekType = 'rsa';
+    return pub;
   }
 
   /**
