@@ -315,7 +315,7 @@ export class AgentTpm {
       await this.tool('tpm2_evictcontrol', ['-C', 'o', '-c', f['ak.ctx'], hex(this.cfg.akHandle)]);
       this.log.info('AK created and persisted', { akHandle: hex(this.cfg.akHandle), akType: this.cfg.akType });
     } finally {
-      await this.flushAll();
+      // No flush here: open() flushes everything once initialisation is done (and a failed start flushes at the next one).
       await removeFiles(f);
     }
   }

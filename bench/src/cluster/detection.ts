@@ -62,6 +62,8 @@ export async function detectionBench(o: DetectionOptions, progress: (s: string) 
           progress(`node left the pool: ${stuck[stuck.length - 1]}`);
           return;
         }
+        // Claimed after the wait: several nodes may have passed the loop test for the last run.
+        if (claimed >= o.runs) return;
         const i = claimed++;
         const ms = await cycle(b, node, i, intervalMs);
         if (ms === undefined) missed++;
