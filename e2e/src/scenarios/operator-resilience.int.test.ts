@@ -130,7 +130,8 @@ async function writeSamples(port: number): Promise<Map<string, number>> {
 
 /** Waits until this replica has run `n` more rounds; resolves how many it ran. */
 async function waitRounds(port: number, n: number, timeoutMs = 60_000): Promise<number> {
-  const start = await metricSum(port, 'nodeward_rounds_total');
+  // A replica just (re)started may not listen yet: every earlier wait can be met by the killed one's work.
+  const start = await waitFor('metrics endpoint', () => metricSum(port, 'nodeward_rounds_total'), timeoutMs, 200);
   return waitFor(`${n} rounds`, async () => {
     const d = (await metricSum(port, 'nodeward_rounds_total')) - start;
     return d >= n ? d : undefined;
