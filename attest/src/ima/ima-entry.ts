@@ -1,3 +1,5 @@
+import { knownNames } from '../binary/bytes.js';
+
 /**
  * One entry of an IMA runtime measurement list, as parsed from untrusted bytes (binary or ASCII).
  * Nothing here is trusted until `verifyImaEntries` has checked the template hash, replayed PCR 10
@@ -148,6 +150,9 @@ export function digestHex(e: ImaEntry): string {
 export function digestIs(e: ImaEntry, want: Buffer): boolean {
   return e instanceof ImaEntryView ? e.digestIs(want) : want.equals(e.digest);
 }
+
+/** The known template spanning [at, end) of src, as a shared string (the most frequent first). */
+export const knownTemplateAt = knownNames(['ima-ng', 'ima-sig', 'ima-buf', 'ima']);
 
 export function isKnownTemplate(t: string): t is ImaKnownTemplate {
   return t === 'ima-ng' || t === 'ima-sig' || t === 'ima-buf' || t === 'ima';

@@ -1,6 +1,7 @@
 import { ParseError } from '../binary/parse-error.js';
 import { digestSize } from '../hash-alg.js';
-import { asBuffer, IMA_LIMITS, IMA_TEMPLATE_NAME_FIELD, ImaEntryView, type ImaEntry } from './ima-entry.js';
+import { knownNames } from '../binary/bytes.js';
+import { asBuffer, IMA_LIMITS, IMA_TEMPLATE_NAME_FIELD, ImaEntryView, knownTemplateAt, type ImaEntry } from './ima-entry.js';
 import type { ImaParseOptions } from './parse-ima-binary.js';
 import { digestProblem } from './template-fields.js';
 
@@ -162,17 +163,10 @@ function pcrAt(line: Line, at: number, end: number): number {
   return pcr;
 }
 
-const TEMPLATES = ['ima-ng', 'ima-sig', 'ima-buf', 'ima'].map((name) => ({ name, bytes: Buffer.from(name, 'latin1') }));
-
-function bytesAre(src: Buffer, at: number, end: number, want: Buffer): boolean {
-  if (end - at !== want.length) return false;
-  for (let i = 0; i < want.length; i++) if (src[at + i] !== want[i]) return false;
-  return true;
-}
-
 /** One of the templates readable from an ASCII list, as a shared string. */
 function templateAt(line: Line, at: number, end: number): string {
-  for (const t of TEMPLATES) if (bytesAre(line.src, at, end, t.bytes)) return t.name;
+  const known = knownTemplateAt(line.src, at, end);
+  if (known !== undefined) return known;
   const template = line.src.toString('utf8', at, end);
   if (template.length === 0 || template.length > IMA_LIMITS.templateNameMax) fail(line, 'bad template name');
   return fail(line, `template ${JSON.stringify(template.slice(0, 40))} cannot be read from an ASCII list`);
@@ -287,12 +281,11 @@ function writeNgFields(line: Line, l: NgLayout, out: Buffer, digAt: number, name
   if (l.extraKind !== '') out.writeUInt32LE(half(l.extraEnd - l.nameEnd - 1), nameAt + 4 + nameLen + 1);
 }
 
-const ALGS = ['sha256', 'sha1', 'sha384', 'sha512'].map((name) => ({ name, bytes: Buffer.from(name, 'latin1') }));
+const usualAlgAt = knownNames(['sha256', 'sha1', 'sha384', 'sha512']);
 
 /** The d-ng algorithm, as a shared string for the usual ones. */
 function algAt(src: Buffer, at: number, end: number): string {
-  for (const a of ALGS) if (bytesAre(src, at, end, a.bytes)) return a.name;
-  return src.toString('utf8', at, end);
+  return usualAlgAt(src, at, end) ?? src.toString('utf8', at, end);
 }
 
 /** A d-ng without "<alg>:" is a bare sha1 or md5 digest. */

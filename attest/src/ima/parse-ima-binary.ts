@@ -1,7 +1,7 @@
 import { ByteReader } from '../binary/reader.js';
 import { ParseError } from '../binary/parse-error.js';
 import { digestSize } from '../hash-alg.js';
-import { asBuffer, IMA_LIMITS, ImaEntryView, type ImaEntry, type ImaTemplateHashAlg } from './ima-entry.js';
+import { asBuffer, IMA_LIMITS, ImaEntryView, knownTemplateAt, type ImaEntry, type ImaTemplateHashAlg } from './ima-entry.js';
 import { imaTemplateHashInput, readDigestNg, readExtra, readNameNg } from './template-fields.js';
 
 export interface ImaParseOptions {
@@ -51,19 +51,9 @@ export function scanImaBinaryLog(bytes: Uint8Array, opts: ImaParseOptions, visit
   }
 }
 
-const TEMPLATE_NAMES = ['ima-ng', 'ima-sig', 'ima-buf', 'ima'].map((name) => ({ name, bytes: Buffer.from(name, 'latin1') }));
-
-function sameBytes(src: Buffer, at: number, want: Buffer): boolean {
-  for (let i = 0; i < want.length; i++) if (src[at + i] !== want[i]) return false;
-  return true;
-}
-
 /** The template name, as one shared string for the known ones (no per-entry string). */
 function templateName(src: Buffer, at: number, len: number): string {
-  for (const t of TEMPLATE_NAMES) {
-    if (t.bytes.length === len && sameBytes(src, at, t.bytes)) return t.name;
-  }
-  return src.toString('latin1', at, at + len);
+  return knownTemplateAt(src, at, at + len) ?? src.toString('latin1', at, at + len);
 }
 
 function readEntry(r: ByteReader, src: Buffer, hashSize: number, index: number, e: ImaEntryView): void {

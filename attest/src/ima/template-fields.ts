@@ -1,3 +1,4 @@
+import { bytesAt } from '../binary/bytes.js';
 import type { ByteReader } from '../binary/reader.js';
 import { digestSize, isHashAlgName } from '../hash-alg.js';
 import { IMA_LIMITS, IMA_TEMPLATE_NAME_FIELD, type ImaEntryView } from './ima-entry.js';
@@ -17,11 +18,6 @@ const KNOWN_PREFIXES = (['sha256', 'sha1', 'sha384', 'sha512'] as const).map((al
   size: digestSize(alg),
 }));
 
-function startsWith(src: Buffer, at: number, prefix: Buffer): boolean {
-  for (let i = 0; i < prefix.length; i++) if (src[at + i] !== prefix[i]) return false;
-  return true;
-}
-
 /**
  * d-ng: u32le length | "<alg>:\0" | digest, into e.digestAlg / e.digAt / e.digLen.
  * A d-ng without the prefix is a bare sha1 (20 bytes) or md5 (16) digest.
@@ -30,7 +26,7 @@ export function readDigestNg(d: ByteReader, src: Buffer, e: ImaEntryView): void 
   const len = d.u32le('d-ng.length');
   const at = d.sub(len, 'd-ng').offset;
   for (const k of KNOWN_PREFIXES) {
-    if (len === k.prefix.length + k.size && startsWith(src, at, k.prefix)) {
+    if (len === k.prefix.length + k.size && bytesAt(src, at, k.prefix)) {
       e.digestAlg = k.alg;
       e.digAt = at + k.prefix.length;
       e.digLen = k.size;

@@ -1,0 +1,28 @@
+/**
+ * Byte comparisons for parsers. Plain loops: the runs compared here are a few dozen bytes at most,
+ * where wrapping them in Buffer views to call equals() costs more than the comparison.
+ */
+
+/** Whether `want` occurs in `src` at `at` (false when it would run past the end). */
+export function bytesAt(src: Uint8Array, at: number, want: Uint8Array): boolean {
+  if (at < 0 || at + want.length > src.length) return false;
+  for (let i = 0; i < want.length; i++) if (src[at + i] !== want[i]) return false;
+  return true;
+}
+
+/** Whether two byte strings are equal. */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && bytesAt(a, 0, b);
+}
+
+/**
+ * A lookup of names known in advance (template names, algorithm names) by their bytes: the shared
+ * string of the one that spans exactly [at, end), so a parser makes no new string for the usual ones.
+ */
+export function knownNames(names: readonly string[]): (src: Uint8Array, at: number, end: number) => string | undefined {
+  const table = names.map((name) => ({ name, bytes: Buffer.from(name, 'latin1') }));
+  return (src, at, end) => {
+    for (const t of table) if (t.bytes.length === end - at && bytesAt(src, at, t.bytes)) return t.name;
+    return undefined;
+  };
+}
