@@ -102,7 +102,8 @@ function checkIma(evidence: RoundEvidence, policy: RoundPolicy, pcrs: QuotedPcrB
   if (policy.ima === undefined) return { failures: [], state: base };
   const ima = evidence.ima;
   if (ima === undefined) return { failures: [failure('ima.log_missing', 'the policy has IMA rules but no IMA log was supplied')], state: base };
-  if (ima.from === 0 && base.pcr10[roundImaBank(pcrs) ?? 'sha256'] === undefined) {
+  const bank = roundImaBank(pcrs);
+  if (ima.from === 0 && base.pcr10[bank ?? 'sha256'] === undefined) {
     // The saved state was replayed in another bank (the policy changed banks): start again from 0.
     base = IMA_INITIAL_STATE;
   }
@@ -111,7 +112,6 @@ function checkIma(evidence: RoundEvidence, policy: RoundPolicy, pcrs: QuotedPcrB
     // fetched from the wrong place: either way the chain from the last verified entry is broken.
     return { failures: [failure('ima.log_truncated', `the IMA log was supplied from entry ${ima.from}, but ${base.count} entries were already verified`, { from: ima.from, verified: base.count, total: ima.total })], state: base };
   }
-  const bank = roundImaBank(pcrs);
   if (bank === undefined) return { failures: [failure('ima.pcr_not_quoted', 'PCR 10 is not in the quote (sha1 or sha256 bank)')], state: base };
   const quoted = Buffer.from(pcrs[bank]!['10']!).toString('hex');
   const result = verifyImaEntries(base, ima.entries, policy.ima, {

@@ -1,6 +1,7 @@
-import { constants, verify as cryptoVerify, hash as oneShot, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto';
+import { constants, verify as cryptoVerify, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto';
+import { sameBytes } from '../binary/bytes.js';
 import { isParseError } from '../binary/parse-error.js';
-import { digestSize, type HashAlgName } from '../hash-alg.js';
+import { digestSize, hash, type HashAlgName } from '../hash-alg.js';
 import { parseAttest, type ClockInfo, type TpmsAttest } from './attest.js';
 import { TPM_GENERATED_VALUE, TPM_ST, eccCurve } from './constants.js';
 import { padTo } from './key-object.js';
@@ -100,30 +101,6 @@ function collectPcrs(sel: PcrSelection, pcrs: QuotePcrs, reasons: QuoteFailure[]
   return { values, trusted };
 }
 
-/** At most 64 bytes each: a loop is cheaper than wrapping both in Buffers to call equals(). */
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/**
- * H(PCR values concatenated), assembled in one reused buffer: this runs once per quote of every
- * node, and a fresh concatenation (or a Hash object fed value by value) costs more than the hashing.
- */
-let digestScratch = Buffer.alloc(24 * 64);
-function pcrDigestOf(alg: HashAlgName, values: readonly Uint8Array[]): Buffer {
-  let total = 0;
-  for (const v of values) total += v.length;
-  if (total > digestScratch.length) digestScratch = Buffer.alloc(total);
-  let at = 0;
-  for (const v of values) {
-    digestScratch.set(v, at);
-    at += v.length;
-  }
-  return oneShot(alg, digestScratch.subarray(0, total), 'buffer');
-}
-
 function checkHeader(a: TpmsAttest, nonce: Uint8Array, reasons: QuoteFailure[]): void {
   if (a.magic !== TPM_GENERATED_VALUE) {
     reasons.push(quoteFailure('BadMagic', `magic 0x${a.magic.toString(16)} is not TPM_GENERATED_VALUE`, { magic: a.magic }));
@@ -167,7 +144,7 @@ export function verifyQuote(input: QuoteInput): QuoteVerdict {
   const { pcrSelect, pcrDigest } = attest.attested;
   const before = reasons.length;
   const { values, trusted } = collectPcrs(pcrSelect, input.pcrs, reasons);
-  if (reasons.length === before && !pcrDigestOf(sigCheck.hashAlg, values).equals(pcrDigest)) {
+  if (reasons.length === before && !hash(sigCheck.hashAlg, ...values).equals(pcrDigest)) {
     reasons.push(quoteFailure('PcrDigestMismatch', 'the supplied PCR values do not hash to the signed pcrDigest', { hashAlg: sigCheck.hashAlg }));
   }
   if (reasons.length > 0) return { ok: false, reasons };
