@@ -9,7 +9,7 @@ import { currentState, recordDecision, type StatusDeps } from '../status/outcome
 import type { Identity, NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
 import { ANNOTATION } from '../status/resources.js';
 import { planNode, plan, type NodePlan, type PlanInputs, type PlanOptions } from './planner.js';
-import type { RoundContextCaches } from './round-context.js';
+import { attestationFor, type RoundContextCaches } from './round-context.js';
 import type { ReconcileResult } from './work-queue.js';
 
 export interface NodeReconcilerDeps {
@@ -41,7 +41,7 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
   const conflictsSeen = new Set<string>();
   const statusDeps = (): StatusDeps => ({
     cluster: deps.cluster, heartbeatMs: deps.heartbeatMs, log: deps.log, isLeader: () => true, enforce: deps.enforce, now,
-    nodeAttestation: (n) => findNa(deps.caches, n), policy: (n) => findPolicy(deps.caches, n),
+    nodeAttestation: (n) => attestationFor(deps.caches, n), policy: (n) => findPolicy(deps.caches, n),
   });
 
   const reconcileNode = async (nodeName: string): Promise<ReconcileResult> => {
@@ -51,7 +51,7 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
     if (p.conflict) return conflict(p);
     if (!p.desired) return liftStrayActions(nodeName);
     conflictsSeen.delete(nodeName);
-    const existing = findNa(deps.caches, nodeName);
+    const existing = attestationFor(deps.caches, nodeName);
     const policy = findPolicy(deps.caches, p.desired.policyName)!;
     if (existing === undefined || existing.spec.policyName !== p.desired.policyName || existing.metadata.ownerReferences?.[0]?.uid !== p.desired.ownerReference.uid) {
       await deps.cluster.applyNodeAttestation(p.desired);
@@ -113,7 +113,7 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
    */
   const liftStrayActions = async (nodeName: string): Promise<ReconcileResult> => {
     const node = deps.caches.nodes().find((n) => n.metadata.name === nodeName);
-    if (node === undefined || !carriesOurActions(node) || findNa(deps.caches, nodeName) !== undefined) return;
+    if (node === undefined || !carriesOurActions(node) || attestationFor(deps.caches, nodeName) !== undefined) return;
     const target: NodeAttestation = { metadata: { name: nodeName }, spec: { nodeName, policyName: '' } };
     await deps.enforce(target, actionsFor({ mode: 'Enforce' }, 'Pending', { credentialsRevoked: true }));
     deps.log.info('lifted actions from a node no policy attests', { node: nodeName });
@@ -121,7 +121,7 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
 
   /** Node deleted or unselected, or policy deleted: lift our actions, revoke, delete the NodeAttestation. */
   const remove = async (p: NodePlan): Promise<ReconcileResult> => {
-    const na = findNa(deps.caches, p.nodeName);
+    const na = attestationFor(deps.caches, p.nodeName);
     if (na !== undefined) {
       const lift = actionsFor({ mode: 'Enforce' }, 'Pending', { credentialsRevoked: true });
       await deps.enforce(na, lift);
@@ -134,7 +134,7 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
   const conflict = async (p: NodePlan): Promise<ReconcileResult> => {
     const c = p.conflict!;
     const message = `node ${c.nodeName} is selected by ${c.policyNames.length} policies (${c.policyNames.join(', ')}): not attested until exactly one selects it`;
-    const na = findNa(deps.caches, c.nodeName);
+    const na = attestationFor(deps.caches, c.nodeName);
     const already = findCondition(na?.status?.conditions, CONDITION.PolicyConflict)?.status === 'True' || conflictsSeen.has(c.nodeName);
     if (na !== undefined && findCondition(na.status?.conditions, CONDITION.PolicyConflict)?.status !== 'True') {
       const conditions = setConditions(na.status?.conditions, [{ type: CONDITION.PolicyConflict, status: 'True', reason: REASON.MultiplePolicies, message }], na.metadata.generation, now());
@@ -170,9 +170,6 @@ function carriesOurActions(node: NodeView): boolean {
     || node.metadata.annotations?.[ANNOTATION.cordonedBy] !== undefined;
 }
 
-function findNa(c: RoundContextCaches, nodeName: string): NodeAttestation | undefined {
-  return c.nodeAttestation !== undefined ? c.nodeAttestation(nodeName) : c.nodeAttestations().find((a) => a.spec.nodeName === nodeName);
-}
 function findPolicy(c: RoundContextCaches, name: string): NodeAttestationPolicy | undefined {
   return c.policies().find((p) => p.metadata.name === name && p.metadata.deletionTimestamp == null);
 }

@@ -46,7 +46,8 @@ function bootPolicyFromSpec(mb: NonNullable<NodeAttestationPolicy['spec']['measu
   };
 }
 
-const findAttestation = (c: RoundContextCaches, nodeName: string): NodeAttestation | undefined =>
+/** The NodeAttestation attesting a node: by the caches' index when they have one, else by scanning. */
+export const attestationFor = (c: RoundContextCaches, nodeName: string): NodeAttestation | undefined =>
   (c.nodeAttestation !== undefined ? c.nodeAttestation(nodeName) : c.nodeAttestations().find((a) => a.spec.nodeName === nodeName));
 const findNode = (c: RoundContextCaches, name: string): NodeView | undefined =>
   (c.node !== undefined ? c.node(name) : c.nodes().find((n) => n.metadata.name === name));
@@ -84,7 +85,7 @@ export function makeRoundContextProvider(caches: RoundContextCaches, o: RoundCon
   };
 
   return (nodeName: string): RoundContext | undefined => {
-    const na = findAttestation(caches, nodeName);
+    const na = attestationFor(caches, nodeName);
     const identity = na?.status?.identity;
     if (na === undefined || identity?.akPublic === undefined) return undefined;
     const policy = caches.policies().find((p) => p.metadata.name === na.spec.policyName);

@@ -5,7 +5,7 @@
  * functions need no Kubernetes client.
  */
 import type * as api from '../api/v1alpha1.js';
-import type { OwnerReference } from '../api/meta.js';
+import type { ObjectMeta as ApiObjectMeta, OwnerReference } from '../api/meta.js';
 import { GROUP } from '../api/v1alpha1.js';
 
 // The CRD types are generated from crds/*.yaml (operator/src/api); these are the operator's views of
@@ -20,16 +20,9 @@ export type Identity = api.TpmIdentity;
 export type EnforcementStatus = api.EnforcementState;
 export type EnforcementSpec = api.FailureActions;
 
-export interface ObjectMeta {
-  name: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  deletionTimestamp?: string | Date;
-}
+/** metav1.ObjectMeta as read back: the name is always there, and timestamps may be RFC 3339 strings (plain JSON). */
+export type ObjectMeta = Pick<ApiObjectMeta, 'namespace' | 'uid' | 'resourceVersion' | 'generation' | 'labels' | 'annotations'>
+  & { name: string; deletionTimestamp?: string | Date };
 
 export interface NodeAttestationPolicy {
   apiVersion?: string;
