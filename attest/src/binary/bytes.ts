@@ -3,9 +3,8 @@
  * where wrapping them in Buffer views to call equals() costs more than the comparison.
  */
 
-/** Whether `want` occurs in `src` at `at` (false when it would run past the end). */
+/** Whether `want` occurs in `src` at `at` (bytes past either end read as undefined: no match). */
 export function bytesAt(src: Uint8Array, at: number, want: Uint8Array): boolean {
-  if (at < 0 || at + want.length > src.length) return false;
   for (let i = 0; i < want.length; i++) if (src[at + i] !== want[i]) return false;
   return true;
 }
