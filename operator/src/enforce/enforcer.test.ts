@@ -91,7 +91,8 @@ describe('Enforcer', () => {
     const bad = actionsFor(spec, 'Untrusted', { tainted: true, cordoned: false, credentialsRevoked: true });
     cluster.failNext('deleteSecret', new Error('SIGKILL'));
     await expect(enforcer.converge(target, bad)).rejects.toThrow('SIGKILL');
-    expect(reasons(cluster)).toEqual(['NodeTainted']);
+    // Announced before the revocation, so the crash does not lose it; the restart's repeat is the same Event.
+    expect(reasons(cluster)).toEqual(['NodeTainted', 'CredentialsRevoked']);
     // Restart: a fresh authority loads the published CRL, the enforcer re-runs the same actions.
     const ca2 = new CredentialAuthority(cluster, { namespace: NS, ttlMs: 3_600_000 });
     await ca2.start();

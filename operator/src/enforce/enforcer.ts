@@ -83,6 +83,13 @@ export class Enforcer {
   }
 
   private async revoke(t: EnforceTarget): Promise<boolean> {
+    const cur = await this.credentials.current(t.nodeName);
+    if (cur === undefined) return false;
+    // Announced first, under an id made of the serial: once the Secret is gone nothing tells a restarted
+    // operator that this revocation still lacks its Event, while a kill between the Event and the
+    // revocation is finished by the next convergence, whose repeat of the same Event is a no-op.
+    await this.event(t, 'CredentialsRevoked', `credential serial ${cur.serial} revoked and added to the CRL`,
+      cur.serial === '' ? undefined : `revoked-${cur.serial.toLowerCase()}`);
     const serial = await this.credentials.revoke(t.nodeName);
     if (serial === undefined) return false;
     recordAction('credentials', 'revoke');
@@ -91,7 +98,6 @@ export class Enforcer {
       // Best effort: the serial is already in the CRL whatever the agent does.
       await this.agent.deleteCredential(t.agentUrl).catch((e: unknown) => this.log.warn('agent credential delete failed', { node: t.nodeName, error: e }));
     }
-    await this.event(t, 'CredentialsRevoked', `credential serial ${serial} revoked and added to the CRL`);
     return true;
   }
 
@@ -119,10 +125,11 @@ export class Enforcer {
     return changed;
   }
 
-  private async event(t: EnforceTarget, reason: string, message: string): Promise<void> {
+  private async event(t: EnforceTarget, reason: string, message: string, id?: string): Promise<void> {
     await this.cluster.createEvent({
       type: 'Warning', reason, message,
       involved: [{ kind: 'Node', name: t.nodeName }, { kind: 'NodeAttestation', name: t.attestationName }],
+      ...(id === undefined ? {} : { id }),
     });
   }
 }

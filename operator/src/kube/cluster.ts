@@ -55,4 +55,9 @@ export interface ClusterEvent {
   message: string;
   /** The objects the Event is about; one Event is created for each. */
   involved: { kind: 'Node' | 'NodeAttestation' | 'NodeAttestationPolicy'; name: string; uid?: string }[];
+  /**
+   * A stable id (lowercase DNS label characters): the Event is created at most once per involved
+   * object, and posting it again is a no-op, so it can be posted again after a crash.
+   */
+  id?: string;
 }

@@ -126,6 +126,15 @@ describe('KubeCluster against a real API server', () => {
     expect(events.items.map((e) => `${e.involvedObject.kind}/${e.involvedObject.name}/${e.type}`).sort()).toEqual(['Node/taint-node/Warning', 'NodeAttestation/taint-node/Warning']);
   });
 
+  it('creates an Event with an id once per object: posting it again (after a crash) is a no-op', async () => {
+    const event = { type: 'Warning' as const, reason: 'CredentialsRevoked', message: 'revoked', id: 'revoked-0a1b',
+      involved: [{ kind: 'Node' as const, name: 'taint-node' }, { kind: 'NodeAttestation' as const, name: 'taint-node' }] };
+    await cluster.createEvent(event);
+    await cluster.createEvent(event);
+    const events = await core.listNamespacedEvent({ namespace: 'default', fieldSelector: 'reason=CredentialsRevoked' });
+    expect(events.items.map((e) => `${e.involvedObject.kind}/${e.metadata?.name}`).sort()).toEqual(['Node/taint-node.node.revoked-0a1b', 'NodeAttestation/taint-node.nodeattestation.revoked-0a1b']);
+  });
+
   it('manages secrets and configmaps', async () => {
     await core.createNamespace({ body: { metadata: { name: 'nodeward-system' } } });
     expect(await cluster.createSecret('nodeward-system', 's1', { a: 'one' })).toBe(true);

@@ -96,7 +96,7 @@ export class KubeCluster implements Cluster {
     // One Event per involved object, posted together (the taint that follows does not wait for each in turn).
     await Promise.all(event.involved.map(async (obj) => {
       const body: CoreV1Event = {
-        metadata: { name: `${obj.name}.${now.getTime().toString(16)}${randomBytes(3).toString('hex')}`, namespace: this.eventNamespace },
+        metadata: { name: eventName(obj, event.id, now), namespace: this.eventNamespace },
         involvedObject: {
           kind: obj.kind,
           name: obj.name,
@@ -114,7 +114,12 @@ export class KubeCluster implements Cluster {
         count: 1,
       };
       this.countWrite('create', 'events');
-      await kubeCall(() => this.core.createNamespacedEvent({ namespace: this.eventNamespace, body }));
+      try {
+        await kubeCall(() => this.core.createNamespacedEvent({ namespace: this.eventNamespace, body }));
+      } catch (e) {
+        // An Event with an id was already posted (before a crash): that one stands.
+        if (!(event.id !== undefined && isAlreadyExists(e))) throw e;
+      }
     }));
   }
 
@@ -194,4 +199,12 @@ function applyEdit(node: V1Node, edit: NodeEdit): V1Node {
     metadata: { ...node.metadata, annotations },
     spec: { ...node.spec, taints, ...(edit.unschedulable === undefined ? {} : { unschedulable: edit.unschedulable }) },
   };
+}
+
+/**
+ * An Event's name: unique per post, or, with an id, the same for every post of that Event about that
+ * object (the kind too, since a Node and its NodeAttestation share a name).
+ */
+function eventName(obj: ClusterEvent['involved'][number], id: string | undefined, now: Date): string {
+  return id === undefined ? `${obj.name}.${now.getTime().toString(16)}${randomBytes(3).toString('hex')}` : `${obj.name}.${obj.kind.toLowerCase()}.${id}`;
 }

@@ -100,6 +100,7 @@ export class MemoryCluster implements Cluster {
   }
   async createEvent(event: ClusterEvent): Promise<void> {
     this.check('createEvent');
+    if (event.id !== undefined && this.events.some((e) => e.id === event.id)) return Promise.resolve();
     this.write(`event ${event.reason}`);
     this.events.push(event);
     return Promise.resolve();
