@@ -1,6 +1,7 @@
 import type { BenchStack } from './bench-stack.js';
 import { mapLimit, setSelected, startBenchStack } from './bench-stack.js';
 import { trustedWithCredential } from './cluster-poller.js';
+import { profileReport, snapshot } from './cpu-profile.js';
 import { fmt, machine, median, met, quantile, secs, table } from './stats.js';
 
 /**
@@ -36,12 +37,15 @@ async function join(b: BenchStack, names: string[]): Promise<Join[]> {
  * N at once: every agent is already listening (on real nodes each starts on its own CPU and TPM; here
  * they would share two cores), then all N are labelled in the same instant; the clock runs from there.
  */
-async function joinAtOnce(b: BenchStack, names: string[]): Promise<number[]> {
+async function joinAtOnce(b: BenchStack, names: string[]): Promise<{ ms: number[]; profile: string }> {
   await mapLimit(names, 4, (n) => b.stack.addNode(n, {}));
+  const before = await snapshot(b.stack.harness.kubeConfig);
   const t0 = Date.now();
   const trusted = names.map((n) => b.poller.until(`${n} Trusted with a credential`, (v) => trustedWithCredential(v, n), 180_000));
   await Promise.all(names.map((n) => setSelected(b.core, n, true)));
-  return (await Promise.all(trusted)).map((t) => t - t0);
+  const ms = (await Promise.all(trusted)).map((t) => t - t0);
+  const after = await snapshot(b.stack.harness.kubeConfig);
+  return { ms, profile: profileReport(before, after, (Date.now() - t0) / 1000, names.length) };
 }
 
 /** Takes the nodes out of the policy and stops their agents and swtpms, so they load the next phase no more. */
@@ -69,9 +73,11 @@ export async function enrollmentBench(o: EnrollmentOptions, progress: (s: string
       await retire(b, [`single-${i}`]);
     }
     const batchRows: string[][] = [];
+    const profiles: string[] = [];
     for (const n of o.batches) {
       const names = Array.from({ length: n }, (_, i) => `batch${n}-${i}`);
-      const ms = await joinAtOnce(b, names);
+      const { ms, profile } = await joinAtOnce(b, names);
+      profiles.push(`#### ${n} at once: from labelling until all ${n} are Trusted with credentials`, '', profile);
       progress(`batch of ${n}: max ${Math.max(...ms)} ms`);
       const agentAlone = median(singles.map((j) => j.agentMs));
       batchRows.push([String(n), secs(median(ms)), secs(quantile(ms, 0.9)), secs(Math.max(...ms)), secs(Math.max(...ms) + agentAlone),
@@ -92,6 +98,7 @@ export async function enrollmentBench(o: EnrollmentOptions, progress: (s: string
       'The agents start before the clock: on real nodes each opens its own TPM on its own CPU, here all N would share two cores.',
       'The last column adds the median agent start measured alone (single joins) to the slowest node.', '',
       table(['N', 'median', 'p90', 'all Trusted with credentials (max)', 'max + agent start alone', 'target ≤ 5 s for 50'], batchRows),
+      '### Where the CPU and the API writes went (N at once)', '', ...profiles,
       `Comparison: published Keylime-based Kubernetes enrollment averages ${KEYLIME_K8S_AVG_S} s per node.`, '',
     ].join('\n');
   } finally {
