@@ -1,0 +1,105 @@
+import { randomBytes } from 'node:crypto';
+import { hash, parseAttest, type BankName, type QuoteResponse } from '@nodeward/attest';
+import {
+  activateCredentialCommand, asksResubmit, flushContextCommand, isNoObjectAt, malformedAsTpmError, parseActivateCredentialResponse,
+  parseFlushContextResponse, parsePcrReadResponse, parsePolicySecretResponse, parseQuoteResponse, parseReadPublicResponse,
+  parseStartAuthSessionResponse, pcrReadCommand, policySecretEndorsementCommand, quoteCommand, readPublicCommand,
+  startPolicySessionCommand, type PcrSelection,
+} from './tpm-command.js';
+import type { TpmConnection } from './tpm-transport.js';
+
+/**
+ * The agent's hot TPM operations as command sequences on one connection (no tpm2-tools process per
+ * command): the quote with the PCR values it covers, credential activation, and reading a public area.
+ */
+
+type PcrValues = Partial<Record<BankName, Record<string, string>>>;
+
+/** At most this many submissions of one command the TPM answers with RETRY, YIELDED or TESTING (ESAPI: 5). */
+const MAX_SUBMISSIONS = 5;
+
+/** Sends a command, again when the TPM asks for it (TPM_RC_RETRY etc.); the last answer is returned either way. */
+export async function submit(c: TpmConnection, command: Buffer): Promise<Buffer> {
+  let response = await c.send(command);
+  for (let i = 1; i < MAX_SUBMISSIONS && asksResubmit(response); i++) response = await c.send(command);
+  return response;
+}
+
+/** How often a quote is re-taken when a PCR moved between the quote and the PCR reads. */
+const QUOTE_ATTEMPTS = 3;
+
+/** Reads the selected PCRs, looping because TPM2_PCR_Read returns at most 8 per call; PCRs the TPM lacks are left out. */
+export async function readPcrs(c: TpmConnection, sel: PcrSelection): Promise<PcrValues> {
+  const remaining = new Map<BankName, Set<number>>();
+  for (const [bank, idx] of Object.entries(sel) as [BankName, number[]][]) if (idx.length > 0) remaining.set(bank, new Set(idx));
+  const out: PcrValues = {};
+  while ([...remaining.values()].some((s) => s.size > 0)) {
+    const ask: PcrSelection = Object.fromEntries([...remaining].map(([b, s]) => [b, [...s]]));
+    const r = parsePcrReadResponse(await submit(c, pcrReadCommand(ask)));
+    let progress = false;
+    for (const [bank, values] of Object.entries(r.values) as [BankName, Record<number, Buffer>][]) {
+      for (const [index, v] of Object.entries(values)) {
+        (out[bank] ??= {})[index] = v.toString('hex');
+        progress = remaining.get(bank)?.delete(Number(index)) === true || progress;
+      }
+    }
+    if (!progress) break;
+  }
+  return out;
+}
+
+/** Whether the PCR values are the ones the quote's digest covers (selection order, SHA-256 as the AK signs). */
+function coversValues(quoted: Buffer, pcrs: PcrValues): boolean {
+  const attest = malformedAsTpmError('Quote', () => parseAttest(quoted));
+  if (attest.attested.kind !== 'quote') return false;
+  const values: Buffer[] = [];
+  for (const { bank, pcrs: indices } of attest.attested.pcrSelect) {
+    for (const i of indices) {
+      const hex = (pcrs as Partial<Record<string, Record<string, string>>>)[bank]?.[String(i)];
+      if (hex === undefined) return false;
+      values.push(Buffer.from(hex, 'hex'));
+    }
+  }
+  return hash('sha256', ...values).equals(attest.attested.pcrDigest);
+}
+
+/**
+ * TPM2_Quote, then the PCR values. When a PCR moved in between (an IMA measurement landed), the
+ * quote is taken again, so the values sent match what was signed; after the last attempt the
+ * values are sent as read and the verifier reports the mismatch.
+ */
+export async function nativeQuote(c: TpmConnection, o: { akHandle: number; akType: 'rsa' | 'ecc'; nonce: Buffer; sel: PcrSelection }): Promise<QuoteResponse> {
+  let q: { quoted: Buffer; signature: Buffer; pcrs: PcrValues } | undefined;
+  for (let attempt = 0; attempt < QUOTE_ATTEMPTS; attempt++) {
+    const signed = parseQuoteResponse(await submit(c, quoteCommand(o.akHandle, o.akType, o.nonce, o.sel)));
+    q = { ...signed, pcrs: await readPcrs(c, o.sel) };
+    if (coversValues(q.quoted, q.pcrs)) break;
+  }
+  return { quoted: q!.quoted.toString('base64'), signature: q!.signature.toString('base64'), pcrs: q!.pcrs };
+}
+
+/**
+ * TPM2_ActivateCredential with the AK and the EK: a policy session satisfying the EK's policy
+ * (PolicySecret on the endorsement hierarchy) authorises the EK. The TPM flushes the session when
+ * activation succeeds; on any failure it is flushed here before the error goes on.
+ */
+export async function nativeActivate(c: TpmConnection, o: { akHandle: number; ekHandle: number; credentialBlob: Buffer; secret: Buffer }): Promise<Buffer> {
+  const session = parseStartAuthSessionResponse(await submit(c, startPolicySessionCommand(randomBytes(32))));
+  try {
+    parsePolicySecretResponse(await submit(c, policySecretEndorsementCommand(session)));
+    return parseActivateCredentialResponse(await submit(c, activateCredentialCommand({ ...o, session, nonceCaller: randomBytes(32) })));
+  } catch (e) {
+    await submit(c, flushContextCommand(session)).then(parseFlushContextResponse).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** TPM2_ReadPublic of a persistent handle; undefined when nothing is there. */
+export async function nativeReadPublic(c: TpmConnection, handle: number): Promise<{ tpm2bPublic: Buffer; name: Buffer } | undefined> {
+  try {
+    return parseReadPublicResponse(await submit(c, readPublicCommand(handle)));
+  } catch (e) {
+    if (isNoObjectAt(e)) return undefined;
+    throw e;
+  }
+}
