@@ -8,6 +8,8 @@ import { toolRunner, type ToolRunner } from './tool-runner.js';
 import { TpmError } from './tpm-error.js';
 import { describeTpm, parseFixedProperties, parseQuotePcrs, trimDer, unwrapAttest } from './tool-output.js';
 import { isRsaTemplateEk, summarizePublic } from './public-area.js';
+import { nativeActivate, nativeQuote, nativeReadPublic } from './native-tpm.js';
+import { connector, transportFor, withConnection, type Connector } from './tpm-transport.js';
 
 export type AkType = 'rsa' | 'ecc';
 
@@ -25,6 +27,12 @@ export interface TpmConfig {
   ekHandle?: number;
   /** Parent of the agent's private (0700) scratch directory; defaults to the OS temp dir. */
   scratchParent?: string;
+  /**
+   * Send TPM2_Quote, TPM2_PCR_Read, the activation commands and TPM2_ReadPublic from Node over the
+   * TCTI's socket or device (swtpm's TCP server, a TPM character device) instead of one tpm2-tools
+   * process per command. Default true; other TCTIs always use tpm2-tools.
+   */
+  native?: boolean;
   logger?: Logger;
 }
 
@@ -60,13 +68,18 @@ export class AgentTpm {
   /** Where the EK is persisted, once open() confirmed it holds our EK. */
   private persistentEk: number | undefined;
   private ident: IdentityResponse | undefined;
+  /** Connections for the commands sent from Node; undefined: tpm2-tools for everything. */
+  private readonly native: Connector | undefined;
 
   private constructor(
     private readonly cfg: TpmConfig,
     private readonly dir: string,
     private readonly tool: ToolRunner,
     private readonly log: Logger,
-  ) {}
+  ) {
+    const spec = cfg.native === false ? undefined : transportFor(cfg.tcti);
+    this.native = spec === undefined ? undefined : connector(spec);
+  }
 
   /** Opens the TPM: reads EK certificates, creates the EK, creates or reuses the persistent AK. */
   static async open(cfg: TpmConfig): Promise<AgentTpm> {
@@ -98,6 +111,11 @@ export class AgentTpm {
 
   /** TPM2_Quote with the persistent AK: it loads no object and opens no session, so nothing is flushed unless it fails. */
   async quote(nonce: Buffer, sel: PcrSelection): Promise<QuoteResponse> {
+    const native = this.native;
+    if (native) {
+      const o = { akHandle: this.cfg.akHandle, akType: this.cfg.akType, nonce, sel };
+      return this.exclusive('on-error', () => withConnection(native, (c) => nativeQuote(c, o)));
+    }
     return this.exclusive('on-error', async () => {
       const f = this.files('msg', 'sig', 'pcrs');
       try {
@@ -118,6 +136,13 @@ export class AgentTpm {
    * template; a credential made for another EK or AK Name fails to activate either way.
    */
   async activate(idObject: Buffer, encSecret: Buffer): Promise<Buffer> {
+    const native = this.native;
+    const ekHandle = this.persistentEk;
+    if (native && ekHandle !== undefined) {
+      // The TPM flushes the policy session itself (continueSession clear); nothing is left to flush unless it failed.
+      const o = { akHandle: this.cfg.akHandle, ekHandle, credentialBlob: idObject, secret: encSecret };
+      return this.exclusive('on-error', () => withConnection(native, (c) => nativeActivate(c, o)));
+    }
     // With the persistent EK, only the policy session is left behind: it alone is flushed (one command, not three).
     const persistent = this.persistentEk !== undefined;
     return this.exclusive(persistent ? 'on-error' : 'always', async () => {
@@ -264,10 +289,24 @@ export class AgentTpm {
 
   /** The TPM2B_PUBLIC of a persistent handle, or undefined when nothing is there. */
   private async readPublic(handle: number): Promise<Buffer | undefined> {
-    const f = this.files('pub');
+    return (await this.readPublicAndName(handle))?.pub;
+  }
+
+  /** TPM2_ReadPublic from Node; undefined without a native transport. */
+  private async readPublicNative(handle: number): Promise<{ pub: Buffer; name: Buffer } | undefined> {
+    const native = this.native;
+    if (!native) return undefined;
+    const r = await withConnection(native, (c) => nativeReadPublic(c, handle));
+    return r && { pub: r.tpm2bPublic, name: r.name };
+  }
+
+  /** The TPM2B_PUBLIC and Name of a persistent handle, or undefined when nothing is there. */
+  private async readPublicAndName(handle: number): Promise<{ pub: Buffer; name: Buffer } | undefined> {
+    if (this.native) return this.readPublicNative(handle);
+    const f = this.files('pub', 'name');
     try {
-      const found = await this.tool('tpm2_readpublic', ['-c', hex(handle), '-o', f.pub]).then(() => true, () => false);
-      return found ? await readFile(f.pub) : undefined;
+      const found = await this.tool('tpm2_readpublic', ['-c', hex(handle), '-o', f.pub, '-n', f.name]).then(() => true, () => false);
+      return found ? { pub: await readFile(f.pub), name: await readFile(f.name) } : undefined;
     } finally {
       await removeFiles(f);
     }
@@ -283,20 +322,13 @@ export class AgentTpm {
   }
 
   private async readPersistentAk(): Promise<{ pub: Buffer; name: Buffer } | undefined> {
-    const f = this.files('ak.pub', 'ak.name');
-    try {
-      const found = await this.tool('tpm2_readpublic', ['-c', hex(this.cfg.akHandle), '-o', f['ak.pub'], '-n', f['ak.name']])
-        .then(() => true, () => false);
-      if (!found) return undefined;
-      const pub = await readFile(f['ak.pub']);
-      const s = summarizePublic(pub);
-      if (!s || s.type !== this.cfg.akType || !s.restricted || !s.sign) {
-        throw new TpmError('tpm2_readpublic', `handle ${hex(this.cfg.akHandle)} holds a key that is not a restricted ${this.cfg.akType} signing key; choose another --ak-handle or evict it`);
-      }
-      return { pub, name: await readFile(f['ak.name']) };
-    } finally {
-      await removeFiles(f);
+    const found = await this.readPublicAndName(this.cfg.akHandle);
+    if (!found) return undefined;
+    const s = summarizePublic(found.pub);
+    if (!s || s.type !== this.cfg.akType || !s.restricted || !s.sign) {
+      throw new TpmError('tpm2_readpublic', `handle ${hex(this.cfg.akHandle)} holds a key that is not a restricted ${this.cfg.akType} signing key; choose another --ak-handle or evict it`);
     }
+    return found;
   }
 
   private async createAk(): Promise<void> {
