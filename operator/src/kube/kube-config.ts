@@ -1,11 +1,15 @@
 import { Agent } from 'node:https';
-import { KubeConfig, type RequestContext } from '@kubernetes/client-node';
+import {
+  createConfiguration, KubeConfig, ServerConfiguration, type ApiConstructor, type ApiType, type RequestContext,
+} from '@kubernetes/client-node';
+import { nodeHttpLibrary } from './node-http-library.js';
 
 /**
  * client-node (1.x) builds a new https.Agent for every API request, so every call pays a TCP + TLS
  * handshake and a fresh SecureContext (key, certificate and CA parsing). This KubeConfig keeps one
  * keep-alive agent per distinct TLS configuration and hands it to every request instead. Proxy agents
- * (and anything else that is not a plain https.Agent) are left as client-node made them.
+ * (and anything else that is not a plain https.Agent) are left as client-node made them. API clients
+ * send through `nodeHttpLibrary`: node-fetch, client-node's default, fails requests on reused sockets.
  */
 export class KeepAliveKubeConfig extends KubeConfig {
   private pooled: { id: string; agent: Agent } | undefined;
@@ -26,6 +30,14 @@ export class KeepAliveKubeConfig extends KubeConfig {
       this.pooled = { id, agent: new Agent({ ...o, keepAlive: true, maxSockets: this.maxSockets }) };
     }
     context.setAgent(this.pooled.agent);
+  }
+
+  override makeApiClient<T extends ApiType>(apiClientType: ApiConstructor<T>): T {
+    const cluster = this.getCurrentCluster();
+    if (cluster === null) throw new Error('No active cluster!');
+    return new apiClientType(createConfiguration({
+      baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: this }, httpApi: nodeHttpLibrary,
+    }));
   }
 
   /** Closes the pooled keep-alive sockets. */
