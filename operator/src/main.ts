@@ -94,7 +94,8 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
   };
   const enforce = async (na: NodeAttestation, actions: EnforcementAction[]): Promise<void> => {
     const target = enforceTarget(na);
-    const changed = await converged.run(na.spec.nodeName, { target, actions }, () => enforcer.converge(target, actions)) ?? [];
+    const changed = await converged.run(na.spec.nodeName, { target, actions }, () => enforcer.converge(target, actions),
+      () => enforcer.isSettled(na.spec.nodeName)) ?? [];
     // Only actions that changed something are announced, so a re-convergence after a crash does not repeat a notice.
     const type = changed.some((a) => a.kind === 'revoke-credentials') ? 'revocation'
       : changed.some((a) => a.kind === 'taint' && a.op === 'lift') ? 'recovery' : undefined;

@@ -37,6 +37,19 @@ async function setup(): Promise<{ cluster: MemoryCluster; ca: CredentialAuthorit
 const reasons = (c: MemoryCluster): string[] => c.events.map((e) => e.reason);
 
 describe('Enforcer', () => {
+  it('is not settled while a credential delivery keeps failing, and settles once it is delivered', async () => {
+    const { enforcer, agent } = await setup();
+    const actions = actionsFor(spec, 'Trusted', {});
+    agent.fail = true;
+    expect((await enforcer.converge(target, actions)).map((a) => a.kind)).toEqual(['issue-credential']); // issued, not delivered
+    expect(enforcer.isSettled('n1')).toBe(false);
+    expect(await enforcer.converge(target, actions)).toEqual([]); // fresh credential, delivery fails again: nothing changed
+    expect(enforcer.isSettled('n1')).toBe(false);
+    agent.fail = false;
+    expect((await enforcer.converge(target, actions)).map((a) => a.kind)).toEqual(['issue-credential']);
+    expect([enforcer.isSettled('n1'), agent.put.length]).toEqual([true, 1]);
+  });
+
   it('issues and delivers a credential to a Trusted node once, then converges to nothing', async () => {
     const { cluster, ca, enforcer, agent } = await setup();
     const actions = actionsFor(spec, 'Trusted', {});

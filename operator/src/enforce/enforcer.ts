@@ -31,6 +31,8 @@ export class Enforcer {
   private readonly now: () => Date;
   /** Per node, the convergence running now: the next one for that node starts after it. */
   private readonly running = new Map<string, Promise<unknown>>();
+  /** Nodes whose credential is issued but its delivery to the agent failed last time. */
+  private readonly undelivered = new Set<string>();
 
   constructor(
     private readonly cluster: Pick<Cluster, 'editNode' | 'createEvent'>,
@@ -54,6 +56,14 @@ export class Enforcer {
     this.running.set(target.nodeName, settled);
     void settled.then(() => { if (this.running.get(target.nodeName) === settled) this.running.delete(target.nodeName); });
     return run;
+  }
+
+  /**
+   * False while a node's last convergence left work to retry without changing anything (a credential
+   * whose delivery failed): such a convergence must not be remembered as done.
+   */
+  isSettled(nodeName: string): boolean {
+    return !this.undelivered.has(nodeName);
   }
 
   private async convergeNow(t: EnforceTarget, actions: readonly EnforcementAction[]): Promise<EnforcementAction[]> {
@@ -117,8 +127,10 @@ export class Enforcer {
       try {
         await this.agent.putCredential(t.agentUrl, { certificatePem: cur.certificatePem, privateKeyPem: cur.privateKeyPem, caPem: this.credentials.caPem() });
         await this.credentials.markDelivered(t.nodeName, cur);
+        this.undelivered.delete(t.nodeName);
         changed = true;
       } catch (e) {
+        this.undelivered.add(t.nodeName);
         this.log.warn('credential delivery failed; retried on the next convergence', { node: t.nodeName, error: e });
       }
     }

@@ -41,4 +41,16 @@ describe('ConvergenceMemo', () => {
     await m.run('n1', { actions: LIFT }, converge());
     expect(calls).toHaveLength(3);
   });
+
+  it('does not remember a convergence that changed nothing but left work to retry', async () => {
+    const m = memo();
+    let settled = false;
+    await m.run('n1', { actions: LIFT }, converge(), () => settled);
+    await m.run('n1', { actions: LIFT }, converge(), () => settled);
+    expect(calls).toHaveLength(2);
+    settled = true;
+    await m.run('n1', { actions: LIFT }, converge(), () => settled);
+    await m.run('n1', { actions: LIFT }, converge(), () => settled);
+    expect(calls).toHaveLength(3);
+  });
 });
