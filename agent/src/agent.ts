@@ -31,6 +31,11 @@ export interface AgentConfig {
   verity?: VeritySourceConfig;
   /** Default 64 KiB. */
   maxBodyBytes?: number;
+  /**
+   * Idle keep-alive connections are closed after this. Default 75 s: longer than usual round
+   * intervals, so each round reuses the operator's open connection (no TLS handshake per round).
+   */
+  keepAliveTimeoutMs?: number;
   /** Parent of the private scratch directory for tpm2-tools files. Default the OS temp dir. */
   scratchDir?: string;
   logger?: Logger;
@@ -49,10 +54,15 @@ export const DEFAULT_CREDENTIAL_DIR = 'var/lib/nodeward/credential';
 export const DEFAULT_AK_HANDLE = 0x81010002;
 export const DEFAULT_EK_HANDLE = 0x81010001;
 export const DEFAULT_OPERATOR_IDENTITY = 'nodeward-operator';
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 75_000;
 
 /** A path under the host root (absolute paths are taken as relative to it too). */
 export function underHostRoot(hostRoot: string, p: string): string {
   return join(hostRoot, isAbsolute(p) ? p.slice(1) : p);
+}
+
+function connectionLimits(config: AgentConfig): { maxBodyBytes: number; keepAliveTimeoutMs: number } {
+  return { maxBodyBytes: config.maxBodyBytes ?? 64 << 10, keepAliveTimeoutMs: config.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS };
 }
 
 /** Opens the TPM (EK, persistent AK), then serves the mTLS API. */
@@ -70,7 +80,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     verity: config.verity ?? fixtureVeritySource(config.hostRoot),
     credentialDir: underHostRoot(config.hostRoot, config.credentialDir ?? DEFAULT_CREDENTIAL_DIR),
     operatorIdentity: config.operatorIdentity ?? DEFAULT_OPERATOR_IDENTITY,
-    maxBodyBytes: config.maxBodyBytes ?? 64 << 10,
+    ...connectionLimits(config),
     tls: config.tls,
     log,
     metrics: new AgentMetrics(),

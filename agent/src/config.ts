@@ -19,6 +19,8 @@ const OPTIONS = {
   'operator-identity': { type: 'string', env: 'NODEWARD_OPERATOR_IDENTITY', default: 'nodeward-operator' },
   'verity-source': { type: 'string', env: 'NODEWARD_VERITY_SOURCE', default: 'dmsetup' },
   'log-level': { type: 'string', env: 'NODEWARD_LOG_LEVEL', default: 'info' },
+  /** Seconds an idle operator connection stays open; keep it above the longest policy interval. */
+  'keep-alive-timeout': { type: 'string', env: 'NODEWARD_KEEP_ALIVE_TIMEOUT', default: '75' },
 } as const;
 
 type Key = keyof typeof OPTIONS;
@@ -57,6 +59,13 @@ function parseHandle(s: string, flag = 'ak-handle'): number {
   return n;
 }
 
+/** Whole seconds in [1, 3600] (a policy interval is at most 1 h), as ms. */
+export function parseKeepAliveTimeout(s: string): number {
+  const n = Number(s);
+  if (!/^\d+$/.test(s) || n < 1 || n > 3600) throw new ConfigError(`--keep-alive-timeout must be whole seconds from 1 to 3600, got ${s}`);
+  return n * 1000;
+}
+
 function oneOf<T extends string>(flag: string, v: string, allowed: readonly T[]): T {
   const found = allowed.find((a) => a === v);
   if (!found) throw new ConfigError(`--${flag} must be one of ${allowed.join(', ')}, got ${v}`);
@@ -73,6 +82,7 @@ export async function loadAgentConfig(args: AgentArgs): Promise<AgentConfig & { 
   const ekHandle = args['ek-handle'] === 'none' ? null : parseHandle(args['ek-handle'], 'ek-handle');
   if (ekHandle === akHandle) throw new ConfigError('--ek-handle and --ak-handle must differ');
   const logLevel = oneOf('log-level', args['log-level'], ['debug', 'info', 'warn', 'error'] as const);
+  const keepAliveTimeoutMs = parseKeepAliveTimeout(args['keep-alive-timeout']);
   return {
     listen,
     tcti: args.tcti,
@@ -88,6 +98,7 @@ export async function loadAgentConfig(args: AgentArgs): Promise<AgentConfig & { 
     akHandle,
     ekHandle,
     ...(verity === 'dmsetup' ? { verity: { kind: 'dmsetup' as const } } : {}),
+    keepAliveTimeoutMs,
     logLevel,
   };
 }

@@ -25,6 +25,11 @@ export interface ServerDeps {
   credentialDir: string;
   operatorIdentity: string;
   maxBodyBytes: number;
+  /**
+   * How long an idle keep-alive connection stays open. Longer than the round interval, so the operator
+   * reuses one connection per agent instead of a TLS handshake per round.
+   */
+  keepAliveTimeoutMs: number;
   tls: { certPem: string; keyPem: string; clientCaPem: string };
   log: Logger;
   metrics: AgentMetrics;
@@ -191,6 +196,9 @@ export function createAgentServer(deps: ServerDeps): Server {
       res.destroy();
     });
   });
+  // Only idle keep-alive connections: Node measures headersTimeout and requestTimeout from a request's
+  // first byte, so they still bound slow clients (and need not exceed this).
+  server.keepAliveTimeout = deps.keepAliveTimeoutMs;
   server.on('tlsClientError', (e) => deps.log.warn('tls client rejected', { error: e.message }));
   return server;
 }

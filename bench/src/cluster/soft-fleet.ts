@@ -5,13 +5,14 @@ import type { TLSSocket } from 'node:tls';
 import {
   encodeEventLog, encodeImaNgEntry, eventLogPcrs, type ActivateRequest, type BankName, type IdentityResponse, type QuoteRequest, type QuoteResponse,
 } from '@nodeward/attest';
+import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS } from '@nodeward/agent';
 import { bootAggregate, bootLogSpec } from '@nodeward/e2e/sim/sim-node';
 import { softQuote, type SoftAk, type SoftPcrs } from '@nodeward/e2e/sim/soft-tpm';
 import { softActivateCredential, type SoftEk } from './soft-credential.js';
 
 /**
  * A fleet of simulated agents in one process, each on its own 127.0.x.y with mutual TLS and the agent
- * wire format (attest/src/wire.ts): identity, activate (ActivateCredential in software), quote (real
+ * wire format (attest/src/wire.ts) and keep-alive timeout: identity, activate (ActivateCredential in software), quote (real
  * TPMS_ATTEST signed by a software AK over PCRs that replay from the logs), IMA (real ima-ng entries,
  * a few more before every quote), boot event log, dm-verity status, credential. Each node's PCR 10 is
  * extended exactly as its IMA list grows, so the operator's verification does the full work.
@@ -77,6 +78,8 @@ export class SoftFleet {
     const server = createServer({
       cert: keys.certPem, key: this.tls.keyPem, ca: this.tls.clientCaPem, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2',
     }, (req, res) => this.handle(name, req, res));
+    // As the agent: an idle connection outlives the round interval, so rounds reuse it.
+    server.keepAliveTimeout = DEFAULT_KEEP_ALIVE_TIMEOUT_MS;
     const node: FleetNode = { keys, ima: [], pcr10: Object.fromEntries(BANKS.map((b) => [b, zero(b)])) as Record<BankName, Buffer>, next: 0, server };
     this.append(node, this.aggregate);
     this.nodes.set(name, node);

@@ -175,3 +175,28 @@ it('resumes the TLS session when the agent closed the idle socket between rounds
   await c.identity(urls[0]!);
   expect(seen).toEqual([{ reused: true, authorized: true, cn: 'operator' }]);
 });
+
+it('keeps one open connection per agent across rounds (300 agents: the idle-socket limit is per agent)', async () => {
+  const serving = pki.leaf('agent', 'agent-ca', ['127.0.0.1'], 'serverAuth');
+  const handshakes = new Map<string, number>();
+  const peers: { authorized: boolean; cn: unknown }[] = [];
+  const urls = await Promise.all(Array.from({ length: 300 }, async () => {
+    let url = '';
+    url = await agentServer((req, res) => {
+      const s = req.socket as import('node:tls').TLSSocket;
+      peers.push({ authorized: s.authorized, cn: s.getPeerCertificate().subject?.CN });
+      json(200, identity)(req, res, '');
+    }, serving);
+    servers[servers.length - 1]!.on('secureConnection', () => handshakes.set(url, (handshakes.get(url) ?? 0) + 1));
+    return url;
+  }));
+  const c = client();
+  for (let round = 0; round < 3; round++) {
+    for (const url of urls) await c.identity(url);
+  }
+  expect(peers).toHaveLength(900);
+  expect(peers.every((p) => p.authorized && p.cn === 'operator')).toBe(true);
+  // Three rounds to each agent over one TLS connection each: no handshake after the first round.
+  expect([...handshakes.values()].filter((n) => n !== 1)).toEqual([]);
+  expect(handshakes.size).toBe(300);
+});

@@ -33,7 +33,12 @@ export interface HttpsAgentClientOptions {
    * attested nodes, every round to every node pays a full handshake (Node's default is 100).
    */
   maxCachedSessions?: number;
-  /** Idle keep-alive sockets kept open across all agents. Default 256. */
+  /**
+   * Idle keep-alive sockets kept per agent. Default 1: a round's requests are sequential, and the
+   * agent keeps an idle connection open longer than the round interval (its keepAliveTimeout), so
+   * each round reuses the open connection instead of a TLS handshake. Costs one file descriptor per
+   * attested node (Node's limit is per host; there is no cap across agents).
+   */
   maxFreeSockets?: number;
 }
 
@@ -63,7 +68,7 @@ export class HttpsAgentClient implements AgentClient {
     const secureContext = createSecureContext({ cert: opts.cert, key: opts.key, ca: opts.ca, minVersion: 'TLSv1.2' });
     this.agent = new https.Agent({
       keepAlive: true, maxSockets: opts.maxSocketsPerAgent ?? 2, maxTotalSockets: Infinity,
-      maxFreeSockets: opts.maxFreeSockets ?? 256, maxCachedSessions: opts.maxCachedSessions ?? 20_000,
+      maxFreeSockets: opts.maxFreeSockets ?? 1, maxCachedSessions: opts.maxCachedSessions ?? 20_000,
       secureContext, rejectUnauthorized: true, minVersion: 'TLSv1.2',
     });
     this.timeoutMs = opts.timeoutMs ?? 5000;
