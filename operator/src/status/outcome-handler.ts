@@ -6,6 +6,7 @@ import type { RoundOutcome, RoundOutcomeHandler } from '../ports.js';
 import { CONDITION, REASON, findCondition, setConditions } from './conditions.js';
 import type { NodeAttestation, NodeAttestationPolicy, NodeAttestationStatus } from './resources.js';
 import { ANNOTATION } from './resources.js';
+import { sameJson } from './same-json.js';
 import { lastFailureOf, truncate, verdictConditions } from './verdict-conditions.js';
 
 export interface StatusDeps {
@@ -73,19 +74,14 @@ function outcomeFields(outcome: RoundOutcome): Pick<NodeAttestationStatus, 'last
  */
 export function canSkipWrite(prev: NodeAttestationStatus | undefined, next: NodeAttestationStatus, now: Date, heartbeatMs: number): boolean {
   if (prev === undefined) return false;
-  const strip = (s: NodeAttestationStatus): NodeAttestationStatus => ({ ...s, lastAttestationTime: '', lastSuccessTime: '' });
-  if (canonicalJson(strip(prev)) !== canonicalJson(strip(next))) return false;
+  // Compared as JSON up to key order (the API server may return fields in another order).
+  if (!sameJson(prev, next, ROUND_TIMES)) return false;
   const last = prev.lastAttestationTime === undefined ? 0 : Date.parse(prev.lastAttestationTime);
   return now.getTime() - last < heartbeatMs;
 }
 
-/** JSON with object keys sorted (the API server may return fields in another order). */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v);
-}
+/** The status fields every round changes; written only with another change or on the heartbeat. */
+const ROUND_TIMES: ReadonlySet<string> = new Set(['lastAttestationTime', 'lastSuccessTime']);
 
 function toInput(outcome: RoundOutcome): DecisionInput {
   switch (outcome.kind) {
