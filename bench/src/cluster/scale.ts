@@ -8,14 +8,14 @@ import { Redis } from 'ioredis';
 import { createRuntimePolicy, encodeImaNgEntry, parseImaBinaryLog } from '@nodeward/attest';
 import { createSimulatedNode } from '@nodeward/e2e/harness/simulated-node';
 import { AGENT_PORT, configMap, KNOWN_GOOD_FILES, RUNTIME_POLICY_CONFIGMAP, TRUST_ANCHORS_CONFIGMAP, type Stack } from '@nodeward/e2e/stack/index';
-import { createSoftAk, type SoftAk } from '@nodeward/e2e/sim/soft-tpm';
+import type { SoftAk } from '@nodeward/e2e/sim/soft-tpm';
 import { createHash } from 'node:crypto';
 import { mapLimit, SELECTOR_LABEL, startBenchStack, type BenchStack } from './bench-stack.js';
-import { createIssuer, ekCertificate, importIssuer, servingCert, servingKey } from './fleet-pki.js';
+import { createIssuer } from './fleet-pki.js';
+import { startFleet, type Fleet } from './fleet-procs.js';
+import { fleetIp, issuerPem, type FleetSpec } from './fleet-range.js';
 import { barsPng, resultsDir } from './plots.js';
 import { bucketDelta, bucketQuantile, parseExposition, scrape, sum, type Samples } from './prom.js';
-import { createSoftEk, type SoftEk } from './soft-credential.js';
-import { SoftFleet } from './soft-fleet.js';
 import { cpuSeconds, fmt, machine, met, rssMiB, table } from './stats.js';
 
 /**
@@ -27,11 +27,7 @@ import { cpuSeconds, fmt, machine, met, rssMiB, table } from './stats.js';
 export interface ScaleOptions { nodeCounts: number[]; intervalS: number; windowS: number; ak: SoftAk['scheme'] }
 
 const FLEET_FILES = Array.from({ length: 64 }, (_, i) => ({ path: `/usr/lib/fleet/tool-${i}`, contents: `fleet tool ${i} (simulated)` }));
-const KEY_POOL = 16;
 const SETTLE_S = 20;
-
-/** The 127.0.x.y of fleet node i, from 127.0.64.1 on (clear of the harness's default blocks). */
-const fleetIp = (i: number): string => `127.0.${64 + Math.floor(i / 254)}.${(i % 254) + 1}`;
 
 function runtimePolicyJson(): string {
   const files = [...KNOWN_GOOD_FILES, ...FLEET_FILES];
@@ -46,25 +42,17 @@ async function configure(stack: Stack, ekCaPem: string): Promise<void> {
   ]);
 }
 
-async function startFleet(stack: Stack, n: number, ak: SoftAk['scheme'], progress: (s: string) => void): Promise<{ fleet: SoftFleet; ekCaPem: string }> {
+async function startSoftFleet(stack: Stack, n: number, ak: SoftAk['scheme'], progress: (s: string) => void): Promise<{ fleet: Fleet; ekCaPem: string }> {
   const ekCa = await createIssuer('Nodeward soft TPM manufacturer CA');
-  const agentCa = await importIssuer(stack.pki.agentCa.certPem, stack.pki.agentCa.keyPem);
-  const serving = await servingKey();
-  const aks: SoftAk[] = Array.from({ length: KEY_POOL }, () => createSoftAk(ak));
-  const eks: SoftEk[] = await Promise.all(Array.from({ length: KEY_POOL }, () => createSoftEk()));
-  const kernel = `BOOT_IMAGE=/vmlinuz root=/dev/mapper/root ro ima_policy=tcb roothash=${stack.verityRootHash}`;
-  const fleet = new SoftFleet({ cmdline: kernel, verityRootHash: stack.verityRootHash, files: FLEET_FILES, entriesPerRound: 3 },
-    { keyPem: serving.pem, clientCaPem: stack.pki.operatorCa.certPem, operatorIdentity: 'nodeward-operator' });
+  const spec: FleetSpec = {
+    ak, cmdline: `BOOT_IMAGE=/vmlinuz root=/dev/mapper/root ro ima_policy=tcb roothash=${stack.verityRootHash}`, verityRootHash: stack.verityRootHash,
+    agentCa: { certPem: stack.pki.agentCa.certPem, keyPem: stack.pki.agentCa.keyPem }, ekCa: await issuerPem(ekCa),
+    operatorCaPem: stack.pki.operatorCa.certPem, files: FLEET_FILES, entriesPerRound: 3,
+  };
   const t0 = Date.now();
-  await mapLimit(Array.from({ length: n }, (_, i) => i), 32, async (i) => {
-    const name = `soft-${i}`;
-    const ip = fleetIp(i);
-    const ek = eks[i % KEY_POOL]!;
-    await fleet.add(name, ip, AGENT_PORT, {
-      ak: aks[i % KEY_POOL]!, ek, ekCertDer: await ekCertificate(ekCa, ek.publicKey, name), certPem: await servingCert(agentCa, serving.pair.publicKey, ip, name),
-    });
-  });
-  progress(`fleet of ${n} listening after ${Date.now() - t0} ms`);
+  const fleet = await startFleet(spec, n, AGENT_PORT);
+  const procs = fleet.childPids().length;
+  progress(`fleet of ${n} listening after ${Date.now() - t0} ms${procs === 0 ? '' : ` (${procs} processes)`}`);
   return { fleet, ekCaPem: ekCa.cert.toString('pem') };
 }
 
@@ -117,9 +105,13 @@ export async function scalePlot(): Promise<string> {
   return barsPng('scale-throughput.png', points.map((p) => ({ label: `${fmt(p.nodes)} nodes`, value: p.roundsPerS, mark: p.dueRoundsPerS })), '/s', 'due');
 }
 
-/** CPU seconds of each harness child (by command name) and of this process (fleet + driver). */
-function cpuByProcess(b: BenchStack): Record<string, number> {
-  const out: Record<string, number> = { 'fleet + bench driver': cpuSeconds(process.pid), operator: cpuSeconds(b.operator.pid()!) };
+/** CPU seconds of each harness child (by command name), of this process (driver, and the fleet unless split) and of the fleet's processes. */
+function cpuByProcess(b: BenchStack, fleet: Fleet | undefined): Record<string, number> {
+  const children = fleet?.childPids() ?? [];
+  const out: Record<string, number> = children.length === 0
+    ? { 'fleet + bench driver': cpuSeconds(process.pid) }
+    : { 'bench driver': cpuSeconds(process.pid), fleet: children.reduce((t, pid) => t + cpuSeconds(pid), 0) };
+  out['operator'] = cpuSeconds(b.operator.pid()!);
   for (const pid of b.stack.harness.pids()) {
     try {
       const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
@@ -132,12 +124,12 @@ function cpuByProcess(b: BenchStack): Record<string, number> {
 interface ScaleRow { nodes: number; markdown: string[]; roundsPerS: number; dueRoundsPerS: number; roundsPerCoreS: number }
 
 async function runOne(n: number, o: ScaleOptions, progress: (s: string) => void): Promise<ScaleRow> {
-  let fleet: SoftFleet | undefined;
+  let fleet: Fleet | undefined;
   let ekCaPem = '';
   const b = await startBenchStack({
     interval: `${o.intervalS}s`, poll: { everyMs: n > 2000 ? 10_000 : 3000, phases: true },
     operatorEnv: { NODEWARD_RESYNC_MS: '60000', NODEWARD_LOG_LEVEL: process.env['SCALE_OPERATOR_LOG_LEVEL'] ?? 'warn' },
-    before: async (stack) => { ({ fleet, ekCaPem } = await startFleet(stack, n, o.ak, progress)); await configure(stack, ekCaPem); },
+    before: async (stack) => { ({ fleet, ekCaPem } = await startSoftFleet(stack, n, o.ak, progress)); await configure(stack, ekCaPem); },
   });
   try {
     const t0 = Date.now();
@@ -153,13 +145,14 @@ async function runOne(n: number, o: ScaleOptions, progress: (s: string) => void)
     const port = b.operator.httpPort;
     const m0 = await scrape(port);
     const a0 = apiServerWrites(await apiServerMetrics(b.stack.harness.kubeConfig));
-    const c0 = cpuByProcess(b);
+    const c0 = cpuByProcess(b, fleet);
     const w0 = Date.now();
-    const q0 = fleet!.quotes;
+    const q0 = await fleet!.quotes();
     await sleep(o.windowS * 1000);
     const m1 = await scrape(port);
     const a1 = apiServerWrites(await apiServerMetrics(b.stack.harness.kubeConfig));
-    const c1 = cpuByProcess(b);
+    const c1 = cpuByProcess(b, fleet);
+    const q1 = await fleet!.quotes();
     const wall = (Date.now() - w0) / 1000;
     const rounds = sum(m1, 'nodeward_rounds_total') - sum(m0, 'nodeward_rounds_total');
     const trusted = sum(m1, 'nodeward_rounds_total', 'result="trusted"') - sum(m0, 'nodeward_rounds_total', 'result="trusted"');
@@ -194,7 +187,7 @@ async function runOne(n: number, o: ScaleOptions, progress: (s: string) => void)
         ['Redis used_memory', `${fmt(redis, 1)} MiB`, ''],
         ['Kubernetes API writes/min, API server count (all clients)', `${fmt(apiWritesPerMin, 1)}, of which Lease renewals ${fmt(leaseWritesPerMin, 1)}; the rest ${fmt(perNode5, 3)} per node per 5 min`, `≤ 1 per node per 5 min: ${met(perNode5 <= 1)}`],
         ['Kubernetes API writes/min, operator count (nodeward_api_writes_total)', `${fmt(writesPerMin, 1)} (${fmt((writesPerMin * 5) / n, 3)} per node per 5 min)`, ''],
-        ['quotes served by the fleet/s', fmt((fleet!.quotes - q0) / wall, 1), ''],
+        ['quotes served by the fleet/s', fmt((q1 - q0) / wall, 1), ''],
       ]),
       `Operator writes in the window by verb and resource: ${byResource === '' ? 'none' : byResource}.`, '',
       `CPU in the window (cores): ${cpuSplit}. Fleet AKs: ${o.ak === 'ecdsa' ? 'ECDSA P-256' : 'RSA-2048 (RSASSA)'}.`, '',

@@ -1,0 +1,55 @@
+import { webcrypto } from 'node:crypto';
+import { createSoftAk, type SoftAk } from '@nodeward/e2e/sim/soft-tpm';
+import { mapLimit } from './bench-stack.js';
+import { ekCertificate, importIssuer, servingCert, servingKey, type Issuer } from './fleet-pki.js';
+import { createSoftEk, type SoftEk } from './soft-credential.js';
+import { SoftFleet } from './soft-fleet.js';
+
+/**
+ * Everything a process needs to serve a range of the soft fleet's nodes (plain data, so it can be sent
+ * to a child process): the issuers as PEM, the fleet image and the AK scheme.
+ */
+export interface FleetSpec {
+  ak: SoftAk['scheme'];
+  cmdline: string;
+  verityRootHash: string;
+  /** Issues each node's serving certificate (the operator trusts it). */
+  agentCa: { certPem: string; keyPem: string };
+  /** The fleet's TPM "manufacturer" CA: issues the EK certificates (in the policy's trust anchors). */
+  ekCa: { certPem: string; keyPem: string };
+  /** The CA of the operator's client certificate. */
+  operatorCaPem: string;
+  files: readonly { path: string; contents: string }[];
+  entriesPerRound: number;
+}
+
+const KEY_POOL = 16;
+
+/** The 127.0.x.y of fleet node i, from 127.0.64.1 on (clear of the harness's default blocks). */
+export const fleetIp = (i: number): string => `127.0.${64 + Math.floor(i / 254)}.${(i % 254) + 1}`;
+
+/** The issuer as PEM (its key exported as PKCS#8), for a FleetSpec. */
+export async function issuerPem(issuer: Issuer): Promise<{ certPem: string; keyPem: string }> {
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', issuer.key)).toString('base64');
+  return { certPem: issuer.cert.toString('pem'), keyPem: `-----BEGIN PRIVATE KEY-----\n${pkcs8.match(/.{1,64}/g)!.join('\n')}\n-----END PRIVATE KEY-----\n` };
+}
+
+/** Starts fleet nodes `soft-<from>` … `soft-<to - 1>`, each listening on its fleetIp:port. */
+export async function startFleetRange(spec: FleetSpec, from: number, to: number, port: number): Promise<SoftFleet> {
+  const ekCa = await importIssuer(spec.ekCa.certPem, spec.ekCa.keyPem);
+  const agentCa = await importIssuer(spec.agentCa.certPem, spec.agentCa.keyPem);
+  const serving = await servingKey();
+  const aks: SoftAk[] = Array.from({ length: KEY_POOL }, () => createSoftAk(spec.ak));
+  const eks: SoftEk[] = await Promise.all(Array.from({ length: KEY_POOL }, () => createSoftEk()));
+  const fleet = new SoftFleet({ cmdline: spec.cmdline, verityRootHash: spec.verityRootHash, files: spec.files, entriesPerRound: spec.entriesPerRound },
+    { keyPem: serving.pem, clientCaPem: spec.operatorCaPem, operatorIdentity: 'nodeward-operator' });
+  await mapLimit(Array.from({ length: to - from }, (_, k) => from + k), 32, async (i) => {
+    const name = `soft-${i}`;
+    const ip = fleetIp(i);
+    const ek = eks[i % KEY_POOL]!;
+    await fleet.add(name, ip, port, {
+      ak: aks[i % KEY_POOL]!, ek, ekCertDer: await ekCertificate(ekCa, ek.publicKey, name), certPem: await servingCert(agentCa, serving.pair.publicKey, ip, name),
+    });
+  });
+  return fleet;
+}
