@@ -75,6 +75,21 @@ describe('RoundContextProvider', () => {
     expect(parses).toHaveLength(2);
   });
 
+  it('passes the same AK bytes object while the registered AK is unchanged (attest caches the parsed key per object), new bytes after a change', () => {
+    let current = na('AAEC');
+    const get = makeRoundContextProvider({ policies: () => [policy], nodeAttestations: () => [current], nodes: () => [node], configMap: () => cm('{}', '1') }, {
+      agentPort: 9443, defaultIntervalMs: 30_000, log: silentLogger, parseRuntimePolicy: () => ({}) as unknown as CompiledRuntimePolicy,
+    });
+    const first = get('n1')?.policy.akPublic;
+    current = na('AAEC');
+    expect(get('n1')?.policy.akPublic).toBe(first);
+    current = na('AwQF');
+    const changed = get('n1')?.policy.akPublic;
+    expect(changed).not.toBe(first);
+    expect(changed).toEqual(Buffer.from([3, 4, 5]));
+    expect(first).toEqual(Buffer.from([0, 1, 2]));
+  });
+
   it.each([
     ['not registered (no akPublic)', cm('{}', '1'), [na()]],
     ['no NodeAttestation', cm('{}', '1'), []],

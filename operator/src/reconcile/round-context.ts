@@ -84,6 +84,17 @@ export function makeRoundContextProvider(caches: RoundContextCaches, o: RoundCon
     }
   };
 
+  // The decoded AK per node, reused while its base64 is unchanged: attest's prepareAk caches the
+  // parsed key per Buffer (checking its content), so a fresh Buffer per round would rebuild the key.
+  const aks = new Map<string, { b64: string; bytes: Buffer }>();
+  const akBytes = (nodeName: string, b64: string): Buffer => {
+    const hit = aks.get(nodeName);
+    if (hit?.b64 === b64) return hit.bytes;
+    const bytes = Buffer.from(b64, 'base64');
+    aks.set(nodeName, { b64, bytes });
+    return bytes;
+  };
+
   return (nodeName: string): RoundContext | undefined => {
     const na = attestationFor(caches, nodeName);
     const identity = na?.status?.identity;
@@ -96,7 +107,7 @@ export function makeRoundContextProvider(caches: RoundContextCaches, o: RoundCon
     if (!ima.ok) return undefined;
     return {
       target: { nodeName, policyName: policy.metadata.name, agentUrl, intervalMs: parseDurationMs(policy.spec.interval) ?? o.defaultIntervalMs },
-      policy: roundPolicyFromSpec(policy.spec, Buffer.from(identity.akPublic, 'base64'), ima.policy),
+      policy: roundPolicyFromSpec(policy.spec, akBytes(nodeName, identity.akPublic), ima.policy),
       akName: identity.akName,
       ekFingerprint: identity.ekCertificateFingerprint,
     };
