@@ -77,20 +77,20 @@ export async function snapshot(kc: KubeConfig): Promise<CpuSnapshot> {
 
 const label = (key: string, name: string): string => new RegExp(`[{,]${name}="([^"]*)"`).exec(key)?.[1] ?? '';
 
-/** A mutating request counter's `verb resource[/subresource]`, or undefined for other samples. */
-function writeKind(key: string): string | undefined {
+/** A request counter's `verb resource[/subresource]` when it counts writes (or reads), else undefined. */
+function requestKind(key: string, writes: boolean): string | undefined {
   if (!key.startsWith('apiserver_request_total{')) return undefined;
   const verb = label(key, 'verb');
-  if (!WRITE_VERBS.includes(verb)) return undefined;
+  if (WRITE_VERBS.includes(verb) !== writes) return undefined;
   const sub = label(key, 'subresource');
   return `${verb} ${label(key, 'resource')}${sub === '' ? '' : `/${sub}`}`;
 }
 
-/** Mutating API requests between two scrapes, by `verb resource[/subresource]`. */
-function apiWrites(a: Samples, b: Samples): Map<string, number> {
+/** API requests (writes, or reads) between two scrapes, by `verb resource[/subresource]`. */
+function apiRequests(a: Samples, b: Samples, writes: boolean): Map<string, number> {
   const out = new Map<string, number>();
   for (const [key, v] of b) {
-    const k = writeKind(key);
+    const k = requestKind(key, writes);
     const d = v - (a.get(key) ?? 0);
     if (k !== undefined && d > 0) out.set(k, (out.get(k) ?? 0) + d);
   }
@@ -101,12 +101,14 @@ function apiWrites(a: Samples, b: Samples): Map<string, number> {
 export function profileReport(a: CpuSnapshot, b: CpuSnapshot, wallS: number, nodes: number): string {
   const cpu = [...b.cpu].map(([k, v]) => [k, v - (a.cpu.get(k) ?? 0)] as const).filter(([, v]) => v >= 0.01).sort((x, y) => y[1] - x[1]);
   const total = cpu.reduce((t, [, v]) => t + v, 0);
-  const writes = [...apiWrites(a.api, b.api)].sort((x, y) => y[1] - x[1]);
+  const writes = [...apiRequests(a.api, b.api, true)].sort((x, y) => y[1] - x[1]);
   const allWrites = writes.reduce((t, [, v]) => t + v, 0);
+  const reads = [...apiRequests(a.api, b.api, false)].sort((x, y) => y[1] - x[1]);
   return [
     `CPU in the ${fmt(wallS, 1)} s window: ${fmt(total, 1)} CPU s (${fmt(total / wallS, 2)} cores busy); ${b.forks - a.forks} processes forked machine-wide.`, '',
     table(['process kind', 'CPU s', 'share'], cpu.map(([k, v]) => [k, fmt(v, 2), `${fmt((100 * v) / total, 0)} %`])),
     `API writes in the window: ${allWrites} (${fmt(allWrites / nodes, 1)} per node; the operator's and the bench's own label patches alike).`, '',
     table(['verb resource', 'writes', 'per node'], writes.map(([k, v]) => [k, String(v), fmt(v / nodes, 2)])),
+    `API reads in the window (every client, the bench's own poller included): ${reads.map(([k, v]) => `${k} ${v}`).join(', ')}.`, '',
   ].join('\n');
 }
