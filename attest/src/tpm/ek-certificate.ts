@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, KeyObject, type webcrypto } from 'node:crypto';
 import { BasicConstraintsExtension, KeyUsageFlags, KeyUsagesExtension, X509Certificate } from '@peculiar/x509';
 import { isParseError } from '../binary/parse-error.js';
 import { failure, type Failure } from '../failure.js';
@@ -39,19 +39,67 @@ function parsePem(pem: string): X509Certificate[] {
   return blocks.map((b) => parseCert(Buffer.from(b.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64'))).filter((c): c is X509Certificate => c !== undefined);
 }
 
+/** Trust anchor bundles parsed before, by their PEM text: a policy's anchors are the same for every node it registers. */
+const anchorCache = new Map<string, X509Certificate[]>();
+const ANCHOR_CACHE_MAX = 32;
+
+/** The certificates of a trust anchor bundle (memoised: parsing is most of a registration's EK check when nodes join together). */
+function anchorsOf(pem: string): X509Certificate[] {
+  let certs = anchorCache.get(pem);
+  if (certs === undefined) {
+    if (anchorCache.size >= ANCHOR_CACHE_MAX) anchorCache.clear();
+    certs = parsePem(pem);
+    anchorCache.set(pem, certs);
+  }
+  return certs;
+}
+
 const sameCert = (a: X509Certificate, b: X509Certificate): boolean => Buffer.from(a.rawData).equals(Buffer.from(b.rawData));
 
-function canIssue(c: X509Certificate): boolean {
-  const bc = c.getExtension(BasicConstraintsExtension);
-  if (!bc?.ca) return false;
-  const ku = c.getExtension(KeyUsagesExtension);
-  return ku === null || (ku.usages & KeyUsageFlags.keyCertSign) !== 0;
+/** A public key imported for verification (WebCrypto, which @peculiar/x509 uses). */
+type IssuerKey = webcrypto.CryptoKey;
+
+/** Per certificate object (anchors are parsed once, see anchorsOf): whether it may issue, and its imported verification keys. */
+const issuerFacts = new WeakMap<X509Certificate, { canIssue: boolean; keys: Map<string, Promise<IssuerKey>> }>();
+
+function factsOf(c: X509Certificate): { canIssue: boolean; keys: Map<string, Promise<IssuerKey>> } {
+  let f = issuerFacts.get(c);
+  if (f === undefined) {
+    const bc = c.getExtension(BasicConstraintsExtension);
+    const ku = c.getExtension(KeyUsagesExtension);
+    f = { canIssue: bc?.ca === true && (ku === null || (ku.usages & KeyUsageFlags.keyCertSign) !== 0), keys: new Map() };
+    issuerFacts.set(c, f);
+  }
+  return f;
+}
+
+/** The issuer's public key imported for the subject's signature algorithm (what verify() would import each time). */
+function issuerKey(issuer: X509Certificate, subject: X509Certificate): Promise<IssuerKey> {
+  const keyAlgorithm: unknown = issuer.publicKey.algorithm;
+  const signatureAlgorithm: unknown = subject.signatureAlgorithm;
+  const algorithm = { ...(keyAlgorithm as object), ...(signatureAlgorithm as object) };
+  const keys = factsOf(issuer).keys;
+  const id = JSON.stringify(algorithm);
+  let key = keys.get(id);
+  if (key === undefined) {
+    key = issuer.publicKey.export(algorithm, ['verify']);
+    keys.set(id, key);
+  }
+  return key;
+}
+
+async function signedBy(cur: X509Certificate, issuer: X509Certificate): Promise<boolean> {
+  try {
+    return await cur.verify({ publicKey: await issuerKey(issuer, cur), signatureOnly: true });
+  } catch {
+    return false;
+  }
 }
 
 async function findIssuer(cur: X509Certificate, candidates: X509Certificate[], chain: X509Certificate[]): Promise<X509Certificate | undefined> {
   for (const c of candidates) {
-    if (c.subject !== cur.issuer || chain.some((x) => sameCert(x, c)) || !canIssue(c)) continue;
-    if (await cur.verify({ publicKey: c.publicKey, signatureOnly: true }).catch(() => false)) return c;
+    if (c.subject !== cur.issuer || chain.some((x) => sameCert(x, c)) || !factsOf(c).canIssue) continue;
+    if (await signedBy(cur, c)) return c;
   }
   return undefined;
 }
@@ -105,7 +153,7 @@ export async function verifyEkCertificate(input: EkCertificateInput): Promise<Ek
     return { ok: false, fingerprintSha256, failures: [failure('identity.ek_cert_malformed', 'the EK certificate is not a parsable X.509 certificate')] };
   }
   const failures: Failure[] = [];
-  const anchors = input.trustAnchorsPem.flatMap(parsePem);
+  const anchors = input.trustAnchorsPem.flatMap(anchorsOf);
   const intermediates = (input.intermediatesDer ?? []).map(parseCert).filter((c): c is X509Certificate => c !== undefined);
   const chain = await buildChain(leaf, anchors, intermediates);
   if (chain === undefined) {
