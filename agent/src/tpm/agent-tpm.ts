@@ -8,7 +8,7 @@ import { toolRunner, type ToolRunner } from './tool-runner.js';
 import { TpmError } from './tpm-error.js';
 import { describeTpm, parseFixedProperties, parseQuotePcrs, trimDer, unwrapAttest } from './tool-output.js';
 import { isRsaTemplateEk, summarizePublic } from './public-area.js';
-import { nativeActivate, nativeQuote, nativeReadPublic } from './native-tpm.js';
+import { nativeActivate, nativeFixedProperties, nativeFlushAll, nativeNvRead, nativeQuote, nativeReadPublic } from './native-tpm.js';
 import { connector, transportFor, withConnection, type Connector } from './tpm-transport.js';
 
 export type AkType = 'rsa' | 'ecc';
@@ -187,6 +187,11 @@ export class AgentTpm {
   }
 
   private async flushAll(): Promise<void> {
+    const native = this.native;
+    if (native) {
+      await withConnection(native, nativeFlushAll).catch((e: unknown) => this.log.warn('tpm flush failed', { error: String(e) }));
+      return;
+    }
     for (const what of ['-t', '-s', '-l']) {
       await this.flush(what).catch((e: unknown) => this.log.warn('tpm flush failed', { what, error: String(e) }));
     }
@@ -209,7 +214,7 @@ export class AgentTpm {
     const ekPublic = persisted ?? await this.createEk();
     if (persisted === undefined && this.cfg.ekHandle !== undefined) this.persistentEk = await this.ensurePersistentEk(this.cfg.ekHandle, ekPublic);
     const ak = await this.ensureAk();
-    const props = parseFixedProperties((await this.tool('tpm2_getcap', ['properties-fixed'])).stdout.toString());
+    const props = await this.fixedProperties();
     this.ident = {
       ekCertificates,
       ekPublic: ekPublic.toString('base64'),
@@ -220,14 +225,30 @@ export class AgentTpm {
     this.log.info('tpm ready', { ekType: this.ekType, ekSource: persisted === undefined ? 'created' : 'persistent', ekHandle: this.persistentEk === undefined ? 'none' : hex(this.persistentEk), akType: this.cfg.akType, akHandle: hex(this.cfg.akHandle), akName: this.ident.akName, akCreated: ak.created });
   }
 
+  /** TPM_PT_MANUFACTURER and the firmware versions, named as tpm2_getcap prints them. */
+  private async fixedProperties(): Promise<Map<string, { raw: number }>> {
+    const native = this.native;
+    if (!native) return parseFixedProperties((await this.tool('tpm2_getcap', ['properties-fixed'])).stdout.toString());
+    const raw = await withConnection(native, nativeFixedProperties);
+    const named: [string, number][] = [['TPM2_PT_MANUFACTURER', 0x105], ['TPM2_PT_FIRMWARE_VERSION_1', 0x10b], ['TPM2_PT_FIRMWARE_VERSION_2', 0x10c]];
+    return new Map(named.filter(([, pt]) => raw.has(pt)).map(([name, pt]) => [name, { raw: raw.get(pt)! }]));
+  }
+
   private async readEkCertificates(): Promise<IdentityResponse['ekCertificates']> {
     const out: IdentityResponse['ekCertificates'] = [];
     for (const { index, keyType } of EK_CERT_INDICES) {
-      const der = await this.tool('tpm2_nvread', [index]).then((r) => trimDer(r.stdout), () => undefined);
+      const der = await this.nvRead(index).then((b) => (b === undefined ? undefined : trimDer(b)), () => undefined);
       if (der) out.push({ keyType, der: der.toString('base64') });
       else this.log.debug('no EK certificate', { index });
     }
     return out;
+  }
+
+  /** An NV index's content (TPM2_NV_ReadPublic + TPM2_NV_Read from Node, else tpm2_nvread); undefined or a rejection when unreadable. */
+  private async nvRead(index: string): Promise<Buffer | undefined> {
+    const native = this.native;
+    if (!native) return (await this.tool('tpm2_nvread', [index])).stdout;
+    return withConnection(native, (c) => nativeNvRead(c, Number(index)));
   }
 
   /** Creates the EK (RSA-2048 when the TPM has it, else ECC P-256) and returns its TPM2B_PUBLIC. */

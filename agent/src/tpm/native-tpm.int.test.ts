@@ -92,6 +92,17 @@ describe('TPM commands from Node against swtpm', () => {
     expect(saved.stdout.toString().trim() + loaded.stdout.toString().trim()).toBe('');
   });
 
+  it('opening flushes the transient objects and sessions others left (GetCapability + FlushContext, no tpm2_flushcontext)', async () => {
+    await tpm2(swtpm, 'tpm2_createprimary', ['-C', 'o', '-c', join(dir, 'primary.ctx')]);
+    await tpm2(swtpm, 'tpm2_startauthsession', ['--policy-session', '-S', join(dir, 'session.ctx')]);
+    const left = async (): Promise<string> => (await Promise.all(['handles-transient', 'handles-loaded-session', 'handles-saved-session']
+      .map(async (what) => (await tpm2(swtpm, 'tpm2_getcap', [what])).stdout.toString().trim()))).join('');
+    expect(await left()).not.toBe('');
+    const reopened = await open(true);
+    await reopened.close();
+    expect(await left()).toBe('');
+  });
+
   it('surfaces a bad handle as a TpmResponseError with the TPM code, for the quote and the activation', async () => {
     const q = withConnection(tcp(), (c) => nativeQuote(c, { akHandle: 0x81017777, akType: 'rsa', nonce: randomBytes(8), sel: { sha256: [0] } }));
     await expect(q).rejects.toThrow(TpmResponseError);

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { hash, parseAttest, type BankName, type QuoteResponse } from '@nodeward/attest';
 import {
-  activateCredentialCommand, asksResubmit, flushContextCommand, isNoObjectAt, malformedAsTpmError, parseActivateCredentialResponse,
+  activateCredentialCommand, asksResubmit, flushContextCommand, getCapabilityCommand, HANDLE_RANGES, parseHandlesResponse,
+  parsePropertiesResponse, TPM_PT_FIXED, NV_READ_CHUNK, nvReadCommand, nvReadPublicCommand, parseNvReadPublicResponse, parseNvReadResponse, isNoObjectAt, malformedAsTpmError, parseActivateCredentialResponse,
   parseFlushContextResponse, parsePcrReadResponse, parsePolicySecretResponse, parseQuoteResponse, parseReadPublicResponse,
   parseStartAuthSessionResponse, pcrReadCommand, policySecretEndorsementCommand, quoteCommand, readPublicCommand,
   startPolicySessionCommand, type PcrSelection,
@@ -102,4 +103,50 @@ export async function nativeReadPublic(c: TpmConnection, handle: number): Promis
     if (isNoObjectAt(e)) return undefined;
     throw e;
   }
+}
+
+/**
+ * Flushes every transient object and every loaded or saved session (what tpm2_flushcontext -t, -l
+ * and -s do), listing each range with TPM2_GetCapability. Returns how many were flushed.
+ */
+export async function nativeFlushAll(c: TpmConnection): Promise<number> {
+  let flushed = 0;
+  for (const first of Object.values(HANDLE_RANGES)) {
+    // Each pass flushes what it listed, so the next listing starts over from the range's first handle.
+    for (let pass = 0; pass < 16; pass++) {
+      // Only handles of the range's type come back; saved sessions are listed by their 0x02 handles.
+      const { handles } = parseHandlesResponse(await submit(c, getCapabilityCommand('handles', first)));
+      for (const h of handles) parseFlushContextResponse(await submit(c, flushContextCommand(h)));
+      flushed += handles.length;
+      if (handles.length === 0) break;
+    }
+  }
+  return flushed;
+}
+
+/** The fixed TPM properties (TPM_PT → raw value), as tpm2_getcap properties-fixed lists them. */
+export async function nativeFixedProperties(c: TpmConnection): Promise<Map<number, number>> {
+  return parsePropertiesResponse(await submit(c, getCapabilityCommand('properties', TPM_PT_FIXED)));
+}
+
+/**
+ * The whole content of an NV index (an EK certificate), read in chunks with the empty password of the
+ * index or the owner; undefined when the index does not exist or allows no such read.
+ */
+export async function nativeNvRead(c: TpmConnection, index: number): Promise<Buffer | undefined> {
+  let pub: { size: number; authHandle: number | undefined };
+  try {
+    pub = parseNvReadPublicResponse(index, await submit(c, nvReadPublicCommand(index)));
+  } catch (e) {
+    if (isNoObjectAt(e)) return undefined;
+    throw e;
+  }
+  const { authHandle } = pub;
+  if (authHandle === undefined) return undefined;
+  const chunks: Buffer[] = [];
+  for (let offset = 0; offset < pub.size; offset += NV_READ_CHUNK) {
+    const n = Math.min(NV_READ_CHUNK, pub.size - offset);
+    chunks.push(parseNvReadResponse(await submit(c, nvReadCommand(authHandle, index, n, offset)), n));
+  }
+  return Buffer.concat(chunks);
 }

@@ -1,6 +1,6 @@
 import { seededRandom } from '../../../e2e/src/sim/seeded-random.js';
 import {
-  activateCredentialCommand, describeRc, flushContextCommand, isNoObjectAt, parseActivateCredentialResponse, parsePcrReadResponse,
+  activateCredentialCommand, describeRc, nvReadCommand, parseNvReadPublicResponse, parseNvReadResponse, flushContextCommand, isNoObjectAt, parseActivateCredentialResponse, parsePcrReadResponse,
   parseQuoteResponse, parseReadPublicResponse, parseStartAuthSessionResponse, pcrReadCommand, policySecretEndorsementCommand,
   quoteCommand, startPolicySessionCommand, TpmResponseError,
 } from './tpm-command.js';
@@ -73,6 +73,20 @@ describe('TPM response parsing', () => {
     expect(r.tpm2bPublic.toString('hex')).toBe('000400010203');
     expect(r.name.toString('hex')).toBe('000b01');
   });
+  it.each([
+    ['AUTHREAD: the index authorises its own read', '00060004', 0x01c00002],
+    ['only OWNERREAD: the owner hierarchy authorises it', '00020004', 0x40000001],
+    ['PPREAD only: no read with an empty password here', '00010004', undefined],
+  ])('reads NV_ReadPublic (%s)', (_what, attrs, auth) => {
+    const r = parseNvReadPublicResponse(0x01c00002, response('8001', '000e 01c00002 000b' + attrs + '0000 0500' + '0002 0000'));
+    expect(r).toEqual({ size: 0x500, authHandle: auth });
+    expect(() => parseNvReadPublicResponse(0x01c0000a, response('8001', '000e 01c00002 000b' + attrs + '0000 0500' + '0002 0000'))).toThrow(/another index/);
+  });
+  it('marshals NV_Read with the empty password and checks the size read', () => {
+    expect(nvReadCommand(0x01c00002, 0x01c00002, 512, 1024).toString('hex')).toBe(hex('8002 00000023 0000014e 01c00002 01c00002 00000009' + PW + '0200 0400').toString('hex'));
+    expect(parseNvReadResponse(response('8002', '00000004 0002 3082 0000 01 0000'), 2).toString('hex')).toBe('3082');
+    expect(() => parseNvReadResponse(response('8002', '00000004 0002 3082 0000 01 0000'), 3)).toThrow(TpmError);
+  });
   it('turns a response code into a TpmResponseError naming the command and the code', () => {
     const bad = Buffer.from('80010000000a0000098e', 'hex');
     let caught: unknown;
@@ -112,7 +126,7 @@ describe('TPM response parsing', () => {
   });
   it('lets nothing but TpmError escape from random responses', () => {
     const rand = seededRandom(7);
-    const parsers = [parsePcrReadResponse, parseQuoteResponse, parseActivateCredentialResponse, parseStartAuthSessionResponse, parseReadPublicResponse];
+    const parsers = [(b: Buffer) => parseNvReadPublicResponse(1, b), (b: Buffer) => parseNvReadResponse(b, 4), parsePcrReadResponse, parseQuoteResponse, parseActivateCredentialResponse, parseStartAuthSessionResponse, parseReadPublicResponse];
     for (let i = 0; i < 3000; i++) {
       const len = Math.floor(rand() * 80);
       const bytes = Buffer.from(Array.from({ length: len }, () => Math.floor(rand() * 256)));

@@ -13,11 +13,14 @@ import { TpmError } from './tpm-error.js';
 
 export const TPM_CC = {
   ActivateCredential: 0x00000147,
+  NV_Read: 0x0000014e,
+  NV_ReadPublic: 0x00000169,
   PolicySecret: 0x00000151,
   Quote: 0x00000158,
   FlushContext: 0x00000165,
   ReadPublic: 0x00000173,
   StartAuthSession: 0x00000176,
+  GetCapability: 0x0000017a,
   PCR_Read: 0x0000017e,
 } as const;
 
@@ -295,4 +298,97 @@ export function parseReadPublicResponse(bytes: Uint8Array): { tpm2bPublic: Buffe
 /** Whether a ReadPublic failed because nothing is at the handle (TPM_RC_HANDLE on handle 1). */
 export function isNoObjectAt(e: unknown): boolean {
   return e instanceof TpmResponseError && (e.rc & 0x8ff) === 0x08b;
+}
+
+// --- TPM2_GetCapability ---------------------------------------------------------------------------
+
+const TPM_CAP_HANDLES = 0x00000001;
+const TPM_CAP_TPM_PROPERTIES = 0x00000006;
+/** First handles of the ranges tpm2_flushcontext -t / -l / -s empties: transient objects, loaded and saved sessions. */
+export const HANDLE_RANGES = { transient: 0x80000000, loadedSessions: 0x02000000, savedSessions: 0x03000000 } as const;
+/** TPM_PT_FIXED: the first fixed property (PT_FAMILY_INDICATOR); TPM_PT_MANUFACTURER and the firmware versions follow. */
+export const TPM_PT_FIXED = 0x100;
+const MAX_CAP_ITEMS = 64;
+
+export function getCapabilityCommand(what: 'handles' | 'properties', first: number, count = MAX_CAP_ITEMS): Buffer {
+  const params = new ByteWriter().u32be(what === 'handles' ? TPM_CAP_HANDLES : TPM_CAP_TPM_PROPERTIES).u32be(first).u32be(count).finish();
+  return marshalCommand('GetCapability', [], [], params);
+}
+
+/** moreData and the handles of a TPM_CAP_HANDLES answer (TPML_HANDLE). */
+export function parseHandlesResponse(bytes: Uint8Array): { moreData: boolean; handles: number[] } {
+  const { params: r } = parseResponse('GetCapability', bytes, 0, false);
+  return malformedAsTpmError('GetCapability', () => {
+    const moreData = r.u8('moreData') !== 0;
+    if (r.u32be('capability') !== TPM_CAP_HANDLES) r.fail('not a TPM_CAP_HANDLES answer');
+    const count = r.u32be('count');
+    if (count > MAX_CAP_ITEMS * 4) r.fail(`${count} handles`);
+    const handles = Array.from({ length: count }, () => r.u32be('handle'));
+    r.expectEnd();
+    return { moreData, handles };
+  });
+}
+
+/** The TPM_PT → value pairs of a TPM_CAP_TPM_PROPERTIES answer (TPML_TAGGED_TPM_PROPERTY). */
+export function parsePropertiesResponse(bytes: Uint8Array): Map<number, number> {
+  const { params: r } = parseResponse('GetCapability', bytes, 0, false);
+  return malformedAsTpmError('GetCapability', () => {
+    r.u8('moreData');
+    if (r.u32be('capability') !== TPM_CAP_TPM_PROPERTIES) r.fail('not a TPM_CAP_TPM_PROPERTIES answer');
+    const count = r.u32be('count');
+    if (count > MAX_CAP_ITEMS * 4) r.fail(`${count} properties`);
+    const props = new Map<number, number>();
+    for (let i = 0; i < count; i++) props.set(r.u32be('property'), r.u32be('value'));
+    r.expectEnd();
+    return props;
+  });
+}
+
+// --- NV reads (EK certificates) -------------------------------------------------------------------
+
+export const TPM_RH_OWNER = 0x40000001;
+const TPMA_NV_OWNERREAD = 1 << 17;
+const TPMA_NV_AUTHREAD = 1 << 18;
+/** Bytes per TPM2_NV_Read: every TPM's MAX_NV_BUFFER_SIZE is at least this (1024 on most). */
+export const NV_READ_CHUNK = 512;
+
+export function nvReadPublicCommand(index: number): Buffer {
+  return marshalCommand('NV_ReadPublic', [index], [], new Uint8Array(0));
+}
+
+/**
+ * The index's data size and the handle whose (empty) password authorises reading it: the index
+ * itself when TPMA_NV_AUTHREAD is set, else the owner hierarchy when TPMA_NV_OWNERREAD is; undefined
+ * when neither allows a read with the empty password.
+ */
+export function parseNvReadPublicResponse(index: number, bytes: Uint8Array): { size: number; authHandle: number | undefined } {
+  const { params: r } = parseResponse('NV_ReadPublic', bytes, 0, false);
+  return malformedAsTpmError('NV_ReadPublic', () => {
+    const pub = r.sub(r.u16be('nvPublic.size'), 'TPMS_NV_PUBLIC');
+    if (pub.u32be('nvIndex') !== index) pub.fail('another index answered');
+    pub.u16be('nameAlg');
+    const attributes = pub.u32be('attributes');
+    pub.tpm2b('authPolicy', 64);
+    const size = pub.u16be('dataSize');
+    pub.expectEnd();
+    r.tpm2b('nvName', 66);
+    r.expectEnd();
+    const authHandle = (attributes & TPMA_NV_AUTHREAD) !== 0 ? index : (attributes & TPMA_NV_OWNERREAD) !== 0 ? TPM_RH_OWNER : undefined;
+    return { size, authHandle };
+  });
+}
+
+export function nvReadCommand(authHandle: number, index: number, size: number, offset: number): Buffer {
+  return marshalCommand('NV_Read', [authHandle, index], [EMPTY_PASSWORD], new ByteWriter().u16be(size).u16be(offset).finish());
+}
+
+/** The bytes read, exactly `size` of them. */
+export function parseNvReadResponse(bytes: Uint8Array, size: number): Buffer {
+  const { params: r } = parseResponse('NV_Read', bytes, 0, true);
+  return malformedAsTpmError('NV_Read', () => {
+    const data = r.tpm2b('data');
+    if (data.length !== size) r.fail(`${data.length} bytes for ${size} asked`);
+    r.expectEnd();
+    return Buffer.from(data);
+  });
 }
