@@ -1,3 +1,4 @@
+import { DigestsByPath } from './digests-by-path.js';
 import { compileExcludes } from './exclude-matcher.js';
 import { RuntimePolicyError, type RuntimePolicy } from './runtime-policy.js';
 
@@ -9,6 +10,13 @@ export interface CompiledRuntimePolicy {
    * so passing entries never build a hex string (most entries of every round pass).
    */
   readonly digests: ReadonlyMap<string, readonly Buffer[]>;
+  /**
+   * `digests` again, keyed by each path's UTF-8 bytes: an entry's path is looked up in place in the
+   * log, without decoding it to a string. Only paths that decode back to themselves are in it (not
+   * ones with lone surrogates), so a hit finds exactly what `digests.get(name)` finds; a miss says
+   * nothing, and the caller asks `digests` by name.
+   */
+  readonly digestsByPathBytes: DigestsByPath;
   readonly keyrings: ReadonlyMap<string, readonly Buffer[]>;
   readonly imaBuf: ReadonlyMap<string, readonly Buffer[]>;
   readonly ignoredKeyrings: ReadonlySet<string>;
@@ -23,6 +31,15 @@ function toLists(record: Record<string, string[]>): Map<string, Buffer[]> {
   return m;
 }
 
+function byUtf8Bytes(lists: ReadonlyMap<string, readonly Buffer[]>): DigestsByPath {
+  const entries: [Buffer, readonly Buffer[]][] = [];
+  for (const [name, list] of lists) {
+    const bytes = Buffer.from(name, 'utf8');
+    if (bytes.toString('utf8') === name) entries.push([bytes, list]);
+  }
+  return new DigestsByPath(entries);
+}
+
 /** Compiles a policy from parseRuntimePolicy. Throws RuntimePolicyError on a hand-built invalid one. */
 export function compileRuntimePolicy(policy: RuntimePolicy): CompiledRuntimePolicy {
   let isExcluded: (path: string) => boolean;
@@ -32,9 +49,11 @@ export function compileRuntimePolicy(policy: RuntimePolicy): CompiledRuntimePoli
     throw new RuntimePolicyError('excludes', (e as Error).message);
   }
   const ignored = new Set(policy.ima.ignored_keyrings);
+  const digests = toLists(policy.digests);
   return {
     policy,
-    digests: toLists(policy.digests),
+    digests,
+    digestsByPathBytes: byUtf8Bytes(digests),
     keyrings: toLists(policy.keyrings),
     imaBuf: toLists(policy['ima-buf']),
     ignoredKeyrings: ignored,

@@ -1,6 +1,6 @@
 import { failure, type Failure } from '../failure.js';
 import type { CompiledRuntimePolicy } from './compile-runtime-policy.js';
-import { digestHex, digestIs, isKnownTemplate, type ImaEntry } from './ima-entry.js';
+import { digestHex, digestIs, ImaEntryView, isKnownTemplate, type ImaEntry } from './ima-entry.js';
 
 /**
  * Runtime policy evaluation of one (non-violation) entry, as Keylime's ima.py does it:
@@ -36,9 +36,24 @@ function isKeyEntry(e: ImaEntry, p: CompiledRuntimePolicy): boolean {
   return b !== undefined && b.length > 4 && b[0] === 0x30 && b[1] === 0x82; // a DER SEQUENCE: a certificate
 }
 
+function isAllowed(e: ImaEntry, list: readonly Buffer[]): boolean {
+  for (const d of list) if (digestIs(e, d)) return true;
+  return false;
+}
+
+/**
+ * A parsed file entry whose path, looked up by its bytes, lists its digest: it passes whatever the
+ * excludes say (an excluded path passes too), so this is checked first and makes no string. False
+ * is no verdict: the caller goes on with the checks by name.
+ */
+function allowedByPathBytes(e: ImaEntry, p: CompiledRuntimePolicy): boolean {
+  if (!(e instanceof ImaEntryView) || e.template === 'ima-buf') return false;
+  return p.digestsByPathBytes.allows(e.srcView, e.nameAt, e.nameAt + e.nameLen, e.digAt, e.digLen);
+}
+
 function check(e: ImaEntry, allowed: ReadonlyMap<string, readonly Buffer[]>, kind: Kind, out: Failure[]): void {
   const list = allowed.get(e.name);
-  if (list !== undefined && list.some((d) => digestIs(e, d))) return;
+  if (list !== undefined && isAllowed(e, list)) return;
   const hex = digestHex(e);
   if (list === undefined) {
     out.push(failure(kind.missing, `entry ${e.index}: ${kind.what} ${e.name} is not in the runtime policy`, context(e, hex)));
@@ -59,7 +74,7 @@ export function evaluateImaEntry(
       { index: e.index, template: e.template }));
     return;
   }
-  if (p.isExcluded(e.name)) return;
+  if (allowedByPathBytes(e, p) || p.isExcluded(e.name)) return;
   if (e.template !== 'ima-buf') {
     if (bootAggregates !== undefined && e.name === 'boot_aggregate' && bootAggregates().has(digestHex(e))) return;
     check(e, p.digests, FILE, out);

@@ -73,7 +73,10 @@ export class ImaEntryView implements ImaEntry {
   pcr = 0;
   template = '';
   digestAlg = '';
-  name = '';
+  /** The name's bytes in src (without the NUL), decoded only when asked for: see `name`. */
+  nameAt = 0;
+  nameLen = 0;
+  nameText: string | undefined = undefined;
   hashAt = 0;
   hashLen = 0;
   dataAt = 0;
@@ -87,12 +90,18 @@ export class ImaEntryView implements ImaEntry {
   /** Set when hashInput is not a range of src (the legacy `ima` template's padded name). */
   ownHashInput: Buffer | undefined = undefined;
 
-  constructor(readonly src: Buffer) {}
+  /** src for reads four bytes at a time (the policy lookup by path bytes). */
+  readonly srcView: DataView;
+
+  constructor(readonly src: Buffer) {
+    this.srcView = new DataView(src.buffer, src.byteOffset, src.length);
+  }
 
   /** Forgets the template-specific fields, so that one view can be reused for the next entry. */
   clear(): void {
     this.digestAlg = '';
-    this.name = '';
+    this.nameAt = this.nameLen = 0;
+    this.nameText = undefined;
     this.dataAt = this.dataLen = this.digAt = this.digLen = this.extraAt = this.extraLen = 0;
     this.extraKind = '';
     this.ownHashInput = undefined;
@@ -100,6 +109,13 @@ export class ImaEntryView implements ImaEntry {
 
   private view(at: number, len: number): Buffer {
     return this.src.subarray(at, at + len);
+  }
+  /**
+   * The name as UTF-8 (invalid sequences as U+FFFD), made on first use: verification of an entry
+   * that passes looks its name up by its bytes and never needs the string.
+   */
+  get name(): string {
+    return (this.nameText ??= this.src.toString('utf8', this.nameAt, this.nameAt + this.nameLen));
   }
   get templateHash(): Buffer {
     return this.view(this.hashAt, this.hashLen);

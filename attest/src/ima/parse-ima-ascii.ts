@@ -81,7 +81,8 @@ class Scratch {
 /** The same entry over its own copy of the bytes (for callers that keep entries). */
 function ownCopy(e: ImaEntryView): ImaEntryView {
   const own = Buffer.from(e.src.subarray(0, e.dataAt + e.dataLen));
-  return Object.assign(new ImaEntryView(own), e, { src: own });
+  const copy = new ImaEntryView(own);
+  return Object.assign(copy, e, { src: own, srcView: copy.srcView });
 }
 
 function fail(line: Line, detail: string): never {
@@ -192,7 +193,8 @@ function imaFields(line: Line, at: number): ImaEntryView {
   e.digestAlg = 'sha1';
   e.digAt = hashLen;
   e.digLen = 20;
-  e.name = src.toString('utf8', sp + 1, line.end);
+  e.nameAt = hashLen + 20;
+  e.nameLen = nameLen;
   e.extraAt = hashLen + e.dataLen;
   return e;
 }
@@ -258,7 +260,8 @@ function ngFields(line: Line, at: number, template: string): ImaEntryView {
   e.digestAlg = digestAlg;
   e.digAt = digAt;
   e.digLen = digestLen;
-  e.name = src.toString('utf8', l.nameAt, l.nameEnd);
+  e.nameAt = nameAt + 4;
+  e.nameLen = l.nameEnd - l.nameAt;
   e.extraKind = l.extraKind;
   e.extraLen = extraLen;
   e.extraAt = hashLen + dataLen - extraLen;

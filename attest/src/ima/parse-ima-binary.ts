@@ -82,7 +82,8 @@ function readImaTemplate(r: ByteReader, src: Buffer, e: ImaEntryView): void {
   const len = r.u32le('ima.name.length');
   if (len > IMA_LIMITS.imaEventNameMax) r.fail(`ima.name.length ${len} exceeds ${IMA_LIMITS.imaEventNameMax}`, at);
   const nameAt = r.sub(len, 'ima.name').offset;
-  e.name = src.toString('utf8', nameAt, nameAt + len);
+  e.nameAt = nameAt;
+  e.nameLen = len;
   e.ownHashInput = imaTemplateHashInput(src.subarray(e.digAt, e.digAt + 20), src.subarray(nameAt, nameAt + len));
 }
 
@@ -98,7 +99,7 @@ function readTemplateData(r: ByteReader, src: Buffer, e: ImaEntryView): void {
   // Unknown template: opaque data, still hashed and replayed; the policy rejects it.
   if (t !== 'ima-ng' && t !== 'ima-sig' && t !== 'ima-buf') return;
   readDigestNg(d, src, e);
-  e.name = readNameNg(d, src);
+  readNameNg(d, src, e);
   if (t !== 'ima-ng') readExtra(d, e, t === 'ima-sig' ? 'sig' : 'buf');
   d.expectEnd();
 }

@@ -68,12 +68,13 @@ export function digestProblem(alg: string, len: number): string | undefined {
   return undefined;
 }
 
-/** n-ng: u32le length | name | NUL. */
-export function readNameNg(d: ByteReader, src: Buffer): string {
+/** n-ng: u32le length | name | NUL, into e.nameAt / e.nameLen (without the NUL). */
+export function readNameNg(d: ByteReader, src: Buffer, e: ImaEntryView): void {
   const len = d.u32le('n-ng.length');
   const at = d.sub(len, 'n-ng').offset;
   if (len === 0 || src[at + len - 1] !== 0) d.fail('n-ng is not NUL-terminated', at);
-  return src.toString('utf8', at, at + len - 1);
+  e.nameAt = at;
+  e.nameLen = len - 1;
 }
 
 /** sig or buf: u32le length | bytes, into e.extraAt / e.extraLen. */

@@ -5,6 +5,7 @@ import { encodeImaBufEntry, encodeImaNgEntry, encodeImaTemplateEntry, encodeImaV
 import { IMA_INITIAL_STATE, verifyImaPcr10 } from './ima-state.js';
 import { parseImaBinaryLog } from './parse-ima-binary.js';
 import { parseRuntimePolicy, type RuntimePolicy } from './runtime-policy.js';
+import { digestNgField, lengthPrefixed } from './template-fields.js';
 import { verifyImaEntries, verifyImaLog, verifyParsedImaEntries } from './verify-ima-entries.js';
 
 const H = (alg: string, ...parts: Buffer[]): Buffer => {
@@ -182,6 +183,43 @@ describe('verifyImaEntries: runtime policy', () => {
       ['ima.digest_not_allowed', 1, '/usr/bin/bash'],
       ['ima.path_not_in_policy', 2, '/x'],
     ]);
+  });
+});
+
+describe('verifyImaEntries: paths looked up by their bytes give the verdicts of a lookup by name', () => {
+  const u32 = (n: number): Buffer => Buffer.from(Uint32Array.of(n).buffer);
+  /** One ima-ng entry whose path is these bytes (UTF-8 or not), as a binary and as an ASCII list. */
+  function entryWithPathBytes(path: Buffer, digest: Buffer): { binary: Buffer; ascii: Buffer } {
+    const data = Buffer.concat([digestNgField('sha256', digest), lengthPrefixed(Buffer.concat([path, Buffer.alloc(1)]))]);
+    const hash = H('sha1', data);
+    const name = Buffer.from('ima-ng');
+    return {
+      binary: Buffer.concat([u32(10), hash, u32(name.length), name, u32(data.length), data]),
+      ascii: Buffer.concat([Buffer.from(`10 ${hash.toString('hex')} ima-ng sha256:${digest.toString('hex')} `), path, Buffer.from('\n')]),
+    };
+  }
+  const listing = (path: string, digest: string, excludes: string[] = []): RuntimePolicy =>
+    withPolicy((p) => {
+      p.digests[path] = [fd(digest).toString('hex')];
+      p.excludes.push(...excludes);
+    });
+
+  it.each<[string, Buffer, string, RuntimePolicy, string[]]>([
+    ['bytes that are not UTF-8, listed as the name they decode to', Buffer.from('/opt/\xff', 'latin1'), 'x', listing('/opt/\ufffd', 'x'), []],
+    ['the same, with a digest not listed', Buffer.from('/opt/\xff', 'latin1'), 'evil', listing('/opt/\ufffd', 'x'), ['ima.digest_not_allowed']],
+    // Encoding a lone surrogate gives the bytes of U+FFFD, but that path decodes to U+FFFD, not to the listed one.
+    ['U+FFFD against a listed lone surrogate', Buffer.from('/opt/\ufffd'), 'x', listing('/opt/\ud800', 'x'), ['ima.path_not_in_policy']],
+    ['a path with a character outside the BMP', Buffer.from('/opt/\u{1f600}'), 'x', listing('/opt/\u{1f600}', 'x'), []],
+    ['a listed path with its digest under an exclude', Buffer.from('/tmp/x'), 'x', listing('/tmp/x', 'x', ['/tmp/']), []],
+    ['a listed path with another digest under an exclude', Buffer.from('/tmp/x'), 'evil', listing('/tmp/x', 'x', ['/tmp/']), []],
+    ['a listed path with another digest, not excluded', Buffer.from('/tmp/x'), 'evil', listing('/tmp/x', 'x', ['/var/']), ['ima.digest_not_allowed']],
+  ])('%s', (_what, path, digest, p, ids) => {
+    const e = entryWithPathBytes(path, fd(digest));
+    for (const bytes of [e.binary, e.ascii]) {
+      const r = verifyImaLog(bytes, p);
+      expect(r.failures.map((f) => f.id)).toEqual(ids);
+      for (const f of r.failures) expect(f.context?.path).toBe(path.toString('utf8'));
+    }
   });
 });
 
