@@ -57,6 +57,17 @@ export function hash(alg: HashAlgName, ...parts: Uint8Array[]): Buffer {
   return oneShot(alg, joined.subarray(0, total), 'buffer');
 }
 
+/**
+ * Whether H(data) equals `expected`. The one-shot digest is asked for as a latin1 ('binary') string and compared
+ * in place: on Node 20 a Buffer result costs more than hashing a few hundred bytes (see Pcr10Replay).
+ */
+export function hashIs(alg: HashAlgName, data: Uint8Array, expected: Uint8Array): boolean {
+  const d = oneShot(alg, data, 'binary');
+  if (d.length !== expected.length) return false;
+  for (let i = 0; i < d.length; i++) if (d.charCodeAt(i) !== expected[i]) return false;
+  return true;
+}
+
 /** PCR extend: new = H(old || digest). */
 export function extend(alg: HashAlgName, pcr: Uint8Array, digest: Uint8Array): Buffer {
   return hash(alg, pcr, digest);

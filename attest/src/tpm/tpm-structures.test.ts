@@ -1,8 +1,8 @@
-import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { ParseError } from '../binary/parse-error.js';
 import { verifyAkAttributes } from './ak-attributes.js';
 import { marshalAttest, parseAttest, unwrapAttest } from './attest.js';
-import { ALG, ECC_CURVE, TPMA_OBJECT } from './constants.js';
+import { ALG, ECC_CURVE, TPM_GENERATED_VALUE, TPM_ST, TPMA_OBJECT } from './constants.js';
 import { decodeCredentialFile, encodeCredentialFile } from './credential-file.js';
 import { publicKeyObject } from './key-object.js';
 import { tpmObjectName } from './name.js';
@@ -424,6 +424,38 @@ describe('verifyQuote on malformed input', () => {
       const v = verifyQuote({ akPublic: ak, quoted: QUOTE_ATTEST, signature, nonce: hex('aabb'), pcrs: {} });
       expect(v.ok ? [] : v.reasons.map((r) => r.kind)).toEqual(['UnsupportedScheme']);
     }
+  });
+});
+
+describe('verifyQuote over a large selection', () => {
+  // Every PCR of four banks: 3,936 bytes of PCR values hashed into pcrDigest, more than the buffer
+  // verifyQuote joins them in starts with, so it has to grow and keep what was joined before.
+  const banks = { sha1: 20, sha256: 32, sha384: 48, sha512: 64 } as const;
+  const pcrs = Object.fromEntries(Object.entries(banks).map(([bank, size]) =>
+    [bank, Object.fromEntries(Array.from({ length: 24 }, (_, i) => [i, Buffer.alloc(size, i + size)]))])) as Record<keyof typeof banks, Record<number, Buffer>>;
+  const all = Array.from({ length: 24 }, (_, i) => i);
+  const selection = pcrSelection({ sha1: all, sha256: all, sha384: all, sha512: all });
+  const digest = createHash('sha256');
+  for (const sel of selection) for (const i of sel.pcrs) digest.update(pcrs[sel.bank][i]!);
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = publicKey.export({ format: 'jwk' });
+  const ak: EccPublic = { nameAlg: 'sha256', objectAttributes: 0, authPolicy: hex(''), symmetric: null, scheme: null, raw: hex('0023'), type: 'ecc', curveId: 3, kdf: null, x: Buffer.from(jwk.x!, 'base64url'), y: Buffer.from(jwk.y!, 'base64url') };
+  const quoted = marshalAttest({ magic: TPM_GENERATED_VALUE, type: TPM_ST.ATTEST_QUOTE, qualifiedSigner: hex('000b'), extraData: hex('aabb'),
+    clockInfo: { clock: 1n, resetCount: 0, restartCount: 0, safe: true }, firmwareVersion: 1n, attested: { kind: 'quote', pcrSelect: selection, pcrDigest: digest.digest() } });
+  const p1363 = sign('sha256', quoted, { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  const signature = marshalSignature({ scheme: 'ecdsa', hashAlg: 'sha256', r: p1363.subarray(0, 32), s: p1363.subarray(32) });
+
+  it('verifies, and rejects a change in the last PCR joined or in the first', () => {
+    const verdict = (change: (p: typeof pcrs) => void): string[] => {
+      const copy = structuredClone(pcrs);
+      for (const bank of Object.keys(copy) as (keyof typeof banks)[]) for (const i of all) copy[bank][i] = Buffer.from(copy[bank][i]!);
+      change(copy);
+      const v = verifyQuote({ akPublic: ak, quoted, signature, nonce: hex('aabb'), pcrs: copy });
+      return v.ok ? [] : v.reasons.map((r) => r.kind);
+    };
+    expect(verdict(() => {})).toEqual([]);
+    expect(verdict((p) => { p.sha512[23]![63]! ^= 1; })).toEqual(['PcrDigestMismatch']);
+    expect(verdict((p) => { p.sha1[0]![0]! ^= 1; })).toEqual(['PcrDigestMismatch']);
   });
 });
 

@@ -1,7 +1,7 @@
 import { constants, verify as cryptoVerify, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto';
 import { sameBytes } from '../binary/bytes.js';
 import { isParseError } from '../binary/parse-error.js';
-import { digestSize, hash, type HashAlgName } from '../hash-alg.js';
+import { digestSize, hashIs, type HashAlgName } from '../hash-alg.js';
 import { parseAttest, type ClockInfo, type TpmsAttest } from './attest.js';
 import { TPM_GENERATED_VALUE, TPM_ST, eccCurve } from './constants.js';
 import { padTo } from './key-object.js';
@@ -82,8 +82,21 @@ function checkSignature(ak: PreparedAk, sig: TpmSignature, quoted: Uint8Array): 
   return { ok: true, hashAlg: sig.hashAlg };
 }
 
-function collectPcrs(sel: PcrSelection, pcrs: QuotePcrs, reasons: QuoteFailure[]): { values: Uint8Array[]; trusted: QuotePcrs } {
-  const values: Uint8Array[] = [];
+/** The selected PCR values joined in selection order (what pcrDigest hashes), reused by every call. */
+let joinedPcrs = Buffer.alloc(24 * 64);
+
+function join(v: Uint8Array, at: number): void {
+  if (at + v.length > joinedPcrs.length) {
+    const grown = Buffer.alloc(2 * (at + v.length));
+    grown.set(joinedPcrs.subarray(0, at));
+    joinedPcrs = grown;
+  }
+  joinedPcrs.set(v, at);
+}
+
+/** The selected PCRs, each checked and joined into `joinedPcrs` (its first `length` bytes). */
+function collectPcrs(sel: PcrSelection, pcrs: QuotePcrs, reasons: QuoteFailure[]): { length: number; trusted: QuotePcrs } {
+  let length = 0;
   const trusted: Partial<Record<HashAlgName, Record<number, Uint8Array>>> = {};
   for (const { bank, pcrs: indices } of sel) {
     const supplied = pcrs[bank];
@@ -93,12 +106,13 @@ function collectPcrs(sel: PcrSelection, pcrs: QuotePcrs, reasons: QuoteFailure[]
       if (v === undefined) reasons.push(quoteFailure('MissingPcr', `the quote selects ${bank}:${i} but no value was supplied`, { bank, index: i }));
       else if (v.length !== digestSize(bank)) reasons.push(quoteFailure('BadPcrValue', `${bank}:${i} has ${v.length} bytes, not ${digestSize(bank)}`, { bank, index: i }));
       else {
-        values.push(v);
+        join(v, length);
+        length += v.length;
         out[i] = v;
       }
     }
   }
-  return { values, trusted };
+  return { length, trusted };
 }
 
 function checkHeader(a: TpmsAttest, nonce: Uint8Array, reasons: QuoteFailure[]): void {
@@ -143,8 +157,8 @@ export function verifyQuote(input: QuoteInput): QuoteVerdict {
   if (attest.attested.kind !== 'quote' || !sigCheck.ok) return { ok: false, reasons };
   const { pcrSelect, pcrDigest } = attest.attested;
   const before = reasons.length;
-  const { values, trusted } = collectPcrs(pcrSelect, input.pcrs, reasons);
-  if (reasons.length === before && !hash(sigCheck.hashAlg, ...values).equals(pcrDigest)) {
+  const { length, trusted } = collectPcrs(pcrSelect, input.pcrs, reasons);
+  if (reasons.length === before && !hashIs(sigCheck.hashAlg, joinedPcrs.subarray(0, length), pcrDigest)) {
     reasons.push(quoteFailure('PcrDigestMismatch', 'the supplied PCR values do not hash to the signed pcrDigest', { hashAlg: sigCheck.hashAlg }));
   }
   if (reasons.length > 0) return { ok: false, reasons };
