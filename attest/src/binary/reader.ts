@@ -96,6 +96,17 @@ export class ByteReader {
     return this.bytes(size, what);
   }
 
+  /**
+   * Steps over the next n bytes and returns where they start: a field located, not read, without
+   * a view or a sub-reader (parsers that stream 100,000 IMA entries keep positions only).
+   */
+  skip(n: number, what: string): number {
+    this.need(n, what);
+    const at = this.pos;
+    this.pos += n;
+    return at;
+  }
+
   /** A sub-reader over the next n bytes; this reader skips past them. */
   sub(n: number, structure: string): ByteReader {
     this.need(n, structure);

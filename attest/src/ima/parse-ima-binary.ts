@@ -61,27 +61,27 @@ function readEntry(r: ByteReader, src: Buffer, hashSize: number, index: number, 
   e.offset = r.offset;
   e.pcr = r.u32le('pcr');
   if (e.pcr > IMA_LIMITS.pcrMax) r.fail(`pcr ${e.pcr} is not a PCR index`, e.offset);
-  e.hashAt = r.sub(hashSize, 'template_hash').offset;
+  e.hashAt = r.skip(hashSize, 'template_hash');
   e.hashLen = hashSize;
   const nameAt = r.offset;
   const nameLen = r.u32le('template_name.length');
   if (nameLen === 0 || nameLen > IMA_LIMITS.templateNameMax) {
     r.fail(`template_name.length ${nameLen} not in 1..${IMA_LIMITS.templateNameMax}`, nameAt);
   }
-  e.template = templateName(src, r.sub(nameLen, 'template_name').offset, nameLen);
+  e.template = templateName(src, r.skip(nameLen, 'template_name'), nameLen);
   if (e.template === 'ima') readImaTemplate(r, src, e);
   else readTemplateData(r, src, e);
 }
 
 /** The legacy `ima` template: digest[20] | u32le len | name, no data length (IMA_SHOW_BINARY_OLD_STRING_FMT). */
 function readImaTemplate(r: ByteReader, src: Buffer, e: ImaEntryView): void {
-  e.digAt = r.sub(20, 'ima.digest').offset;
+  e.digAt = r.skip(20, 'ima.digest');
   e.digLen = 20;
   e.digestAlg = 'sha1';
   const at = r.offset;
   const len = r.u32le('ima.name.length');
   if (len > IMA_LIMITS.imaEventNameMax) r.fail(`ima.name.length ${len} exceeds ${IMA_LIMITS.imaEventNameMax}`, at);
-  const nameAt = r.sub(len, 'ima.name').offset;
+  const nameAt = r.skip(len, 'ima.name');
   e.nameAt = nameAt;
   e.nameLen = len;
   e.ownHashInput = imaTemplateHashInput(src.subarray(e.digAt, e.digAt + 20), src.subarray(nameAt, nameAt + len));

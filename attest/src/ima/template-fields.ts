@@ -24,7 +24,7 @@ const KNOWN_PREFIXES = (['sha256', 'sha1', 'sha384', 'sha512'] as const).map((al
  */
 export function readDigestNg(d: ByteReader, src: Buffer, e: ImaEntryView): void {
   const len = d.u32le('d-ng.length');
-  const at = d.sub(len, 'd-ng').offset;
+  const at = d.skip(len, 'd-ng');
   for (const k of KNOWN_PREFIXES) {
     if (len === k.prefix.length + k.size && bytesAt(src, at, k.prefix)) {
       e.digestAlg = k.alg;
@@ -71,7 +71,7 @@ export function digestProblem(alg: string, len: number): string | undefined {
 /** n-ng: u32le length | name | NUL, into e.nameAt / e.nameLen (without the NUL). */
 export function readNameNg(d: ByteReader, src: Buffer, e: ImaEntryView): void {
   const len = d.u32le('n-ng.length');
-  const at = d.sub(len, 'n-ng').offset;
+  const at = d.skip(len, 'n-ng');
   if (len === 0 || src[at + len - 1] !== 0) d.fail('n-ng is not NUL-terminated', at);
   e.nameAt = at;
   e.nameLen = len - 1;
@@ -80,7 +80,7 @@ export function readNameNg(d: ByteReader, src: Buffer, e: ImaEntryView): void {
 /** sig or buf: u32le length | bytes, into e.extraAt / e.extraLen. */
 export function readExtra(d: ByteReader, e: ImaEntryView, kind: 'sig' | 'buf'): void {
   const len = d.u32le(`${kind}.length`);
-  e.extraAt = d.sub(len, kind).offset;
+  e.extraAt = d.skip(len, kind);
   e.extraLen = len;
   e.extraKind = kind;
 }
