@@ -56,6 +56,8 @@ function legacyAlg(len: number, r: ByteReader, at: number): string {
 
 /** Why a file digest with this algorithm and length is implausible, or undefined when it is fine. */
 export function digestProblem(alg: string, len: number): string | undefined {
+  // The usual case (every line of an ASCII list): a plain algorithm name, no pattern to match.
+  if (isHashAlgName(alg)) return len === digestSize(alg) ? undefined : `d-ng ${alg} digest has ${len} bytes, expected ${digestSize(alg)}`;
   if (alg.length > IMA_LIMITS.digestAlgMax || !ALG_CHARS.test(alg)) {
     return `d-ng algorithm name is not printable: ${JSON.stringify(alg.slice(0, 80))}`;
   }
