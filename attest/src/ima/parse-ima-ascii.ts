@@ -185,7 +185,7 @@ function imaFields(line: Line, at: number): ImaEntryView {
   hexInto(line, at, sp, hashLen, 'd');
   const nameLen = line.end - (sp + 1);
   if (nameLen > IMA_LIMITS.imaEventNameMax) fail(line, `ima template name exceeds ${IMA_LIMITS.imaEventNameMax} bytes`);
-  src.copy(out, hashLen + 20, sp + 1, line.end);
+  copyInto(out, hashLen + 20, src, sp + 1, line.end);
   out.fill(0, hashLen + 20 + nameLen, hashLen + 20 + IMA_TEMPLATE_NAME_FIELD);
   const e = line.out.view;
   e.clear();
@@ -273,15 +273,23 @@ function writeNgFields(line: Line, l: NgLayout, out: Buffer, digAt: number, name
   const at = line.hashLen;
   out.writeUInt32LE(nameAt - at - 4, at);
   if (l.colon >= 0) {
-    line.src.copy(out, at + 4, l.dAt, l.colon);
+    copyInto(out, at + 4, line.src, l.dAt, l.colon);
     out[digAt - 2] = COLON;
     out[digAt - 1] = 0;
   }
   const nameLen = l.nameEnd - l.nameAt;
   out.writeUInt32LE(nameLen + 1, nameAt);
-  line.src.copy(out, nameAt + 4, l.nameAt, l.nameEnd);
+  copyInto(out, nameAt + 4, line.src, l.nameAt, l.nameEnd);
   out[nameAt + 4 + nameLen] = 0;
   if (l.extraKind !== '') out.writeUInt32LE(half(l.extraEnd - l.nameEnd - 1), nameAt + 4 + nameLen + 1);
+}
+
+/**
+ * src[at, end) into out at `to`, both already bounds-checked: a loop, as Buffer.copy's native call
+ * costs more than copying a path or an algorithm name, and this runs for every line.
+ */
+function copyInto(out: Buffer, to: number, src: Buffer, at: number, end: number): void {
+  for (let i = at, o = to; i < end; i++, o++) out[o] = src[i]!;
 }
 
 const usualAlgAt = knownNames(['sha256', 'sha1', 'sha384', 'sha512']);
