@@ -74,22 +74,28 @@ export class DigestsByPath {
     }
   }
 
-  /** Writes the record at `at` and fills a free slot; returns where the next record goes. */
+  /**
+   * Writes the record at `at` and fills a free slot; returns where the next record goes. The path is
+   * hashed where it was just written, so compiling a policy makes no object per path.
+   */
   private add(at: number, path: Uint8Array, digests: readonly Uint8Array[]): number {
-    const view = new DataView(path.buffer, path.byteOffset, path.length);
-    const hash = murmur3(view, 0, path.length, this.seed);
-    if (this.find(hash, view, 0, path.length) >= 0) throw new RangeError('DigestsByPath: a path is given twice');
+    const r = this.records;
+    const bytes = new Uint8Array(r.buffer);
+    r.setUint16(at, path.length, true);
+    r.setUint8(at + 2, digests.length);
+    const pathAt = at + HEADER;
+    bytes.set(path, pathAt);
+    const hash = murmur3(r, pathAt, pathAt + path.length, this.seed);
+    if (this.find(hash, r, pathAt, pathAt + path.length) >= 0) throw new RangeError('DigestsByPath: a path is given twice');
     let slot = hash & this.mask;
     while (this.slots[2 * slot + 1] !== 0) slot = (slot + 1) & this.mask;
     this.slots[2 * slot] = hash;
     this.slots[2 * slot + 1] = at + 1;
-    const r = this.records;
-    r.setUint16(at, path.length, true);
-    r.setUint8(at + 2, digests.length);
-    let next = at + HEADER;
-    for (const bytes of [path, ...digests.flatMap((d) => [Uint8Array.of(d.length), d])]) {
-      new Uint8Array(r.buffer, next, bytes.length).set(bytes);
-      next += bytes.length;
+    let next = pathAt + path.length;
+    for (const d of digests) {
+      bytes[next] = d.length;
+      bytes.set(d, next + 1);
+      next += 1 + d.length;
     }
     return next;
   }
