@@ -1,0 +1,38 @@
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import { startHarness, type Harness } from '../../../e2e/src/harness/harness.js';
+import { makeInformers, type Informers } from './informers.js';
+
+let h: Harness;
+let informers: Informers | undefined;
+const NA = { group: 'attestation.nodeward.io', version: 'v1alpha1', plural: 'nodeattestations' };
+
+beforeAll(async () => {
+  h = await startHarness({ redis: false });
+});
+afterAll(async () => {
+  await informers?.stop();
+  await h?.stop();
+});
+
+async function until<T>(read: () => T | undefined): Promise<T> {
+  for (;;) {
+    const v = read();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+it('caches NodeAttestations without their managedFields (the API server keeps them)', async () => {
+  const custom = h.kubeConfig.makeApiClient(CustomObjectsApi);
+  const body = (name: string): object => ({ apiVersion: `${NA.group}/${NA.version}`, kind: 'NodeAttestation', metadata: { name }, spec: { nodeName: name, policyName: 'p' } });
+  // One listed at start, one delivered by the watch.
+  await custom.createClusterCustomObject({ ...NA, body: body('listed') });
+  informers = makeInformers(h.kubeConfig, () => undefined);
+  await informers.start();
+  await custom.createClusterCustomObject({ ...NA, body: body('watched') });
+  const cached = await Promise.all(['listed', 'watched'].map((n) => until(() => informers!.nodeAttestation(n))));
+  const stored = await custom.getClusterCustomObject({ ...NA, name: 'watched' }) as { metadata: { managedFields?: unknown[] } };
+  expect(stored.metadata.managedFields?.length).toBeGreaterThan(0);
+  expect(cached.map((na) => (na.metadata as { managedFields?: unknown }).managedFields)).toEqual([undefined, undefined]);
+  expect(cached.map((na) => na.spec.nodeName)).toEqual(['listed', 'watched']);
+});
