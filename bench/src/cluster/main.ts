@@ -22,7 +22,7 @@ async function main(): Promise<void> {
     options: {
       singles: { type: 'string', default: '5' }, batches: { type: 'string', default: '10,20' },
       runs: { type: 'string', default: '100' }, nodes: { type: 'string' }, interval: { type: 'string' },
-      window: { type: 'string', default: '90' }, ak: { type: 'string', default: 'rsassa' },
+      window: { type: 'string', default: '90' }, ak: { type: 'string', default: 'rsassa' }, 'enroll-timeout': { type: 'string', default: '1800' },
     },
   });
   const which = positionals[0];
@@ -38,12 +38,12 @@ async function main(): Promise<void> {
   } else if (which === 'scale') {
     process.stdout.write(await scaleBench({
       nodeCounts: numbers(values.nodes ?? '1000'), intervalS: Number(values.interval ?? '10'), windowS: Number(values.window),
-      ak: values.ak === 'ecdsa' ? 'ecdsa' : 'rsassa',
+      ak: values.ak === 'ecdsa' ? 'ecdsa' : 'rsassa', enrollTimeoutS: Number(values['enroll-timeout']),
     }, progress));
   } else if (which === 'scale-plot') {
     process.stdout.write(`Plot: ${await scalePlot()}\n`);
   } else {
-    throw new Error('usage: main.js enrollment [--singles 5] [--batches 10,20] | detection [--runs 100] [--nodes 5] [--interval 2] | scale [--nodes 1000,10000] [--interval 10] [--window 90] [--ak rsassa|ecdsa] | scale-plot');
+    throw new Error('usage: main.js enrollment [--singles 5] [--batches 10,20] | detection [--runs 100] [--nodes 5] [--interval 2] | scale [--nodes 1000,10000] [--interval 10] [--window 90] [--ak rsassa|ecdsa] [--enroll-timeout 1800] | scale-plot');
   }
 }
 
