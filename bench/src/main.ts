@@ -5,10 +5,11 @@ import { agentMemoryBench } from './agent-memory.js';
 import { imaBench } from './ima-bench.js';
 import { quoteBench } from './quote-bench.js';
 import { roundBench } from './round-bench.js';
+import { tpmOpsBench } from './tpm-ops.js';
 import { machine } from './timing.js';
 
 /**
- * `node bench/dist/main.js [quote|ima|round|agent-memory]`: no argument runs the core suite (quote,
+ * `node bench/dist/main.js [quote|ima|round|agent-memory|tpm-ops]`: no argument runs the core suite (quote,
  * ima, round). Prints Markdown (the tables of bench/RESULTS.md); asserts no timing.
  */
 
@@ -17,6 +18,7 @@ const suites: Record<string, { title: string; run: () => Promise<string> }> = {
   ima: { title: '2. IMA: 100,000-entry list, full replay + policy', run: imaBench },
   round: { title: '3. Incremental round', run: roundBench },
   'agent-memory': { title: '4. Agent memory under 10,000 quote requests (swtpm)', run: agentMemoryBench },
+  'tpm-ops': { title: "The agent's TPM operations: commands from Node against tpm2-tools (swtpm)", run: tpmOpsBench },
 };
 const CORE = ['quote', 'ima', 'round'];
 
