@@ -8,7 +8,7 @@ import { toolRunner, type ToolRunner } from './tool-runner.js';
 import { TpmError } from './tpm-error.js';
 import { describeTpm, parseFixedProperties, parseQuotePcrs, trimDer, unwrapAttest } from './tool-output.js';
 import { isRsaTemplateEk, summarizePublic } from './public-area.js';
-import { nativeActivate, nativeFixedProperties, nativeFlushAll, nativeNvRead, nativeQuote, nativeReadPublic } from './native-tpm.js';
+import { nativeActivate, nativeCreateAk, nativeFixedProperties, nativeFlushAll, nativeNvRead, nativeQuote, nativeReadPublic } from './native-tpm.js';
 import { connector, transportFor, withConnection, type Connector } from './tpm-transport.js';
 
 export type AkType = 'rsa' | 'ecc';
@@ -28,9 +28,9 @@ export interface TpmConfig {
   /** Parent of the agent's private (0700) scratch directory; defaults to the OS temp dir. */
   scratchParent?: string;
   /**
-   * Send TPM2_Quote, TPM2_PCR_Read, the activation commands and TPM2_ReadPublic from Node over the
-   * TCTI's socket or device (swtpm's TCP server, a TPM character device) instead of one tpm2-tools
-   * process per command. Default true; other TCTIs always use tpm2-tools.
+   * Send TPM2_Quote, TPM2_PCR_Read, the activation commands, TPM2_ReadPublic and (under the persistent
+   * EK) the AK creation from Node over the TCTI's socket or device (swtpm's TCP server, a TPM character
+   * device) instead of one tpm2-tools process per command. Default true; other TCTIs always use tpm2-tools.
    */
   native?: boolean;
   logger?: Logger;
@@ -353,6 +353,20 @@ export class AgentTpm {
   }
 
   private async createAk(): Promise<void> {
+    const native = this.native;
+    const ekHandle = this.persistentEk;
+    if (native && ekHandle !== undefined) {
+      // TPM2_Create + TPM2_Load under the persistent EK, TPM2_EvictControl: no tpm2-tools process.
+      const o = { ekHandle, akHandle: this.cfg.akHandle, akType: this.cfg.akType };
+      await withConnection(native, (c) => nativeCreateAk(c, o));
+      this.log.info('AK created and persisted', { akHandle: hex(this.cfg.akHandle), akType: this.cfg.akType, via: 'native' });
+      return;
+    }
+    await this.createAkWithTools();
+  }
+
+  /** tpm2_createak under the EK (re-created from its template when it is not persistent), then tpm2_evictcontrol. */
+  private async createAkWithTools(): Promise<void> {
     const f = this.files('ek.ctx', 'ak.ctx', 'ak.pub', 'ak.name', 'ak.priv');
     const scheme = this.cfg.akType === 'rsa' ? ['-G', 'rsa', '-s', 'rsassa'] : ['-G', 'ecc', '-s', 'ecdsa'];
     try {
@@ -366,7 +380,7 @@ export class AgentTpm {
         '-u', f['ak.pub'], '-n', f['ak.name'], '-r', f['ak.priv']]);
       await this.flush('-t');
       await this.tool('tpm2_evictcontrol', ['-C', 'o', '-c', f['ak.ctx'], hex(this.cfg.akHandle)]);
-      this.log.info('AK created and persisted', { akHandle: hex(this.cfg.akHandle), akType: this.cfg.akType });
+      this.log.info('AK created and persisted', { akHandle: hex(this.cfg.akHandle), akType: this.cfg.akType, via: 'tpm2-tools' });
     } finally {
       // No flush here: open() flushes everything once initialisation is done (and a failed start flushes at the next one).
       await removeFiles(f);

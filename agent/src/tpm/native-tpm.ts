@@ -8,6 +8,9 @@ import {
   startPolicySessionCommand, type PcrSelection,
 } from './tpm-command.js';
 import type { TpmConnection } from './tpm-transport.js';
+import {
+  akTemplate, createCommand, evictControlCommand, loadCommand, parseCreateResponse, parseEvictControlResponse, parseLoadResponse,
+} from './ak-command.js';
 
 /**
  * The agent's hot TPM operations as command sequences on one connection (no tpm2-tools process per
@@ -80,19 +83,45 @@ export async function nativeQuote(c: TpmConnection, o: { akHandle: number; akTyp
 }
 
 /**
- * TPM2_ActivateCredential with the AK and the EK: a policy session satisfying the EK's policy
- * (PolicySecret on the endorsement hierarchy) authorises the EK. The TPM flushes the session when
- * activation succeeds; on any failure it is flushed here before the error goes on.
+ * Runs one command authorised by a fresh EK policy session (PolicySecret on the endorsement
+ * hierarchy, the EK template's policy). The command clears continueSession, so the TPM flushes the
+ * session when it succeeds; on any failure the session is flushed here before the error goes on.
  */
-export async function nativeActivate(c: TpmConnection, o: { akHandle: number; ekHandle: number; credentialBlob: Buffer; secret: Buffer }): Promise<Buffer> {
+async function withEkPolicy<T>(c: TpmConnection, command: (session: number) => Promise<T>): Promise<T> {
   const session = parseStartAuthSessionResponse(await submit(c, startPolicySessionCommand(randomBytes(32))));
   try {
     parsePolicySecretResponse(await submit(c, policySecretEndorsementCommand(session)));
-    return parseActivateCredentialResponse(await submit(c, activateCredentialCommand({ ...o, session, nonceCaller: randomBytes(32) })));
+    return await command(session);
   } catch (e) {
     await submit(c, flushContextCommand(session)).then(parseFlushContextResponse).catch(() => undefined);
     throw e;
   }
+}
+
+/** TPM2_ActivateCredential with the AK and the EK, the EK authorised by its policy session. */
+export async function nativeActivate(c: TpmConnection, o: { akHandle: number; ekHandle: number; credentialBlob: Buffer; secret: Buffer }): Promise<Buffer> {
+  return withEkPolicy(c, async (session) =>
+    parseActivateCredentialResponse(await submit(c, activateCredentialCommand({ ...o, session, nonceCaller: randomBytes(32) }))));
+}
+
+/**
+ * Creates the AK under the persistent EK and persists it at `akHandle` (what tpm2_createak and
+ * tpm2_evictcontrol do): TPM2_Create and TPM2_Load, each with its own EK policy session, then
+ * TPM2_EvictControl by the owner. The transient copy is flushed whatever happened. Returns the
+ * TPM2B_PUBLIC TPM2_Create reported (the caller reads the persisted AK back to confirm it).
+ */
+export async function nativeCreateAk(c: TpmConnection, o: { ekHandle: number; akHandle: number; akType: 'rsa' | 'ecc' }): Promise<Buffer> {
+  const template = akTemplate(o.akType);
+  const created = await withEkPolicy(c, async (session) =>
+    parseCreateResponse(await submit(c, createCommand({ parent: o.ekHandle, session, nonceCaller: randomBytes(32), template }))));
+  const loaded = await withEkPolicy(c, async (session) =>
+    parseLoadResponse(await submit(c, loadCommand({ parent: o.ekHandle, session, nonceCaller: randomBytes(32), ...created }))));
+  try {
+    parseEvictControlResponse(await submit(c, evictControlCommand(loaded, o.akHandle)));
+  } finally {
+    await submit(c, flushContextCommand(loaded)).then(parseFlushContextResponse).catch(() => undefined);
+  }
+  return created.outPublic;
 }
 
 /** TPM2_ReadPublic of a persistent handle; undefined when nothing is there. */

@@ -12,10 +12,13 @@ import { TpmError } from './tpm-error.js';
  */
 
 export const TPM_CC = {
+  EvictControl: 0x00000120,
   ActivateCredential: 0x00000147,
+  Create: 0x00000153,
   NV_Read: 0x0000014e,
   NV_ReadPublic: 0x00000169,
   PolicySecret: 0x00000151,
+  Load: 0x00000157,
   Quote: 0x00000158,
   FlushContext: 0x00000165,
   ReadPublic: 0x00000173,
