@@ -1,4 +1,4 @@
-import { CustomObjectsApi } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { startHarness, type Harness } from '../../../e2e/src/harness/harness.js';
 import { makeInformers, type Informers } from './informers.js';
 
@@ -35,4 +35,18 @@ it('caches NodeAttestations without their managedFields (the API server keeps th
   expect(stored.metadata.managedFields?.length).toBeGreaterThan(0);
   expect(cached.map((na) => (na.metadata as { managedFields?: unknown }).managedFields)).toEqual([undefined, undefined]);
   expect(cached.map((na) => na.spec.nodeName)).toEqual(['listed', 'watched']);
+});
+
+it('keeps the Node index up to date from watch events: an update is seen, a deletion forgotten', async () => {
+  const core = h.kubeConfig.makeApiClient(CoreV1Api);
+  informers ??= makeInformers(h.kubeConfig, () => undefined);
+  await informers.start().catch(() => undefined);
+  await core.createNode({ body: { metadata: { name: 'indexed-node', labels: { stage: 'one' } } } });
+  await until(() => informers!.node('indexed-node'));
+  await core.patchNode({ name: 'indexed-node', body: { metadata: { labels: { stage: 'two' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+  await until(() => (informers!.node('indexed-node')?.metadata.labels?.stage === 'two' ? true : undefined));
+  expect(informers.nodes().filter((n) => n.metadata.name === 'indexed-node')).toHaveLength(1);
+  await core.deleteNode({ name: 'indexed-node' });
+  await until(() => (informers!.node('indexed-node') === undefined ? true : undefined));
+  expect(informers.nodes().some((n) => n.metadata.name === 'indexed-node')).toBe(false);
 });

@@ -1,41 +1,82 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { snapshotter, type Watched } from './informers.js';
+import { IndexedCache } from './informers.js';
 
-function watched(objects: KubernetesObject[]): Watched & { lists: number } {
-  const w = {
-    kind: 'node' as const, synced: true, version: 0, lists: 0,
-    informer: { list: () => { w.lists += 1; return [...objects]; } } as unknown as Watched['informer'],
+interface View { name: string; key: string; rv: string }
+
+const obj = (name: string, key = name, rv = '1'): KubernetesObject =>
+  ({ metadata: { name, resourceVersion: rv }, spec: { key } }) as KubernetesObject;
+
+function cacheOver(objects: KubernetesObject[], now: () => number = () => 0): { cache: IndexedCache<View>; conversions: () => number } {
+  let conversions = 0;
+  const convert = (o: KubernetesObject): View => {
+    conversions += 1;
+    return { name: o.metadata!.name!, key: (o as { spec: { key: string } }).spec.key, rv: o.metadata!.resourceVersion! };
   };
-  return w;
+  return { cache: new IndexedCache(convert, (v) => v.key, () => objects, now), conversions: () => conversions };
 }
 
-describe('snapshotter', () => {
-  const obj = (name: string): KubernetesObject => ({ metadata: { name } });
-  const name = (o: KubernetesObject): string => o.metadata!.name!;
-
-  it('reuses one list and index until the informer reports a change', () => {
-    const objects = [obj('a'), obj('b')];
-    const w = watched(objects);
-    const snap = snapshotter(w, (o) => o, name, () => 0);
-    expect(snap().index.get('b')).toBe(objects[1]);
-    expect(snap().list).toHaveLength(2);
-    expect(w.lists).toBe(1);
-    objects.push(obj('c'));
-    w.version += 1;
-    expect(snap().index.get('c')?.metadata?.name).toBe('c');
-    expect(w.lists).toBe(2);
+describe('IndexedCache', () => {
+  it('converts each object once per change and reuses the list until something changes', () => {
+    const { cache, conversions } = cacheOver([obj('a'), obj('b')]);
+    expect(cache.get('b')?.name).toBe('b');
+    const first = cache.list();
+    expect(first.map((v) => v.name)).toEqual(['a', 'b']);
+    expect(cache.list()).toBe(first);
+    expect(conversions()).toBe(2);
+    cache.upsert(obj('c'));
+    expect(conversions()).toBe(3);
+    expect(cache.get('c')?.name).toBe('c');
+    expect(cache.list()).not.toBe(first);
+    expect(cache.list().map((v) => v.name)).toEqual(['a', 'b', 'c']);
   });
 
-  it('rebuilds after a second even without a change event', () => {
+  it('an update replaces the object and moves it to its new key', () => {
+    const { cache } = cacheOver([obj('a', 'k1')]);
+    cache.get('k1');
+    cache.upsert(obj('a', 'k2', '2'));
+    expect(cache.get('k1')).toBeUndefined();
+    expect(cache.get('k2')?.rv).toBe('2');
+    expect(cache.list()).toHaveLength(1);
+  });
+
+  it('a delete removes the object from the index and the list', () => {
+    const { cache } = cacheOver([obj('a'), obj('b')]);
+    cache.get('a');
+    cache.remove(obj('a'));
+    expect(cache.get('a')).toBeUndefined();
+    expect(cache.list().map((v) => v.name)).toEqual(['b']);
+    cache.remove(obj('never-seen'));
+    expect(cache.list()).toHaveLength(1);
+  });
+
+  it('two objects with one key: the latest is indexed, and the other takes its place when it goes', () => {
+    const { cache } = cacheOver([obj('first', 'node-1')]);
+    cache.get('node-1');
+    cache.upsert(obj('second', 'node-1'));
+    expect(cache.get('node-1')?.name).toBe('second');
+    cache.remove(obj('second', 'node-1'));
+    expect(cache.get('node-1')?.name).toBe('first');
+    cache.remove(obj('first', 'node-1'));
+    expect(cache.get('node-1')).toBeUndefined();
+  });
+
+  it('removing the older of two objects with one key keeps the newer indexed', () => {
+    const { cache } = cacheOver([obj('first', 'node-1')]);
+    cache.get('node-1');
+    cache.upsert(obj('second', 'node-1'));
+    cache.remove(obj('first', 'node-1'));
+    expect(cache.get('node-1')?.name).toBe('second');
+  });
+
+  it('re-reads the whole informer cache once a minute, even when no event came', () => {
     const objects = [obj('a')];
-    const w = watched(objects);
     let t = 0;
-    const snap = snapshotter(w, (o) => o, name, () => t);
-    snap();
+    const { cache } = cacheOver(objects, () => t);
+    cache.get('a');
     objects.push(obj('late'));
-    t = 999;
-    expect(snap().index.has('late')).toBe(false);
-    t = 1000;
-    expect(snap().index.has('late')).toBe(true);
+    t = 59_999;
+    expect(cache.get('late')).toBeUndefined();
+    t = 60_000;
+    expect(cache.get('late')?.name).toBe('late');
   });
 });

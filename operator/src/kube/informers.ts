@@ -31,30 +31,88 @@ export interface Watched {
   kind: ChangeKind;
   informer: Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
   synced: boolean;
-  /** Bumped on every change the informer reports. */
-  version: number;
 }
 
-/** A list (and index) built from one informer cache, reused until the cache changes. */
-export interface Snapshot<T> { version: number; at: number; list: T[]; index: Map<string, T> }
+/** The whole cache is re-read at least this often, even when every change arrived as an event. */
+const FULL_RESYNC_MS = 60_000;
 
-/** A snapshot is rebuilt at least this often even without a change event (bounds any missed event). */
-const SNAPSHOT_MAX_AGE_MS = 1000;
+const objectKey = (o: KubernetesObject): string => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 
 /**
- * Snapshots of an informer's objects, rebuilt only when the informer reported a change: the round
- * path reads the caches on every round, and copying (and converting) every object each time is
- * O(nodes) per round.
+ * One informer's objects, converted once per change and indexed, kept up to date from the
+ * informer's add/update/delete events (client-node emits one for every change of its cache). At
+ * 10,000 nodes rebuilding the whole list and index on every change was O(nodes) per change, dozens
+ * of times a second; now a change costs one conversion, and the list is made again only when a
+ * caller asks for it after a change. The index holds, per key, the latest object with that key.
  */
-export function snapshotter<T>(w: Watched, convert: (o: KubernetesObject) => T, indexKey: (t: T) => string, now: () => number = Date.now): () => Snapshot<T> {
-  let snap: Snapshot<T> | undefined;
-  return () => {
-    const t = now();
-    if (snap !== undefined && snap.version === w.version && t - snap.at < SNAPSHOT_MAX_AGE_MS) return snap;
-    const list = w.informer.list().map(convert);
-    snap = { version: w.version, at: t, list, index: new Map(list.map((x) => [indexKey(x), x])) };
-    return snap;
-  };
+export class IndexedCache<T> {
+  private readonly byObject = new Map<string, T>();
+  private readonly index = new Map<string, T>();
+  /** How many objects share each index key (a second NodeAttestation for one node, say). */
+  private readonly keyCount = new Map<string, number>();
+  private listed: T[] | undefined;
+  private resetAt = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly convert: (o: KubernetesObject) => T,
+    private readonly indexKey: (t: T) => string,
+    private readonly source: () => readonly KubernetesObject[],
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  upsert(o: KubernetesObject): void {
+    this.forget(objectKey(o));
+    const t = this.convert(o);
+    const key = this.indexKey(t);
+    this.byObject.set(objectKey(o), t);
+    this.index.set(key, t);
+    this.keyCount.set(key, (this.keyCount.get(key) ?? 0) + 1);
+    this.listed = undefined;
+  }
+
+  remove(o: KubernetesObject): void {
+    this.forget(objectKey(o));
+  }
+
+  get(key: string): T | undefined {
+    this.resyncIfDue();
+    return this.index.get(key);
+  }
+
+  /** Every object; the same array until something changes (read-only by contract). */
+  list(): T[] {
+    this.resyncIfDue();
+    return (this.listed ??= [...this.byObject.values()]);
+  }
+
+  /** Re-reads the whole informer cache (belt and braces against a change without an event). */
+  reset(): void {
+    this.byObject.clear();
+    this.index.clear();
+    this.keyCount.clear();
+    this.resetAt = this.now();
+    for (const o of this.source()) this.upsert(o);
+    this.listed = undefined;
+  }
+
+  private resyncIfDue(): void {
+    if (this.now() - this.resetAt >= FULL_RESYNC_MS) this.reset();
+  }
+
+  private forget(objKey: string): void {
+    const prev = this.byObject.get(objKey);
+    if (prev === undefined) return;
+    this.byObject.delete(objKey);
+    this.listed = undefined;
+    const key = this.indexKey(prev);
+    const left = (this.keyCount.get(key) ?? 1) - 1;
+    if (left > 0) this.keyCount.set(key, left);
+    else this.keyCount.delete(key);
+    if (this.index.get(key) !== prev) return;
+    this.index.delete(key);
+    // Rare (two objects with one key): another one with the key takes its place.
+    if (left > 0) for (const t of this.byObject.values()) if (this.indexKey(t) === key) this.index.set(key, t);
+  }
 }
 
 /**
@@ -67,26 +125,35 @@ export function makeInformers(kc: KubeConfig, onChange: ChangeListener, opts: { 
   const list = (plural: string) => async (): Promise<KubernetesListObject<KubernetesObject>> =>
     custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural }) as Promise<KubernetesListObject<KubernetesObject>>;
   const watched: Watched[] = [
-    { kind: 'policy', informer: makeInformer(kc, `/apis/${GROUP}/${VERSION}/nodeattestationpolicies`, list('nodeattestationpolicies')), synced: false, version: 0 },
-    { kind: 'nodeattestation', informer: makeInformer(kc, `/apis/${GROUP}/${VERSION}/nodeattestations`, list('nodeattestations')), synced: false, version: 0 },
-    { kind: 'node', informer: makeInformer(kc, '/api/v1/nodes', async () => core.listNode() as Promise<KubernetesListObject<KubernetesObject>>), synced: false, version: 0 },
-    { kind: 'configmap', informer: makeInformer(kc, '/api/v1/configmaps', async () => core.listConfigMapForAllNamespaces() as Promise<KubernetesListObject<KubernetesObject>>), synced: false, version: 0 },
+    { kind: 'policy', informer: makeInformer(kc, `/apis/${GROUP}/${VERSION}/nodeattestationpolicies`, list('nodeattestationpolicies')), synced: false },
+    { kind: 'nodeattestation', informer: makeInformer(kc, `/apis/${GROUP}/${VERSION}/nodeattestations`, list('nodeattestations')), synced: false },
+    { kind: 'node', informer: makeInformer(kc, '/api/v1/nodes', async () => core.listNode() as Promise<KubernetesListObject<KubernetesObject>>), synced: false },
+    { kind: 'configmap', informer: makeInformer(kc, '/api/v1/configmaps', async () => core.listConfigMapForAllNamespaces() as Promise<KubernetesListObject<KubernetesObject>>), synced: false },
   ];
+  const byKind = (kind: ChangeKind): Watched => watched.find((w) => w.kind === kind)!;
+  const cache = <T>(kind: ChangeKind, convert: (o: KubernetesObject) => T, indexKey: (t: T) => string): IndexedCache<T> =>
+    new IndexedCache(convert, indexKey, () => byKind(kind).informer.list());
+  const same = <T>(o: KubernetesObject): T => o as unknown as T;
+  const policies = cache('policy', same<NodeAttestationPolicy>, (p) => p.metadata.name);
+  const attestations = cache('nodeattestation', same<NodeAttestation>, (a) => a.spec.nodeName);
+  const nodes = cache('node', (o) => toNodeView(o as Parameters<typeof toNodeView>[0]), (n) => n.metadata.name);
+  // ConfigMaps are read from the informer by name; nothing lists them.
+  const caches: Partial<Record<ChangeKind, Pick<IndexedCache<unknown>, 'upsert' | 'remove'>>> = { policy: policies, nodeattestation: attestations, node: nodes };
   let stopped = false;
   const timers = new Set<NodeJS.Timeout>();
   for (const w of watched) {
-    const notify = (o: KubernetesObject): void => {
-      w.version += 1;
+    const notify = (verb: 'add' | 'update' | 'delete') => (o: KubernetesObject): void => {
       // The handlers get the cached object: drop its server-side-apply bookkeeping, over half of a
       // NodeAttestation's or Node's JSON, which nothing reads from the cache (RSS at 10,000 nodes).
       delete o.metadata?.managedFields;
+      if (verb === 'delete') caches[w.kind]?.remove(o);
+      else caches[w.kind]?.upsert(o);
       const spec = (o as { spec?: { nodeName?: string } }).spec;
       onChange(w.kind, { name: o.metadata?.name ?? '', ...(o.metadata?.namespace ? { namespace: o.metadata.namespace } : {}), ...(spec?.nodeName ? { nodeName: spec.nodeName } : {}) });
     };
-    for (const verb of ['add', 'update', 'delete'] as const) w.informer.on(verb, notify);
+    for (const verb of ['add', 'update', 'delete'] as const) w.informer.on(verb, notify(verb));
     w.informer.on('connect', () => {
       w.synced = true;
-      w.version += 1;
     });
     w.informer.on('error', (e: unknown) => {
       // Stopping aborts the watches: that is not a failure to report.
@@ -99,11 +166,6 @@ export function makeInformers(kc: KubeConfig, onChange: ChangeListener, opts: { 
       timers.add(t);
     });
   }
-  const byKind = (kind: ChangeKind): Watched => watched.find((w) => w.kind === kind)!;
-  const same = <T>(o: KubernetesObject): T => o as unknown as T;
-  const policies = snapshotter(byKind('policy'), same<NodeAttestationPolicy>, (p) => p.metadata.name);
-  const attestations = snapshotter(byKind('nodeattestation'), same<NodeAttestation>, (a) => a.spec.nodeName);
-  const nodes = snapshotter(byKind('node'), (o) => toNodeView(o as Parameters<typeof toNodeView>[0]), (n) => n.metadata.name);
   return {
     async start(): Promise<void> {
       stopped = false;
@@ -117,12 +179,12 @@ export function makeInformers(kc: KubeConfig, onChange: ChangeListener, opts: { 
       for (const t of timers) clearTimeout(t);
       await Promise.all(watched.map((w) => w.informer.stop()));
     },
-    // Callers get the shared snapshot arrays: read-only by contract (Caches).
-    policies: () => policies().list,
-    nodeAttestations: () => attestations().list,
-    nodes: () => nodes().list,
-    nodeAttestation: (nodeName) => attestations().index.get(nodeName),
-    node: (name) => nodes().index.get(name),
+    // Callers get the shared arrays: read-only by contract (Caches).
+    policies: () => policies.list(),
+    nodeAttestations: () => attestations.list(),
+    nodes: () => nodes.list(),
+    nodeAttestation: (nodeName) => attestations.get(nodeName),
+    node: (name) => nodes.get(name),
     configMap(namespace: string, name: string): ConfigMapView | undefined {
       const cm: { metadata?: { resourceVersion?: string }; data?: Record<string, string> } | undefined =
         watched.find((w) => w.kind === 'configmap')!.informer.get(name, namespace);
