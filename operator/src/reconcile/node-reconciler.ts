@@ -9,7 +9,7 @@ import { currentState, recordDecision, type StatusDeps } from '../status/outcome
 import type { Identity, NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
 import { ANNOTATION } from '../status/resources.js';
 import { planNode, plan, type NodePlan, type PlanInputs, type PlanOptions } from './planner.js';
-import { attestationFor, type RoundContextCaches } from './round-context.js';
+import { attestationFor, findNode, type RoundContextCaches } from './round-context.js';
 import type { ReconcileResult } from './work-queue.js';
 
 export interface NodeReconcilerDeps {
@@ -112,7 +112,7 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
    * flight when the node was unselected may re-apply one afterwards; level-based, this undoes it.
    */
   const liftStrayActions = async (nodeName: string): Promise<ReconcileResult> => {
-    const node = deps.caches.nodes().find((n) => n.metadata.name === nodeName);
+    const node = findNode(deps.caches, nodeName);
     if (node === undefined || !carriesOurActions(node) || attestationFor(deps.caches, nodeName) !== undefined) return;
     const target: NodeAttestation = { metadata: { name: nodeName }, spec: { nodeName, policyName: '' } };
     await deps.enforce(target, actionsFor({ mode: 'Enforce' }, 'Pending', { credentialsRevoked: true }));

@@ -49,7 +49,8 @@ function bootPolicyFromSpec(mb: NonNullable<NodeAttestationPolicy['spec']['measu
 /** The NodeAttestation attesting a node: by the caches' index when they have one, else by scanning. */
 export const attestationFor = (c: RoundContextCaches, nodeName: string): NodeAttestation | undefined =>
   (c.nodeAttestation !== undefined ? c.nodeAttestation(nodeName) : c.nodeAttestations().find((a) => a.spec.nodeName === nodeName));
-const findNode = (c: RoundContextCaches, name: string): NodeView | undefined =>
+/** A Node: by the caches' index when they have one, else by scanning. */
+export const findNode = (c: RoundContextCaches, name: string): NodeView | undefined =>
   (c.node !== undefined ? c.node(name) : c.nodes().find((n) => n.metadata.name === name));
 
 /**
