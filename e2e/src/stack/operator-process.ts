@@ -14,12 +14,15 @@ export interface OperatorProcess {
 }
 
 const running = new Set<ChildProcess>();
+
+/** The heap cap config/manager/deployment.yaml sets (NODE_OPTIONS), so tests run what is shipped. */
+export const OPERATOR_HEAP_FLAG = '--max-old-space-size=320';
 process.once('exit', () => { for (const c of running) c.kill('SIGKILL'); });
 
 export function startOperatorProcess(opts: { identity: string; env: Record<string, string>; logDir: string; httpPort: number }): OperatorProcess {
   const logFile = join(opts.logDir, `${opts.identity}.log`);
   const out = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, [join(repoRoot(), 'operator/dist/main.js')], {
+  const child = spawn(process.execPath, [OPERATOR_HEAP_FLAG, join(repoRoot(), 'operator/dist/main.js')], {
     env: { ...process.env, ...opts.env, POD_NAME: opts.identity, NODEWARD_HTTP_PORT: String(opts.httpPort) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
