@@ -56,6 +56,7 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
     : new RevocationNotifier({ urls: cfg.revocationWebhooks, metrics: roundMetrics, log });
 
   const informers = makeInformers(kc, (kind: ChangeKind, obj) => onChange(kind, obj), { onError: (kind, e) => log.warn('watch failed; restarting', { kind, error: e }) });
+  cluster.useNodeCache((name) => informers.node(name));
   const elector = new LeaderElector(kc, {
     namespace: cfg.namespace, name: cfg.leaseName, identity: cfg.identity, leaseDurationMs: cfg.leaseDurationMs, retryPeriodMs: cfg.leaseRetryMs,
     onStartedLeading: () => {

@@ -2,7 +2,7 @@ import { CoreV1Api, CustomObjectsApi, CoordinationV1Api } from '@kubernetes/clie
 import { startHarness, type Harness } from '../../../e2e/src/harness/harness.js';
 import { withCordon, withoutCordon, withTaint, withoutTaint } from '../enforce/taints.js';
 import { KeepAliveKubeConfig } from './kube-config.js';
-import { KubeCluster } from './kube-cluster.js';
+import { KubeCluster, resourceVersionAtLeast } from './kube-cluster.js';
 import { LeaderElector } from './leader-election.js';
 
 let h: Harness;
@@ -102,6 +102,52 @@ describe('KubeCluster against a real API server', () => {
     node = await core.readNode({ name: 'taint-node' });
     expect(node.spec?.taints?.map((t) => `${t.key}=${t.value ?? ''}:${t.effect}`).sort()).toEqual(foreign);
     expect(node.metadata?.labels?.['bumped']).toBe('yes');
+  });
+
+  it('decides "nothing to change" from the node cache without a GET, but never from a copy older than its own write', async () => {
+    const key = 'attestation.nodeward.io/untrusted';
+    const taint = (n: { spec?: { taints?: Parameters<typeof withTaint>[0] } }): { taints: NonNullable<ReturnType<typeof withTaint>> } | undefined => {
+      const t = withTaint(n.spec?.taints, key, 'NoExecute', new Date());
+      return t && { taints: t };
+    };
+    const untaint = (n: { spec?: { taints?: Parameters<typeof withoutTaint>[0] } }): { taints: NonNullable<ReturnType<typeof withoutTaint>> } | undefined => {
+      const t = withoutTaint(n.spec?.taints, key);
+      return t && { taints: t };
+    };
+    await createNode('cache-node');
+    const cached = new KubeCluster(h.kubeConfig);
+    let copy = (await cluster.getNode('cache-node'))!;
+    cached.useNodeCache((name) => (name === 'cache-node' ? copy : undefined));
+
+    // The copy says tainted (the API server says not): the edit is decided from the copy, nothing read or written.
+    copy = { ...copy, spec: { ...copy.spec, taints: [{ key, effect: 'NoExecute' }] } };
+    expect(await cached.editNode('cache-node', taint)).toBe(false);
+    expect((await core.readNode({ name: 'cache-node' })).spec?.taints?.some((t) => t.key === key)).not.toBe(true);
+
+    // A copy from before our own taint must not decide the untaint: that would leave the taint on.
+    copy = (await cluster.getNode('cache-node'))!;
+    expect(await cached.editNode('cache-node', taint)).toBe(true);
+    expect(await cached.editNode('cache-node', untaint)).toBe(true);
+    expect((await core.readNode({ name: 'cache-node' })).spec?.taints?.some((t) => t.key === key)).not.toBe(true);
+
+    // Nor may a stale copy (no taint) make a taint a no-op after we removed it and tainted again.
+    expect(await cached.editNode('cache-node', taint)).toBe(true);
+    expect(await cached.editNode('cache-node', untaint)).toBe(true);
+    expect(await cached.editNode('cache-node', taint)).toBe(true);
+    expect((await core.readNode({ name: 'cache-node' })).spec?.taints?.some((t) => t.key === key)).toBe(true);
+
+    // Once the copy has caught up with our write it decides again.
+    copy = (await cluster.getNode('cache-node'))!;
+    expect(await cached.editNode('cache-node', taint)).toBe(false);
+  });
+
+  it('compares resourceVersions as decimal revisions, anything else as not caught up', () => {
+    expect(resourceVersionAtLeast('1000', '999')).toBe(true);
+    expect(resourceVersionAtLeast('999', '999')).toBe(true);
+    expect(resourceVersionAtLeast('999', '1000')).toBe(false);
+    expect(resourceVersionAtLeast(undefined, '1')).toBe(false);
+    expect(resourceVersionAtLeast('abc', '1')).toBe(false);
+    expect(resourceVersionAtLeast('5', '')).toBe(false);
   });
 
   it('cordons and uncordons only its own cordon, preserving an admin cordon', async () => {

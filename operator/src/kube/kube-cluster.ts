@@ -24,6 +24,9 @@ export type WriteCounter = (verb: string, resource: string) => void;
 export class KubeCluster implements Cluster {
   private readonly core: CoreV1Api;
   private readonly custom: CustomObjectsApi;
+  private cachedNode: ((name: string) => NodeView | undefined) | undefined;
+  /** Per Node, the resourceVersion our last write returned, until the informer's copy has caught up with it. */
+  private readonly ownNodeWrites = new Map<string, string>();
 
   constructor(
     kc: KubeConfig,
@@ -75,7 +78,18 @@ export class KubeCluster implements Cluster {
     return ignoreNotFound(kubeCall(async () => toNodeView(await this.core.readNode({ name }))));
   }
 
+  /**
+   * Lets editNode decide "nothing to change" from the informer's copy of a Node instead of a GET
+   * (most convergences change nothing on the Node). Every write still reads the Node from the API
+   * server and is guarded by its resourceVersion.
+   */
+  useNodeCache(lookup: (name: string) => NodeView | undefined): void {
+    this.cachedNode = lookup;
+  }
+
   async editNode(name: string, edit: (node: NodeView) => NodeEdit | undefined): Promise<boolean> {
+    const cached = this.cachedNodeSinceOwnWrite(name);
+    if (cached !== undefined && edit(cached) === undefined) return false;
     for (let attempt = 0; ; attempt += 1) {
       const node = await ignoreNotFound(kubeCall(() => this.core.readNode({ name })));
       if (node === undefined) return false;
@@ -83,12 +97,28 @@ export class KubeCluster implements Cluster {
       if (change === undefined) return false;
       try {
         this.countWrite('update', 'nodes');
-        await kubeCall(() => this.core.replaceNode({ name, body: applyEdit(node, change), fieldManager: FIELD_MANAGER }));
+        const written = await kubeCall(() => this.core.replaceNode({ name, body: applyEdit(node, change), fieldManager: FIELD_MANAGER }));
+        this.ownNodeWrites.set(name, written.metadata?.resourceVersion ?? '');
         return true;
       } catch (e) {
         if (!isConflict(e) || attempt >= MAX_CONFLICT_RETRIES) throw e;
       }
     }
+  }
+
+  /**
+   * The informer's copy of a Node, when it already shows our own last write to it (its
+   * resourceVersion at least the one that write returned); undefined (read it from the API server)
+   * when there is no copy, or it predates that write: deciding from it could undo or skip a taint.
+   */
+  private cachedNodeSinceOwnWrite(name: string): NodeView | undefined {
+    const cached = this.cachedNode?.(name);
+    if (cached === undefined) return undefined;
+    const written = this.ownNodeWrites.get(name);
+    if (written === undefined) return cached;
+    if (!resourceVersionAtLeast(cached.metadata.resourceVersion, written)) return undefined;
+    this.ownNodeWrites.delete(name);
+    return cached;
   }
 
   async createEvent(event: ClusterEvent): Promise<void> {
@@ -181,6 +211,16 @@ export function toNodeView(n: V1Node): NodeView {
     spec: { taints: (n.spec?.taints ?? []).map((t) => ({ ...t })), unschedulable: n.spec?.unschedulable === true },
     status: { addresses: (n.status?.addresses ?? []).map((a) => ({ type: a.type, address: a.address })) },
   };
+}
+
+/**
+ * Whether resourceVersion `rv` is at least `written`. Both are etcd revisions in decimal on every API
+ * server; anything else (a missing or non-numeric version) compares as not caught up, so the caller
+ * reads the Node from the API server instead.
+ */
+export function resourceVersionAtLeast(rv: string | undefined, written: string): boolean {
+  if (rv === undefined || !/^[0-9]{1,30}$/.test(rv) || !/^[0-9]{1,30}$/.test(written)) return false;
+  return BigInt(rv) >= BigInt(written);
 }
 
 /** The fresh node with the edit applied; metadata.resourceVersion stays, so a stale write is a 409. */
