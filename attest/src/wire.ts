@@ -76,6 +76,30 @@ export interface VerityDeviceStatus {
   status: 'verified' | 'corrupted' | 'unknown';
 }
 
+/**
+ * POST /v1/round: one round's evidence in one exchange. The agent takes the quote first, then reads
+ * the IMA list from `imaFrom` (so the entries cover at least what the quoted PCR 10 covers), then the
+ * boot event log and dm-verity status when asked. An agent without this path answers 404: the
+ * operator then uses /v1/quote, /v1/ima, /v1/eventlog and /v1/verity.
+ */
+export interface RoundRequest extends QuoteRequest {
+  /** IMA entries from this index (0-based); absent: no IMA list. */
+  imaFrom?: number;
+  /** Include the boot event log. */
+  eventLog?: boolean;
+  /** Include dm-verity status. */
+  verity?: boolean;
+}
+export interface RoundResponse {
+  quote: QuoteResponse;
+  /** Present exactly when `imaFrom` was asked for; same meaning as GET /v1/ima. */
+  ima?: ImaLogResponse;
+  /** Present exactly when `eventLog` was true. */
+  eventLog?: EventLogResponse;
+  /** Present exactly when `verity` was true. */
+  verity?: VerityStatusResponse;
+}
+
 /** PUT /v1/credential: the node credential the operator issued. DELETE /v1/credential revokes it. */
 export interface CredentialRequest {
   certificatePem: string;

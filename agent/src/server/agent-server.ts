@@ -4,18 +4,19 @@ import type { TLSSocket } from 'node:tls';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type {
-  ActivateResponse, ErrorResponse, EventLogResponse, IdentityResponse, ImaLogResponse, QuoteResponse, VerityStatusResponse,
+  ActivateResponse, ErrorResponse, EventLogResponse, IdentityResponse, ImaLogResponse, QuoteResponse, RoundResponse,
+  VerityStatusResponse,
 } from '@nodeward/attest';
 import type { Logger } from '../log.js';
 import { isTpmError } from '../tpm/tpm-error.js';
-import type { AgentTpm } from '../tpm/agent-tpm.js';
+import type { AgentTpm, PcrSelection } from '../tpm/agent-tpm.js';
 import type { ImaLogIndex } from '../evidence/ima-log-index.js';
 import { readVerity, type VeritySourceConfig } from '../evidence/verity-source.js';
 import { deleteCredential, writeCredential, type CredentialFields } from './credential-store.js';
 import { AgentMetrics } from './metrics.js';
 import { badRequest, HttpError } from './http-error.js';
 import { isOperator } from './peer-identity.js';
-import { parseActivateRequest, parseCredentialRequest, parseFrom, parseQuoteRequest } from './validate.js';
+import { parseActivateRequest, parseCredentialRequest, parseFrom, parseQuoteRequest, parseRoundRequest, type RoundParts } from './validate.js';
 
 export interface ServerDeps {
   tpm: AgentTpm;
@@ -66,6 +67,40 @@ function checkKeyPair(cred: CredentialFields): void {
   }
 }
 
+async function takeQuote(d: ServerDeps, nonce: Buffer, selection: PcrSelection): Promise<QuoteResponse> {
+  const t0 = process.hrtime.bigint();
+  const q = await d.tpm.quote(nonce, selection);
+  d.metrics.quoteLatency(Number(process.hrtime.bigint() - t0) / 1e9);
+  return q;
+}
+
+async function imaFrom(d: ServerDeps, from: number): Promise<ImaLogResponse> {
+  const s = await d.ima.slice(from).catch((e: unknown) => { throw unavailable('ima', e); });
+  return { from: s.from, total: s.total, entries: s.entries.toString('base64') };
+}
+
+async function eventLog(d: ServerDeps): Promise<EventLogResponse> {
+  const log = await readFile(d.eventLogPath).catch((e: unknown) => { throw unavailable('eventlog', e); });
+  return { log: log.toString('base64') };
+}
+
+async function verity(d: ServerDeps): Promise<VerityStatusResponse> {
+  const devices = await readVerity(d.verity).catch((e: unknown) => { throw unavailable('verity', e); });
+  return { devices };
+}
+
+/**
+ * POST /v1/round, strictly in this order: the quote, then the IMA list (read after the quote, so it
+ * holds at least every entry the quoted PCR 10 covers), then the event log and dm-verity status.
+ */
+async function round(d: ServerDeps, p: RoundParts): Promise<RoundResponse> {
+  const out: RoundResponse = { quote: await takeQuote(d, p.nonce, p.selection) };
+  if (p.imaFrom !== undefined) out.ima = await imaFrom(d, p.imaFrom);
+  if (p.eventLog) out.eventLog = await eventLog(d);
+  if (p.verity) out.verity = await verity(d);
+  return out;
+}
+
 function routes(d: ServerDeps): Map<string, Handler> {
   const r = new Map<string, Handler>();
   r.set('GET /healthz', () => Promise.resolve(ok({ status: 'ok' })));
@@ -78,24 +113,12 @@ function routes(d: ServerDeps): Map<string, Handler> {
   });
   r.set('POST /v1/quote', async ({ body }) => {
     const { nonce, selection } = parseQuoteRequest(body);
-    const t0 = process.hrtime.bigint();
-    const q: QuoteResponse = await d.tpm.quote(nonce, selection);
-    d.metrics.quoteLatency(Number(process.hrtime.bigint() - t0) / 1e9);
-    return ok(q);
+    return ok(await takeQuote(d, nonce, selection));
   });
-  r.set('GET /v1/ima', async ({ query }) => {
-    const from = parseFrom(query.get('from'));
-    const s = await d.ima.slice(from).catch((e: unknown) => { throw unavailable('ima', e); });
-    return ok({ from: s.from, total: s.total, entries: s.entries.toString('base64') } satisfies ImaLogResponse);
-  });
-  r.set('GET /v1/eventlog', async () => {
-    const log = await readFile(d.eventLogPath).catch((e: unknown) => { throw unavailable('eventlog', e); });
-    return ok({ log: log.toString('base64') } satisfies EventLogResponse);
-  });
-  r.set('GET /v1/verity', async () => {
-    const devices = await readVerity(d.verity).catch((e: unknown) => { throw unavailable('verity', e); });
-    return ok({ devices } satisfies VerityStatusResponse);
-  });
+  r.set('GET /v1/ima', async ({ query }) => ok(await imaFrom(d, parseFrom(query.get('from')))));
+  r.set('GET /v1/eventlog', async () => ok(await eventLog(d)));
+  r.set('GET /v1/verity', async () => ok(await verity(d)));
+  r.set('POST /v1/round', async ({ body }) => ok(await round(d, parseRoundRequest(body))));
   r.set('PUT /v1/credential', async ({ body }) => {
     const cred = parseCredentialRequest(body);
     checkKeyPair(cred);

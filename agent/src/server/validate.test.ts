@@ -1,5 +1,5 @@
 import { HttpError } from './http-error.js';
-import { parseActivateRequest, parseCredentialRequest, parseFrom, parseQuoteRequest } from './validate.js';
+import { parseActivateRequest, parseCredentialRequest, parseFrom, parseQuoteRequest, parseRoundRequest } from './validate.js';
 
 const code = (f: () => unknown): string | undefined => {
   try { f(); return undefined; } catch (e) { return e instanceof HttpError ? `${e.status} ${e.code}` : 'other'; }
@@ -32,5 +32,24 @@ describe('request validation', () => {
     expect(parseFrom(null)).toBe(0);
     expect(parseFrom('42')).toBe(42);
     for (const bad of ['-1', '1e3', '', '0x10', '9999999999']) expect(code(() => parseFrom(bad))).toBe('400 ima.invalid_from');
+  });
+  it('accepts a round request: a quote request plus optional imaFrom, eventLog and verity', () => {
+    const quote = { nonce: 'ab'.repeat(8), pcrSelection: { sha256: [10, 0] } };
+    expect(parseRoundRequest(quote)).toEqual({ nonce: Buffer.from('ab'.repeat(8), 'hex'), selection: { sha256: [0, 10] }, eventLog: false, verity: false });
+    expect(parseRoundRequest({ ...quote, imaFrom: 0, eventLog: true, verity: false })).toMatchObject({ imaFrom: 0, eventLog: true, verity: false });
+    expect(parseRoundRequest({ ...quote, imaFrom: 999_999_999 }).imaFrom).toBe(999_999_999);
+  });
+  it.each([
+    [null, '400 request.invalid'], [{ pcrSelection: { sha1: [0] } }, '400 quote.invalid_nonce'],
+    [{ nonce: 'ab'.repeat(8), pcrSelection: { sha1: [24] } }, '400 quote.invalid_pcr'],
+    [{ nonce: 'ab'.repeat(8), pcrSelection: { sha1: [0] }, imaFrom: -1 }, '400 ima.invalid_from'],
+    [{ nonce: 'ab'.repeat(8), pcrSelection: { sha1: [0] }, imaFrom: 1.5 }, '400 ima.invalid_from'],
+    [{ nonce: 'ab'.repeat(8), pcrSelection: { sha1: [0] }, imaFrom: '3' }, '400 ima.invalid_from'],
+    [{ nonce: 'ab'.repeat(8), pcrSelection: { sha1: [0] }, imaFrom: 1e9 }, '400 ima.invalid_from'],
+    [{ nonce: 'ab'.repeat(8), pcrSelection: { sha1: [0] }, imaFrom: null }, '400 ima.invalid_from'],
+    [{ nonce: 'ab'.repeat(8), pcrSelection: { sha1: [0] }, eventLog: 'yes' }, '400 round.invalid'],
+    [{ nonce: 'ab'.repeat(8), pcrSelection: { sha1: [0] }, verity: 1 }, '400 round.invalid'],
+  ])('rejects round request %j as %s', (body, expected) => {
+    expect(code(() => parseRoundRequest(body))).toBe(expected);
   });
 });

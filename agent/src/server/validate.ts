@@ -75,3 +75,30 @@ export function parseFrom(raw: string | null): number {
   if (!/^\d{1,9}$/.test(raw)) throw badRequest('ima.invalid_from', 'from must be a non-negative integer');
   return Number(raw);
 }
+
+export interface RoundParts { nonce: Buffer; selection: PcrSelection; imaFrom?: number; eventLog: boolean; verity: boolean }
+
+function optionalFlag(v: unknown, field: string): boolean {
+  if (v === undefined) return false;
+  if (typeof v !== 'boolean') throw badRequest('round.invalid', `${field} must be true or false`);
+  return v;
+}
+
+function optionalImaFrom(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 999_999_999) {
+    throw badRequest('ima.invalid_from', 'imaFrom must be a non-negative integer');
+  }
+  return v;
+}
+
+/** POST /v1/round: a quote request plus what else to read after the quote. */
+export function parseRoundRequest(body: unknown): RoundParts {
+  const b = requireObject(body, 'round request');
+  const imaFrom = optionalImaFrom(b.imaFrom);
+  return {
+    nonce: parseNonce(b.nonce), selection: parsePcrSelection(b.pcrSelection),
+    ...(imaFrom !== undefined && { imaFrom }),
+    eventLog: optionalFlag(b.eventLog, 'eventLog'), verity: optionalFlag(b.verity, 'verity'),
+  };
+}
