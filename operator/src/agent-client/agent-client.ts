@@ -1,6 +1,6 @@
 import type {
   ActivateRequest, ActivateResponse, CredentialRequest, EventLogResponse, IdentityResponse, ImaLogResponse,
-  QuoteRequest, QuoteResponse, VerityStatusResponse,
+  QuoteRequest, QuoteResponse, RoundRequest, RoundResponse, VerityStatusResponse,
 } from '@nodeward/attest';
 
 /**
@@ -12,6 +12,11 @@ export interface AgentClient {
   identity(agentUrl: string): Promise<IdentityResponse>;
   activate(agentUrl: string, request: ActivateRequest): Promise<ActivateResponse>;
   quote(agentUrl: string, request: QuoteRequest): Promise<QuoteResponse>;
+  /**
+   * POST /v1/round: the quote, then what `request` asks for, in one exchange (log body cap and
+   * timeout). An agent older than the endpoint answers `AgentError('http_status', …, 404)`.
+   */
+  round(agentUrl: string, request: RoundRequest): Promise<RoundResponse>;
   /** IMA entries from index `from` (0-based). */
   ima(agentUrl: string, from: number): Promise<ImaLogResponse>;
   eventLog(agentUrl: string): Promise<EventLogResponse>;

@@ -127,6 +127,26 @@ it('caps the answer size, declared or streamed', async () => {
   expect((await agentError(c.activate(chunked, { credentialBlob: '', encryptedSecret: '' }))).code).toBe('bad_response');
 });
 
+it('asks for a round in one POST /v1/round under the log body cap, and maps an old agent\'s 404 to http_status 404', async () => {
+  const seen: string[] = [];
+  const quote = { quoted: 'AQID', signature: 'BAU=', pcrs: { sha256: { '10': 'ff'.repeat(32) } } };
+  // An IMA list larger than the ordinary cap: a round answer gets the log cap.
+  const ima = { from: 2, total: 9, entries: 'A'.repeat(8192) };
+  const url = await agentServer((req, res, body) => {
+    seen.push(`${req.method} ${req.url} ${body}`);
+    json(req.url === '/v1/round' ? 200 : 404, req.url === '/v1/round' ? { quote, ima } : { error: { code: 'request.not_found', message: 'no such path' } })(req, res, body);
+  });
+  const request = { nonce: 'aa'.repeat(32), pcrSelection: { sha256: [10] }, imaFrom: 2 };
+  expect(await client({ maxBodyBytes: 1024 }).round(url, request)).toEqual({ quote, ima });
+  expect(seen).toEqual([`POST /v1/round ${JSON.stringify(request)}`]);
+  const small = new HttpsAgentClient({ cert: operator.cert, key: operator.key, ca: ca.cert, maxBodyBytes: 1024, maxLogBodyBytes: 4096 });
+  clients.push(small);
+  expect((await agentError(small.round(url, request))).message).toMatch(/exceeds 4096/);
+  expect((await agentError(client().round(url, { ...request, imaFrom: 3 }))).message).toBe('agent response: round.ima.from is 2, asked for 3');
+  const old = await agentServer(json(404, { error: { code: 'request.not_found', message: 'no such path' } }));
+  expect(await agentError(client().round(old, request))).toMatchObject({ code: 'http_status', status: 404, agentCode: 'request.not_found' });
+});
+
 it('times out an agent that does not answer', async () => {
   const url = await agentServer(() => undefined);
   // A hang would end in Jest's own timeout; the typed code proves the client's timer fired.

@@ -2,14 +2,14 @@ import https from 'node:https';
 import { createSecureContext } from 'node:tls';
 import type {
   ActivateRequest, ActivateResponse, CredentialRequest, EventLogResponse, IdentityResponse, ImaLogResponse,
-  QuoteRequest, QuoteResponse, VerityStatusResponse,
+  QuoteRequest, QuoteResponse, RoundRequest, RoundResponse, VerityStatusResponse,
 } from '@nodeward/attest';
 import { AGENT_API_VERSION } from '@nodeward/attest';
 import type { AgentClient } from './agent-client.js';
 import { AgentError } from './agent-error.js';
 import {
   agentErrorCode, parseActivateResponse, parseEventLogResponse, parseIdentityResponse, parseImaLogResponse,
-  parseQuoteResponse, parseVerityStatusResponse,
+  parseQuoteResponse, parseRoundResponse, parseVerityStatusResponse,
 } from './parse-agent-response.js';
 
 export interface HttpsAgentClientOptions {
@@ -89,8 +89,13 @@ export class HttpsAgentClient implements AgentClient {
     return parseQuoteResponse(await this.call(agentUrl, { method: 'POST', path: 'quote', body: request }));
   }
 
+  async round(agentUrl: string, request: RoundRequest): Promise<RoundResponse> {
+    if (request.imaFrom !== undefined) checkFrom(request.imaFrom);
+    return parseRoundResponse(await this.call(agentUrl, { method: 'POST', path: 'round', body: request, log: true }), request);
+  }
+
   async ima(agentUrl: string, from: number): Promise<ImaLogResponse> {
-    if (!Number.isSafeInteger(from) || from < 0) throw new RangeError(`ima: from must be a non-negative integer, got ${from}`);
+    checkFrom(from);
     return parseImaLogResponse(await this.call(agentUrl, { method: 'GET', path: `ima?from=${from}`, log: true }), from);
   }
 
@@ -153,6 +158,10 @@ export class HttpsAgentClient implements AgentClient {
       req.end(payload);
     });
   }
+}
+
+function checkFrom(from: number): void {
+  if (!Number.isSafeInteger(from) || from < 0) throw new RangeError(`ima: from must be a non-negative integer, got ${from}`);
 }
 
 function readBody(res: import('node:http').IncomingMessage, limit: number): Promise<Buffer> {

@@ -1,6 +1,6 @@
 import type {
-  ActivateResponse, BankName, EventLogResponse, IdentityResponse, ImaLogResponse, QuoteResponse,
-  VerityDeviceStatus, VerityStatusResponse,
+  ActivateResponse, BankName, EventLogResponse, IdentityResponse, ImaLogResponse, QuoteResponse, RoundRequest,
+  RoundResponse, VerityDeviceStatus, VerityStatusResponse,
 } from '@nodeward/attest';
 import { AgentError } from './agent-error.js';
 
@@ -68,14 +68,15 @@ function pcrBank(v: unknown, path: string, bank: BankName): Record<string, strin
   return out;
 }
 
-export function parseQuoteResponse(v: unknown): QuoteResponse {
-  const o = obj(v, 'quote');
+/** `at` names the answer in errors ('quote', or 'round.quote' inside a round answer). */
+export function parseQuoteResponse(v: unknown, at = 'quote'): QuoteResponse {
+  const o = obj(v, at);
   const pcrs: QuoteResponse['pcrs'] = {};
-  for (const [bank, values] of Object.entries(obj(o['pcrs'], 'quote.pcrs'))) {
-    if (!isBank(bank)) bad(`quote.pcrs.${bank}`, 'is not a known bank');
-    pcrs[bank] = pcrBank(values, `quote.pcrs.${bank}`, bank);
+  for (const [bank, values] of Object.entries(obj(o['pcrs'], `${at}.pcrs`))) {
+    if (!isBank(bank)) bad(`${at}.pcrs.${bank}`, 'is not a known bank');
+    pcrs[bank] = pcrBank(values, `${at}.pcrs.${bank}`, bank);
   }
-  return { quoted: b64(o['quoted'], 'quote.quoted'), signature: b64(o['signature'], 'quote.signature'), pcrs };
+  return { quoted: b64(o['quoted'], `${at}.quoted`), signature: b64(o['signature'], `${at}.signature`), pcrs };
 }
 
 function ekCertificate(v: unknown, i: number): IdentityResponse['ekCertificates'][number] {
@@ -104,29 +105,49 @@ export function parseActivateResponse(v: unknown): ActivateResponse {
   return { secret: b64(obj(v, 'activate')['secret'], 'activate.secret') };
 }
 
-export function parseImaLogResponse(v: unknown, from: number): ImaLogResponse {
-  const o = obj(v, 'ima');
-  const r = { from: count(o['from'], 'ima.from'), total: count(o['total'], 'ima.total'), entries: b64(o['entries'], 'ima.entries') };
+export function parseImaLogResponse(v: unknown, from: number, at = 'ima'): ImaLogResponse {
+  const o = obj(v, at);
+  const r = { from: count(o['from'], `${at}.from`), total: count(o['total'], `${at}.total`), entries: b64(o['entries'], `${at}.entries`) };
   // The agent answers from 0 when the log shrank below `from`; any other start is a wrong answer.
-  if (r.from !== from && !(r.total < from && r.from === 0)) bad('ima.from', `is ${r.from}, asked for ${from}`);
+  if (r.from !== from && !(r.total < from && r.from === 0)) bad(`${at}.from`, `is ${r.from}, asked for ${from}`);
   return r;
 }
 
-export function parseEventLogResponse(v: unknown): EventLogResponse {
-  return { log: b64(obj(v, 'eventlog')['log'], 'eventlog.log') };
+export function parseEventLogResponse(v: unknown, at = 'eventlog'): EventLogResponse {
+  return { log: b64(obj(v, at)['log'], `${at}.log`) };
 }
 
-function verityDevice(v: unknown, i: number): VerityDeviceStatus {
-  const o = obj(v, `verity.devices[${i}]`);
+function verityDevice(v: unknown, path: string): VerityDeviceStatus {
+  const o = obj(v, path);
   const status = o['status'];
-  if (status !== 'verified' && status !== 'corrupted' && status !== 'unknown') {
-    bad(`verity.devices[${i}].status`, 'is not verified, corrupted or unknown');
-  }
-  return { name: str(o['name'], `verity.devices[${i}].name`, 256), rootHash: hex(o['rootHash'], `verity.devices[${i}].rootHash`), status };
+  if (status !== 'verified' && status !== 'corrupted' && status !== 'unknown') bad(`${path}.status`, 'is not verified, corrupted or unknown');
+  return { name: str(o['name'], `${path}.name`, 256), rootHash: hex(o['rootHash'], `${path}.rootHash`), status };
 }
 
-export function parseVerityStatusResponse(v: unknown): VerityStatusResponse {
-  return { devices: arr(obj(v, 'verity')['devices'], 'verity.devices').map(verityDevice) };
+export function parseVerityStatusResponse(v: unknown, at = 'verity'): VerityStatusResponse {
+  return { devices: arr(obj(v, at)['devices'], `${at}.devices`).map((d, i) => verityDevice(d, `${at}.devices[${i}]`)) };
+}
+
+/** A part of the round answer: present exactly when it was asked for (an unasked part is not accepted either). */
+function part<T>(o: Json, key: string, asked: boolean, parse: (v: unknown, at: string) => T): T | undefined {
+  const v = o[key];
+  if (!asked) {
+    if (v !== undefined) bad(`round.${key}`, 'was not asked for');
+    return undefined;
+  }
+  if (v === undefined) bad(`round.${key}`, 'is missing');
+  return parse(v, `round.${key}`);
+}
+
+/** POST /v1/round's answer to `request`: the quote, and each of IMA, event log, verity exactly as asked. */
+export function parseRoundResponse(v: unknown, request: RoundRequest): RoundResponse {
+  const o = obj(v, 'round');
+  const out: RoundResponse = { quote: parseQuoteResponse(o['quote'], 'round.quote') };
+  const from = request.imaFrom;
+  const ima = part(o, 'ima', from !== undefined, (x, at) => parseImaLogResponse(x, from ?? 0, at));
+  const eventLog = part(o, 'eventLog', request.eventLog === true, parseEventLogResponse);
+  const verity = part(o, 'verity', request.verity === true, parseVerityStatusResponse);
+  return { ...out, ...(ima && { ima }), ...(eventLog && { eventLog }), ...(verity && { verity }) };
 }
 
 /** The agent's ErrorResponse code, when the body is one; undefined otherwise (never throws). */
