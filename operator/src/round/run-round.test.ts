@@ -5,12 +5,13 @@ import type { CompiledRuntimePolicy } from '@nodeward/attest';
 const IMA = {} as CompiledRuntimePolicy;
 import { marshalAttest, parseAttest, TPM_GENERATED_VALUE, TPM_ST } from '@nodeward/attest';
 import type {
-  ImaLogResponse, QuoteRequest, QuoteResponse, RoundEvidence, RoundPolicy, RoundState, RoundVerdict,
+  ImaLogResponse, QuoteRequest, QuoteResponse, RoundEvidence, RoundPolicy, RoundRequest, RoundResponse, RoundState, RoundVerdict,
 } from '@nodeward/attest';
 import type { AgentClient } from '../agent-client/agent-client.js';
 import { AgentError } from '../agent-client/agent-error.js';
 import type { NodeStateStore, RoundContext } from '../ports.js';
 import { bootPcrsDigest } from '@nodeward/attest';
+import { RoundEndpointSupport, ROUND_REPROBE_MS } from './round-endpoint.js';
 import { createRoundMetrics, type RoundMetrics } from './round-metrics.js';
 import { continuedState, runRound, type RoundDeps } from './run-round.js';
 
@@ -29,6 +30,10 @@ function pcrValues(seed: number): Record<string, string> {
   return Object.fromEntries(Array.from({ length: 11 }, (_, i) => [String(i), (i === 4 ? seed : i).toString(16).padStart(2, '0').repeat(32)]));
 }
 
+/**
+ * An agent in memory. `calls` lists its requests in order; a round is listed with the parts it was
+ * asked for, e.g. `round(quote, ima 10, eventLog)`. `fail` makes a request or a round's part throw.
+ */
 class FakeAgent implements AgentClient {
   calls: string[] = [];
   quotes: QuoteRequest[] = [];
@@ -36,10 +41,16 @@ class FakeAgent implements AgentClient {
   resetCount = 1;
   imaTotal = 10;
   akName = AK_NAME;
+  /** False: an agent from before POST /v1/round (answers it 404, as the agent's router does). */
+  servesRound = true;
   fail: Partial<Record<string, AgentError>> = {};
 
   private check(name: string): void {
     this.calls.push(name);
+    this.failIf(name);
+  }
+
+  private failIf(name: string): void {
     const e = this.fail[name.split(' ')[0]!];
     if (e !== undefined) throw e;
   }
@@ -48,17 +59,38 @@ class FakeAgent implements AgentClient {
   activate = (): Promise<never> => Promise.reject(new Error('not used'));
   quote = (_u: string, r: QuoteRequest): Promise<QuoteResponse> => {
     this.check('quote');
-    this.quotes.push(r);
-    return Promise.resolve({ quoted: quoted(this.resetCount), signature: 'AAAA', pcrs: { sha256: this.pcrs } });
+    return Promise.resolve(this.quoteAnswer(r));
+  };
+  round = (_u: string, r: RoundRequest): Promise<RoundResponse> => {
+    const parts = ['quote', ...(r.imaFrom === undefined ? [] : [`ima ${r.imaFrom}`]), ...(r.eventLog === true ? ['eventLog'] : []),
+      ...(r.verity === true ? ['verity'] : [])];
+    this.calls.push(`round(${parts.join(', ')})`);
+    if (!this.servesRound) return Promise.reject(new AgentError('http_status', 'agent answered 404 (request.not_found)', 404, 'request.not_found'));
+    this.failIf('round');
+    parts.forEach((p) => this.failIf(p));
+    const out: RoundResponse = { quote: this.quoteAnswer({ nonce: r.nonce, pcrSelection: r.pcrSelection }) };
+    if (r.imaFrom !== undefined) out.ima = this.imaAnswer(r.imaFrom);
+    if (r.eventLog === true) out.eventLog = { log: 'AQID' };
+    if (r.verity === true) out.verity = { devices: [] };
+    return Promise.resolve(out);
   };
   ima = (_u: string, from: number): Promise<ImaLogResponse> => {
     this.check(`ima ${from}`);
-    return Promise.resolve({ from, total: this.imaTotal, entries: from > this.imaTotal ? '' : 'AAAA' });
+    return Promise.resolve(this.imaAnswer(from));
   };
   eventLog = (): Promise<{ log: string }> => { this.check('eventLog'); return Promise.resolve({ log: 'AQID' }); };
   verity = (): Promise<{ devices: [] }> => { this.check('verity'); return Promise.resolve({ devices: [] }); };
   putCredential = (): Promise<void> => Promise.reject(new Error('not used'));
   deleteCredential = (): Promise<void> => Promise.reject(new Error('not used'));
+
+  private quoteAnswer(r: QuoteRequest): QuoteResponse {
+    this.quotes.push(r);
+    return { quoted: quoted(this.resetCount), signature: 'AAAA', pcrs: { sha256: this.pcrs } };
+  }
+
+  private imaAnswer(from: number): ImaLogResponse {
+    return { from, total: this.imaTotal, entries: from > this.imaTotal ? '' : 'AAAA' };
+  }
 }
 
 class MemoryStore implements NodeStateStore {
@@ -69,7 +101,7 @@ class MemoryStore implements NodeStateStore {
 }
 
 interface Rig { deps: RoundDeps; agent: FakeAgent; store: MemoryStore; seen: RoundEvidence[]; prevs: (RoundState | undefined)[]; metrics: RoundMetrics;
-  verdict: (e: RoundEvidence) => RoundVerdict }
+  verdict: (e: RoundEvidence) => RoundVerdict; nowMs: number }
 
 function rig(policy: Partial<RoundPolicy> = {}, ctxOverride: Partial<RoundContext> = {}): Rig {
   const agent = new FakeAgent();
@@ -83,7 +115,7 @@ function rig(policy: Partial<RoundPolicy> = {}, ctxOverride: Partial<RoundContex
     akName: AK_NAME, ekFingerprint: 'ee'.repeat(32), ...ctxOverride,
   };
   const r: Rig = {
-    agent, store, seen, prevs, metrics,
+    agent, store, seen, prevs, metrics, nowMs: 1_700_000_000_000,
     // A verifier that trusts everything and remembers what a real one would.
     verdict: (e) => ({
       trusted: true, failures: [], rebooted: false,
@@ -94,7 +126,8 @@ function rig(policy: Partial<RoundPolicy> = {}, ctxOverride: Partial<RoundContex
       },
     }),
     deps: {
-      context: (n) => (n === 'node-a' ? ctx : undefined), agent, store, metrics, now: () => new Date(1_700_000_000_000),
+      context: (n) => (n === 'node-a' ? ctx : undefined), agent, store, metrics, now: () => new Date(r.nowMs),
+      roundEndpoint: new RoundEndpointSupport(),
       verify: (e, _p, prev) => { seen.push(e); prevs.push(prev); return r.verdict(e); },
     },
   };
@@ -147,8 +180,10 @@ describe('runRound', () => {
     r.agent.resetCount = 2;
     r.agent.imaTotal = 20;
     await runRound('node-a', r.deps);
-    expect(r.agent.calls).toEqual(['quote', 'ima 0', 'eventLog', 'quote', 'ima 0', 'eventLog']);
+    // The second round asked from 10; the quote shows the reset, so the log is read again from 0 (after the quote).
+    expect(r.agent.calls).toEqual(['round(quote, ima 0, eventLog)', 'round(quote, ima 10)', 'ima 0', 'eventLog']);
     expect(r.seen[1]!.ima).toMatchObject({ from: 0, total: 20 });
+    expect(r.seen[1]!.eventLog).toBeDefined();
   });
 
   it('fetches IMA entries from the remembered count, and the whole log when it shrank', async () => {
@@ -158,19 +193,72 @@ describe('runRound', () => {
     await runRound('node-a', r.deps);
     r.agent.imaTotal = 3;
     await runRound('node-a', r.deps);
-    expect(r.agent.calls.filter((c) => c.startsWith('ima'))).toEqual(['ima 0', 'ima 10', 'ima 15', 'ima 0']);
+    expect(r.agent.calls).toEqual(['round(quote, ima 0, eventLog)', 'round(quote, ima 10)', 'round(quote, ima 15)', 'ima 0']);
     expect(r.seen[1]!.ima).toMatchObject({ from: 10, total: 15 });
     expect(r.seen[2]!.ima).toMatchObject({ from: 0, total: 3 });
     expect(r.prevs[2]!.ima.count).toBe(15);
   });
 
+  it('makes one request per round: the quote, the new IMA entries and verity status together', async () => {
+    const r = rig({ ima: IMA, verity: { devices: [{ name: 'root', allowedRootHashes: [] }] } });
+    await runRound('node-a', r.deps);
+    r.agent.imaTotal = 12;
+    await runRound('node-a', r.deps);
+    expect(r.agent.calls).toEqual(['round(quote, ima 0, eventLog, verity)', 'round(quote, ima 10, verity)']);
+    expect(r.seen[1]).toMatchObject({ ima: { from: 10, total: 12 }, verity: [] });
+    expect(r.seen[1]!.eventLog).toBeUndefined();
+    expect(Buffer.from(r.seen[1]!.nonce).toString('hex')).toBe(r.agent.quotes[1]!.nonce);
+  });
+
+  it('fetches the event log in a second request when the quote shows the boot PCRs changed', async () => {
+    const r = rig({ ima: IMA });
+    await runRound('node-a', r.deps);
+    r.agent.pcrs = pcrValues(0x44);
+    await runRound('node-a', r.deps);
+    expect(r.agent.calls).toEqual(['round(quote, ima 0, eventLog)', 'round(quote, ima 10)', 'eventLog']);
+    expect(r.seen[1]!.eventLog).toEqual(new Uint8Array([1, 2, 3]));
+  });
+
+  it('falls back to one request per endpoint for an agent without /v1/round, and probes it again after a while', async () => {
+    const r = rig({ ima: IMA });
+    r.agent.servesRound = false;
+    const outcome = await runRound('node-a', r.deps);
+    expect(outcome?.kind).toBe('verdict');
+    r.agent.imaTotal = 12;
+    r.nowMs += ROUND_REPROBE_MS - 1;
+    await runRound('node-a', r.deps);
+    expect(r.agent.calls).toEqual(['round(quote, ima 0, eventLog)', 'quote', 'ima 0', 'eventLog', 'quote', 'ima 10']);
+    expect(r.seen[1]).toMatchObject({ ima: { from: 10, total: 12 } });
+    expect(r.agent.quotes.map((q) => q.nonce)).toEqual(r.seen.map((e) => Buffer.from(e.nonce).toString('hex')));
+    r.agent.calls = [];
+    r.agent.servesRound = true; // upgraded meanwhile
+    r.nowMs += 1;
+    await runRound('node-a', r.deps);
+    await runRound('node-a', r.deps);
+    expect(r.agent.calls).toEqual(['round(quote, ima 12)', 'round(quote, ima 12)']);
+  });
+
+  it('remembers a missing /v1/round per agent URL, and does not fall back on other errors', async () => {
+    const support = new RoundEndpointSupport(1000);
+    support.markUnsupported('https://10.0.0.6:9443', 0);
+    expect([support.supports('https://10.0.0.6:9443', 999), support.supports(URL_, 999), support.supports('https://10.0.0.6:9443', 1000)])
+      .toEqual([false, true, true]);
+    const r = rig();
+    r.agent.fail['round'] = new AgentError('http_status', 'agent answered 503 (tpm.unavailable)', 503, 'tpm.unavailable');
+    expect((await runRound('node-a', r.deps))?.kind).toBe('unreachable');
+    expect(r.agent.calls).toEqual(['round(quote, eventLog)']);
+    delete r.agent.fail['round'];
+    await runRound('node-a', r.deps);
+    expect(r.agent.calls).toEqual(['round(quote, eventLog)', 'round(quote, eventLog)']);
+  });
+
   it('asks for dm-verity status only when the policy has verity rules, and no IMA without IMA rules', async () => {
     const plain = rig();
     await runRound('node-a', plain.deps);
-    expect(plain.agent.calls).toEqual(['quote', 'eventLog']);
+    expect(plain.agent.calls).toEqual(['round(quote, eventLog)']);
     const verity = rig({ verity: { devices: [{ name: 'root', allowedRootHashes: [] }] } });
     await runRound('node-a', verity.deps);
-    expect(verity.agent.calls).toEqual(['quote', 'eventLog', 'verity']);
+    expect(verity.agent.calls).toEqual(['round(quote, eventLog, verity)']);
     expect(verity.seen[0]!.verity).toEqual([]);
   });
 
@@ -182,8 +270,12 @@ describe('runRound', () => {
     expect(await resultCount(r.metrics, 'trusted')).toBe(1);
   });
 
-  it.each(['quote', 'ima', 'eventLog', 'verity'])('maps an AgentError from %s to unreachable and saves nothing', async (call) => {
+  it.each([
+    ['round', true], ['quote', true], ['ima', true], ['eventLog', true], ['verity', true],
+    ['quote', false], ['ima', false], ['eventLog', false], ['verity', false],
+  ])('maps an AgentError from %s (agent serves /v1/round: %s) to unreachable and saves nothing', async (call, servesRound) => {
     const r = rig({ ima: IMA, verity: { devices: [{ name: 'root', allowedRootHashes: [] }] } });
+    r.agent.servesRound = servesRound;
     r.agent.fail[call] = new AgentError('timeout', 'no answer');
     const outcome = await runRound('node-a', r.deps);
     expect(outcome).toEqual({ kind: 'unreachable', nodeName: 'node-a', policyName: 'p', at: new Date(1_700_000_000_000), error: 'timeout: no answer' });

@@ -1,10 +1,13 @@
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import { failure, imaResumePoint, roundImaBank } from '@nodeward/attest';
-import type { Failure, RoundEvidence, RoundState, RoundVerdict } from '@nodeward/attest';
+import type {
+  Failure, ImaLogResponse, QuoteResponse, RoundEvidence, RoundPolicy, RoundRequest, RoundResponse, RoundState, RoundVerdict,
+} from '@nodeward/attest';
 import type { AgentClient } from '../agent-client/agent-client.js';
 import { AgentError } from '../agent-client/agent-error.js';
 import type { NodeStateStore, RoundContext, RoundContextProvider, RoundOutcome } from '../ports.js';
 import { needsEventLog, quoteSelection, readClockHint, rebootedSince, type QuotedPcrs } from './boot-pcrs.js';
+import { isMissingEndpoint, RoundEndpointSupport } from './round-endpoint.js';
 import { defaultRoundMetrics, type RoundMetrics, type RoundResult } from './round-metrics.js';
 import { verifyRound, type VerifyRoundFn } from './verify-round.js';
 
@@ -25,13 +28,18 @@ export interface RoundDeps {
   randomBytes?: (n: number) => Uint8Array;
   /** Default: the metrics on prom-client's default register. */
   metrics?: RoundMetrics;
+  /** Which agents lack POST /v1/round. Default: one shared by every round of this process. */
+  roundEndpoint?: RoundEndpointSupport;
 }
+
+const sharedRoundEndpoint = new RoundEndpointSupport();
 
 const b64 = (s: string): Uint8Array => Buffer.from(s, 'base64');
 
 /**
  * One attestation round for a node: quote with a fresh nonce, the IMA entries since the last round,
- * the boot event log when boot PCRs changed, dm-verity status when the policy has rules; then
+ * the boot event log when boot PCRs changed, dm-verity status when the policy has rules (all in one
+ * POST /v1/round, or per endpoint for an agent without it); then
  * verifyRound and save the next state. Undefined when the node has no round context (skipped).
  * Agent failures become `unreachable`; a quote not signed by the registered AK `identity-changed`.
  * Other errors (Redis, a verifier bug) throw: no outcome is reported for them.
@@ -61,7 +69,7 @@ async function attestOnce(ctx: RoundContext, deps: RoundDeps, metrics: RoundMetr
   const prev = continuedState(await deps.store.get(nodeName), ctx.akName);
   let evidence: RoundEvidence;
   try {
-    evidence = await collectEvidence(ctx, prev, deps);
+    evidence = await collectEvidence(ctx, prev, deps, at.getTime());
   } catch (e) {
     if (!(e instanceof AgentError)) throw e;
     return { kind: 'unreachable', nodeName, policyName, at, error: `${e.code}: ${e.message}` };
@@ -85,31 +93,79 @@ export function continuedState(saved: RoundState | undefined, akName: string): R
 }
 
 /** Fetches this round's evidence from the agent. Throws AgentError on any transport or shape failure. */
-async function collectEvidence(ctx: RoundContext, prev: RoundState | undefined, deps: RoundDeps): Promise<RoundEvidence> {
-  const url = ctx.target.agentUrl;
+async function collectEvidence(ctx: RoundContext, prev: RoundState | undefined, deps: RoundDeps, nowMs: number): Promise<RoundEvidence> {
   const nonce = (deps.randomBytes ?? nodeRandomBytes)(NONCE_BYTES);
-  const selection = quoteSelection(ctx.policy);
-  const q = await deps.agent.quote(url, { nonce: Buffer.from(nonce).toString('hex'), pcrSelection: selection });
+  const request = roundRequest(ctx.policy, prev, Buffer.from(nonce).toString('hex'));
+  const answer = await askRound(deps, ctx.target.agentUrl, request, nowMs);
+  return completeEvidence(ctx.target.agentUrl, deps.agent, { nonce, prev, request, answer });
+}
+
+/**
+ * What to ask for up front: the IMA entries from the saved count, the event log when there is no
+ * verified boot state yet (first round), dm-verity status when the policy has rules.
+ */
+function roundRequest(policy: RoundPolicy, prev: RoundState | undefined, nonce: string): RoundRequest {
+  const pcrSelection = quoteSelection(policy);
+  return {
+    nonce, pcrSelection,
+    ...(policy.ima !== undefined && { imaFrom: imaResumePoint(prev, roundImaBank(pcrSelection)) }),
+    ...(prev?.bootPcrsDigest === undefined && { eventLog: true }),
+    ...((policy.verity?.devices.length ?? 0) > 0 && { verity: true }),
+  };
+}
+
+/**
+ * POST /v1/round, or just the quote from an agent that lacks it (404, remembered for a while):
+ * completeEvidence then fetches the rest per endpoint.
+ */
+async function askRound(deps: RoundDeps, url: string, request: RoundRequest, nowMs: number): Promise<RoundResponse> {
+  const support = deps.roundEndpoint ?? sharedRoundEndpoint;
+  if (support.supports(url, nowMs)) {
+    try {
+      return await deps.agent.round(url, request);
+    } catch (e) {
+      if (!isMissingEndpoint(e)) throw e;
+      support.markUnsupported(url, nowMs);
+    }
+  }
+  return { quote: await deps.agent.quote(url, { nonce: request.nonce, pcrSelection: request.pcrSelection }) };
+}
+
+interface Asked { nonce: Uint8Array; prev: RoundState | undefined; request: RoundRequest; answer: RoundResponse }
+
+/**
+ * The evidence from the answer, fetching per endpoint (after the quote) what it lacks: the IMA list
+ * from 0 after a reboot or when it shrank, the event log when the boot PCRs changed.
+ */
+async function completeEvidence(url: string, agent: AgentClient, a: Asked): Promise<RoundEvidence> {
+  const quote = quoteEvidence(a.answer.quote);
+  const evidence: RoundEvidence = { nonce: a.nonce, quote };
+  const clock = readClockHint(quote.quoted);
+  const asked = a.request.imaFrom;
+  if (asked !== undefined) {
+    const from = rebootedSince(a.prev, clock) ? 0 : asked;
+    evidence.ima = await completeIma(agent, url, from === asked ? a.answer.ima : undefined, from);
+  }
+  if (needsEventLog(quote.pcrs, a.prev, clock)) evidence.eventLog = b64((a.answer.eventLog ?? await agent.eventLog(url)).log);
+  if (a.request.verity === true) evidence.verity = (a.answer.verity ?? await agent.verity(url)).devices;
+  return evidence;
+}
+
+function quoteEvidence(q: QuoteResponse): RoundEvidence['quote'] {
   const pcrs: QuotedPcrs = {};
   for (const [bank, values] of Object.entries(q.pcrs)) {
     pcrs[bank as keyof QuotedPcrs] = Object.fromEntries(Object.entries(values).map(([i, hex]) => [i, Buffer.from(hex, 'hex')]));
   }
-  const evidence: RoundEvidence = { nonce, quote: { quoted: b64(q.quoted), signature: b64(q.signature), pcrs } };
-  const clock = readClockHint(evidence.quote.quoted);
-  if (ctx.policy.ima !== undefined) {
-    evidence.ima = await fetchIma(deps.agent, url, rebootedSince(prev, clock) ? 0 : imaResumePoint(prev, roundImaBank(selection)));
-  }
-  if (needsEventLog(pcrs, prev, clock)) evidence.eventLog = b64((await deps.agent.eventLog(url)).log);
-  if ((ctx.policy.verity?.devices.length ?? 0) > 0) evidence.verity = (await deps.agent.verity(url)).devices;
-  return evidence;
+  return { quoted: b64(q.quoted), signature: b64(q.signature), pcrs };
 }
 
 /**
- * IMA entries from `from`. When the agent reports fewer entries than that, the log shrank: fetch it
- * all from 0 and let verification judge (a shrinking log without a reboot is tampering).
+ * IMA entries from `from`: `got` (the round's, read from there) or fetched. When the agent reports
+ * fewer entries than `from`, the log shrank: fetch it all from 0 and let verification judge (a
+ * shrinking log without a reboot is tampering).
  */
-async function fetchIma(agent: AgentClient, url: string, from: number): Promise<NonNullable<RoundEvidence['ima']>> {
-  let r = await agent.ima(url, from);
+async function completeIma(agent: AgentClient, url: string, got: ImaLogResponse | undefined, from: number): Promise<NonNullable<RoundEvidence['ima']>> {
+  let r = got ?? await agent.ima(url, from);
   if (r.total < from) r = await agent.ima(url, 0);
   return { from: r.from, total: r.total, entries: b64(r.entries) };
 }
