@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import {
   encodeEventLog, encodeImaNgEntry, eventLogPcrs, type ActivateRequest, type BankName, type IdentityResponse, type QuoteRequest, type QuoteResponse,
+  type RoundRequest, type RoundResponse, type EventLogResponse, type ImaLogResponse, type VerityStatusResponse,
 } from '@nodeward/attest';
 import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS } from '@nodeward/agent';
 import { bootAggregate, bootLogSpec } from '@nodeward/e2e/sim/sim-node';
@@ -123,15 +124,30 @@ export class SoftFleet {
         return { secret: secret.toString('base64') };
       }
       case 'POST /v1/quote': return this.quote(node, body as QuoteRequest);
-      case 'GET /v1/ima': {
-        const from = Number(url.searchParams.get('from') ?? '0');
-        return { from, total: node.ima.length, entries: Buffer.concat(node.ima.slice(from)).toString('base64') };
-      }
-      case 'GET /v1/eventlog': return { log: this.eventLog.toString('base64') };
-      case 'GET /v1/verity': return { devices: [{ name: 'root', rootHash: this.image.verityRootHash, status: 'verified' }] };
+      case 'POST /v1/round': return this.round(node, body as RoundRequest);
+      case 'GET /v1/ima': return imaFrom(node, Number(url.searchParams.get('from') ?? '0'));
+      case 'GET /v1/eventlog': return this.eventLogResponse();
+      case 'GET /v1/verity': return this.verity();
       case 'PUT /v1/credential': case 'DELETE /v1/credential': return undefined;
       default: throw new Error(`no route ${key}`);
     }
+  }
+
+  /** As the agent: the quote first, then the IMA entries (covering at least the quoted PCR 10), event log, verity. */
+  private round(node: FleetNode, r: RoundRequest): RoundResponse {
+    const out: RoundResponse = { quote: this.quote(node, r) };
+    if (r.imaFrom !== undefined) out.ima = imaFrom(node, r.imaFrom);
+    if (r.eventLog === true) out.eventLog = this.eventLogResponse();
+    if (r.verity === true) out.verity = this.verity();
+    return out;
+  }
+
+  private eventLogResponse(): EventLogResponse {
+    return { log: this.eventLog.toString('base64') };
+  }
+
+  private verity(): VerityStatusResponse {
+    return { devices: [{ name: 'root', rootHash: this.image.verityRootHash, status: 'verified' }] };
   }
 
   private identity(node: FleetNode): IdentityResponse {
@@ -153,6 +169,10 @@ export class SoftFleet {
     const hex = Object.fromEntries(Object.entries(pcrs).map(([b, v]) => [b, Object.fromEntries(Object.entries(v).map(([i, d]) => [i, Buffer.from(d).toString('hex')]))]));
     return { quoted: q.quoted.toString('base64'), signature: q.signature.toString('base64'), pcrs: hex };
   }
+}
+
+function imaFrom(node: FleetNode, from: number): ImaLogResponse {
+  return { from, total: node.ima.length, entries: Buffer.concat(node.ima.slice(from)).toString('base64') };
 }
 
 function reply(res: ServerResponse, status: number, json: unknown): void {
