@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Agent } from 'node:https';
 import {
   makeCredential, parseEventLog, parsePublic, quotePcrsFromWire, replayEventLog, tpmObjectName, verifyQuote,
-  type IdentityResponse, type QuoteResponse,
+  type IdentityResponse, type QuoteResponse, type RoundResponse,
 } from '@nodeward/attest';
 import { createMtlsPki, createSwtpmCa, prepareSimNode, tpm2, type MtlsPki, type SimNode } from '../../e2e/src/sim/index.js';
 import { startAgent, type AgentConfig, type RunningAgent } from './agent.js';
@@ -242,6 +242,60 @@ describe('node agent against swtpm (mTLS API)', () => {
       pcr = createHash('sha1').update(pcr).update(all.subarray(off + 4, off + 24)).digest();
     }
     expect((await quote(agentB)).q.pcrs.sha1!['10']).toBe(pcr.toString('hex'));
+  });
+
+  it('answers POST /v1/round: the quote, then an IMA list that covers the quoted PCR 10 even while files are measured', async () => {
+    /** The sha1 PCR 10 after each prefix of `entries`. */
+    const prefixPcrs = (entries: Buffer): string[] => {
+      const out = [Buffer.alloc(20).toString('hex')];
+      let pcr: Buffer = Buffer.alloc(20);
+      for (let off = 0, len = imaEntryLength(entries, 0); len > 0; off += len, len = imaEntryLength(entries, off)) {
+        pcr = createHash('sha1').update(pcr).update(entries.subarray(off + 4, off + 24)).digest();
+        out.push(pcr.toString('hex'));
+      }
+      return out;
+    };
+    let measuring = true;
+    const measured = (async (): Promise<void> => {
+      for (let i = 0; measuring; i++) await nodeB.appendImaFile(`/usr/bin/during-round-${i}`, `run ${i}`);
+    })();
+    try {
+      for (let round = 0; round < 10; round++) {
+        const nonce = randomBytes(32);
+        secretsSeen.push(nonce.toString('hex'));
+        const r = await call(agentB, '/v1/round', { method: 'POST', body: { nonce: nonce.toString('hex'), pcrSelection: SEL, imaFrom: 0 } });
+        expect(r.status).toBe(200);
+        const answer = r.json as RoundResponse;
+        expect(Object.keys(answer).sort()).toEqual(['ima', 'quote']);
+        expect(verify(agentB.identity, answer.quote, nonce)).toMatchObject({ ok: true });
+        expect(answer.ima).toMatchObject({ from: 0 });
+        // Read after the quote: some prefix of the list replays to the quoted PCR 10 (read before, it could lag behind).
+        expect(prefixPcrs(Buffer.from(answer.ima!.entries, 'base64'))).toContain(answer.quote.pcrs.sha1!['10']);
+      }
+    } finally {
+      measuring = false;
+      await measured;
+    }
+    const from = nodeB.imaEntryCount() - 1;
+    const all = await call(agentB, '/v1/round', { method: 'POST', body: { nonce: 'ab'.repeat(16), pcrSelection: SEL, imaFrom: from, eventLog: true, verity: true } });
+    const answer = all.json as RoundResponse;
+    expect(answer.ima).toMatchObject({ from, total: nodeB.imaEntryCount() });
+    expect(Buffer.from(answer.eventLog!.log, 'base64').equals(await nodeB.bootLog())).toBe(true);
+    expect(answer.verity).toEqual({ devices: [{ name: 'root', rootHash: nodeB.verity.rootHash, status: 'verified' }] });
+  });
+
+  it.each([
+    ['no nonce', { pcrSelection: SEL }, 'quote.invalid_nonce'],
+    ['an empty selection', { nonce: 'ab'.repeat(16), pcrSelection: {} }, 'quote.invalid_pcr'],
+    ['a negative imaFrom', { nonce: 'ab'.repeat(16), pcrSelection: SEL, imaFrom: -1 }, 'ima.invalid_from'],
+    ['a string imaFrom', { nonce: 'ab'.repeat(16), pcrSelection: SEL, imaFrom: '0' }, 'ima.invalid_from'],
+    ['eventLog not a boolean', { nonce: 'ab'.repeat(16), pcrSelection: SEL, eventLog: 'yes' }, 'round.invalid'],
+    ['verity not a boolean', { nonce: 'ab'.repeat(16), pcrSelection: SEL, verity: 1 }, 'round.invalid'],
+  ])('rejects a round request with %s as 400 naming the field', async (_what, body, code) => {
+    const r = await call(agentA, '/v1/round', { method: 'POST', body });
+    expect(r.status).toBe(400);
+    expect((r.json as { error: { code: string; message: string } }).error.code).toBe(code);
+    expect((await call(agentA, '/v1/round')).status).toBe(405);
   });
 
   it('reports dm-verity root hash and status from the node', async () => {
