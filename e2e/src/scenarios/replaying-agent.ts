@@ -5,7 +5,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
  * A malicious "agent" for the replay scenario: it serves the node's agent certificate on the node's
  * address (so the operator's mTLS checks pass), forwards every request to the real agent, records
  * the first quote and answers every later quote request with that recorded quote, whatever nonce
- * was sent.
+ * was sent: POST /v1/quote, and the quote inside POST /v1/round (the rest of a round, such as the IMA
+ * entries, still comes fresh from the agent).
  */
 export interface ReplayingAgentOptions {
   host: string;
@@ -40,19 +41,32 @@ function forward(o: ReplayingAgentOptions, method: string, path: string, body: B
 }
 
 export async function startReplayingAgent(o: ReplayingAgentOptions): Promise<ReplayingAgent> {
-  let recorded: Buffer | undefined;
+  let recorded: unknown;
   let replayed = 0;
+  /** The quote of an answer (POST /v1/quote, or the `quote` of POST /v1/round): the first recorded, later ones replaced by it. */
+  const replayQuote = (answer: unknown, set: (q: unknown) => unknown, get: () => unknown): unknown => {
+    if (recorded === undefined) { recorded = get(); return answer; }
+    replayed++;
+    return set(recorded);
+  };
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const body = await readBody(req);
-    const isQuote = req.method === 'POST' && (req.url ?? '').startsWith('/v1/quote');
-    if (isQuote && recorded !== undefined) {
+    const path = req.method === 'POST' ? (req.url ?? '').split('?')[0] : undefined;
+    if (path === '/v1/quote' && recorded !== undefined) {
       replayed++;
-      res.writeHead(200, { 'content-type': 'application/json' }).end(recorded);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(recorded));
       return;
     }
     const r = await forward(o, req.method ?? 'GET', req.url ?? '/', body);
-    if (isQuote && r.status === 200) recorded = r.body;
-    res.writeHead(r.status, { 'content-type': 'application/json' }).end(r.body);
+    let out = r.body;
+    if (r.status === 200 && (path === '/v1/quote' || path === '/v1/round')) {
+      const answer = JSON.parse(r.body.toString('utf8')) as Record<string, unknown>;
+      const replaced = path === '/v1/quote'
+        ? replayQuote(answer, (q) => q, () => answer)
+        : replayQuote(answer, (q) => ({ ...answer, quote: q }), () => answer['quote']);
+      out = Buffer.from(JSON.stringify(replaced));
+    }
+    res.writeHead(r.status, { 'content-type': 'application/json' }).end(out);
   };
   const server: Server = createServer({ cert: o.tls.certPem, key: o.tls.keyPem, ca: o.tls.clientCaPem, requestCert: true, rejectUnauthorized: true }, (req, res) => {
     handle(req, res).catch(() => { if (!res.headersSent) res.writeHead(502).end('{}'); });
