@@ -83,7 +83,8 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
 
   const connection = redisConnection(cfg.redisUrl);
   const scheduler = new BullRoundScheduler({ connection, onReconnect: () => { if (elector.isLeader()) for (const k of allKeys(informers)) queue.add(k); } });
-  const redis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: null });
+  // Auto-pipelining: the state GETs and SETs of a shard's concurrent rounds share socket writes.
+  const redis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: null, enableAutoPipelining: true });
   const store = new RedisNodeStateStore({ redis });
 
   const enforceTarget = (na: NodeAttestation): EnforceTarget => {

@@ -1,6 +1,7 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { AttestationTarget, RoundScheduler } from '../ports.js';
-import { jitterMs, ROUND_JOB, ROUND_QUEUE, ROUND_QUEUE_PREFIX, type RoundJobData } from './round-job.js';
+import { ROUND_JOB, ROUND_QUEUE, ROUND_QUEUE_PREFIX, shardKeys, shardOf, type RoundJobData, type Shard } from './round-job.js';
 
 /** Structured log sink (the operator's logger fits). */
 export interface QueueLog {
@@ -28,17 +29,29 @@ export interface ReconcileResult {
   removed: string[];
 }
 
+const JOB_OPTS = { attempts: 1, removeOnComplete: true, removeOnFail: true } as const;
+/** Job scheduler id of a shard (node names have no ':', so no clash with a node name). */
+export const shardSchedulerId = (shardId: string): string => `shard:${shardId}`;
+
 /**
- * One BullMQ job scheduler per attested node, id = node name, repeating every `intervalMs` with a
- * per-node phase (`jitterMs`). Upserting an unchanged target is a no-op; a new interval or policy
- * replaces the schedule. Owned by the leader; workers in every replica process the jobs.
+ * Sharded round schedules: nodes with the same interval and phase slot (`shardOf`) share one BullMQ
+ * job scheduler (`every` = interval, `offset` = the slot's phase) whose tick runs every member's
+ * round, so BullMQ's per-job Redis round trips are paid per shard, not per node. Membership lives in
+ * Redis: a set per shard and a hash node → shard, so ensuring an unchanged node is one HGET. A new
+ * node also gets a one-off round at once. Owned by the leader; workers in every replica run the ticks.
  */
 export class BullRoundScheduler implements RoundScheduler {
   readonly queue: Queue<RoundJobData>;
   private readonly log: QueueLog | undefined;
+  private readonly keys: ReturnType<typeof shardKeys>;
+  /** Membership changes of one shard run one at a time (so a remove cannot drop a scheduler an add needs). */
+  private readonly locks = new Map<string, Promise<unknown>>();
 
   constructor(opts: BullRoundSchedulerOptions) {
-    this.queue = new Queue<RoundJobData>(opts.queueName ?? ROUND_QUEUE, { connection: opts.connection, prefix: opts.prefix ?? ROUND_QUEUE_PREFIX });
+    const prefix = opts.prefix ?? ROUND_QUEUE_PREFIX;
+    const queueName = opts.queueName ?? ROUND_QUEUE;
+    this.queue = new Queue<RoundJobData>(queueName, { connection: opts.connection, prefix });
+    this.keys = shardKeys(prefix, queueName);
     this.log = opts.log;
     this.queue.on('error', (e: Error) => this.log?.warn('round queue: redis error', { error: e.message }));
     this.watchReconnects(opts.onReconnect);
@@ -46,42 +59,116 @@ export class BullRoundScheduler implements RoundScheduler {
 
   async ensure(target: AttestationTarget): Promise<void> {
     const { nodeName, policyName, intervalMs } = target;
-    const every = Math.max(1, Math.round(intervalMs));
-    const existing = await this.queue.getJobScheduler(nodeName);
-    if (existing?.every === every && existing.template?.data?.policyName === policyName) return;
-    await this.queue.upsertJobScheduler(nodeName, { every, offset: jitterMs(nodeName, every) }, {
-      name: ROUND_JOB,
-      data: { nodeName, policyName },
-      opts: { attempts: 1, removeOnComplete: true, removeOnFail: true },
-    });
-    if (existing === undefined) {
-      // A node new to the schedule (just registered, or schedules lost with Redis) is attested now,
-      // not only at its jittered slot up to one interval later.
-      await this.queue.add(ROUND_JOB, { nodeName, policyName }, { jobId: `first-${nodeName}`, attempts: 1, removeOnComplete: true, removeOnFail: true });
+    const shard = shardOf(nodeName, Math.max(1, Math.round(intervalMs)));
+    const redis = await this.redis();
+    const current = await redis.hget(this.keys.nodes, nodeName);
+    if (current === shard.id) return;
+    await this.locked(shard.id, () => this.addMember(shard, nodeName));
+    if (current !== null) await this.locked(current, () => this.dropMember(current, nodeName));
+    // Last: the hash entry is what makes the next ensure a no-op, so a crash above is redone.
+    await redis.hset(this.keys.nodes, nodeName, shard.id);
+    if (current === null) {
+      // Per-node scheduler of the unsharded shape (an upgrade): the shard now schedules the node.
+      await this.queue.removeJobScheduler(nodeName);
+      // A node new to the schedules (just registered, or schedules lost with Redis) is attested now,
+      // not only at its shard's phase up to one interval later.
+      await this.queue.add(ROUND_JOB, { nodeName, policyName }, { jobId: `first-${nodeName}`, ...JOB_OPTS });
     }
-    this.log?.info('round schedule set', { node: nodeName, policy: policyName, intervalMs: every });
+    this.log?.info('round schedule set', { node: nodeName, policy: policyName, intervalMs: shard.every, shard: shard.id });
   }
 
   async remove(nodeName: string): Promise<void> {
-    if (await this.queue.removeJobScheduler(nodeName)) this.log?.info('round schedule removed', { node: nodeName });
+    const redis = await this.redis();
+    const current = await redis.hget(this.keys.nodes, nodeName);
+    if (current === null) return;
+    await this.locked(current, () => this.dropMember(current, nodeName));
+    await redis.hdel(this.keys.nodes, nodeName);
+    this.log?.info('round schedule removed', { node: nodeName });
   }
 
   async list(): Promise<string[]> {
-    const schedulers = await this.queue.getJobSchedulers(0, -1);
-    return schedulers.map((s) => s.id ?? s.key);
+    return (await this.redis()).hkeys(this.keys.nodes);
   }
 
-  /** Makes the schedules exactly `targets`: ensures each (idempotent) and removes every other one. */
+  /** Node names of a shard (as the worker reads them). */
+  async members(shardId: string): Promise<string[]> {
+    return (await this.redis()).smembers(this.keys.members(shardId));
+  }
+
+  /**
+   * Makes the schedules exactly `targets`: ensures each (idempotent), removes every other node, drops
+   * members a shard should not have (a move cut short by a crash), and makes the job schedulers exactly
+   * one per non-empty shard (one lost by a race is recreated, a stray or per-node one removed).
+   */
   async reconcileSchedules(targets: readonly AttestationTarget[]): Promise<ReconcileResult> {
-    const wanted = new Set(targets.map((t) => t.nodeName));
+    const wanted = new Map(targets.map((t) => [t.nodeName, shardOf(t.nodeName, Math.max(1, Math.round(t.intervalMs)))]));
     for (const t of targets) await this.ensure(t);
     const removed = (await this.list()).filter((n) => !wanted.has(n));
     for (const n of removed) await this.remove(n);
+    const shards = new Map([...wanted.values()].map((s) => [s.id, s]));
+    await this.pruneMembers(wanted);
+    await this.syncSchedulers(shards);
     return { ensured: targets.length, removed };
   }
 
   async close(): Promise<void> {
     await this.queue.close();
+  }
+
+  /** The queue's connection: BullMQ's Redis backend client is an ioredis client. */
+  private async redis(): Promise<Redis> {
+    return (await this.queue.getBackend().client) as unknown as Redis;
+  }
+
+  private async locked<T>(shardId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(shardId) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const settled = next.catch(() => undefined);
+    this.locks.set(shardId, settled);
+    void settled.then(() => { if (this.locks.get(shardId) === settled) this.locks.delete(shardId); });
+    return next;
+  }
+
+  private async addMember(shard: Shard, nodeName: string): Promise<void> {
+    const redis = await this.redis();
+    results(await redis.multi().sadd(this.keys.members(shard.id), nodeName).sadd(this.keys.shards, shard.id).exec());
+    if (await this.queue.getJobScheduler(shardSchedulerId(shard.id)) !== undefined) return;
+    await this.upsertShard(shard);
+  }
+
+  private async upsertShard(shard: Shard): Promise<void> {
+    await this.queue.upsertJobScheduler(shardSchedulerId(shard.id), { every: shard.every, offset: shard.offset },
+      { name: ROUND_JOB, data: { shard: shard.id }, opts: JOB_OPTS });
+    this.log?.info('round shard scheduled', { shard: shard.id, intervalMs: shard.every, offsetMs: shard.offset });
+  }
+
+  /** Removes a node from a shard; the last member's removal removes the shard's job scheduler. */
+  private async dropMember(shardId: string, nodeName: string): Promise<void> {
+    const redis = await this.redis();
+    const [, left] = results(await redis.multi().srem(this.keys.members(shardId), nodeName).scard(this.keys.members(shardId)).exec());
+    if (left !== 0) return;
+    await this.queue.removeJobScheduler(shardSchedulerId(shardId));
+    await redis.srem(this.keys.shards, shardId);
+    this.log?.info('round shard removed', { shard: shardId });
+  }
+
+  private async pruneMembers(wanted: Map<string, Shard>): Promise<void> {
+    const redis = await this.redis();
+    for (const shardId of await redis.smembers(this.keys.shards)) {
+      const stray = (await this.members(shardId)).filter((n) => wanted.get(n)?.id !== shardId);
+      for (const n of stray) await this.locked(shardId, () => this.dropMember(shardId, n));
+      // An empty shard left by a crash: its scheduler goes in syncSchedulers.
+      if ((await redis.scard(this.keys.members(shardId))) === 0) await redis.srem(this.keys.shards, shardId);
+    }
+  }
+
+  private async syncSchedulers(shards: Map<string, Shard>): Promise<void> {
+    const existing = new Set((await this.queue.getJobSchedulers(0, -1)).map((s) => s.id ?? s.key));
+    for (const [id, shard] of shards) {
+      if (!existing.has(shardSchedulerId(id))) await this.locked(id, () => this.upsertShard(shard));
+    }
+    const keep = new Set([...shards.keys()].map(shardSchedulerId));
+    for (const id of existing) if (!keep.has(id)) await this.queue.removeJobScheduler(id);
   }
 
   private watchReconnects(onReconnect: (() => void) | undefined): void {
@@ -95,4 +182,11 @@ export class BullRoundScheduler implements RoundScheduler {
       connected = true;
     });
   }
+}
+
+/** The replies of a MULTI/EXEC; the first failed command's error is thrown. */
+function results(replies: [Error | null, unknown][] | null): unknown[] {
+  if (replies === null) throw new Error('redis transaction aborted');
+  for (const [e] of replies) if (e !== null) throw e;
+  return replies.map(([, r]) => r);
 }

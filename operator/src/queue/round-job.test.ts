@@ -1,4 +1,4 @@
-import { jitterMs, queueLagMs } from './round-job.js';
+import { jitterMs, MAX_SLOTS, queueLagMs, shardOf } from './round-job.js';
 
 describe('jitterMs', () => {
   it('is deterministic and within [0, interval)', () => {
@@ -31,5 +31,27 @@ describe('queueLagMs', () => {
     expect(queueLagMs({ timestamp: 1000, opts: {} }, 1040)).toBe(40);
     expect(queueLagMs({ timestamp: 1000, delay: 5000 }, 6100)).toBe(100);
     expect(queueLagMs({ timestamp: 1000, delay: 0, opts: { delay: 10_000 } }, 10_000)).toBe(0);
+  });
+});
+
+describe('shardOf', () => {
+  it('spreads the nodes of an interval over a slot every 100 ms, deterministically', () => {
+    const offsets = new Set<number>();
+    for (let i = 0; i < 2000; i++) {
+      const sh = shardOf(`n${i}`, 10_000);
+      expect(sh).toEqual(shardOf(`n${i}`, 10_000));
+      expect(sh.offset % 100).toBe(0);
+      expect(sh.offset).toBeLessThan(10_000);
+      expect(sh.id).toBe(`10000:${sh.offset / 100}`);
+      offsets.add(sh.offset);
+    }
+    expect(offsets.size).toBe(100);
+  });
+
+  it('caps the slots of a long interval and keeps one slot for a short one', () => {
+    const slots = new Set<string>();
+    for (let i = 0; i < 20_000; i++) slots.add(shardOf(`n${i}`, 3_600_000).id);
+    expect(slots.size).toBe(MAX_SLOTS);
+    expect(shardOf('a', 50)).toEqual({ id: '50:0', every: 50, offset: 0 });
   });
 });

@@ -3,13 +3,42 @@ import { createHash } from 'node:crypto';
 /** Default BullMQ queue name and key prefix of the round queue. */
 export const ROUND_QUEUE = 'nodeward-rounds';
 export const ROUND_QUEUE_PREFIX = 'nodeward';
-/** Name of every round job (the scheduler id is the node name). */
+/** Name of every round job: a node's one-off first round, or a shard's repeating tick. */
 export const ROUND_JOB = 'round';
 
-/** The data of a round job. The worker resolves everything else from the informer caches. */
-export interface RoundJobData {
-  nodeName: string;
-  policyName: string;
+/**
+ * The data of a round job: one node's round (its first, run at once), or a shard tick (the rounds of
+ * every member of the shard, read from Redis when the tick runs). The worker resolves everything
+ * else from the informer caches.
+ */
+export type RoundJobData = { nodeName: string; policyName: string } | { shard: string };
+
+/** Phase slots per interval: one every SLOT_MS, at most MAX_SLOTS, at least 1. */
+export const SLOT_MS = 100;
+export const MAX_SLOTS = 600;
+
+/** A node's shard: its interval and phase slot. `id` names the shard's job scheduler and member set. */
+export interface Shard {
+  id: string;
+  every: number;
+  /** The slot's phase within the interval, ms. */
+  offset: number;
+}
+
+/**
+ * The shard of a node at an interval: slot = the node's deterministic hash (as `jitterMs`) mod the
+ * interval's slot count, phase = slot × interval / slots. Same on every replica and across restarts.
+ */
+export function shardOf(nodeName: string, every: number): Shard {
+  const slots = Math.min(MAX_SLOTS, Math.max(1, Math.floor(every / SLOT_MS)));
+  const slot = jitterMs(nodeName, slots);
+  return { id: `${every}:${slot}`, every, offset: Math.floor((slot * every) / slots) };
+}
+
+/** Redis keys of the shard membership, beside BullMQ's own keys of the queue. */
+export function shardKeys(prefix: string, queueName: string): { members: (shardId: string) => string; nodes: string; shards: string } {
+  const base = `${prefix}:${queueName}:nw-shard`;
+  return { members: (id) => `${base}:members:${id}`, nodes: `${base}:of-node`, shards: `${base}:ids` };
 }
 
 /**

@@ -1,9 +1,10 @@
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { RoundOutcome, RoundOutcomeHandler } from '../ports.js';
 import type { RoundMetrics } from '../round/round-metrics.js';
 import { defaultRoundMetrics } from '../round/round-metrics.js';
 import type { QueueLog } from './bull-round-scheduler.js';
-import { queueLagMs, ROUND_QUEUE, ROUND_QUEUE_PREFIX, type RoundJobData } from './round-job.js';
+import { queueLagMs, ROUND_QUEUE, ROUND_QUEUE_PREFIX, shardKeys, type RoundJobData } from './round-job.js';
 
 export interface RoundWorkerOptions {
   connection: ConnectionOptions;
@@ -11,7 +12,7 @@ export interface RoundWorkerOptions {
   queueName?: string;
   /** BullMQ key prefix. Default `nodeward`. */
   prefix?: string;
-  /** Rounds run at once by this replica. Default 4. */
+  /** Rounds run at once by this replica, across all its jobs. Default 4. */
   concurrency?: number;
   /** One round for a node, e.g. `(n) => runRound(n, deps)`; undefined when skipped. */
   runRound: (nodeName: string) => Promise<RoundOutcome | undefined>;
@@ -23,21 +24,29 @@ export interface RoundWorkerOptions {
 }
 
 /**
- * Processes round jobs: runs the node's round and hands the outcome to the control plane. Runs in
- * every replica; BullMQ's job lock keeps a job on one worker. A round is never retried (a failed
- * or stalled job is dropped; the next tick is the retry), and its failures are logged, not thrown.
+ * Processes round jobs: a node's first round, or a shard tick, whose members (one SMEMBERS) have
+ * their rounds run concurrently. Rounds are bounded by `concurrency` across all the replica's jobs;
+ * each outcome goes to the control plane. Runs in every replica; BullMQ's job lock keeps a job on one
+ * worker. A round is never retried (a failed or stalled job is dropped; the next tick is the retry),
+ * and its failures are logged, not thrown, so one failing round does not stop its shard's others.
  */
 export class RoundWorker {
   readonly worker: Worker<RoundJobData, void>;
   private readonly opts: RoundWorkerOptions;
   private readonly metrics: RoundMetrics;
+  private readonly keys: ReturnType<typeof shardKeys>;
+  private readonly limit: Limiter;
 
   constructor(opts: RoundWorkerOptions) {
     this.opts = opts;
     this.metrics = opts.metrics ?? defaultRoundMetrics();
-    this.worker = new Worker<RoundJobData, void>(opts.queueName ?? ROUND_QUEUE, (job) => this.process(job), {
-      connection: opts.connection, prefix: opts.prefix ?? ROUND_QUEUE_PREFIX, concurrency: opts.concurrency ?? 4,
-      maxStalledCount: 0,
+    const queueName = opts.queueName ?? ROUND_QUEUE;
+    const prefix = opts.prefix ?? ROUND_QUEUE_PREFIX;
+    const concurrency = opts.concurrency ?? 4;
+    this.keys = shardKeys(prefix, queueName);
+    this.limit = limiter(concurrency);
+    this.worker = new Worker<RoundJobData, void>(queueName, (job) => this.process(job), {
+      connection: opts.connection, prefix, concurrency, maxStalledCount: 0,
     });
     this.worker.on('error', (e: Error) => opts.log?.warn('round worker: redis error', { error: e.message }));
   }
@@ -47,13 +56,23 @@ export class RoundWorker {
   }
 
   private async process(job: Job<RoundJobData, void>): Promise<void> {
-    const now = (this.opts.now ?? Date.now)();
-    this.metrics.queueLagSeconds.observe(queueLagMs(job, now) / 1000);
-    const nodeName = typeof job.data?.nodeName === 'string' ? job.data.nodeName : job.repeatJobKey;
+    const data = job.data as Partial<{ nodeName: unknown; shard: unknown }> | undefined;
+    if (typeof data?.shard === 'string') {
+      const redis = (await this.worker.getBackend().client) as unknown as Redis;
+      const members = await redis.smembers(this.keys.members(data.shard));
+      await Promise.all(members.map((n) => this.limit(() => this.round(job, n))));
+      return;
+    }
+    const nodeName = typeof data?.nodeName === 'string' ? data.nodeName : job.repeatJobKey;
     if (nodeName === undefined) {
       this.opts.log?.warn('round job without a node name dropped', { job: job.id });
       return;
     }
+    await this.limit(() => this.round(job, nodeName));
+  }
+
+  private async round(job: Job<RoundJobData, void>, nodeName: string): Promise<void> {
+    this.metrics.queueLagSeconds.observe(queueLagMs(job, (this.opts.now ?? Date.now)()) / 1000);
     try {
       const outcome = await this.opts.runRound(nodeName);
       if (outcome !== undefined) await this.opts.onOutcome(outcome);
@@ -61,4 +80,23 @@ export class RoundWorker {
       this.opts.log?.error('round failed', { node: nodeName, error: e instanceof Error ? e.message : String(e) });
     }
   }
+}
+
+type Limiter = (fn: () => Promise<void>) => Promise<void>;
+
+/** Runs at most `n` of the functions given to it at once, the others in order as slots free up. */
+function limiter(n: number): Limiter {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async (fn) => {
+    if (running >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+    else running++;
+    try {
+      await fn();
+    } finally {
+      const next = waiting.shift();
+      if (next === undefined) running--;
+      else next();
+    }
+  };
 }

@@ -10,7 +10,8 @@ const warnings: string[] = [];
 
 beforeAll(async () => {
   server = await TestRedis.start();
-  redis = new Redis(server.connection);
+  // As the operator connects: auto-pipelining, so concurrent rounds' GETs and SETs share socket writes.
+  redis = new Redis({ ...server.connection, enableAutoPipelining: true });
 });
 afterAll(async () => {
   redis.disconnect();
@@ -64,4 +65,17 @@ it.each([
   expect(await s.get('n')).toBeUndefined();
   expect(warnings).toHaveLength(1);
   expect(warnings[0]).toMatch(/^corrupt node state ignored/);
+});
+
+it("keeps each node's state its own under concurrent, auto-pipelined gets and puts (a shard's rounds)", async () => {
+  const s = store();
+  const nodes = Array.from({ length: 50 }, (_, i) => `n${i}`);
+  const stateOf = (i: number): RoundState => ({ ...full, akName: (i + 16).toString(16).repeat(32), ima: { ...full.ima, count: i } });
+  await redis.set(s.key('corrupt'), '{"v":1,');
+  warnings.length = 0;
+  await Promise.all(nodes.map((n, i) => s.put(n, stateOf(i))));
+  const [corrupt, ...read] = await Promise.all([s.get('corrupt'), ...nodes.map((n) => s.get(n))]);
+  expect(corrupt).toBeUndefined();
+  expect(warnings).toHaveLength(1);
+  expect(read).toEqual(nodes.map((_, i) => stateOf(i)));
 });
