@@ -15,8 +15,8 @@ import { createLogger, type Logger } from './log.js';
 import { metrics, recordApiWrite, registry, setNodesByPhase } from './metrics.js';
 import { BullRoundScheduler, RoundWorker } from './queue/index.js';
 import { ConvergenceMemo } from './reconcile/convergence-memo.js';
-import { makeNodeReconciler, policyKey } from './reconcile/node-reconciler.js';
-import { agentUrlFor } from './reconcile/planner.js';
+import { makeNodeReconciler, planInputs, policyKey } from './reconcile/node-reconciler.js';
+import { agentUrlFor, scheduledTargets } from './reconcile/planner.js';
 import { makeRoundContextProvider } from './reconcile/round-context.js';
 import { WorkQueue } from './reconcile/work-queue.js';
 import { createRoundMetrics, runRound } from './round/index.js';
@@ -129,16 +129,21 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
   await informers.start();
   elector.start();
 
+  let schedulesResyncing = false;
   const resync = setInterval(() => {
     const counts: Record<string, number> = {};
     for (const a of informers.nodeAttestations()) counts[a.status?.phase ?? 'Pending'] = (counts[a.status?.phase ?? 'Pending'] ?? 0) + 1;
     setNodesByPhase(counts);
     if (!elector.isLeader()) return;
     for (const k of allKeys(informers)) queue.add(k);
-    // Schedules for nodes no longer attested (e.g. removed while another replica led).
-    const attested = new Set(informers.nodeAttestations().map((a) => a.spec.nodeName));
-    scheduler.list().then((names) => Promise.all(names.filter((n) => !attested.has(n)).map((n) => scheduler.remove(n))))
-      .catch((e: unknown) => log.warn('stale schedule cleanup failed', { error: e }));
+    // The schedules made to match the CRs: stale ones (a node removed while another replica led) go, and a
+    // shard scheduler that two overlapping leaders' changes removed under live members comes back.
+    if (schedulesResyncing) return;
+    schedulesResyncing = true;
+    scheduler.reconcileSchedules(() => scheduledTargets(planInputs(informers), planOptions))
+      .then((r) => { if (r.removed.length > 0) log.info('stale round schedules removed', { count: r.removed.length }); })
+      .catch((e: unknown) => log.warn('round schedule resync failed', { error: e }))
+      .finally(() => { schedulesResyncing = false; });
   }, cfg.resyncMs);
   log.info('started', { identity: cfg.identity, namespace: cfg.namespace, httpPort: http.port });
 

@@ -1,3 +1,5 @@
+import { Queue } from 'bullmq';
+import { ROUND_QUEUE, ROUND_QUEUE_PREFIX } from '../../../operator/src/queue/round-job.js';
 import { attestationPolicy, NODEWARD_NAMESPACE } from '../stack/policy.js';
 import { startStack, waitFor, type Stack } from '../stack/stack.js';
 import type { OperatorProcess } from '../stack/operator-process.js';
@@ -71,6 +73,32 @@ describe('operator resilience (real apiserver, Redis, swtpm agents, operator pro
     for (const n of ALL) expect(resumed.get(n)).toBeLessThanOrEqual(allowanceMs);
     for (const n of ALL) expect((await getJson<{ status?: { phase?: string } }>(stack, ['get', 'nodeattestation', n])).status?.phase).toBe('Trusted');
   }, 180_000);
+
+  it('shard schedulers lost under live members (two leaders overlapping) come back at the next resync', async () => {
+    // A short resync, so the repair is seen within seconds (the Redis restart above must not rely on it).
+    await current.kill('SIGTERM');
+    current = await stack.startOperator('nodeward-operator-resync', { ...FAST_STATUS, NODEWARD_RESYNC_MS: '3000' });
+    const url = new URL(stack.harness.redisUrl);
+    const queue = new Queue(ROUND_QUEUE, { prefix: ROUND_QUEUE_PREFIX, connection: { host: url.hostname, port: Number(url.port) } });
+    try {
+      const shards = async (): Promise<string[]> => (await queue.getJobSchedulers(0, -1)).map((j) => j.key).filter((k) => k.startsWith('shard:')).sort();
+      const before = await waitFor('shard schedulers', async () => { const s = await shards(); return s.length > 0 ? s : undefined; }, 30_000, 200);
+      // What an old leader's late remove does: the schedulers go, the membership in Redis stays.
+      for (const id of before) await queue.removeJobScheduler(id);
+      expect(await shards()).toEqual([]);
+      const gone = Date.now();
+      await waitFor('shard schedulers recreated', async () => JSON.stringify(await shards()) === JSON.stringify(before), 30_000, 100);
+      const repaired = Date.now();
+      console.log(`${before.length} shard schedulers recreated ${repaired - gone} ms after removal`);
+      // Rounds run again on the recreated schedules, not just on a tick already queued before the removal.
+      await waitFor('every node attested after the repair', async () => {
+        const times = await Promise.all(ALL.map((n) => lastAttestationTime(stack, n)));
+        return times.every((t) => t > repaired);
+      }, 30_000, 200);
+    } finally {
+      await queue.close();
+    }
+  }, 120_000);
 
   it('an operator SIGKILLed right after tainting finishes the job exactly once on restart', async () => {
     const serial = await waitCredentialSerial(stack, 'r-kill');

@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { Registry } from 'prom-client';
 import type { AttestationTarget, RoundOutcome } from '../ports.js';
 import { createRoundMetrics } from '../round/round-metrics.js';
@@ -116,6 +117,21 @@ it('reconcileSchedules removes the stale, drops stray members and makes one sche
   expect(await s.members(shardOf('gone', 60_000).id)).not.toContain('gone');
   expect(await shardSchedulers(s)).toEqual([shardOf('kept', 60_000), shardOf('new', 45_000), shardOf('lost-scheduler', 60_000)]
     .map((sh) => shardSchedulerId(sh.id)).sort());
+});
+
+it('reconcileSchedules reads the node hash once, then its targets, and re-ensures only nodes not in their shard', async () => {
+  const s = scheduler();
+  await s.ensure(target('same', 60_000));
+  await s.ensure(target('moved', 60_000));
+  const ensure = jest.spyOn(s, 'ensure');
+  const read = jest.fn(() => [target('same', 60_000), target('moved', 45_000)]);
+  const done = s.reconcileSchedules(read);
+  // Not read before the hash: a node the reconciler ensures meanwhile must be in the targets too.
+  expect(read).not.toHaveBeenCalled();
+  expect(await done).toEqual({ ensured: 2, removed: [] });
+  expect(read).toHaveBeenCalledTimes(1);
+  expect(ensure.mock.calls.map(([t]) => t.nodeName)).toEqual(['moved']);
+  expect(await s.members(shardOf('moved', 45_000).id)).toEqual(['moved']);
 });
 
 it('with two workers on one queue runs each round job exactly once, on schedule', async () => {

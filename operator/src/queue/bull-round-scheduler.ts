@@ -96,14 +96,18 @@ export class BullRoundScheduler implements RoundScheduler {
   }
 
   /**
-   * Makes the schedules exactly `targets`: ensures each (idempotent), removes every other node, drops
+   * Makes the schedules exactly `targets`: ensures each one not already in its shard, removes every other node, drops
    * members a shard should not have (a move cut short by a crash), and makes the job schedulers exactly
    * one per non-empty shard (one lost by a race is recreated, a stray or per-node one removed).
    */
-  async reconcileSchedules(targets: readonly AttestationTarget[]): Promise<ReconcileResult> {
+  async reconcileSchedules(targetsOrRead: readonly AttestationTarget[] | (() => readonly AttestationTarget[])): Promise<ReconcileResult> {
+    // One read of the node → shard hash, so a resync over 10,000 unchanged nodes is not 10,000 HGETs.
+    const current = await (await this.redis()).hgetall(this.keys.nodes);
+    // Targets read after the hash: a node the reconciler ensured meanwhile is then in both, never removed as stale.
+    const targets = typeof targetsOrRead === 'function' ? targetsOrRead() : targetsOrRead;
     const wanted = new Map(targets.map((t) => [t.nodeName, shardOf(t.nodeName, Math.max(1, Math.round(t.intervalMs)))]));
-    for (const t of targets) await this.ensure(t);
-    const removed = (await this.list()).filter((n) => !wanted.has(n));
+    for (const t of targets) if (current[t.nodeName] !== wanted.get(t.nodeName)!.id) await this.ensure(t);
+    const removed = Object.keys(current).filter((n) => !wanted.has(n));
     for (const n of removed) await this.remove(n);
     const shards = new Map([...wanted.values()].map((s) => [s.id, s]));
     await this.pruneMembers(wanted);

@@ -45,7 +45,7 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
   });
 
   const reconcileNode = async (nodeName: string): Promise<ReconcileResult> => {
-    const p = planNode(nodeName, inputs(deps.caches), deps.plan);
+    const p = planNode(nodeName, planInputs(deps.caches), deps.plan);
     if (p.removeSchedule) await deps.scheduler.remove(nodeName);
     if (p.deletion) return remove(p);
     if (p.conflict) return conflict(p);
@@ -150,7 +150,7 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
   const reconcilePolicy = async (name: string): Promise<ReconcileResult> => {
     const policy = findPolicy(deps.caches, name);
     if (policy === undefined) return;
-    const all = plan(inputs(deps.caches), deps.plan).policies[name] ?? { matchedNodes: 0, conflictingNodes: [] };
+    const all = plan(planInputs(deps.caches), deps.plan).policies[name] ?? { matchedNodes: 0, conflictingNodes: [] };
     const gen = policy.metadata.generation;
     const conflictCond = all.conflictingNodes.length > 0
       ? { type: CONDITION.PolicyConflict, status: 'True' as const, reason: REASON.MultiplePolicies, message: `nodes also selected by another policy: ${all.conflictingNodes.join(', ')}`.slice(0, 4096) }
@@ -175,7 +175,7 @@ function findPolicy(c: RoundContextCaches, name: string): NodeAttestationPolicy 
 }
 
 /** The plan's inputs, with the caches' indexed lookups when they have them (a plan is then O(policies), not O(nodes)). */
-function inputs(c: RoundContextCaches): PlanInputs {
+export function planInputs(c: RoundContextCaches): PlanInputs {
   const base: PlanInputs = { policies: c.policies(), nodes: c.nodes(), nodeAttestations: c.nodeAttestations() };
   if (c.node !== undefined) base.node = c.node.bind(c);
   if (c.nodeAttestation !== undefined) base.nodeAttestation = c.nodeAttestation.bind(c);

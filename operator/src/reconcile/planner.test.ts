@@ -1,6 +1,6 @@
 import type { LabelSelector, NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
 import { parseDurationMs } from './duration.js';
-import { agentUrlFor, plan, planNode, type PlanInputs } from './planner.js';
+import { agentUrlFor, plan, planNode, scheduledTargets, type PlanInputs } from './planner.js';
 import { matchesSelector } from './selector.js';
 
 const opts = { agentPort: 9443, defaultIntervalMs: 30_000 };
@@ -139,6 +139,29 @@ describe('plan', () => {
     const w1 = node('w1');
     const p = planNode('w1', { policies: [a], nodes: noScan([]), nodeAttestations: noScan([]), node: (n) => (n === 'w1' ? w1 : undefined), nodeAttestation: () => undefined }, opts);
     expect(p.target?.agentUrl).toBe('https://10.0.0.1:9443');
+  });
+});
+
+describe('scheduledTargets', () => {
+  const workers = policy('workers', { matchLabels: { role: 'worker' } }, '10s');
+  const zoneA = policy('zone-a', { matchLabels: { zone: 'a' } });
+  const registered = (nodeName: string, policyName: string): NodeAttestation => ({
+    ...na(nodeName, policyName), status: { identity: { akPublic: 'AAAA', akName: '000b00', ekCertificateFingerprint: 'ff' } },
+  });
+
+  it('schedules only registered attestations whose node its policy alone selects and that have an address', () => {
+    const inputs: PlanInputs = {
+      policies: [workers, zoneA],
+      nodes: [
+        node('ok', { role: 'worker' }, '10.0.0.1'), node('unregistered', { role: 'worker' }), node('no-ip', { role: 'worker' }, null),
+        node('conflict', { role: 'worker', zone: 'a' }), node('moved', { zone: 'a' }), node('deleting', { role: 'worker' }, '10.0.0.2', true),
+      ],
+      nodeAttestations: [
+        registered('ok', 'workers'), na('unregistered', 'workers'), registered('no-ip', 'workers'), registered('conflict', 'workers'),
+        registered('moved', 'workers'), registered('deleting', 'workers'), registered('node-gone', 'workers'),
+      ],
+    };
+    expect(scheduledTargets(inputs, opts)).toEqual([{ nodeName: 'ok', policyName: 'workers', agentUrl: 'https://10.0.0.1:9443', intervalMs: 10_000 }]);
   });
 });
 

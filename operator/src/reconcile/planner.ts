@@ -99,6 +99,22 @@ export function plan(inputs: PlanInputs, options: PlanOptions): Plan {
   return { nodes, policies };
 }
 
+/**
+ * The round schedules there should be: one per registered NodeAttestation (an AK on record) whose node
+ * its policy alone selects and that has an agent address. The reconciler ensures exactly these, so the
+ * periodic resync can make the scheduler match them (repairing what a leader handover overlap broke). Pure.
+ */
+export function scheduledTargets(inputs: PlanInputs, options: PlanOptions): AttestationTarget[] {
+  const indexed = inputs.node !== undefined && inputs.nodeAttestation !== undefined ? inputs : withIndex(inputs);
+  const targets: AttestationTarget[] = [];
+  for (const na of inputs.nodeAttestations) {
+    if (na.status?.identity?.akPublic === undefined) continue;
+    const { target } = planNode(na.spec.nodeName, indexed, options);
+    if (target !== undefined && target.policyName === na.spec.policyName) targets.push(target);
+  }
+  return targets;
+}
+
 /** The node (if live) and its NodeAttestation, by the inputs' lookups or by scanning the lists. */
 function lookUp(nodeName: string, inputs: PlanInputs): { node: NodeView | undefined; existing: NodeAttestation | undefined } {
   const found = inputs.node !== undefined ? inputs.node(nodeName) : inputs.nodes.find((n) => n.metadata.name === nodeName);
