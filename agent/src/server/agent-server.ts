@@ -67,24 +67,24 @@ function checkKeyPair(cred: CredentialFields): void {
   }
 }
 
-async function takeQuote(d: ServerDeps, nonce: Buffer, selection: PcrSelection): Promise<QuoteResponse> {
+async function takeQuote(d: Pick<ServerDeps, 'tpm' | 'metrics'>, nonce: Buffer, selection: PcrSelection): Promise<QuoteResponse> {
   const t0 = process.hrtime.bigint();
   const q = await d.tpm.quote(nonce, selection);
   d.metrics.quoteLatency(Number(process.hrtime.bigint() - t0) / 1e9);
   return q;
 }
 
-async function imaFrom(d: ServerDeps, from: number): Promise<ImaLogResponse> {
+async function imaFrom(d: Pick<ServerDeps, 'ima'>, from: number): Promise<ImaLogResponse> {
   const s = await d.ima.slice(from).catch((e: unknown) => { throw unavailable('ima', e); });
   return { from: s.from, total: s.total, entries: s.entries.toString('base64') };
 }
 
-async function eventLog(d: ServerDeps): Promise<EventLogResponse> {
+async function eventLog(d: Pick<ServerDeps, 'eventLogPath'>): Promise<EventLogResponse> {
   const log = await readFile(d.eventLogPath).catch((e: unknown) => { throw unavailable('eventlog', e); });
   return { log: log.toString('base64') };
 }
 
-async function verity(d: ServerDeps): Promise<VerityStatusResponse> {
+async function verity(d: Pick<ServerDeps, 'verity'>): Promise<VerityStatusResponse> {
   const devices = await readVerity(d.verity).catch((e: unknown) => { throw unavailable('verity', e); });
   return { devices };
 }
@@ -93,7 +93,7 @@ async function verity(d: ServerDeps): Promise<VerityStatusResponse> {
  * POST /v1/round, strictly in this order: the quote, then the IMA list (read after the quote, so it
  * holds at least every entry the quoted PCR 10 covers), then the event log and dm-verity status.
  */
-async function round(d: ServerDeps, p: RoundParts): Promise<RoundResponse> {
+export async function answerRound(d: Pick<ServerDeps, 'tpm' | 'ima' | 'eventLogPath' | 'verity' | 'metrics'>, p: RoundParts): Promise<RoundResponse> {
   const out: RoundResponse = { quote: await takeQuote(d, p.nonce, p.selection) };
   if (p.imaFrom !== undefined) out.ima = await imaFrom(d, p.imaFrom);
   if (p.eventLog) out.eventLog = await eventLog(d);
@@ -118,7 +118,7 @@ function routes(d: ServerDeps): Map<string, Handler> {
   r.set('GET /v1/ima', async ({ query }) => ok(await imaFrom(d, parseFrom(query.get('from')))));
   r.set('GET /v1/eventlog', async () => ok(await eventLog(d)));
   r.set('GET /v1/verity', async () => ok(await verity(d)));
-  r.set('POST /v1/round', async ({ body }) => ok(await round(d, parseRoundRequest(body))));
+  r.set('POST /v1/round', async ({ body }) => ok(await answerRound(d, parseRoundRequest(body))));
   r.set('PUT /v1/credential', async ({ body }) => {
     const cred = parseCredentialRequest(body);
     checkKeyPair(cred);
