@@ -2,7 +2,8 @@ import { CoreV1Api, CustomObjectsApi, CoordinationV1Api } from '@kubernetes/clie
 import { startHarness, type Harness } from '../../../e2e/src/harness/harness.js';
 import { withCordon, withoutCordon, withTaint, withoutTaint } from '../enforce/taints.js';
 import { KeepAliveKubeConfig } from './kube-config.js';
-import { KubeCluster, resourceVersionAtLeast } from './kube-cluster.js';
+import { KubeCluster } from './kube-cluster.js';
+import { resourceVersionAtLeast } from './resource-version.js';
 import { LeaderElector } from './leader-election.js';
 
 let h: Harness;
@@ -68,6 +69,25 @@ describe('KubeCluster against a real API server', () => {
     await cluster.deleteNodeAttestation('n1');
     await cluster.deleteNodeAttestation('n1');
     expect(await cluster.getNodeAttestation('n1')).toBeUndefined();
+  });
+
+  it('shows its own status write over an informer copy that predates it, and the copy once it has caught up', async () => {
+    const policy = await custom.createClusterCustomObject({
+      group: NA.group, version: NA.version, plural: 'nodeattestationpolicies',
+      body: { apiVersion: 'attestation.nodeward.io/v1alpha1', kind: 'NodeAttestationPolicy', metadata: { name: 'p-ryw' },
+        spec: { nodeSelector: { matchLabels: { role: 'ryw' } }, mode: 'Audit', tpm: { pcrs: [0] } } },
+    }) as { metadata: { uid: string } };
+    const ownerReference = { apiVersion: 'attestation.nodeward.io/v1alpha1', kind: 'NodeAttestationPolicy', name: 'p-ryw', uid: policy.metadata.uid, controller: true, blockOwnerDeletion: true };
+    await cluster.applyNodeAttestation({ name: 'n-ryw', nodeName: 'n-ryw', policyName: 'p-ryw', ownerReference });
+    await cluster.applyNodeAttestationStatus('n-ryw', { phase: 'Registered' });
+    const before = (await cluster.getNodeAttestation('n-ryw'))!; // what a lagging informer still holds
+    await cluster.applyNodeAttestationStatus('n-ryw', { phase: 'Trusted', lastAttestationTime: '2025-01-01T00:05:00Z' });
+    expect(cluster.latestNodeAttestation(before)).toEqual({ ...before, status: { phase: 'Trusted', lastAttestationTime: '2025-01-01T00:05:00Z' } });
+    const caughtUp = (await cluster.getNodeAttestation('n-ryw'))!;
+    expect(cluster.latestNodeAttestation(caughtUp)).toBe(caughtUp);
+    // Caught up once, the entry is gone: the older copy is the truth again (nothing is shown over a copy the cache no longer holds).
+    expect(cluster.latestNodeAttestation(before)).toBe(before);
+    await cluster.deleteNodeAttestation('n-ryw');
   });
 
   it('taints and untaints a node, preserving a foreign taint', async () => {

@@ -7,6 +7,8 @@ import type { ConfigMapView, NodeAttestation, NodeAttestationPolicy, NodeAttesta
 import { API_VERSION, FIELD_MANAGER, GROUP, VERSION } from '../status/resources.js';
 import type { Cluster, ClusterEvent, NodeEdit } from './cluster.js';
 import { isAlreadyExists, isConflict, isNotFound, kubeCall } from './errors.js';
+import { OwnStatusWrites } from './own-status-writes.js';
+import { resourceVersionAtLeast } from './resource-version.js';
 
 const NA = { group: GROUP, version: VERSION, plural: 'nodeattestations' };
 const NAP = { group: GROUP, version: VERSION, plural: 'nodeattestationpolicies' };
@@ -27,6 +29,8 @@ export class KubeCluster implements Cluster {
   private cachedNode: ((name: string) => NodeView | undefined) | undefined;
   /** Per Node, the resourceVersion our last write returned, until the informer's copy has caught up with it. */
   private readonly ownNodeWrites = new Map<string, string>();
+  /** Per NodeAttestation, the status our last write set, until the informer's copy has caught up with it. */
+  private readonly ownStatusWrites = new OwnStatusWrites();
 
   constructor(
     kc: KubeConfig,
@@ -51,11 +55,19 @@ export class KubeCluster implements Cluster {
   async applyNodeAttestationStatus(name: string, status: NodeAttestationStatus): Promise<void> {
     const body = { apiVersion: API_VERSION, kind: 'NodeAttestation', metadata: { name }, status };
     this.countWrite('apply', 'nodeattestations/status');
-    await kubeCall(() => this.custom.patchClusterCustomObjectStatus({ ...NA, name, body, fieldManager: FIELD_MANAGER, force: true }, SSA));
+    this.ownStatusWrites.forget(name);
+    const written = await kubeCall(() => this.custom.patchClusterCustomObjectStatus({ ...NA, name, body, fieldManager: FIELD_MANAGER, force: true }, SSA)) as { metadata?: { resourceVersion?: string } } | undefined;
+    this.ownStatusWrites.record(name, written?.metadata?.resourceVersion, status);
+  }
+
+  /** The informer's copy of a NodeAttestation, with the status this replica last wrote while the copy predates that write. */
+  latestNodeAttestation(cached: NodeAttestation | undefined): NodeAttestation | undefined {
+    return this.ownStatusWrites.latest(cached);
   }
 
   async deleteNodeAttestation(name: string): Promise<void> {
     this.countWrite('delete', 'nodeattestations');
+    this.ownStatusWrites.forget(name);
     await ignoreNotFound(kubeCall(() => this.custom.deleteClusterCustomObject({ ...NA, name })));
   }
 
@@ -213,15 +225,6 @@ export function toNodeView(n: V1Node): NodeView {
   };
 }
 
-/**
- * Whether resourceVersion `rv` is at least `written`. Both are etcd revisions in decimal on every API
- * server; anything else (a missing or non-numeric version) compares as not caught up, so the caller
- * reads the Node from the API server instead.
- */
-export function resourceVersionAtLeast(rv: string | undefined, written: string): boolean {
-  if (rv === undefined || !/^[0-9]{1,30}$/.test(rv) || !/^[0-9]{1,30}$/.test(written)) return false;
-  return BigInt(rv) >= BigInt(written);
-}
 
 /** The fresh node with the edit applied; metadata.resourceVersion stays, so a stale write is a 409. */
 function applyEdit(node: V1Node, edit: NodeEdit): V1Node {

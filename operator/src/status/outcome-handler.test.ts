@@ -2,7 +2,7 @@ import type { RoundVerdict } from '@nodeward/attest';
 import { MemoryCluster } from '../kube/memory-cluster.js';
 import { silentLogger } from '../log.js';
 import type { RoundOutcome } from '../ports.js';
-import { makeRoundOutcomeHandler } from './outcome-handler.js';
+import { makeRoundOutcomeHandler, statusWriteReason } from './outcome-handler.js';
 import type { NodeAttestationPolicy } from './resources.js';
 
 const policy: NodeAttestationPolicy = {
@@ -112,5 +112,18 @@ describe('RoundOutcomeHandler', () => {
     await handle(round(clock, verdict(false), 'other'));
     await handle({ ...round(clock, verdict(false)), nodeName: 'gone' });
     expect(cluster.writes).toEqual([]);
+  });
+});
+
+describe('statusWriteReason', () => {
+  const now = new Date('2025-01-01T00:10:00Z');
+  const base = { phase: 'Trusted' as const, consecutiveMisses: 0, lastAttestationTime: '2025-01-01T00:09:00Z', lastSuccessTime: '2025-01-01T00:09:00Z' };
+  const next = { ...base, lastAttestationTime: now.toISOString(), lastSuccessTime: now.toISOString() };
+  it('names the first write, the changed fields (round times apart), and a due heartbeat with its age; skips the rest', () => {
+    expect(statusWriteReason(undefined, next, now, 300_000)).toEqual({ why: 'first' });
+    expect(statusWriteReason(base, { ...next, phase: 'Untrusted', consecutiveMisses: 1 }, now, 300_000)).toEqual({ why: 'changed', fields: ['consecutiveMisses', 'phase'] });
+    expect(statusWriteReason({ ...base, lastFailure: { reason: 'x' } }, next, now, 300_000)).toEqual({ why: 'changed', fields: ['lastFailure'] });
+    expect(statusWriteReason(base, next, now, 300_000)).toBeUndefined();
+    expect(statusWriteReason(base, next, now, 60_000)).toEqual({ why: 'heartbeat', ageMs: 60_000 });
   });
 });

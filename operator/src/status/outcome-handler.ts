@@ -68,16 +68,28 @@ function outcomeFields(outcome: RoundOutcome): Pick<NodeAttestationStatus, 'last
   }
 }
 
+/** Why a status is written: it is the first, a field other than the round times changed, or the heartbeat is due. */
+export type StatusWriteReason = { why: 'first' } | { why: 'changed'; fields: string[] } | { why: 'heartbeat'; ageMs: number };
+
 /**
- * Whether writing `next` can be skipped: nothing changed but the round times, and the last
- * written attestation time is within the heartbeat. Keeps steady-state API writes near zero.
+ * Why `next` must be written over `prev`, or undefined when it can be skipped: nothing changed but
+ * the round times, and the last written attestation time is within the heartbeat. Keeps
+ * steady-state API writes near zero.
  */
-export function canSkipWrite(prev: NodeAttestationStatus | undefined, next: NodeAttestationStatus, now: Date, heartbeatMs: number): boolean {
-  if (prev === undefined) return false;
+export function statusWriteReason(prev: NodeAttestationStatus | undefined, next: NodeAttestationStatus, now: Date, heartbeatMs: number): StatusWriteReason | undefined {
+  if (prev === undefined) return { why: 'first' };
   // Compared as JSON up to key order (the API server may return fields in another order).
-  if (!sameJson(prev, next, ROUND_TIMES)) return false;
+  if (!sameJson(prev, next, ROUND_TIMES)) return { why: 'changed', fields: changedFields(prev, next) };
   const last = prev.lastAttestationTime === undefined ? 0 : Date.parse(prev.lastAttestationTime);
-  return now.getTime() - last < heartbeatMs;
+  const ageMs = now.getTime() - last;
+  return ageMs < heartbeatMs ? undefined : { why: 'heartbeat', ageMs };
+}
+
+function changedFields(prev: NodeAttestationStatus, next: NodeAttestationStatus): string[] {
+  const a = prev as Record<string, unknown>;
+  const b = next as Record<string, unknown>;
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])]
+    .filter((k) => !ROUND_TIMES.has(k) && !sameJson(a[k] ?? null, b[k] ?? null)).sort();
 }
 
 /** The status fields every round changes; written only with another change or on the heartbeat. */
@@ -103,8 +115,13 @@ function toInput(outcome: RoundOutcome): DecisionInput {
 export async function recordDecision(deps: StatusDeps, na: NodeAttestation, policy: NodeAttestationPolicy, decision: Decision, outcome?: RoundOutcome): Promise<boolean> {
   const now = (deps.now ?? (() => new Date()))();
   const status = nextStatus(na, policy, decision, outcome, now);
-  const write = !canSkipWrite(na.status, status, now, deps.heartbeatMs);
-  if (write) await deps.cluster.applyNodeAttestationStatus(na.metadata.name, status);
+  const reason = statusWriteReason(na.status, status, now, deps.heartbeatMs);
+  const write = reason !== undefined;
+  if (write) {
+    // The cached resourceVersion tells a write the informer had not yet shown apart from a new one.
+    deps.log.debug('status written', { node: na.spec.nodeName, ...reason, basedOn: na.metadata.resourceVersion });
+    await deps.cluster.applyNodeAttestationStatus(na.metadata.name, status);
+  }
   for (const e of decision.events) {
     await deps.cluster.createEvent({ ...e, involved: [{ kind: 'Node', name: na.spec.nodeName }, { kind: 'NodeAttestation', name: na.metadata.name }] });
   }
