@@ -22,6 +22,11 @@ export interface OperatorConfig {
   leaseDurationMs: number;
   leaseRetryMs: number;
   redisUrl: string;
+  /**
+   * Idle agent connections kept across all agents (Infinity: one per agent). Each costs ~75 KiB of
+   * this process's memory; past the cap, rounds reconnect with TLS session resumption (more CPU).
+   */
+  agentMaxIdleConnections: number;
   /** Agent mTLS: the operator's client certificate, key and the agents' CA (file paths). */
   agentTls: { certFile?: string; keyFile?: string; caFile?: string };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -73,6 +78,7 @@ export function loadConfig(env: Env = process.env): OperatorConfig {
     leaseDurationMs: num(env, 'NODEWARD_LEASE_DURATION_MS', 15_000),
     leaseRetryMs: num(env, 'NODEWARD_LEASE_RETRY_MS', 2_000),
     redisUrl: env['NODEWARD_REDIS_URL'] ?? 'redis://127.0.0.1:6379',
+    agentMaxIdleConnections: num(env, 'NODEWARD_AGENT_MAX_IDLE_CONNECTIONS', Infinity),
     agentTls: { certFile: optional(env['NODEWARD_AGENT_CLIENT_CERT']), keyFile: optional(env['NODEWARD_AGENT_CLIENT_KEY']), caFile: optional(env['NODEWARD_AGENT_CA']) },
     logLevel: level as OperatorConfig['logLevel'],
     revocationWebhooks: (env['NODEWARD_REVOCATION_WEBHOOKS'] ?? '').split(',').map((u) => u.trim()).filter((u) => u !== '').map(webhookUrl),

@@ -41,7 +41,7 @@ function agentClient(cfg: OperatorConfig): HttpsAgentClient {
   if (certFile === undefined || keyFile === undefined || caFile === undefined) {
     throw new Error('NODEWARD_AGENT_CLIENT_CERT, NODEWARD_AGENT_CLIENT_KEY and NODEWARD_AGENT_CA are required (agent mTLS)');
   }
-  return new HttpsAgentClient({ cert: readFileSync(certFile), key: readFileSync(keyFile), ca: readFileSync(caFile) });
+  return new HttpsAgentClient({ cert: readFileSync(certFile), key: readFileSync(keyFile), ca: readFileSync(caFile), maxIdleConnections: cfg.agentMaxIdleConnections });
 }
 
 export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = createLogger({ component: 'nodeward-operator' }, { level: cfg.logLevel })): Promise<() => Promise<void>> {

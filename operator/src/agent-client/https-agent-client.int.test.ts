@@ -35,7 +35,7 @@ async function agentServer(handler: Handler, serving: PemPair = pki.leaf('agent'
   return `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-function client(opts: { timeoutMs?: number; maxBodyBytes?: number } = {}): HttpsAgentClient {
+function client(opts: { timeoutMs?: number; maxBodyBytes?: number; maxIdleConnections?: number } = {}): HttpsAgentClient {
   const c = new HttpsAgentClient({ cert: operator.cert, key: operator.key, ca: ca.cert, ...opts });
   clients.push(c);
   return c;
@@ -219,4 +219,32 @@ it('keeps one open connection per agent across rounds (300 agents: the idle-sock
   // Three rounds to each agent over one TLS connection each: no handshake after the first round.
   expect([...handshakes.values()].filter((n) => n !== 1)).toEqual([]);
   expect(handshakes.size).toBe(300);
+});
+
+it('keeps at most maxIdleConnections idle across agents: the rest reconnect each round, resuming their TLS session', async () => {
+  const serving = pki.leaf('agent', 'agent-ca', ['127.0.0.1'], 'serverAuth');
+  const handshakes = new Map<string, { full: number; resumed: number }>();
+  const urls: string[] = [];
+  for (let i = 0; i < 40; i++) {
+    const url = await agentServer(json(200, identity), serving);
+    const h = { full: 0, resumed: 0 };
+    handshakes.set(url, h);
+    servers[servers.length - 1]!.on('secureConnection', (s: import('node:tls').TLSSocket) => { h[s.isSessionReused() ? 'resumed' : 'full'] += 1; });
+    urls.push(url);
+  }
+  const c = client({ maxIdleConnections: 10 });
+  for (let round = 0; round < 3; round++) {
+    for (const url of urls) {
+      await c.identity(url);
+      expect(c.idleConnections).toBeLessThanOrEqual(10);
+    }
+  }
+  // The agents see the closes a moment later.
+  const open = (): number => servers.reduce((n, s) => n + (s as unknown as { _connections: number })._connections, 0);
+  for (let i = 0; i < 50 && open() > 10; i++) await new Promise((r) => setTimeout(r, 20));
+  expect(open()).toBe(10);
+  const all = urls.map((u) => handshakes.get(u));
+  // The first 10 agents kept their connection (one handshake each); the other 30 connected every round, resumed after the first.
+  expect(all.slice(0, 10)).toEqual(Array.from({ length: 10 }, () => ({ full: 1, resumed: 0 })));
+  expect(all.slice(10)).toEqual(Array.from({ length: 30 }, () => ({ full: 1, resumed: 2 })));
 });
