@@ -228,6 +228,25 @@ it("bounds the replica's rounds by its concurrency across all shard jobs", async
   expect(maxInFlight).toBe(2);
 });
 
+it("never runs two rounds of a node at once in a replica: a late tick's round for a node still in its round is coalesced", async () => {
+  const s = scheduler();
+  const metrics = createRoundMetrics(new Registry());
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let runs = 0;
+  worker(async () => {
+    runs++;
+    maxInFlight = Math.max(maxInFlight, ++inFlight);
+    await sleep(runs === 1 ? 1600 : 10); // the first round outlasts three ticks
+    inFlight--;
+    return undefined;
+  }, [], metrics);
+  await s.ensure(target('slow', 500));
+  await until('rounds after the slow one', () => runs >= 3);
+  expect(maxInFlight).toBe(1);
+  expect((await metrics.roundsCoalesced.get()).values[0]?.value ?? 0).toBeGreaterThanOrEqual(1);
+});
+
 it('after Redis restarts empty, reconcileSchedules on reconnect brings every schedule back', async () => {
   const targets = ['r1', 'r2', 'r3'].map((node) => target(node, 500));
   let reconnects = 0;

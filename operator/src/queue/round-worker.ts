@@ -36,6 +36,8 @@ export class RoundWorker {
   private readonly metrics: RoundMetrics;
   private readonly keys: ReturnType<typeof shardKeys>;
   private readonly limit: Limiter;
+  /** Nodes with a round running or waiting for a slot in this replica. */
+  private readonly pending = new Set<string>();
 
   constructor(opts: RoundWorkerOptions) {
     this.opts = opts;
@@ -60,7 +62,7 @@ export class RoundWorker {
     if (typeof data?.shard === 'string') {
       const redis = (await this.worker.getBackend().client) as unknown as Redis;
       const members = await redis.smembers(this.keys.members(data.shard));
-      await Promise.all(members.map((n) => this.limit(() => this.round(job, n))));
+      await Promise.all(members.map((n) => this.once(job, n)));
       return;
     }
     const nodeName = typeof data?.nodeName === 'string' ? data.nodeName : job.repeatJobKey;
@@ -68,7 +70,26 @@ export class RoundWorker {
       this.opts.log?.warn('round job without a node name dropped', { job: job.id });
       return;
     }
-    await this.limit(() => this.round(job, nodeName));
+    await this.once(job, nodeName);
+  }
+
+  /**
+   * A node's round, unless one is already running or waiting in this replica: when ticks run late,
+   * the next tick of a shard can start before the last one's rounds are done, and two rounds of a
+   * node at once would both write the status the first should have (and under overload the backlog
+   * would grow by whole shards). The round already there answers for the tick.
+   */
+  private async once(job: Job<RoundJobData, void>, nodeName: string): Promise<void> {
+    if (this.pending.has(nodeName)) {
+      this.metrics.roundsCoalesced.inc();
+      return;
+    }
+    this.pending.add(nodeName);
+    try {
+      await this.limit(() => this.round(job, nodeName));
+    } finally {
+      this.pending.delete(nodeName);
+    }
   }
 
   private async round(job: Job<RoundJobData, void>, nodeName: string): Promise<void> {

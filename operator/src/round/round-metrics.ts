@@ -14,6 +14,8 @@ export interface RoundMetrics {
   roundSeconds: Histogram;
   /** How late a round job started compared with when it was due. */
   queueLagSeconds: Histogram;
+  /** Rounds not started because the node's previous round in this replica had not finished. */
+  roundsCoalesced: Counter;
   notices: Counter<'result'>;
 }
 
@@ -33,6 +35,7 @@ export function createRoundMetrics(registry: Registry = register): RoundMetrics 
       name: 'nodeward_round_duration_seconds', help: 'End-to-end duration of an attestation round', registers,
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     }),
+    roundsCoalesced: new Counter({ name: 'nodeward_rounds_coalesced_total', help: "Rounds not started because the node's previous round in this replica had not finished", registers }),
     queueLagSeconds: new Histogram({
       name: 'nodeward_round_queue_lag_seconds', help: 'Delay between a round being due and a worker starting it', registers,
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
