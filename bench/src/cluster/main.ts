@@ -3,13 +3,14 @@
 import 'reflect-metadata';
 import { mkdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { connectionsBench } from './connections.js';
 import { detectionBench } from './detection.js';
 import { enrollmentBench } from './enrollment.js';
 import { histogramPng, resultsDir } from './plots.js';
 import { scaleBench, scalePlot } from './scale.js';
 
 /**
- * `node bench/dist/cluster/main.js <enrollment|detection|scale> [options]`: cluster benchmarks on the
+ * `node bench/dist/cluster/main.js <enrollment|detection|scale|connections> [options]`: cluster benchmarks on the
  * real stack (kube-apiserver + etcd + Redis + operator process). Prints Markdown; asserts no timing.
  */
 
@@ -22,29 +23,32 @@ async function main(): Promise<void> {
     options: {
       singles: { type: 'string', default: '5' }, batches: { type: 'string', default: '10,20' },
       runs: { type: 'string', default: '100' }, nodes: { type: 'string' }, interval: { type: 'string' },
-      window: { type: 'string', default: '90' }, ak: { type: 'string', default: 'rsassa' }, 'enroll-timeout': { type: 'string', default: '1800' },
+      window: { type: 'string', default: '90' }, rounds: { type: 'string', default: '3' }, repeats: { type: 'string', default: '3' }, ak: { type: 'string', default: 'rsassa' }, 'enroll-timeout': { type: 'string', default: '1800' },
     },
   });
-  const which = positionals[0];
+  const which = positionals[0] ?? '';
+  const intervalS = (fallback: string): number => Number(values.interval ?? fallback);
+  const benches: Record<string, () => Promise<string>> = {
+    enrollment: () => enrollmentBench({ singles: Number(values.singles), batches: numbers(values.batches), intervalS: intervalS('2') }, progress),
+    detection: async () => {
+      const r = await detectionBench({ runs: Number(values.runs), nodes: Number(values.nodes ?? '5'), intervalS: intervalS('2') }, progress);
+      const png = await histogramPng('detection-latency.png', r.latenciesMs.map((ms) => ms / 1000), intervalS('2') + 0.5);
+      return `${r.markdown}\nPlot: ${png}\n`;
+    },
+    scale: () => scaleBench({
+      nodeCounts: numbers(values.nodes ?? '1000'), intervalS: intervalS('10'), windowS: Number(values.window),
+      ak: values.ak === 'ecdsa' ? 'ecdsa' : 'rsassa', enrollTimeoutS: Number(values['enroll-timeout']),
+    }, progress),
+    'scale-plot': async () => `Plot: ${await scalePlot()}\n`,
+    connections: () => connectionsBench({ agents: Number(values.nodes ?? '2000'), rounds: Number(values.rounds), repeats: Number(values.repeats) }, progress),
+  };
+  const bench = benches[which];
+  if (bench === undefined) {
+    throw new Error('usage: main.js enrollment [--singles 5] [--batches 10,20] | detection [--runs 100] [--nodes 5] [--interval 2] | scale [--nodes 1000,10000] [--interval 10] [--window 90] [--ak rsassa|ecdsa] [--enroll-timeout 1800] | scale-plot | connections [--nodes 2000] [--rounds 3] [--repeats 3]');
+  }
   process.stdout.write(`Command: node bench/dist/cluster/main.js ${process.argv.slice(2).join(' ')}\n\n`);
   await mkdir(resultsDir(), { recursive: true });
-  if (which === 'enrollment') {
-    process.stdout.write(await enrollmentBench({ singles: Number(values.singles), batches: numbers(values.batches), intervalS: Number(values.interval ?? '2') }, progress));
-  } else if (which === 'detection') {
-    const intervalS = Number(values.interval ?? '2');
-    const r = await detectionBench({ runs: Number(values.runs), nodes: Number(values.nodes ?? '5'), intervalS }, progress);
-    const png = await histogramPng('detection-latency.png', r.latenciesMs.map((ms) => ms / 1000), intervalS + 0.5);
-    process.stdout.write(`${r.markdown}\nPlot: ${png}\n`);
-  } else if (which === 'scale') {
-    process.stdout.write(await scaleBench({
-      nodeCounts: numbers(values.nodes ?? '1000'), intervalS: Number(values.interval ?? '10'), windowS: Number(values.window),
-      ak: values.ak === 'ecdsa' ? 'ecdsa' : 'rsassa', enrollTimeoutS: Number(values['enroll-timeout']),
-    }, progress));
-  } else if (which === 'scale-plot') {
-    process.stdout.write(`Plot: ${await scalePlot()}\n`);
-  } else {
-    throw new Error('usage: main.js enrollment [--singles 5] [--batches 10,20] | detection [--runs 100] [--nodes 5] [--interval 2] | scale [--nodes 1000,10000] [--interval 10] [--window 90] [--ak rsassa|ecdsa] [--enroll-timeout 1800] | scale-plot');
-  }
+  process.stdout.write(await bench());
 }
 
 main().then(() => process.exit(0), (e: unknown) => {
