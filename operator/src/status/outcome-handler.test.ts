@@ -2,7 +2,8 @@ import type { RoundVerdict } from '@nodeward/attest';
 import { MemoryCluster } from '../kube/memory-cluster.js';
 import { silentLogger } from '../log.js';
 import type { RoundOutcome } from '../ports.js';
-import { makeRoundOutcomeHandler, statusWriteReason } from './outcome-handler.js';
+import { decideActions } from '../decide/decide-actions.js';
+import { currentState, makeRoundOutcomeHandler, recordDecision, statusWriteReason } from './outcome-handler.js';
 import type { NodeAttestationPolicy } from './resources.js';
 
 const policy: NodeAttestationPolicy = {
@@ -69,6 +70,21 @@ describe('RoundOutcomeHandler', () => {
     await handle(round(clock, verdict(true)));
     expect(writes()).toBe(2);
     expect(cluster.attestations.get('n1')!.status!.lastAttestationTime).toBe(at(clock).toISOString());
+  });
+
+  it('a reconcile (no round outcome) never writes for the heartbeat: only a round refreshes the round times', async () => {
+    const { cluster, handle, clock } = setup();
+    await handle(round(clock, verdict(true)));
+    clock.t += 400_000; // past the heartbeat, before the next round
+    const na = cluster.attestations.get('n1')!;
+    const deps = {
+      cluster, log: silentLogger, heartbeatMs: 300_000, isLeader: () => true, now: () => new Date(clock.t),
+      nodeAttestation: (n: string) => cluster.attestations.get(n), policy: () => policy,
+    };
+    expect(await recordDecision(deps, na, policy, decideActions(policy.spec, { kind: 'reconcile' }, currentState(na)))).toBe(false);
+    expect(cluster.writes.filter((w) => w.startsWith('status'))).toHaveLength(1);
+    await handle(round(clock, verdict(true)));
+    expect(cluster.writes.filter((w) => w.startsWith('status'))).toHaveLength(2);
   });
 
   it('records a failure: lastFailure, failed conditions, Untrusted, Event, enforcement (leader)', async () => {

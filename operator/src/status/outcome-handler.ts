@@ -115,7 +115,9 @@ function toInput(outcome: RoundOutcome): DecisionInput {
 export async function recordDecision(deps: StatusDeps, na: NodeAttestation, policy: NodeAttestationPolicy, decision: Decision, outcome?: RoundOutcome): Promise<boolean> {
   const now = (deps.now ?? (() => new Date()))();
   const status = nextStatus(na, policy, decision, outcome, now);
-  const reason = statusWriteReason(na.status, status, now, deps.heartbeatMs);
+  // The heartbeat refreshes the round times, so only a round's outcome is written for it: a reconcile
+  // writing the same old times would be a wasted write, and the round due next writes again anyway.
+  const reason = statusWriteReason(na.status, status, now, outcome === undefined ? Infinity : deps.heartbeatMs);
   const write = reason !== undefined;
   if (write) {
     // The cached resourceVersion tells a write the informer had not yet shown apart from a new one.
