@@ -58,6 +58,22 @@ function sameShard(count: number, every: number, stem = 'node'): string[] {
   }
 }
 
+/** Rounds that take `ms(run)` each (run counts from 1), counting runs and the most in flight at once. */
+function timedRounds(ms: (run: number) => number): { run: () => Promise<undefined>; runs: number; maxInFlight: number } {
+  let inFlight = 0;
+  const r = {
+    runs: 0, maxInFlight: 0,
+    run: async (): Promise<undefined> => {
+      r.runs++;
+      r.maxInFlight = Math.max(r.maxInFlight, ++inFlight);
+      await sleep(ms(r.runs));
+      inFlight--;
+      return undefined;
+    },
+  };
+  return r;
+}
+
 async function shardSchedulers(s: BullRoundScheduler): Promise<string[]> {
   return (await s.queue.getJobSchedulers(0, -1)).map((j) => j.id ?? j.key).sort();
 }
@@ -212,38 +228,22 @@ it("a round that throws does not stop its shard's other rounds", async () => {
 
 it("bounds the replica's rounds by its concurrency across all shard jobs", async () => {
   const s = scheduler();
-  let inFlight = 0;
-  let maxInFlight = 0;
-  let runs = 0;
-  worker(async () => {
-    runs++;
-    maxInFlight = Math.max(maxInFlight, ++inFlight);
-    await sleep(50);
-    inFlight--;
-    return undefined;
-  });
+  const rounds = timedRounds(() => 50);
+  worker(rounds.run);
   const nodes = [...sameShard(4, 1000, 'c'), ...sameShard(4, 1000, 'd')];
   for (const n of nodes) await s.ensure(target(n, 1000));
-  await until('a tick of every shard', () => runs >= nodes.length * 2);
-  expect(maxInFlight).toBe(2);
+  await until('a tick of every shard', () => rounds.runs >= nodes.length * 2);
+  expect(rounds.maxInFlight).toBe(2);
 });
 
 it("never runs two rounds of a node at once in a replica: a late tick's round for a node still in its round is coalesced", async () => {
   const s = scheduler();
   const metrics = createRoundMetrics(new Registry());
-  let inFlight = 0;
-  let maxInFlight = 0;
-  let runs = 0;
-  worker(async () => {
-    runs++;
-    maxInFlight = Math.max(maxInFlight, ++inFlight);
-    await sleep(runs === 1 ? 1600 : 10); // the first round outlasts three ticks
-    inFlight--;
-    return undefined;
-  }, [], metrics);
+  const rounds = timedRounds((run) => (run === 1 ? 1600 : 10)); // the first round outlasts three ticks
+  worker(rounds.run, [], metrics);
   await s.ensure(target('slow', 500));
-  await until('rounds after the slow one', () => runs >= 3);
-  expect(maxInFlight).toBe(1);
+  await until('rounds after the slow one', () => rounds.runs >= 3);
+  expect(rounds.maxInFlight).toBe(1);
   expect((await metrics.roundsCoalesced.get()).values[0]?.value ?? 0).toBeGreaterThanOrEqual(1);
 });
 
