@@ -23,7 +23,7 @@ export interface OperatorConfig {
   leaseRetryMs: number;
   redisUrl: string;
   /**
-   * Idle agent connections kept across all agents (Infinity: one per agent). Each costs ~75 KiB of
+   * Idle agent connections kept across all agents (Infinity: one per agent). Each costs ~55 KiB of
    * this process's memory; past the cap, rounds reconnect with TLS session resumption (more CPU).
    */
   agentMaxIdleConnections: number;

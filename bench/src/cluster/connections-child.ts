@@ -1,3 +1,5 @@
+// @peculiar/x509 (through @nodeward/attest) needs the Reflect polyfill first (STYLE.md).
+import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { HttpsAgentClient } from '@nodeward/operator/agent-client/index';
 

@@ -44,9 +44,9 @@ export interface HttpsAgentClientOptions {
   maxFreeSockets?: number;
   /**
    * Idle keep-alive connections kept across all agents. Default: no cap. Each idle mTLS connection
-   * holds ~68 KiB of native memory (OpenSSL 3 and Node's TLS state) and ~7 KiB of V8 heap in this
-   * process, so 10,000 attested nodes hold ~0.7 GiB; past the cap, a freed connection is closed and
-   * the agent's next round resumes the TLS session on a new one (~0.75 ms more CPU per round).
+   * holds ~47 KiB of native memory (OpenSSL 3 and Node's TLS state) and ~7 KiB of V8 heap in this
+   * process (bench `connections`); past the cap, a freed connection is closed and that agent's next
+   * round resumes the TLS session on a new one (~0.5 ms more CPU per round).
    */
   maxIdleConnections?: number;
 }
