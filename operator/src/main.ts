@@ -107,7 +107,9 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
     }
   };
   const planOptions = { agentPort: cfg.agentPort, defaultIntervalMs: cfg.defaultIntervalMs };
-  const reconcile = makeNodeReconciler({ cluster, caches: { ...informers, nodeAttestation: (n) => cluster.latestNodeAttestation(informers.nodeAttestation(n)) }, scheduler, registration: { agent }, enforce, plan: planOptions, heartbeatMs: cfg.heartbeatMs, log });
+  // Reconciles and rounds see this replica's own status writes before the informer shows them.
+  const latestAttestation = (nodeName: string): NodeAttestation | undefined => cluster.latestNodeAttestation(informers.nodeAttestation(nodeName));
+  const reconcile = makeNodeReconciler({ cluster, caches: { ...informers, nodeAttestation: latestAttestation }, scheduler, registration: { agent }, enforce, plan: planOptions, heartbeatMs: cfg.heartbeatMs, log });
   const queue: WorkQueue = new WorkQueue(async (key) => (elector.isLeader() ? reconcile(key) : undefined), {
     concurrency: cfg.reconcileConcurrency,
     onError: (item, e, attempt) => {
@@ -120,7 +122,7 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
   const context = makeRoundContextProvider(informers, { ...planOptions, log });
   const onOutcome = makeRoundOutcomeHandler({
     cluster, log, heartbeatMs: cfg.heartbeatMs, isLeader: () => elector.isLeader(), enforce,
-    nodeAttestation: (n) => cluster.latestNodeAttestation(informers.nodeAttestation(n)),
+    nodeAttestation: latestAttestation,
     policy: (n) => informers.policies().find((p) => p.metadata.name === n),
   });
   const worker = new RoundWorker({ connection, runRound: (n) => runRound(n, { context, agent, store, metrics: roundMetrics }), onOutcome, metrics: roundMetrics, concurrency: cfg.roundConcurrency });

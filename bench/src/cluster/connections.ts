@@ -21,6 +21,10 @@ interface ChildResult { mallocKibPerAgent: number; v8KibPerAgent: number; cpuMsP
 const VERITY = JSON.stringify({ devices: [{ name: 'root', rootHash: 'ab'.repeat(32), status: 'verified' }] });
 
 export async function connectionsBench(o: ConnectionsOptions, progress: (s: string) => void): Promise<string> {
+  // CPU is measured from the second round on, so one round measures nothing.
+  for (const [name, v, min] of [['--nodes', o.agents, 1], ['--rounds', o.rounds, 2], ['--repeats', o.repeats, 1]] as const) {
+    if (!Number.isInteger(v) || v < min) throw new Error(`connections: ${name} must be an integer of at least ${min}, got ${v}`);
+  }
   const dir = await mkdtemp(join(tmpdir(), 'nodeward-conn-'));
   const servers: Server[] = [];
   try {

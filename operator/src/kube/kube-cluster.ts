@@ -225,7 +225,6 @@ export function toNodeView(n: V1Node): NodeView {
   };
 }
 
-
 /** The fresh node with the edit applied; metadata.resourceVersion stays, so a stale write is a 409. */
 function applyEdit(node: V1Node, edit: NodeEdit): V1Node {
   const annotations: Record<string, string> = { ...(node.metadata?.annotations ?? {}) };
