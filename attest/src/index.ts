@@ -1,5 +1,6 @@
 export * from './binary/parse-error.js';
 export * from './binary/reader.js';
+export { ownedCopy } from './binary/bytes.js';
 export * from './failure.js';
 export * from './hash-alg.js';
 export * from './wire.js';

@@ -88,6 +88,8 @@ describe('RoundContextProvider', () => {
     expect(changed).not.toBe(first);
     expect(changed).toEqual(Buffer.from([3, 4, 5]));
     expect(first).toEqual(Buffer.from([0, 1, 2]));
+    // Kept per node: in memory of its own, not an 8 KiB slab of Node's Buffer pool that it keeps alive.
+    expect(changed!.buffer.byteLength).toBe(3);
   });
 
   it.each([

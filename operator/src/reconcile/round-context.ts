@@ -1,4 +1,4 @@
-import { compileRuntimePolicy, parseRuntimePolicy, type BankName, type CompiledRuntimePolicy, type RoundPolicy } from '@nodeward/attest';
+import { compileRuntimePolicy, ownedCopy, parseRuntimePolicy, type BankName, type CompiledRuntimePolicy, type RoundPolicy } from '@nodeward/attest';
 import type { Logger } from '../log.js';
 import type { RoundContext, RoundContextProvider } from '../ports.js';
 import type { ConfigMapView, NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
@@ -87,11 +87,12 @@ export function makeRoundContextProvider(caches: RoundContextCaches, o: RoundCon
 
   // The decoded AK per node, reused while its base64 is unchanged: attest's prepareAk caches the
   // parsed key per Buffer (checking its content), so a fresh Buffer per round would rebuild the key.
+  // Kept per node for as long as it is attested, so not a view into Node's shared Buffer pool.
   const aks = new Map<string, { b64: string; bytes: Buffer }>();
   const akBytes = (nodeName: string, b64: string): Buffer => {
     const hit = aks.get(nodeName);
     if (hit?.b64 === b64) return hit.bytes;
-    const bytes = Buffer.from(b64, 'base64');
+    const bytes = ownedCopy(Buffer.from(b64, 'base64'));
     aks.set(nodeName, { b64, bytes });
     return bytes;
   };
