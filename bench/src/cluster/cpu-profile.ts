@@ -12,8 +12,8 @@ import { fmt, table } from './stats.js';
  */
 
 export interface CpuSnapshot {
-  /** Process kind → CPU seconds so far of the processes alive now. */
-  cpu: Map<string, number>;
+  /** Per process alive now (pid and start time, so a reused pid is another process): its kind and CPU seconds so far. */
+  cpu: Map<string, { kind: string; seconds: number }>;
   forks: number;
   api: Samples;
 }
@@ -33,25 +33,39 @@ function read(path: string): string | undefined {
 function kindOf(pid: number, comm: string): string {
   if (pid === process.pid) return 'bench process (agents in-process, poller)';
   if (comm.startsWith('tpm2_')) return 'tpm2-tools (alive at the snapshot)';
+  // A kernel worker's comm names the workqueue it last ran (kworker/0:1-events, later -mm_percpu_wq).
+  if (comm.startsWith('kworker/')) return 'kernel workers (kworker)';
   if (comm !== 'node' && comm !== 'MainThread') return comm;
   const cmd = read(`/proc/${pid}/cmdline`)?.split('\0').join(' ') ?? '';
   if (cmd.includes('operator/dist/main.js')) return 'operator';
   return 'other node processes';
 }
 
-function cpuByKind(): Map<string, number> {
-  const out = new Map<string, number>();
+const REAPED = 'reaped children of the bench process (tpm2-tools, swtpm_setup)';
+
+function cpuByProcess(): CpuSnapshot['cpu'] {
+  const out: CpuSnapshot['cpu'] = new Map();
   for (const entry of readdirSync('/proc')) {
     const pid = Number(entry);
     if (!Number.isInteger(pid)) continue;
     const stat = read(`/proc/${pid}/stat`);
     if (stat === undefined) continue;
     const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    // Fields from the 3rd (state) on: utime, stime, cutime, cstime are the 14th-17th, starttime the 22nd.
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const kind = kindOf(pid, comm);
-    out.set(kind, (out.get(kind) ?? 0) + (Number(f[11]) + Number(f[12])) / CLOCK_TICKS);
-    if (pid === process.pid) out.set('reaped children of the bench process (tpm2-tools, swtpm_setup)', (Number(f[13]) + Number(f[14])) / CLOCK_TICKS);
+    out.set(`${pid}@${f[19]}`, { kind: kindOf(pid, comm), seconds: (Number(f[11]) + Number(f[12])) / CLOCK_TICKS });
+    if (pid === process.pid) out.set(REAPED, { kind: REAPED, seconds: (Number(f[13]) + Number(f[14])) / CLOCK_TICKS });
   }
+  return out;
+}
+
+/**
+ * CPU seconds per kind between two snapshots, process by process: one born in the window counts
+ * from zero; one that ended in it is missing from both (reaped children of this process apart).
+ */
+export function cpuDeltaByKind(a: CpuSnapshot['cpu'], b: CpuSnapshot['cpu']): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [key, { kind, seconds }] of b) out.set(kind, (out.get(kind) ?? 0) + seconds - (a.get(key)?.seconds ?? 0));
   return out;
 }
 
@@ -72,7 +86,7 @@ async function apiServerMetrics(kc: KubeConfig): Promise<Samples> {
 export async function snapshot(kc: KubeConfig): Promise<CpuSnapshot> {
   const api = await apiServerMetrics(kc);
   const forks = Number(/^processes (\d+)$/m.exec(read('/proc/stat') ?? '')?.[1] ?? Number.NaN);
-  return { cpu: cpuByKind(), forks, api };
+  return { cpu: cpuByProcess(), forks, api };
 }
 
 const label = (key: string, name: string): string => new RegExp(`[{,]${name}="([^"]*)"`).exec(key)?.[1] ?? '';
@@ -99,7 +113,7 @@ function apiRequests(a: Samples, b: Samples, writes: boolean): Map<string, numbe
 
 /** Markdown: CPU seconds per process kind (largest first), forks, and API writes per node by kind. */
 export function profileReport(a: CpuSnapshot, b: CpuSnapshot, wallS: number, nodes: number): string {
-  const cpu = [...b.cpu].map(([k, v]) => [k, v - (a.cpu.get(k) ?? 0)] as const).filter(([, v]) => v >= 0.01).sort((x, y) => y[1] - x[1]);
+  const cpu = [...cpuDeltaByKind(a.cpu, b.cpu)].filter(([, v]) => v >= 0.01).sort((x, y) => y[1] - x[1]);
   const total = cpu.reduce((t, [, v]) => t + v, 0);
   const writes = [...apiRequests(a.api, b.api, true)].sort((x, y) => y[1] - x[1]);
   const allWrites = writes.reduce((t, [, v]) => t + v, 0);
