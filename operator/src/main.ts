@@ -108,8 +108,12 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
   };
   const planOptions = { agentPort: cfg.agentPort, defaultIntervalMs: cfg.defaultIntervalMs };
   // Reconciles and rounds see this replica's own status writes before the informer shows them.
+  // The round context too: a node's first round runs as soon as its registration (status.identity,
+  // the AK) is written, often before the informer shows that write; it was skipped then, and the node
+  // waited one interval for its next tick.
   const latestAttestation = (nodeName: string): NodeAttestation | undefined => cluster.latestNodeAttestation(informers.nodeAttestation(nodeName));
-  const reconcile = makeNodeReconciler({ cluster, caches: { ...informers, nodeAttestation: latestAttestation }, scheduler, registration: { agent }, enforce, plan: planOptions, heartbeatMs: cfg.heartbeatMs, log });
+  const caches = { ...informers, nodeAttestation: latestAttestation };
+  const reconcile = makeNodeReconciler({ cluster, caches, scheduler, registration: { agent }, enforce, plan: planOptions, heartbeatMs: cfg.heartbeatMs, log });
   const queue: WorkQueue = new WorkQueue(async (key) => (elector.isLeader() ? reconcile(key) : undefined), {
     concurrency: cfg.reconcileConcurrency,
     onError: (item, e, attempt) => {
@@ -119,7 +123,7 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
     },
   });
 
-  const context = makeRoundContextProvider(informers, { ...planOptions, log });
+  const context = makeRoundContextProvider(caches, { ...planOptions, log });
   const onOutcome = makeRoundOutcomeHandler({
     cluster, log, heartbeatMs: cfg.heartbeatMs, isLeader: () => elector.isLeader(), enforce,
     nodeAttestation: latestAttestation,

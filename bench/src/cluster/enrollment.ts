@@ -2,6 +2,7 @@ import type { BenchStack } from './bench-stack.js';
 import { mapLimit, setSelected, startBenchStack } from './bench-stack.js';
 import { trustedWithCredential } from './cluster-poller.js';
 import { profileReport, snapshot } from './cpu-profile.js';
+import { scrape, type Samples } from './prom.js';
 import { fmt, machine, median, met, quantile, secs, table } from './stats.js';
 
 /**
@@ -40,12 +41,28 @@ async function join(b: BenchStack, names: string[]): Promise<Join[]> {
 async function joinAtOnce(b: BenchStack, names: string[]): Promise<{ ms: number[]; profile: string }> {
   await mapLimit(names, 4, (n) => b.stack.addNode(n, {}));
   const before = await snapshot(b.stack.harness.kubeConfig);
+  const rounds0 = await scrape(b.operator.httpPort);
   const t0 = Date.now();
   const trusted = names.map((n) => b.poller.until(`${n} Trusted with a credential`, (v) => trustedWithCredential(v, n), 180_000));
   await Promise.all(names.map((n) => setSelected(b.core, n, true)));
   const ms = (await Promise.all(trusted)).map((t) => t - t0);
   const after = await snapshot(b.stack.harness.kubeConfig);
-  return { ms, profile: profileReport(before, after, (Date.now() - t0) / 1000, names.length) };
+  const rounds = roundsByResult(rounds0, await scrape(b.operator.httpPort));
+  return { ms, profile: `${profileReport(before, after, (Date.now() - t0) / 1000, names.length)}\nOperator rounds in the window by result: ${rounds}.\n` };
+}
+
+/**
+ * `nodeward_rounds_total` between two scrapes, by result. A skipped round found no round context
+ * (e.g. the node's registered AK not yet visible to the round): its node waits for its next tick.
+ */
+export function roundsByResult(a: Samples, b: Samples): string {
+  const out: string[] = [];
+  for (const [key, v] of b) {
+    const result = /^nodeward_rounds_total\{.*result="([^"]+)"/.exec(key)?.[1];
+    const d = v - (a.get(key) ?? 0);
+    if (result !== undefined && d > 0) out.push(`${result} ${d}`);
+  }
+  return out.length === 0 ? 'none' : out.join(', ');
 }
 
 /** Takes the nodes out of the policy and stops their agents and swtpms, so they load the next phase no more. */
