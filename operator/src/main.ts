@@ -107,10 +107,10 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
     }
   };
   const planOptions = { agentPort: cfg.agentPort, defaultIntervalMs: cfg.defaultIntervalMs };
-  // Reconciles and rounds see this replica's own status writes before the informer shows them.
-  // The round context too: a node's first round runs as soon as its registration (status.identity,
-  // the AK) is written, often before the informer shows that write; it was skipped then, and the node
-  // waited one interval for its next tick.
+  // Reconciles, round contexts and round outcomes see this replica's own status writes before the
+  // informer shows them: a node's first round is enqueued once its registration (status.identity, the
+  // AK) is written and can run before the informer has that write; without the AK it would be skipped
+  // and the node would wait one interval for its next tick.
   const latestAttestation = (nodeName: string): NodeAttestation | undefined => cluster.latestNodeAttestation(informers.nodeAttestation(nodeName));
   const caches = { ...informers, nodeAttestation: latestAttestation };
   const reconcile = makeNodeReconciler({ cluster, caches, scheduler, registration: { agent }, enforce, plan: planOptions, heartbeatMs: cfg.heartbeatMs, log });

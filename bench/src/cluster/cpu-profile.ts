@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { parseExposition, type Samples } from './prom.js';
+import { label, parseExposition, type Samples } from './prom.js';
 import { fmt, table } from './stats.js';
 
 /**
@@ -88,8 +88,6 @@ export async function snapshot(kc: KubeConfig): Promise<CpuSnapshot> {
   const forks = Number(/^processes (\d+)$/m.exec(read('/proc/stat') ?? '')?.[1] ?? Number.NaN);
   return { cpu: cpuByProcess(), forks, api };
 }
-
-const label = (key: string, name: string): string => new RegExp(`[{,]${name}="([^"]*)"`).exec(key)?.[1] ?? '';
 
 /** A request counter's `verb resource[/subresource]` when it counts writes (or reads), else undefined. */
 function requestKind(key: string, writes: boolean): string | undefined {

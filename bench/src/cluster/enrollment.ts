@@ -2,7 +2,7 @@ import type { BenchStack } from './bench-stack.js';
 import { mapLimit, setSelected, startBenchStack } from './bench-stack.js';
 import { trustedWithCredential } from './cluster-poller.js';
 import { profileReport, snapshot } from './cpu-profile.js';
-import { scrape, type Samples } from './prom.js';
+import { label, scrape, type Samples } from './prom.js';
 import { fmt, machine, median, met, quantile, secs, table } from './stats.js';
 
 /**
@@ -58,9 +58,9 @@ async function joinAtOnce(b: BenchStack, names: string[]): Promise<{ ms: number[
 export function roundsByResult(a: Samples, b: Samples): string {
   const out: string[] = [];
   for (const [key, v] of b) {
-    const result = /^nodeward_rounds_total\{.*result="([^"]+)"/.exec(key)?.[1];
+    if (!key.startsWith('nodeward_rounds_total{')) continue;
     const d = v - (a.get(key) ?? 0);
-    if (result !== undefined && d > 0) out.push(`${result} ${d}`);
+    if (d > 0) out.push(`${label(key, 'result')} ${d}`);
   }
   return out.length === 0 ? 'none' : out.join(', ');
 }

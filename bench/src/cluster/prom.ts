@@ -20,6 +20,11 @@ export function parseExposition(text: string): Samples {
   return out;
 }
 
+/** The value of label `name` in a sample key (`metric{a="x",b="y"}`), '' when absent. */
+export function label(key: string, name: string): string {
+  return new RegExp(`[{,]${name}="([^"]*)"`).exec(key)?.[1] ?? '';
+}
+
 /** Sum over every sample of `name` whose labels contain all of `match` (e.g. 'result="trusted"'). */
 export function sum(s: Samples, name: string, ...match: string[]): number {
   let total = 0;
