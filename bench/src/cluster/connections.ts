@@ -12,11 +12,11 @@ import { createMtlsPki } from '@nodeward/e2e/sim/index';
  * operator's HttpsAgentClient (in its own process) makes rounds to `agents` mTLS agent listeners
  * on 127.0.0.1, once keeping every connection (the default) and once keeping none
  * (NODEWARD_AGENT_MAX_IDLE_CONNECTIONS=0: every round reconnects, resuming the TLS session), the
- * two interleaved `repeats` times. Per agent: malloc heap and V8 heap held after the rounds, and
+ * two interleaved `repeats` times. Per agent: process RSS, malloc heap and V8 heap held after the rounds, and
  * operator CPU per request. Prints Markdown; asserts no timing.
  */
 export interface ConnectionsOptions { agents: number; rounds: number; repeats: number }
-interface ChildResult { mallocKibPerAgent: number; v8KibPerAgent: number; cpuMsPerRequest: number; idle: number }
+interface ChildResult { rssKibPerAgent: number; mallocKibPerAgent: number; v8KibPerAgent: number; cpuMsPerRequest: number; idle: number }
 
 const VERITY = JSON.stringify({ devices: [{ name: 'root', rootHash: 'ab'.repeat(32), status: 'verified' }] });
 
@@ -48,15 +48,15 @@ export async function connectionsBench(o: ConnectionsOptions, progress: (s: stri
     }
     const med = (xs: ChildResult[], f: (x: ChildResult) => number): number => xs.map(f).sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const row = (name: string, xs: ChildResult[]): string =>
-      `| ${name} | ${med(xs, (x) => x.idle)} | ${med(xs, (x) => x.mallocKibPerAgent).toFixed(1)} | ${med(xs, (x) => x.v8KibPerAgent).toFixed(1)} | ${med(xs, (x) => x.cpuMsPerRequest).toFixed(3)} |`;
+      `| ${name} | ${med(xs, (x) => x.idle)} | ${med(xs, (x) => x.rssKibPerAgent).toFixed(1)} | ${med(xs, (x) => x.mallocKibPerAgent).toFixed(1)} | ${med(xs, (x) => x.v8KibPerAgent).toFixed(1)} | ${med(xs, (x) => x.cpuMsPerRequest).toFixed(3)} |`;
     const ratio = (f: (x: ChildResult) => number): string => (med(kept, f) / med(closed, f)).toFixed(2);
     return [
       `### Agent connections: ${o.agents} mTLS agents, ${o.rounds} rounds, medians of ${o.repeats} interleaved repeats`, '',
-      '| operator agent client | idle connections after | malloc heap KiB per agent | V8 heap KiB per agent | operator CPU ms per request (rounds 2+) |',
-      '| --- | --- | --- | --- | --- |',
+      '| operator agent client | idle connections after | process RSS KiB per agent | malloc heap KiB per agent | V8 heap KiB per agent | operator CPU ms per request (rounds 2+) |',
+      '| --- | --- | --- | --- | --- | --- |',
       row('every connection kept (default)', kept),
       row('none kept (NODEWARD_AGENT_MAX_IDLE_CONNECTIONS=0)', closed), '',
-      `Kept ÷ closed: malloc heap ×${ratio((x) => x.mallocKibPerAgent)}, CPU per request ×${ratio((x) => x.cpuMsPerRequest)}.`, '',
+      `Kept ÷ closed: RSS ×${ratio((x) => x.rssKibPerAgent)}, malloc heap ×${ratio((x) => x.mallocKibPerAgent)}, CPU per request ×${ratio((x) => x.cpuMsPerRequest)}.`, '',
     ].join('\n');
   } finally {
     await Promise.all(servers.map((s) => new Promise((r) => { s.closeAllConnections(); s.close(r); })));

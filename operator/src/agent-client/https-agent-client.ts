@@ -46,7 +46,7 @@ export interface HttpsAgentClientOptions {
    * Idle keep-alive connections kept across all agents. Default: no cap. Each idle mTLS connection
    * holds ~47 KiB of native memory (OpenSSL 3 and Node's TLS state) and ~7 KiB of V8 heap in this
    * process (bench `connections`); past the cap, a freed connection is closed and that agent's next
-   * round resumes the TLS session on a new one (~0.5 ms more CPU per round).
+   * round resumes the TLS session on a new one (~0.6 ms more CPU per round).
    */
   maxIdleConnections?: number;
 }
