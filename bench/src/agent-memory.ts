@@ -1,12 +1,13 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { quotePcrsFromWire, verifyQuote, type IdentityResponse, type QuoteResponse } from '@nodeward/attest';
 import { agentHttpsAgent, agentRequest } from '@nodeward/agent';
 import { createMtlsPki, createSwtpmCa, prepareSimNode, type SimNode } from '@nodeward/e2e/sim/index';
+import { rssMiB } from './cluster/stats.js';
 import { fmt, met, table } from './timing.js';
 
 /**
@@ -22,11 +23,6 @@ const FLAT_BOUND_MIB = 10;
 const IP = '127.0.9.77';
 const SELECTION = { sha256: [0, 1, 2, 3, 4, 5, 6, 7, 10] };
 
-async function rssMib(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN) / 1024;
-}
-
 function startChild(config: object): Promise<{ child: ChildProcess; url: string }> {
   const child = fork(fileURLToPath(new URL('./agent-child.js', import.meta.url)), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
@@ -39,7 +35,7 @@ function startChild(config: object): Promise<{ child: ChildProcess; url: string 
 const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 
 async function load(url: string, client: ReturnType<typeof agentHttpsAgent>, pid: number, akPublic: Buffer): Promise<{ rss: [number, number][]; latencies: number[]; failed: number }> {
-  const rss: [number, number][] = [[0, await rssMib(pid)]];
+  const rss: [number, number][] = [[0, rssMiB(pid)]];
   const latencies: number[] = [];
   let sent = 0;
   let failed = 0;
@@ -52,7 +48,7 @@ async function load(url: string, client: ReturnType<typeof agentHttpsAgent>, pid
       latencies.push(performance.now() - t0);
       if (r.status !== 200 || (n % 1000 === 1 && !quoteVerifies(r.json as QuoteResponse, akPublic, nonce))) failed++;
       if (n % 1000 === 0) {
-        rss.push([n, await rssMib(pid)]);
+        rss.push([n, rssMiB(pid)]);
         process.stderr.write(`  ${n} quotes, agent rss ${fmt(rss[rss.length - 1]![1], 1)} MiB\n`);
       }
     }

@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { HttpsAgentClient } from '@nodeward/operator/agent-client/index';
+import { rssMiB } from './stats.js';
 
 /**
  * The operator's agent client alone in a process (connections.ts): rounds of GET /v1/verity to every
@@ -20,13 +21,6 @@ function mallocHeapKib(): number {
   return kib;
 }
 
-/** Resident KiB of the whole process (what a container limit counts). */
-function rssKib(): number {
-  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
-  if (m === null) throw new Error('no VmRSS in /proc/self/status');
-  return Number(m[1]);
-}
-
 const settle = async (): Promise<void> => {
   (globalThis as { gc?: () => void }).gc?.();
   await new Promise((r) => setTimeout(r, 300));
@@ -40,15 +34,15 @@ process.once('message', (t: Task) => {
       for (let i = 0; i < t.urls.length; i += 64) await Promise.all(t.urls.slice(i, i + 64).map((u) => client.verity(u)));
     };
     await settle();
-    const before = { rss: rssKib(), malloc: mallocHeapKib(), v8: process.memoryUsage().heapUsed };
+    const before = { rss: rssMiB(process.pid), malloc: mallocHeapKib(), v8: process.memoryUsage().heapUsed };
     await round(); // the first round pays every full handshake
     const cpu0 = process.cpuUsage();
     for (let r = 1; r < t.rounds; r++) await round();
     const cpu = process.cpuUsage(cpu0);
     await settle();
-    const after = { rss: rssKib(), malloc: mallocHeapKib(), v8: process.memoryUsage().heapUsed };
+    const after = { rss: rssMiB(process.pid), malloc: mallocHeapKib(), v8: process.memoryUsage().heapUsed };
     process.send!({
-      rssKibPerAgent: (after.rss - before.rss) / t.urls.length,
+      rssKibPerAgent: (after.rss - before.rss) * 1024 / t.urls.length,
       mallocKibPerAgent: (after.malloc - before.malloc) / t.urls.length,
       v8KibPerAgent: (after.v8 - before.v8) / 1024 / t.urls.length,
       cpuMsPerRequest: (cpu.user + cpu.system) / 1000 / ((t.rounds - 1) * t.urls.length),
