@@ -32,7 +32,17 @@ sys.modules.setdefault("gpg", types.ModuleType("gpg"))
 from keylime.agentstates import AgentAttestState  # noqa: E402
 from keylime.common import algorithms  # noqa: E402
 from keylime.ima import ima  # noqa: E402
+from keylime.ima.file_signatures import ImaKeyring, ImaKeyrings  # noqa: E402
 from keylime.tpm import tpm_util  # noqa: E402
+
+
+def policy_keyrings(policy):
+    """The keyrings Keylime's verifier passes for a policy with verification-keys (tpm_engine.py), else None."""
+    if not policy.get("verification-keys"):
+        return None
+    keyrings = ImaKeyrings()
+    keyrings.set_tenant_keyring(ImaKeyring.from_string(policy["verification-keys"]))
+    return keyrings
 
 
 def bench_ima(log_path, policy_path, pcr10, rounds):
@@ -40,11 +50,12 @@ def bench_ima(log_path, policy_path, pcr10, rounds):
         lines = f.read().splitlines()
     with open(policy_path, encoding="utf-8") as f:
         policy = ima.deserialize_runtime_policy(f.read())
+    keyrings = policy_keyrings(policy)
     ok = True
     events = set()
     start = time.perf_counter()
     for _ in range(rounds):
-        _, failure = ima.process_measurement_list(None, lines, policy, pcrval=pcr10, hash_alg=algorithms.Hash.SHA1)
+        _, failure = ima.process_measurement_list(None, lines, policy, pcrval=pcr10, ima_keyrings=keyrings, hash_alg=algorithms.Hash.SHA1)
         ok = ok and not failure.events
         events.update(e.event_id for e in failure.events)
     return {"what": "keylime.ima.process_measurement_list", "seconds": time.perf_counter() - start,

@@ -8,6 +8,7 @@ import { scanImaBinaryLog } from '@nodeward/attest/ima/parse-ima-binary';
 import { Pcr10Replay } from '@nodeward/attest/ima/pcr10-replay';
 import { seededRandom } from '@nodeward/e2e/sim/seeded-random';
 import { encodeLog, imaFixture, measuredFiles, pcr10After } from './ima-fixture.js';
+import { imaSignatureAgreement } from './ima-signatures.js';
 import { keylime } from './keylime.js';
 import { fmt, interleave, median, met, once, table } from './timing.js';
 
@@ -126,6 +127,7 @@ export async function imaBench(): Promise<string> {
     await writeFile(policyPath, JSON.stringify(fx.policy));
     await writeFile(join(dir, 'log.ascii'), fx.ascii);
     const agree = await agreement(dir, policyPath, policy!, binary);
+    const signatures = await imaSignatureAgreement(dir);
     nodeward(ascii, policy!); // warm-up (the binary path was warmed by agreement())
     const asciiSeconds: number[] = [];
     const p = await interleave(REPEATS, () => {
@@ -152,7 +154,8 @@ export async function imaBench(): Promise<string> {
       + `The fixture's policy lists paths in log order, as one made from this log does; in random order (a policy made from a reference image) the lookups miss the cache more.\n\n`
       + table(['list', 'Nodeward', 'Keylime'], agree)
       + `\nTampered: entry ${TAMPERED_ENTRY}'s file contents changed (new digest, template hash and PCR 10 consistent with it, as a real kernel would log it).\n\n`
-      + breakdown({ binary: fx.binary, ascii: ascii.bytes }, { binary: bin, ascii: asc }, kl);
+      + breakdown({ binary: fx.binary, ascii: ascii.bytes }, { binary: bin, ascii: asc }, kl)
+      + `\nIMA file signatures against Keylime (verification-keys as Keylime writes them; its verifier's keyring set-up):\n\n${signatures}`;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

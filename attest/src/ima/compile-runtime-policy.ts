@@ -1,6 +1,7 @@
 import { DigestsByPath } from './digests-by-path.js';
 import { compileExcludes } from './exclude-matcher.js';
 import { RuntimePolicyError, type RuntimePolicy } from './runtime-policy.js';
+import { ImaVerificationKeys, VerificationKeysError } from './verification-keys.js';
 
 /** A runtime policy prepared for fast evaluation: compile once, use for every round of every node. */
 export interface CompiledRuntimePolicy {
@@ -23,6 +24,20 @@ export interface CompiledRuntimePolicy {
   /** `*` in ignored_keyrings. */
   readonly ignoreAllKeyrings: boolean;
   readonly isExcluded: (path: string) => boolean;
+  /**
+   * `verification-keys`: an ima-sig entry whose signature verifies with one of them passes even if
+   * its path or digest is not listed (Keylime's order: a valid signature, else the digest list).
+   */
+  readonly verificationKeys: ImaVerificationKeys;
+}
+
+function verificationKeys(text: string): ImaVerificationKeys {
+  try {
+    return ImaVerificationKeys.parse(text);
+  } catch (e) {
+    if (e instanceof VerificationKeysError) throw new RuntimePolicyError('verification-keys', e.message);
+    throw e;
+  }
 }
 
 function toLists(record: Record<string, string[]>): Map<string, Buffer[]> {
@@ -59,5 +74,6 @@ export function compileRuntimePolicy(policy: RuntimePolicy): CompiledRuntimePoli
     ignoredKeyrings: ignored,
     ignoreAllKeyrings: ignored.has('*'),
     isExcluded,
+    verificationKeys: verificationKeys(policy['verification-keys']),
   };
 }

@@ -1,6 +1,7 @@
 import { failure, type Failure } from '../failure.js';
 import type { CompiledRuntimePolicy } from './compile-runtime-policy.js';
 import { digestHex, digestIs, ImaEntryView, isKnownTemplate, type ImaEntry } from './ima-entry.js';
+import { SignatureBudget, type SignatureCheck } from './verification-keys.js';
 
 /**
  * Runtime policy evaluation of one (non-violation) entry, as Keylime's ima.py does it:
@@ -8,8 +9,10 @@ import { digestHex, digestIs, ImaEntryView, isKnownTemplate, type ImaEntry } fro
  * - otherwise the path must be in `digests` and its file digest among the listed ones;
  * - an ima-buf entry measuring a key into a keyring is checked against `keyrings` unless the keyring
  *   is ignored (`*` ignores all); any other ima-buf entry against `ima-buf`.
- * Signature checks of ima-sig entries (`verification-keys`) are not done: ima-sig entries are held
- * to the digest list like ima-ng ones, which is stricter, never laxer, than Keylime.
+ * - an ima-sig entry with a signature that verifies with one of the policy's `verification-keys`
+ *   passes; one whose signature does not is held to `digests` (the failure says why the signature
+ *   did not count). Keylime also trusts keys the log itself loads into a keyring (ima-buf key
+ *   entries the policy allows); we do not, so such entries are held to `digests`: stricter, never laxer.
  */
 
 /** Keyrings the kernel measures keys of (`measure func=KEY_CHECK`). */
@@ -51,23 +54,44 @@ function allowedByPathBytes(e: ImaEntry, p: CompiledRuntimePolicy): boolean {
   return p.digestsByPathBytes.allows(e.srcView, e.nameAt, e.nameAt + e.nameLen, e.digAt, e.digLen);
 }
 
-function check(e: ImaEntry, allowed: ReadonlyMap<string, readonly Buffer[]>, kind: Kind, out: Failure[]): void {
+function check(e: ImaEntry, allowed: ReadonlyMap<string, readonly Buffer[]>, kind: Kind, out: Failure[], signature?: SignatureCheck): void {
   const list = allowed.get(e.name);
   if (list !== undefined && isAllowed(e, list)) return;
   const hex = digestHex(e);
+  const why = signature === undefined || signature === 'verified' ? '' : ` (its signature does not count: ${signature.problem})`;
+  const ctx = signature === undefined || signature === 'verified' ? context(e, hex) : { ...context(e, hex), signature: signature.problem };
   if (list === undefined) {
-    out.push(failure(kind.missing, `entry ${e.index}: ${kind.what} ${e.name} is not in the runtime policy`, context(e, hex)));
+    out.push(failure(kind.missing, `entry ${e.index}: ${kind.what} ${e.name} is not in the runtime policy${why}`, ctx));
   } else {
-    out.push(failure(kind.wrong, `entry ${e.index}: digest of ${kind.what} ${e.name} is not allowed`, context(e, hex)));
+    out.push(failure(kind.wrong, `entry ${e.index}: digest of ${kind.what} ${e.name} is not allowed${why}`, ctx));
   }
 }
 
-/** Appends the policy failures of one entry to `out` (no allocation when it passes). */
+/** The signature check of an ima-sig entry, when the policy has keys and the entry a signature. */
+function signatureCheck(e: ImaEntry, p: CompiledRuntimePolicy, budget: SignatureBudget): SignatureCheck | undefined {
+  if (e.template !== 'ima-sig' || p.verificationKeys.size === 0) return undefined;
+  const sig = e.sig;
+  if (sig === undefined || sig.length === 0) return undefined;
+  return p.verificationKeys.check(sig, e.digestAlg, e.digest, budget);
+}
+
+/** A file entry (not excluded, not found by its path bytes): boot_aggregate, its signature, then `digests`. */
+function checkFile(e: ImaEntry, p: CompiledRuntimePolicy, out: Failure[], bootAggregates: (() => ReadonlySet<string>) | undefined, signatures: SignatureBudget): void {
+  if (bootAggregates !== undefined && e.name === 'boot_aggregate' && bootAggregates().has(digestHex(e))) return;
+  const signature = signatureCheck(e, p, signatures);
+  if (signature !== 'verified') check(e, p.digests, FILE, out, signature);
+}
+
+/**
+ * Appends the policy failures of one entry to `out` (no allocation when it passes). `signatures`
+ * bounds the failed signature checks of one batch: pass one object for all of a batch's entries.
+ */
 export function evaluateImaEntry(
   e: ImaEntry,
   p: CompiledRuntimePolicy,
   out: Failure[],
   bootAggregates?: () => ReadonlySet<string>,
+  signatures: SignatureBudget = new SignatureBudget(),
 ): void {
   if (!isKnownTemplate(e.template)) {
     out.push(failure('ima.unsupported_template', `entry ${e.index}: template ${e.template} is not supported`,
@@ -76,8 +100,7 @@ export function evaluateImaEntry(
   }
   if (allowedByPathBytes(e, p) || p.isExcluded(e.name)) return;
   if (e.template !== 'ima-buf') {
-    if (bootAggregates !== undefined && e.name === 'boot_aggregate' && bootAggregates().has(digestHex(e))) return;
-    check(e, p.digests, FILE, out);
+    checkFile(e, p, out, bootAggregates, signatures);
   } else if (isKeyEntry(e, p)) {
     if (!p.ignoreAllKeyrings && !p.ignoredKeyrings.has(e.name)) check(e, p.keyrings, KEYRING, out);
   } else {

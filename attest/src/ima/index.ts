@@ -9,3 +9,5 @@ export * from './ima-state.js';
 export * from './verify-ima-entries.js';
 export * from './encode-ima-entry.js';
 export * from './create-runtime-policy.js';
+export { parseImaSignature, imaKeyId, type ImaSignature, type ImaSignatureHashAlg } from './ima-signature.js';
+export { ImaVerificationKeys, SignatureBudget, type SignatureCheck } from './verification-keys.js';

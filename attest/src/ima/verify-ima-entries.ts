@@ -10,6 +10,7 @@ import { scanImaBinaryLog } from './parse-ima-binary.js';
 import { detectImaLogFormat, type ImaLogParseOptions } from './parse-ima-log.js';
 import { missingBanks, Pcr10Replay, quotedTarget, type QuotedTarget } from './pcr10-replay.js';
 import type { RuntimePolicy } from './runtime-policy.js';
+import { SignatureBudget } from './verification-keys.js';
 
 export const IMA_PCR = 10;
 
@@ -88,6 +89,7 @@ interface Run {
   readonly sha1List: boolean;
   readonly failViolations: boolean;
   readonly boot: (() => ReadonlySet<string>) | undefined;
+  readonly signatures: SignatureBudget;
 }
 
 function lazyBootAggregates(given: ImaVerifyOptions['bootAggregates']): Run['boot'] {
@@ -116,6 +118,7 @@ function run(state: ImaState, policy: AnyPolicy, opts: ImaVerifyOptions, feed: (
     sha1List: (opts.templateHashAlg ?? 'sha1') === 'sha1',
     failViolations: (opts.violations ?? 'fail') === 'fail',
     boot: lazyBootAggregates(opts.bootAggregates),
+    signatures: new SignatureBudget(),
   };
   const target = opts.quotedPcr10 && quotedTarget(opts.quotedPcr10);
   let done = 0;
@@ -168,7 +171,7 @@ function verifyEntry(e: ImaEntry, run: Run): void {
       { index: e.index, path: e.name, logged: e.templateHash.toString('hex'), computed: Buffer.from(computed, 'latin1').toString('hex') }));
   }
   run.replay.extend(d1, d256);
-  evaluateImaEntry(e, run.policy, run.failures, run.boot);
+  evaluateImaEntry(e, run.policy, run.failures, run.boot, run.signatures);
 }
 
 function sameBytes(latin1: string, bytes: Uint8Array): boolean {

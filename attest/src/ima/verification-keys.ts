@@ -1,0 +1,155 @@
+import { constants, createHash, createPublicKey, publicDecrypt, type KeyObject } from 'node:crypto';
+import { p256, p384, p521 } from '@noble/curves/nist.js';
+import { hex8, imaKeyId, imaSignatureDigestSize, parseImaSignature, type ImaSignatureHashAlg } from './ima-signature.js';
+
+/**
+ * The keys a runtime policy trusts for IMA file signatures: Keylime's `verification-keys`, a JSON
+ * string (sometimes JSON-encoded twice) of `{"meta": {"version": 1}, "keyids": [...], "pubkeys":
+ * [base64 DER SubjectPublicKeyInfo, ...]}` (keylime/ima/file_signatures.py ImaKeyring.to_string).
+ * keyids[i], when present and not 0, is key i's id; otherwise the id is computed as evmctl does.
+ */
+
+type EcCurve = typeof p256;
+
+type VerificationKey =
+  | { readonly kind: 'rsa'; readonly key: KeyObject }
+  | { readonly kind: 'ec'; readonly curve: EcCurve; readonly point: Uint8Array };
+
+const MIN_RSA_BITS = 2048;
+
+const CURVES: Readonly<Record<string, EcCurve>> = { prime256v1: p256, secp384r1: p384, secp521r1: p521 };
+
+/** DER DigestInfo prefixes (RFC 8017 9.2 note 1): PKCS#1 v1.5 signs prefix || digest. */
+const DIGEST_INFO: Readonly<Record<ImaSignatureHashAlg, Buffer>> = {
+  sha224: Buffer.from('302d300d06096086480165030402040500041c', 'hex'),
+  sha256: Buffer.from('3031300d060960864801650304020105000420', 'hex'),
+  sha384: Buffer.from('3041300d060960864801650304020205000430', 'hex'),
+  sha512: Buffer.from('3051300d060960864801650304020305000440', 'hex'),
+};
+
+/** Why a verification-keys string is invalid; compileRuntimePolicy turns it into a RuntimePolicyError. */
+export class VerificationKeysError extends Error {}
+
+function fail(detail: string): never {
+  throw new VerificationKeysError(detail);
+}
+
+function decodeJson(text: string): unknown {
+  try {
+    const v: unknown = JSON.parse(text);
+    return typeof v === 'string' ? JSON.parse(v) : v;
+  } catch (e) {
+    return fail(`not JSON: ${(e as Error).message}`);
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function loadKey(b64: string, i: number): { key: VerificationKey; id: number } {
+  let k: KeyObject;
+  try {
+    k = createPublicKey({ key: Buffer.from(b64, 'base64'), format: 'der', type: 'spki' });
+  } catch (e) {
+    return fail(`pubkeys[${i}] is not a DER SubjectPublicKeyInfo: ${(e as Error).message}`);
+  }
+  if (k.asymmetricKeyType === 'rsa') {
+    const bits = k.asymmetricKeyDetails?.modulusLength ?? 0;
+    if (bits < MIN_RSA_BITS) fail(`pubkeys[${i}] is RSA-${bits}; at least ${MIN_RSA_BITS} bits`);
+    return { key: { kind: 'rsa', key: k }, id: imaKeyId(k.export({ type: 'pkcs1', format: 'der' })) };
+  }
+  const curve = k.asymmetricKeyType === 'ec' ? CURVES[k.asymmetricKeyDetails?.namedCurve ?? ''] : undefined;
+  if (curve === undefined) {
+    const what = k.asymmetricKeyType === 'ec' ? `curve ${k.asymmetricKeyDetails?.namedCurve}` : `a ${k.asymmetricKeyType} key`;
+    return fail(`pubkeys[${i}] is ${what}; IMA signatures use RSA or ECDSA P-256, P-384, P-521`);
+  }
+  const jwk = k.export({ format: 'jwk' });
+  const point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
+  return { key: { kind: 'ec', curve, point }, id: imaKeyId(point) };
+}
+
+/** What a signature check found: only `verified` lets an entry pass on its signature. */
+export type SignatureCheck =
+  | 'verified'
+  | { readonly problem: string };
+
+/**
+ * Signature checks one verification call may fail before it stops trying: a node can log any number
+ * of bad signatures, and each costs a public-key operation (about 1 ms for ECDSA). Entries past the
+ * budget are held to the digest list alone, so the budget can only make a verdict stricter.
+ */
+export class SignatureBudget {
+  constructor(public failuresLeft = 16) {}
+}
+
+/** Valid signatures remembered (by a SHA-256 of signature and digest), for every node and round. */
+const VERIFIED_CACHE_MAX = 65_536;
+
+export class ImaVerificationKeys {
+  private readonly verified = new Set<string>();
+
+  private constructor(private readonly byId: ReadonlyMap<number, VerificationKey>) {}
+
+  static readonly NONE = new ImaVerificationKeys(new Map());
+
+  /** Parses Keylime's verification-keys string ('' = none). Throws VerificationKeysError. */
+  static parse(text: string): ImaVerificationKeys {
+    if (text === '') return ImaVerificationKeys.NONE;
+    const v = decodeJson(text);
+    if (!isObject(v)) fail('must be a JSON object');
+    const { keyids = [], pubkeys } = v;
+    if (!Array.isArray(pubkeys) || !pubkeys.every((p) => typeof p === 'string')) fail('pubkeys must be an array of base64 strings');
+    if (!Array.isArray(keyids) || !keyids.every((id) => Number.isInteger(id) && id >= 0 && id <= 0xffffffff)) {
+      fail('keyids must be an array of 32-bit unsigned integers');
+    }
+    const byId = new Map<number, VerificationKey>();
+    pubkeys.forEach((b64: string, i) => {
+      const { key, id: computed } = loadKey(b64, i);
+      const given = keyids[i] as number | undefined;
+      const id = given === undefined || given === 0 ? computed : given;
+      if (byId.has(id)) fail(`pubkeys[${i}]: key id ${hex8(id)} is given twice`);
+      byId.set(id, key);
+    });
+    return new ImaVerificationKeys(byId);
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  /**
+   * Whether `sig` (an ima-sig entry's signature field) is a valid signature by one of these keys over
+   * the file digest `digest` of algorithm `digestAlg` (the entry's d-ng algorithm). Never throws.
+   */
+  check(sig: Uint8Array, digestAlg: string, digest: Uint8Array, budget: SignatureBudget): SignatureCheck {
+    const s = parseImaSignature(sig);
+    if (typeof s === 'string') return { problem: `malformed signature: ${s}` };
+    if (s.hashAlg !== digestAlg) return { problem: `signature is over a ${s.hashAlg} digest, the entry's is ${digestAlg}` };
+    if (digest.length !== imaSignatureDigestSize(s.hashAlg)) return { problem: `digest has ${digest.length} bytes, not a ${s.hashAlg} digest` };
+    const key = this.byId.get(s.keyId);
+    if (key === undefined) return { problem: `no verification key with id ${hex8(s.keyId)}` };
+    // Unambiguous: the header fixes both the signature's length (sig_size) and the digest's (hash_algo).
+    const memo = createHash('sha256').update(sig).update(digest).digest('base64');
+    if (this.verified.has(memo)) return 'verified';
+    if (budget.failuresLeft <= 0) return { problem: 'not checked: too many signatures in this batch failed already' };
+    if (!verifies(key, s.signature, s.hashAlg, digest)) {
+      budget.failuresLeft--;
+      return { problem: `signature does not verify with key ${hex8(s.keyId)}` };
+    }
+    if (this.verified.size >= VERIFIED_CACHE_MAX) this.verified.delete(this.verified.values().next().value!);
+    this.verified.add(memo);
+    return 'verified';
+  }
+}
+
+function verifies(key: VerificationKey, signature: Uint8Array, alg: ImaSignatureHashAlg, digest: Uint8Array): boolean {
+  try {
+    if (key.kind === 'ec') return key.curve.verify(signature, digest, key.point, { prehash: false, lowS: false, format: 'der' });
+    // Verify by recovering the signed DigestInfo (OpenSSL checks the type 1 padding) and comparing it whole.
+    const signed = publicDecrypt({ key: key.key, padding: constants.RSA_PKCS1_PADDING }, signature);
+    return signed.equals(Buffer.concat([DIGEST_INFO[alg], digest]));
+  } catch {
+    return false; // a signature of the wrong length, a DER error: not valid
+  }
+}
