@@ -3,7 +3,7 @@ import { CliUsageError, type CliIo, type Command } from './cli-io.js';
 /** Command words → implementation. Each command lives in commands/ and does its own flag parsing. */
 const commands: Record<string, { usage: string; load: () => Promise<Command> }> = {
   'ima verify': { usage: 'ima verify --log FILE --policy FILE [--pcr10 HEX [--bank sha1|sha256]] [--json] [--ascii] [--template-hash sha1|sha256] [--ignore-violations]   verify an IMA log against a Keylime runtime policy', load: async () => (await import('./commands/ima.js')).imaVerify },
-  'ima policy create': { usage: 'ima policy create --log FILE [--ascii] [--template-hash sha1|sha256]   print a Keylime runtime policy allowing a known-good IMA log', load: async () => (await import('./commands/ima.js')).imaPolicyCreate },
+  'ima policy create': { usage: 'ima policy create --log FILE [--verification-key FILE[,FILE]] [--ascii] [--template-hash sha1|sha256]   print a Keylime runtime policy allowing a known-good IMA log (and files signed by the keys)', load: async () => (await import('./commands/ima.js')).imaPolicyCreate },
   'verify-quote': { usage: 'verify-quote --ak-pub FILE --message FILE --signature FILE --pcrs FILE --nonce HEX [--json]   verify a tpm2_quote against an AK and PCR values', load: async () => (await import('./commands/verify-quote.js')).verifyQuoteCommand },
   'eventlog': { usage: 'eventlog FILE [--json]      print a TCG event log\'s events and replayed PCRs', load: async () => (await import('./commands/eventlog.js')).eventlog },
 };

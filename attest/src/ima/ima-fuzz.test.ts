@@ -2,6 +2,7 @@ import { ParseError } from '../binary/parse-error.js';
 import { compileRuntimePolicy } from './compile-runtime-policy.js';
 import { createRuntimePolicy } from './create-runtime-policy.js';
 import { encodeImaBufEntry, encodeImaNgEntry, encodeImaSigEntry, encodeImaTemplateEntry, encodeImaViolationEntry } from './encode-ima-entry.js';
+import { EVMCTL_RSA_SPKI, LS_SIG } from './evmctl-fixture.js';
 import { parseImaSignature } from './ima-signature.js';
 import { IMA_INITIAL_STATE } from './ima-state.js';
 import { parseImaAsciiLog } from './parse-ima-ascii.js';
@@ -53,10 +54,7 @@ function fuzz(seed: Buffer, seedNo: number, run: (input: Buffer) => void, allowe
 }
 
 const d = (s: string): Buffer => Buffer.alloc(32, s.charCodeAt(0));
-/** An RSA-2048 public key (SPKI) and evmctl's signature (`evmctl sign_hash -a sha256`) of d('l') with it. */
-const RSA_SPKI = 'MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAupWRjnlHZ18yvm5XO2iEhAoHamI0LFbAmlt4PSL68RItYovy8HXHG0XdGEzfkvO+LKIMQ4H7Qa2bwq7UHcHudVP1NQrAjQPAgbe1DJH80L2VF0yzjM4E5100zc+OaykXeYriLdJ0oQJ+ACGnqmOni6GaIVtvb1c4uZVuBzpWkpXbmveFT0VVy+8run7bMpAZN1sGqQMSyMbiFH5dPLgMjy49/mouMe61d16t6ggclsHu3HmjrSZkXXD88Fn9uPe1YT+Ut8r4IDFdK1hYK4xCzVQDzGbDDIyq18F5hdwkU3NOwfQrbSJbl005LBDAB2nUGpXXXFjuQR8ChGKwK+QYWQIDAQAB';
-const LS_SIG = Buffer.from('03020471a856eb010018b4af649ce85ce06c8bead39b14882c5e3db5a7b401fbdd6b9209280b86d2f951bebe550115e4841cc79c81ed287becc6e87024aceff410a65c5eaaf9ad47c29b6537327bfe13c71e79666475272b0e94f521a54ae88b0506314d41ed4057e70827eb07eb76a18dda5a60b61e7b3dc1f5506fcc0af2246a7754ff65d577967b2da0e77346c7dcf22b408244200b7def71a64b9ce84457780c392a92edfe715ca8faba3d31dc2e54bfd38edff7d7104f233daee78f7c75952a42ac7280a061ebf4ab3962590eba7642861082c48db90639ec02eba94ec216f1b4a9f4ee0e9a7da0bc332cad44a86dee6ee21d8b6e7dec6f384d5e8e00f4aec14372f6e18d3745', 'hex');
-const VERIFICATION_KEYS = JSON.stringify({ keyids: [], pubkeys: [RSA_SPKI] });
+const VERIFICATION_KEYS = JSON.stringify({ keyids: [], pubkeys: [EVMCTL_RSA_SPKI] });
 const entries = [
   encodeImaNgEntry({ path: 'boot_aggregate', fileDigest: d('b') }),
   encodeImaSigEntry({ path: '/bin/ls', fileDigest: d('l'), sig: LS_SIG }),

@@ -8,7 +8,8 @@ import { compileRuntimePolicy } from './compile-runtime-policy.js';
 import { encodeImaNgEntry, encodeImaSigEntry } from './encode-ima-entry.js';
 import { imaKeyId, parseImaSignature } from './ima-signature.js';
 import { parseRuntimePolicy, RuntimePolicyError, type RuntimePolicy } from './runtime-policy.js';
-import { ImaVerificationKeys, SignatureBudget } from './verification-keys.js';
+import { ImaVerificationKeys, SignatureBudget, verificationKeyFrom, verificationKeysString } from './verification-keys.js';
+import { readFile } from 'node:fs/promises';
 import { verifyImaLog } from './verify-ima-entries.js';
 
 /**
@@ -157,6 +158,25 @@ describe('ImaVerificationKeys.check', () => {
       }
     }
     expect(verified).toBeLessThan(3_000 * 0.05);
+  });
+});
+
+describe('a signing certificate: evmctl --keyid-from-cert signs with its Subject Key Identifier', () => {
+  // OpenSSL's default SKID is the SHA-1 of the public key, which is the computed key id too; this
+  // certificate's SKID is set otherwise, as CA-issued signing certificates may have it.
+  it('the key read from the certificate verifies; the bare public key (id computed) does not match the id', async () => {
+    const key = join(dir, 'cert.key');
+    const crt = join(dir, 'cert.crt');
+    await runCommand('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=IMA', '-days', '1',
+      '-addext', 'subjectKeyIdentifier=00112233445566778899aabbccddeeff01020304', '-keyout', key, '-out', crt]);
+    const digest = digestOf('sha256', Buffer.from('a file signed with a certificate key'));
+    const out = await runCommand('evmctl', ['sign_hash', '--key', key, '-a', 'sha256', '--keyid-from-cert', crt], { input: `${digest.toString('hex')} f\n` });
+    const sig = Buffer.from(out.trim().split(' ')[2]!, 'hex');
+    const fromCert = verificationKeyFrom(await readFile(crt));
+    expect(fromCert.keyId).toBe(0x01020304);
+    expect(ImaVerificationKeys.parse(verificationKeysString([fromCert])).check(sig, 'sha256', digest, new SignatureBudget())).toBe('verified');
+    const bare = ImaVerificationKeys.parse(verificationKeysString([{ spki: fromCert.spki, keyId: 0 }]));
+    expect(bare.check(sig, 'sha256', digest, new SignatureBudget())).toEqual({ problem: expect.stringMatching(/^no verification key with id/) });
   });
 });
 

@@ -10,4 +10,4 @@ export * from './verify-ima-entries.js';
 export * from './encode-ima-entry.js';
 export * from './create-runtime-policy.js';
 export { parseImaSignature, imaKeyId, type ImaSignature, type ImaSignatureHashAlg } from './ima-signature.js';
-export { ImaVerificationKeys, SignatureBudget, type SignatureCheck } from './verification-keys.js';
+export { ImaVerificationKeys, SignatureBudget, VerificationKeysError, verificationKeyFrom, verificationKeysString, type SignatureCheck, type VerificationKeyInput } from './verification-keys.js';

@@ -1,5 +1,6 @@
 import { constants, createHash, createPublicKey, publicDecrypt, type KeyObject } from 'node:crypto';
 import { p256, p384, p521 } from '@noble/curves/nist.js';
+import { SubjectKeyIdentifierExtension, X509Certificate } from '@peculiar/x509';
 import { hex8, imaKeyId, imaSignatureDigestSize, parseImaSignature, type ImaSignatureHashAlg } from './ima-signature.js';
 
 /**
@@ -152,4 +153,48 @@ function verifies(key: VerificationKey, signature: Uint8Array, alg: ImaSignature
   } catch {
     return false; // a signature of the wrong length, a DER error: not valid
   }
+}
+
+/** One key for a policy's verification-keys, with the key id to list for it (0: computed when read). */
+export interface VerificationKeyInput {
+  readonly spki: Buffer;
+  readonly keyId: number;
+}
+
+function certificate(bytes: Uint8Array): X509Certificate | undefined {
+  try {
+    const text = Buffer.from(bytes).toString('latin1');
+    return new X509Certificate(text.includes('-----BEGIN CERTIFICATE-----') ? text : Buffer.from(bytes));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A verification key from a file's bytes: a public key (PEM or DER SubjectPublicKeyInfo) or an X.509
+ * certificate, whose Subject Key Identifier (last four bytes), when it has one, is the key id, as
+ * `evmctl --keyid-from-cert` signs with it and Keylime reads it. Throws VerificationKeysError.
+ */
+export function verificationKeyFrom(bytes: Uint8Array): VerificationKeyInput {
+  const cert = certificate(bytes);
+  if (cert !== undefined) {
+    const skid = cert.getExtension(SubjectKeyIdentifierExtension)?.keyId;
+    const keyId = skid !== undefined && skid.length >= 8 ? Number.parseInt(skid.slice(-8), 16) : 0;
+    return { spki: Buffer.from(cert.publicKey.rawData), keyId };
+  }
+  try {
+    const text = Buffer.from(bytes).toString('latin1');
+    const key = text.includes('-----BEGIN') ? createPublicKey(text) : createPublicKey({ key: Buffer.from(bytes), format: 'der', type: 'spki' });
+    return { spki: key.export({ type: 'spki', format: 'der' }), keyId: 0 };
+  } catch (e) {
+    return fail(`not a public key or certificate: ${(e as Error).message}`);
+  }
+}
+
+/** The verification-keys string for these keys, as Keylime's ImaKeyring.to_string writes it; checked by reading it back. */
+export function verificationKeysString(keys: readonly VerificationKeyInput[]): string {
+  if (keys.length === 0) return '';
+  const text = JSON.stringify({ pubkeys: keys.map((k) => k.spki.toString('base64')), keyids: keys.map((k) => k.keyId) });
+  ImaVerificationKeys.parse(text);
+  return text;
 }

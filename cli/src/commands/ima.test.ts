@@ -2,7 +2,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { encodeImaNgEntry } from '@nodeward/attest';
+import { execFileSync } from 'node:child_process';
+import { encodeImaNgEntry, encodeImaSigEntry } from '@nodeward/attest';
+import { EVMCTL_RSA_SPKI, LS_DIGEST, LS_SIG } from '../../../attest/src/ima/evmctl-fixture.js';
 import { CliUsageError, type CliIo } from '../cli-io.js';
 import { runCli } from '../run-cli.js';
 import { imaPolicyCreate, imaVerify } from './ima.js';
@@ -43,6 +45,11 @@ beforeAll(async () => {
     encodeImaNgEntry({ path: '/opt/x', fileDigest: fd('x') }).bytes]));
   writeFileSync(join(dir, 'garbage.bin'), Buffer.from([10, 0, 0, 0, 1, 2, 3]));
   writeFileSync(join(dir, 'bad-policy.json'), '{"meta":{"version":1},"digests":{"/a":["zz"]}}');
+  writeFileSync(join(dir, 'bad-keys-policy.json'), '{"meta":{"version":1},"verification-keys":"{\\"pubkeys\\":[\\"AAAA\\"]}"}');
+  // good.bin then /bin/ls, signed by evmctl with the key in EVMCTL_RSA_SPKI.
+  writeFileSync(join(dir, 'signed.bin'), Buffer.concat([...good.map((e) => e.bytes), encodeImaSigEntry({ path: '/bin/ls', fileDigest: LS_DIGEST, sig: LS_SIG }).bytes]));
+  writeFileSync(join(dir, 'ls.pub.pem'), `-----BEGIN PUBLIC KEY-----\n${EVMCTL_RSA_SPKI.replace(/(.{64})/g, '$1\n')}\n-----END PUBLIC KEY-----\n`);
+  writeFileSync(join(dir, 'ls.pub.der'), Buffer.from(EVMCTL_RSA_SPKI, 'base64'));
   const io = fakeIo();
   expect(await imaPolicyCreate(['--log', 'good.bin'], io)).toBe(0);
   writeFileSync(join(dir, 'policy.json'), io.lines.join('\n'));
@@ -88,7 +95,33 @@ describe('nodeward ima', () => {
     expect(out.failures.map((f: { id: string }) => f.id)).toEqual(['ima.pcr_mismatch']);
   });
 
+  it.each(['ls.pub.pem', 'ls.pub.der'])('policy create --verification-key %s: the signed file passes verify, and fails without the key', async (keyFile) => {
+    const io = fakeIo();
+    expect(await runCli(['ima', 'policy', 'create', '--log', 'good.bin', '--verification-key', keyFile], io)).toBe(0);
+    const policy = JSON.parse(io.lines.join('\n'));
+    expect(JSON.parse(policy['verification-keys'])).toEqual({ pubkeys: [EVMCTL_RSA_SPKI], keyids: [0] });
+    writeFileSync(join(dir, 'keyed-policy.json'), io.lines.join('\n'));
+    const ok = fakeIo();
+    expect(await runCli(['ima', 'verify', '--log', 'signed.bin', '--policy', 'keyed-policy.json'], ok)).toBe(0);
+    const no = fakeIo();
+    expect(await runCli(['ima', 'verify', '--log', 'signed.bin', '--policy', 'policy.json'], no)).toBe(1);
+    expect(no.lines.map((l) => l.split('\t').slice(0, 3))).toEqual([['2', '/bin/ls', 'ima.path_not_in_policy']]);
+  });
+
+  it('policy create --verification-key with a certificate lists its Subject Key Identifier as the key id', async () => {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=IMA signing',
+      '-days', '1', '-keyout', join(dir, 'ima.key'), '-out', join(dir, 'ima.crt')], { stdio: 'ignore' });
+    const skid = execFileSync('openssl', ['x509', '-in', join(dir, 'ima.crt'), '-noout', '-ext', 'subjectKeyIdentifier']).toString().trim().split('\n').pop()!.replace(/[:\s]/g, '');
+    const io = fakeIo();
+    expect(await runCli(['ima', 'policy', 'create', '--log', 'good.bin', '--verification-key', 'ls.pub.pem,ima.crt'], io)).toBe(0);
+    const keys = JSON.parse(JSON.parse(io.lines.join('\n'))['verification-keys']);
+    expect(keys.keyids).toEqual([0, Number.parseInt(skid.slice(-8), 16)]);
+    expect(keys.pubkeys).toHaveLength(2);
+  });
+
   it.each([
+    ['a policy with unusable verification-keys', ['ima', 'verify', '--log', 'good.bin', '--policy', 'bad-keys-policy.json'], 'invalid policy bad-keys-policy.json: runtime policy verification-keys: pubkeys[0] is not a DER SubjectPublicKeyInfo'],
+    ['a verification key that is not one', ['ima', 'policy', 'create', '--log', 'good.bin', '--verification-key', 'garbage.bin'], '--verification-key garbage.bin: not a public key or certificate'],
     ['a bad policy', ['ima', 'verify', '--log', 'good.bin', '--policy', 'bad-policy.json'], 'invalid policy bad-policy.json: runtime policy digests["/a"][0]'],
     ['a garbage log', ['ima', 'verify', '--log', 'garbage.bin', '--policy', 'policy.json'], 'malformed IMA log garbage.bin'],
     ['a missing flag', ['ima', 'verify', '--log', 'good.bin'], '--policy is required'],

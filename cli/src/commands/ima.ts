@@ -1,4 +1,5 @@
 import {
+  compileRuntimePolicy,
   createRuntimePolicy,
   IMA_INITIAL_STATE,
   isParseError,
@@ -6,13 +7,16 @@ import {
   parseImaLog,
   parseRuntimePolicy,
   verifyImaPcr10,
+  verificationKeyFrom,
+  verificationKeysString,
+  VerificationKeysError,
   verifyParsedImaEntries,
   type Failure,
   type ImaBank,
   type ImaEntry,
   type ImaLogFormat,
   type ImaTemplateHashAlg,
-  type RuntimePolicy,
+  type CompiledRuntimePolicy,
 } from '@nodeward/attest';
 import { CliUsageError, parseFlags, requireFlag, type CliIo, type Command } from '../cli-io.js';
 
@@ -37,9 +41,10 @@ function readLog(io: CliIo, flags: Map<string, string>): ImaEntry[] {
   }
 }
 
-function readPolicy(io: CliIo, path: string): RuntimePolicy {
+/** Parsed and compiled here, so a policy that cannot be used (bad verification-keys too) is exit 2. */
+function readPolicy(io: CliIo, path: string): CompiledRuntimePolicy {
   try {
-    return parseRuntimePolicy(io.readFile(path).toString('utf8'));
+    return compileRuntimePolicy(parseRuntimePolicy(io.readFile(path).toString('utf8')));
   } catch (e) {
     if (isRuntimePolicyError(e)) throw new CliUsageError(`invalid policy ${path}: ${e.message}`);
     throw e;
@@ -87,9 +92,32 @@ export const imaVerify: Command = (args, io) => {
   return failures.length === 0 ? 0 : 1;
 };
 
-/** nodeward ima policy create --log FILE [--ascii] [--template-hash sha1|sha256] */
+/** The files of --verification-key (comma-separated) as Keylime's verification-keys string. */
+function verificationKeys(io: CliIo, files: string | undefined): string {
+  if (files === undefined) return '';
+  const keys = files.split(',').map((path) => {
+    try {
+      return verificationKeyFrom(io.readFile(path));
+    } catch (e) {
+      if (e instanceof VerificationKeysError) throw new CliUsageError(`--verification-key ${path}: ${e.message}`);
+      throw e;
+    }
+  });
+  try {
+    return verificationKeysString(keys);
+  } catch (e) {
+    if (e instanceof VerificationKeysError) throw new CliUsageError(`--verification-key: ${e.message}`);
+    throw e;
+  }
+}
+
+/**
+ * nodeward ima policy create --log FILE [--verification-key FILE[,FILE...]] [--ascii] [--template-hash sha1|sha256]
+ * The keys (public keys or certificates, PEM or DER) go into verification-keys, for ima-sig entries.
+ */
 export const imaPolicyCreate: Command = (args, io) => {
-  const flags = parseFlags(args, [...LOG_FLAGS], ['ascii']);
-  io.out(JSON.stringify(createRuntimePolicy(readLog(io, flags)), null, 2));
+  const flags = parseFlags(args, [...LOG_FLAGS, 'verification-key'], ['ascii']);
+  const keys = verificationKeys(io, flags.get('verification-key'));
+  io.out(JSON.stringify({ ...createRuntimePolicy(readLog(io, flags)), 'verification-keys': keys }, null, 2));
   return 0;
 };

@@ -1,0 +1,8 @@
+/**
+ * A real IMA file signature for tests: an RSA-2048 public key (DER SubjectPublicKeyInfo, base64) and
+ * the signature `evmctl sign_hash -a sha256` (ima-evm-utils 1.4) made with its private key over the
+ * sha256 digest LS_DIGEST (32 bytes of 'l'), as an ima-sig entry of /bin/ls would carry it.
+ */
+export const EVMCTL_RSA_SPKI = 'MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAupWRjnlHZ18yvm5XO2iEhAoHamI0LFbAmlt4PSL68RItYovy8HXHG0XdGEzfkvO+LKIMQ4H7Qa2bwq7UHcHudVP1NQrAjQPAgbe1DJH80L2VF0yzjM4E5100zc+OaykXeYriLdJ0oQJ+ACGnqmOni6GaIVtvb1c4uZVuBzpWkpXbmveFT0VVy+8run7bMpAZN1sGqQMSyMbiFH5dPLgMjy49/mouMe61d16t6ggclsHu3HmjrSZkXXD88Fn9uPe1YT+Ut8r4IDFdK1hYK4xCzVQDzGbDDIyq18F5hdwkU3NOwfQrbSJbl005LBDAB2nUGpXXXFjuQR8ChGKwK+QYWQIDAQAB';
+export const LS_DIGEST = Buffer.alloc(32, 'l'.charCodeAt(0));
+export const LS_SIG = Buffer.from('03020471a856eb010018b4af649ce85ce06c8bead39b14882c5e3db5a7b401fbdd6b9209280b86d2f951bebe550115e4841cc79c81ed287becc6e87024aceff410a65c5eaaf9ad47c29b6537327bfe13c71e79666475272b0e94f521a54ae88b0506314d41ed4057e70827eb07eb76a18dda5a60b61e7b3dc1f5506fcc0af2246a7754ff65d577967b2da0e77346c7dcf22b408244200b7def71a64b9ce84457780c392a92edfe715ca8faba3d31dc2e54bfd38edff7d7104f233daee78f7c75952a42ac7280a061ebf4ab3962590eba7642861082c48db90639ec02eba94ec216f1b4a9f4ee0e9a7da0bc332cad44a86dee6ee21d8b6e7dec6f384d5e8e00f4aec14372f6e18d3745', 'hex');
