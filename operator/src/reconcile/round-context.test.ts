@@ -1,4 +1,5 @@
-import { silentLogger } from '../log.js';
+import { EVMCTL_RSA_SPKI } from '../../../attest/src/ima/evmctl-fixture.js';
+import { createLogger, silentLogger } from '../log.js';
 import type { ConfigMapView, NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
 import type { CompiledRuntimePolicy } from '@nodeward/attest';
 import { makeRoundContextProvider } from './round-context.js';
@@ -115,4 +116,20 @@ it('parses a real Keylime runtime policy with attest by default', () => {
     agentPort: 9443, defaultIntervalMs: 30_000, log: silentLogger,
   });
   expect(bad('n1')).toBeUndefined();
+});
+
+it('compiles verification-keys into the round policy; unusable ones skip the round with a warning naming the field', () => {
+  const doc = (keys: string): string => JSON.stringify({ meta: { version: 1 }, digests: {}, 'verification-keys': keys });
+  const lines: string[] = [];
+  const log = createLogger({}, { write: (l) => lines.push(l) });
+  let current = cm(doc(JSON.stringify({ keyids: [], pubkeys: [EVMCTL_RSA_SPKI] })), '1');
+  const get = makeRoundContextProvider({ policies: () => [policy], nodeAttestations: () => [na('AAEC')], nodes: () => [node], configMap: () => current }, {
+    agentPort: 9443, defaultIntervalMs: 30_000, log,
+  });
+  expect(get('n1')?.policy.ima?.verificationKeys.size).toBe(1);
+  current = cm(doc('{"pubkeys": ["AAAA"]}'), '2');
+  expect(get('n1')).toBeUndefined();
+  const warning = JSON.parse(lines.at(-1)!);
+  expect(warning).toMatchObject({ level: 'warn', msg: 'runtime policy invalid; round skipped', configMap: 'ns/rp/policy.json' });
+  expect(JSON.stringify(warning)).toContain('verification-keys: pubkeys[0] is not a DER SubjectPublicKeyInfo');
 });
