@@ -77,7 +77,7 @@ export type SignatureCheck =
 
 /**
  * Signature checks one verification call may fail before it stops trying: a node can log any number
- * of bad signatures, and each costs a public-key operation (about 1 ms for ECDSA). Entries past the
+ * of bad signatures, and each costs a public-key operation (about 2 ms for ECDSA). Entries past the
  * budget are held to the digest list alone, so the budget can only make a verdict stricter.
  */
 export class SignatureBudget {
