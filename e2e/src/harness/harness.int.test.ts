@@ -127,4 +127,27 @@ describe('the exit handlers', () => {
     expect(pids.filter(isAlive)).toEqual([]);
     expect(existsSync(tempDir)).toBe(false);
   });
+
+  it('kill a simulated node\'s swtpm (its own process group) when the process dies of SIGTERM, as make demo-down ends the demo', async () => {
+    const sim = path.join(repoRoot(), 'e2e', 'dist', 'sim', 'swtpm.js');
+    if (!existsSync(sim)) throw new Error(`${sim} is missing: run npm run build first`);
+    const script = `import { mkdtemp } from 'node:fs/promises';
+      import { tmpdir } from 'node:os';
+      import { join } from 'node:path';
+      import { createSwtpmCa, startSwtpm } from ${JSON.stringify(pathToFileURL(sim).href)};
+      const dir = await mkdtemp(join(tmpdir(), 'nw-swtpm-exit-'));
+      const tpm = await startSwtpm({ ca: await createSwtpmCa(join(dir, 'ca')), stateDir: join(dir, 'tpm') });
+      process.stdout.write(JSON.stringify({ pid: tpm.pid(), dir }) + '\\n');
+      process.kill(process.pid, 'SIGTERM');`;
+    const { stdout, signal } = await new Promise<{ stdout: string; signal: string | null }>((resolve) => {
+      const child = execFile(process.execPath, ['--input-type=module', '-e', script], (_error, out) => resolve({ stdout: out, signal: child.signalCode }));
+    });
+    expect(signal).toBe('SIGTERM');
+    const { pid, dir } = JSON.parse(stdout.trim()) as { pid: number; dir: string };
+    await pollUntil('swtpm gone', () => Promise.resolve(isAlive(pid) ? undefined : true), { timeoutMs: 5000 }).catch(() => undefined);
+    const alive = isAlive(pid);
+    if (alive) process.kill(pid, 'SIGKILL');
+    await import('node:fs/promises').then((fs) => fs.rm(dir, { recursive: true, force: true }));
+    expect(alive).toBe(false);
+  });
 });

@@ -3,6 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePortPair } from './free-port.js';
+import { trackProcess, untrackProcess } from '../harness/process-registry.js';
 
 /**
  * A software TPM per simulated node: swtpm with its state authored by swtpm_setup, so it holds real
@@ -105,8 +106,16 @@ async function terminate(child: ChildProcess | undefined): Promise<void> {
   clearTimeout(timer);
 }
 
-const running = new Set<ChildProcess>();
-process.once('exit', () => { for (const c of running) c.kill('SIGKILL'); });
+/**
+ * swtpm runs detached (its own process group), so nothing kills it with us: the registry's exit and
+ * signal handlers do, even when a signal ends this process before an async stop() could.
+ */
+function tracked(child: ChildProcess): ChildProcess {
+  const leftover = { killSync: (): void => { child.kill('SIGKILL'); } };
+  trackProcess(leftover);
+  child.once('exit', () => untrackProcess(leftover));
+  return child;
+}
 
 /** Manufactures (when the state dir is new) and starts an swtpm on free loopback ports. */
 export async function startSwtpm(opts: { ca: { setupConfig: string }; stateDir: string; host?: string; manufacture?: boolean }): Promise<Swtpm> {
@@ -114,13 +123,11 @@ export async function startSwtpm(opts: { ca: { setupConfig: string }; stateDir: 
   if (opts.manufacture !== false) await manufactureTpm(opts.ca, opts.stateDir);
   const port = await freePortPair(host);
   const ctrlPort = port + 1;
-  let child: ChildProcess | undefined = await launch(opts.stateDir, host, port, ctrlPort);
-  running.add(child);
+  let child: ChildProcess | undefined = tracked(await launch(opts.stateDir, host, port, ctrlPort));
   const stop = async (): Promise<void> => {
     const c = child;
     child = undefined;
     await terminate(c);
-    if (c) running.delete(c);
   };
   return {
     host, port, ctrlPort, stateDir: opts.stateDir,
@@ -129,8 +136,7 @@ export async function startSwtpm(opts: { ca: { setupConfig: string }; stateDir: 
     stop,
     reboot: async () => {
       await stop();
-      child = await launch(opts.stateDir, host, port, ctrlPort);
-      running.add(child);
+      child = tracked(await launch(opts.stateDir, host, port, ctrlPort));
     },
   };
 }

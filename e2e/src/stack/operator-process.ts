@@ -1,7 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../harness/repo-root.js';
+import { trackProcess, untrackProcess } from '../harness/process-registry.js';
 
 /** A real operator replica: `node operator/dist/main.js`, configured through its environment. */
 export interface OperatorProcess {
@@ -13,11 +14,8 @@ export interface OperatorProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-const running = new Set<ChildProcess>();
-
 /** The heap cap config/manager/deployment.yaml sets (NODE_OPTIONS), so tests run what is shipped. */
 export const OPERATOR_HEAP_FLAG = '--max-old-space-size=320';
-process.once('exit', () => { for (const c of running) c.kill('SIGKILL'); });
 
 export function startOperatorProcess(opts: { identity: string; env: Record<string, string>; logDir: string; httpPort: number }): OperatorProcess {
   const logFile = join(opts.logDir, `${opts.identity}.log`);
@@ -26,10 +24,12 @@ export function startOperatorProcess(opts: { identity: string; env: Record<strin
     env: { ...process.env, ...opts.env, POD_NAME: opts.identity, NODEWARD_HTTP_PORT: String(opts.httpPort) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  running.add(child);
+  // Killed by the registry's exit and signal handlers if this process ends first.
+  const leftover = { killSync: (): void => { child.kill('SIGKILL'); } };
+  trackProcess(leftover);
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => { running.delete(child); resolve(); }));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => { untrackProcess(leftover); resolve(); }));
   return {
     identity: opts.identity, logFile, httpPort: opts.httpPort,
     pid: () => (child.exitCode === null && child.signalCode === null ? child.pid : undefined),

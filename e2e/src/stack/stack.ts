@@ -7,6 +7,7 @@ import { createRuntimePolicy, parseImaBinaryLog } from '@nodeward/attest';
 import { createLogger, startAgent, type RunningAgent } from '@nodeward/agent';
 import { createSimulatedNode } from '../harness/simulated-node.js';
 import { startHarness, type Harness } from '../harness/harness.js';
+import { trackTempDir, untrackTempDir } from '../harness/process-registry.js';
 import { freePort } from '../sim/free-port.js';
 import { createMtlsPki, type MtlsPki } from '../sim/pki.js';
 import { prepareSimNode, type SimNode } from '../sim/sim-node.js';
@@ -94,6 +95,9 @@ async function knownGoodNode(ca: { setupConfig: string }, dir: string): Promise<
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const log = opts.log ?? ((): void => undefined);
   const dir = await mkdtemp(join(tmpdir(), 'nodeward-stack-'));
+  const keep = process.env['NODEWARD_KEEP_TESTENV'] === '1';
+  // Removed by the registry's exit and signal handlers too (make demo-down ends the demo by SIGTERM).
+  if (!keep) trackTempDir(dir);
   const harness = await startHarness({ log });
   const nodes = new Map<string, StackNode>();
   const operators: OperatorProcess[] = [];
@@ -151,7 +155,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         await Promise.allSettled(operators.map((o) => o.kill('SIGTERM')));
         await Promise.allSettled([...nodes.values()].map(async (n) => { await n.stopAgent(); await n.sim.stop(); }));
         await harness.stop();
-        if (process.env['NODEWARD_KEEP_TESTENV'] !== '1') await rm(dir, { recursive: true, force: true });
+        if (!keep) await rm(dir, { recursive: true, force: true });
+        untrackTempDir(dir);
       },
     };
     await stack.apply([
