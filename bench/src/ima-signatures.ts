@@ -2,7 +2,7 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compileRuntimePolicy, createRuntimePolicy, encodeImaNgEntry, encodeImaSigEntry, parseImaBinaryLog, verifyImaLog, type EncodedImaEntry } from '@nodeward/attest';
-import { runCommand } from '@nodeward/e2e/sim/run-command';
+import { evmctlSignDigests } from '@nodeward/e2e/sim/evmctl';
 import { pcr10After } from './ima-fixture.js';
 import { keylime } from './keylime.js';
 import { fmt, once, table } from './timing.js';
@@ -23,13 +23,6 @@ function signer(kind: 'rsa' | 'ec'): { pem: string; spki: string } {
   return { pem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), spki: publicKey.export({ type: 'spki', format: 'der' }).toString('base64') };
 }
 
-async function evmctlSign(dir: string, name: string, pem: string, digests: readonly Buffer[]): Promise<Buffer[]> {
-  const keyFile = join(dir, `${name}.pem`);
-  await writeFile(keyFile, pem, { mode: 0o600 });
-  const out = await runCommand('evmctl', ['sign_hash', '--key', keyFile, '-a', 'sha256'], { input: digests.map((d, i) => `${d.toString('hex')} f${i}\n`).join('') });
-  return out.trim().split('\n').map((line) => Buffer.from(line.split(' ')[2]!, 'hex'));
-}
-
 const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest();
 
 function variant(name: string, files: readonly { path: string; digest: Buffer; sig: Buffer }[], keys: string): Variant {
@@ -47,7 +40,8 @@ export async function imaSignatureAgreement(dir: string): Promise<string> {
   const rsa = signer('rsa');
   const ec = signer('ec');
   const digests = Array.from({ length: FILES }, (_, i) => sha256(`signed file ${i}`));
-  const [rsaSigs, ecSigs] = [await evmctlSign(dir, 'rsa', rsa.pem, digests.slice(0, FILES / 2)), await evmctlSign(dir, 'ec', ec.pem, digests.slice(FILES / 2))];
+  const rsaSigs = await evmctlSignDigests({ dir, name: 'rsa', keyPem: rsa.pem, alg: 'sha256', digests: digests.slice(0, FILES / 2) });
+  const ecSigs = await evmctlSignDigests({ dir, name: 'ec', keyPem: ec.pem, alg: 'sha256', digests: digests.slice(FILES / 2) });
   const sigs = [...rsaSigs, ...ecSigs];
   const files = digests.map((digest, i) => ({ path: `/opt/vendor/bin/tool-${i}`, digest, sig: sigs[i]! }));
   const keys = JSON.stringify({ meta: { version: 1 }, keyids: [], pubkeys: [rsa.spki, ec.spki] });

@@ -1,7 +1,8 @@
 import { createHash, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { evmctlSignDigests } from '../../../e2e/src/sim/evmctl.js';
 import { runCommand } from '../../../e2e/src/sim/run-command.js';
 import { seededRandom } from '../../../e2e/src/sim/seeded-random.js';
 import { compileRuntimePolicy } from './compile-runtime-policy.js';
@@ -34,16 +35,6 @@ function signer(kind: Kind): Signer {
   };
 }
 
-/** evmctl sign_hash: reads `<hex digest> <name>` lines, prints `<hex digest> <name> <hex signature>`. */
-async function evmctlSign(s: Signer, digests: readonly Buffer[]): Promise<Buffer[]> {
-  const keyFile = join(dir, `${s.kind}.pem`);
-  await writeFile(keyFile, s.pem, { mode: 0o600 });
-  const out = await runCommand('evmctl', ['sign_hash', '--key', keyFile, '-a', s.alg], { input: digests.map((d, i) => `${d.toString('hex')} f${i}\n`).join('') });
-  const sigs = out.trim().split('\n').map((line) => Buffer.from(line.split(' ')[2]!, 'hex'));
-  expect(sigs).toHaveLength(digests.length);
-  return sigs;
-}
-
 /** verification-keys as Keylime's ImaKeyring.to_string writes it. */
 function keylimeKeys(keys: readonly { spki: Buffer; keyid?: number }[]): string {
   return JSON.stringify({ meta: { version: 1 }, keyids: keys.map((k) => k.keyid ?? 0), pubkeys: keys.map((k) => k.spki.toString('base64')) });
@@ -63,7 +54,7 @@ beforeAll(async () => {
   for (const kind of ['rsa', 'p256', 'p384'] as const) {
     const s = (signers[kind] = signer(kind));
     const digests = [0, 1, 2].map((i) => digestOf(s.alg, Buffer.from(`contents of file ${i} for ${kind}`)));
-    const sigs = await evmctlSign(s, digests);
+    const sigs = await evmctlSignDigests({ dir, name: kind, keyPem: s.pem, alg: s.alg, digests });
     signed[kind] = digests.map((digest, i) => ({ digest, sig: sigs[i]! }));
   }
 }, 60_000);
@@ -170,8 +161,7 @@ describe('a signing certificate: evmctl --keyid-from-cert signs with its Subject
     await runCommand('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=IMA', '-days', '1',
       '-addext', 'subjectKeyIdentifier=00112233445566778899aabbccddeeff01020304', '-keyout', key, '-out', crt]);
     const digest = digestOf('sha256', Buffer.from('a file signed with a certificate key'));
-    const out = await runCommand('evmctl', ['sign_hash', '--key', key, '-a', 'sha256', '--keyid-from-cert', crt], { input: `${digest.toString('hex')} f\n` });
-    const sig = Buffer.from(out.trim().split(' ')[2]!, 'hex');
+    const sig = (await evmctlSignDigests({ dir, name: 'cert-signer', keyPem: await readFile(key, 'utf8'), alg: 'sha256', digests: [digest], args: ['--keyid-from-cert', crt] }))[0]!;
     const fromCert = verificationKeyFrom(await readFile(crt));
     expect(fromCert.keyId).toBe(0x01020304);
     expect(ImaVerificationKeys.parse(verificationKeysString([fromCert])).check(sig, 'sha256', digest, new SignatureBudget())).toBe('verified');

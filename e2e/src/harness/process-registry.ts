@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 
 /** Something the exit handlers must clean up synchronously when the process dies before stop(). */
@@ -13,6 +14,16 @@ let installed = false;
 export function trackProcess(child: Leftover): void {
   installExitHandlers();
   processes.add(child);
+}
+
+/**
+ * Tracks a spawned child until it exits: SIGKILLed by the exit and signal handlers if this process
+ * ends first (a detached child, in its own process group, would otherwise outlive it).
+ */
+export function trackChild(child: ChildProcess): void {
+  const leftover = { killSync: (): void => { child.kill('SIGKILL'); } };
+  trackProcess(leftover);
+  child.once('exit', () => untrackProcess(leftover));
 }
 
 /** Stops tracking a child that was stopped cleanly. */

@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePortPair } from './free-port.js';
-import { trackProcess, untrackProcess } from '../harness/process-registry.js';
+import { trackChild } from '../harness/process-registry.js';
 
 /**
  * A software TPM per simulated node: swtpm with its state authored by swtpm_setup, so it holds real
@@ -92,6 +92,9 @@ async function launch(stateDir: string, host: string, port: number, ctrlPort: nu
   const child = spawn('swtpm', ['socket', '--tpm2', '--tpmstate', `dir=${stateDir}`,
     '--server', `type=tcp,port=${port},bindaddr=${host}`, '--ctrl', `type=tcp,port=${ctrlPort},bindaddr=${host}`,
     '--flags', 'not-need-init,startup-clear'], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  // Detached, so nothing kills it with us: the registry does, even when a signal ends this process
+  // before an async stop() could (make demo-down ends the demo by SIGTERM).
+  trackChild(child);
   child.stderr?.resume();
   await waitForPort(host, port, child);
   return child;
@@ -106,24 +109,13 @@ async function terminate(child: ChildProcess | undefined): Promise<void> {
   clearTimeout(timer);
 }
 
-/**
- * swtpm runs detached (its own process group), so nothing kills it with us: the registry's exit and
- * signal handlers do, even when a signal ends this process before an async stop() could.
- */
-function tracked(child: ChildProcess): ChildProcess {
-  const leftover = { killSync: (): void => { child.kill('SIGKILL'); } };
-  trackProcess(leftover);
-  child.once('exit', () => untrackProcess(leftover));
-  return child;
-}
-
 /** Manufactures (when the state dir is new) and starts an swtpm on free loopback ports. */
 export async function startSwtpm(opts: { ca: { setupConfig: string }; stateDir: string; host?: string; manufacture?: boolean }): Promise<Swtpm> {
   const host = opts.host ?? '127.0.0.1';
   if (opts.manufacture !== false) await manufactureTpm(opts.ca, opts.stateDir);
   const port = await freePortPair(host);
   const ctrlPort = port + 1;
-  let child: ChildProcess | undefined = tracked(await launch(opts.stateDir, host, port, ctrlPort));
+  let child: ChildProcess | undefined = await launch(opts.stateDir, host, port, ctrlPort);
   const stop = async (): Promise<void> => {
     const c = child;
     child = undefined;
@@ -136,7 +128,7 @@ export async function startSwtpm(opts: { ca: { setupConfig: string }; stateDir: 
     stop,
     reboot: async () => {
       await stop();
-      child = tracked(await launch(opts.stateDir, host, port, ctrlPort));
+      child = await launch(opts.stateDir, host, port, ctrlPort);
     },
   };
 }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../harness/repo-root.js';
-import { trackProcess, untrackProcess } from '../harness/process-registry.js';
+import { trackChild } from '../harness/process-registry.js';
 
 /** A real operator replica: `node operator/dist/main.js`, configured through its environment. */
 export interface OperatorProcess {
@@ -24,12 +24,10 @@ export function startOperatorProcess(opts: { identity: string; env: Record<strin
     env: { ...process.env, ...opts.env, POD_NAME: opts.identity, NODEWARD_HTTP_PORT: String(opts.httpPort) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  // Killed by the registry's exit and signal handlers if this process ends first.
-  const leftover = { killSync: (): void => { child.kill('SIGKILL'); } };
-  trackProcess(leftover);
+  trackChild(child);
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => { untrackProcess(leftover); resolve(); }));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     identity: opts.identity, logFile, httpPort: opts.httpPort,
     pid: () => (child.exitCode === null && child.signalCode === null ? child.pid : undefined),
