@@ -58,8 +58,9 @@ function check(e: ImaEntry, allowed: ReadonlyMap<string, readonly Buffer[]>, kin
   const list = allowed.get(e.name);
   if (list !== undefined && isAllowed(e, list)) return;
   const hex = digestHex(e);
-  const why = signature === undefined || signature === 'verified' ? '' : ` (its signature does not count: ${signature.problem})`;
-  const ctx = signature === undefined || signature === 'verified' ? context(e, hex) : { ...context(e, hex), signature: signature.problem };
+  const problem = typeof signature === 'object' ? signature.problem : undefined;
+  const why = problem === undefined ? '' : ` (its signature does not count: ${problem})`;
+  const ctx = problem === undefined ? context(e, hex) : { ...context(e, hex), signature: problem };
   if (list === undefined) {
     out.push(failure(kind.missing, `entry ${e.index}: ${kind.what} ${e.name} is not in the runtime policy${why}`, ctx));
   } else {

@@ -161,10 +161,9 @@ export interface VerificationKeyInput {
   readonly keyId: number;
 }
 
-function certificate(bytes: Uint8Array): X509Certificate | undefined {
+function certificate(bytes: Buffer, text: string): X509Certificate | undefined {
   try {
-    const text = Buffer.from(bytes).toString('latin1');
-    return new X509Certificate(text.includes('-----BEGIN CERTIFICATE-----') ? text : Buffer.from(bytes));
+    return new X509Certificate(text.includes('-----BEGIN CERTIFICATE-----') ? text : bytes);
   } catch {
     return undefined;
   }
@@ -175,16 +174,17 @@ function certificate(bytes: Uint8Array): X509Certificate | undefined {
  * certificate, whose Subject Key Identifier (last four bytes), when it has one, is the key id, as
  * `evmctl --keyid-from-cert` signs with it and Keylime reads it. Throws VerificationKeysError.
  */
-export function verificationKeyFrom(bytes: Uint8Array): VerificationKeyInput {
-  const cert = certificate(bytes);
+export function verificationKeyFrom(file: Uint8Array): VerificationKeyInput {
+  const bytes = Buffer.from(file);
+  const text = bytes.toString('latin1');
+  const cert = certificate(bytes, text);
   if (cert !== undefined) {
     const skid = cert.getExtension(SubjectKeyIdentifierExtension)?.keyId;
     const keyId = skid !== undefined && skid.length >= 8 ? Number.parseInt(skid.slice(-8), 16) : 0;
     return { spki: Buffer.from(cert.publicKey.rawData), keyId };
   }
   try {
-    const text = Buffer.from(bytes).toString('latin1');
-    const key = text.includes('-----BEGIN') ? createPublicKey(text) : createPublicKey({ key: Buffer.from(bytes), format: 'der', type: 'spki' });
+    const key = text.includes('-----BEGIN') ? createPublicKey(text) : createPublicKey({ key: bytes, format: 'der', type: 'spki' });
     return { spki: key.export({ type: 'spki', format: 'der' }), keyId: 0 };
   } catch (e) {
     return fail(`not a public key or certificate: ${(e as Error).message}`);
