@@ -38,6 +38,8 @@ beforeAll(async () => {
   await run('tpm2_readpublic', ['-c', 'ak.ctx', '-o', 'ak.tss']);
   const out = await run('tpm2_quote', ['-c', 'ak.ctx', '-l', 'sha1:0,10+sha256:0,10', '-q', nonce, '-m', 'quote.msg', '-s', 'quote.sig', '-o', 'pcrs.bin', '-g', 'sha256']);
   await writeFile(f('quote.yaml'), out);
+  // As stored quotes from other systems often are: no qualifying data (tpm2_quote without -q).
+  await run('tpm2_quote', ['-c', 'ak.ctx', '-l', 'sha1:0,10+sha256:0,10', '-m', 'noq.msg', '-s', 'noq.sig', '-g', 'sha256']);
   await writeFile(f('pcrs.yaml'), (await run('tpm2_pcrread', ['sha1:0,10+sha256:0,10'])));
   await writeFile(f('garbage'), 'this is not a TPMS_ATTEST');
 });
@@ -75,6 +77,37 @@ describe('nodeward verify-quote', () => {
     const io = fakeIo();
     expect(await runCli(['verify-quote', ...args({ '--pcrs': f('tampered.yaml') }), '--json'], io)).toBe(1);
     expect(JSON.parse(io.lines.join('')).reasons.map((r: { id: string }) => r.id)).toEqual(['quote.pcr_digest_mismatch']);
+  });
+
+  const noNonce = (over: Record<string, string> = {}): string[] =>
+    args({ '--message': f('noq.msg'), '--signature': f('noq.sig'), ...over }).filter((a, i, all) => a !== '--nonce' && all[i - 1] !== '--nonce');
+
+  it('checks a quote made without -q when --nonce is left out, and says freshness was not checked', async () => {
+    const io = fakeIo();
+    expect(await runCli(['verify-quote', ...noNonce()], io)).toBe(0);
+    expect(io.lines).toEqual([expect.stringMatching(/^verified: 4 PCRs, sha256/), expect.stringMatching(/^freshness not checked: /)]);
+    const json = fakeIo();
+    expect(await runCli(['verify-quote', ...noNonce(), '--json'], json)).toBe(0);
+    expect(JSON.parse(json.lines.join(''))).toMatchObject({ verified: true, freshnessChecked: false });
+  });
+
+  it('takes --nonce "" as the empty qualifying data of a quote made without -q', async () => {
+    const io = fakeIo();
+    expect(await runCli(['verify-quote', ...noNonce(), '--nonce', ''], io)).toBe(0);
+    expect(io.lines[1]).toMatch(/^freshness not checked: /);
+    const other = fakeIo();
+    expect(await runCli(['verify-quote', ...args(), '--nonce', ''], other)).toBe(1);
+    expect(other.lines).toContainEqual(expect.stringMatching(/quote\.nonce_mismatch/));
+  });
+
+  it('without --nonce still rejects what else is wrong (exit 1), and says freshness was not checked', async () => {
+    const yaml = (await run('tpm2_pcrread', ['sha1:0,10+sha256:0,10'])).replace(/(10: 0x)[0-9A-F]{64}/, `$1${'00'.repeat(32)}`);
+    await writeFile(f('tampered-noq.yaml'), yaml);
+    const io = fakeIo();
+    expect(await runCli(['verify-quote', ...noNonce({ '--pcrs': f('tampered-noq.yaml') })], io)).toBe(1);
+    expect(io.lines).toEqual(['rejected', expect.stringMatching(/quote\.pcr_digest_mismatch/), expect.stringMatching(/^freshness not checked: /)]);
+    const signedElsewhere = fakeIo();
+    expect(await runCli(['verify-quote', ...noNonce({ '--signature': f('quote.sig') })], signedElsewhere)).toBe(1);
   });
 
   it.each([
