@@ -90,3 +90,42 @@ describe('excludes', () => {
     expect(compileExcludes([])('/tmp')).toBe(false);
   });
 });
+
+describe('excludes written as Python regexes (verdicts from Python 3.11 re.match on the same rows)', () => {
+  it.each([
+    ['(?i)/tmp/.*', '/TMP/x', true],
+    ['(?i)/tmp/.*', '/var/tmp', false],
+    ['(?is)/VAR/log.*', '/var/log/a\nb', true],
+    ['(?i)(?s)/a.b', '/A\nB', true],
+    ['(?x) /usr/ (bin|sbin) /  # binaries\n  .*', '/usr/sbin/x', true],
+    ['(?x) /usr/ (bin|sbin) /  # binaries\n  .*', '/usr/lib/x', false],
+    ['(?x)/a[ ]b', '/a b', true],
+    ['(?m)/etc$', '/etc\n/x', true],
+    ['(?m)^/x', '/etc\n/x', false],
+    ['/data(?#logs)/.*', '/data/x', true],
+    ['/a{,2}b', '/aab', true],
+    ['/a{,2}b', '/aaab', false],
+    ['(?a)/\\w+', '/abc', true],
+    ['/var/log/.*\\Z', '/var/log/a', true],
+    ['[]x]+', ']x]', true],
+    ['[^]]+', '/abc', true],
+  ])('%j on %j → %s', (pattern, path, want) => {
+    expect(translateExclude(pattern).error).toBeUndefined();
+    expect(compileExcludes([pattern])(path)).toBe(want);
+    expect(compileExcludes(['/nothing-here', pattern, '/(y)\\1'])(path)).toBe(want);
+  });
+
+  it('a valid Keylime policy with (?i) is accepted (it was refused, and the operator skipped its rounds)', () => {
+    const p = parseRuntimePolicy({ meta: { version: 1 }, excludes: ['(?i)/tmp/.*', '/var/log/.*'] });
+    expect(p.excludes).toEqual(['(?i)/tmp/.*', '/var/log/.*']);
+  });
+
+  it.each([
+    ['/a(?i)b', /excludes\[0\].*"\/a\(\?i\)b".*global flags \(\?i\) not at the start/],
+    ['(?L)/x', /excludes\[0\].*"\(\?L\)\/x".*bytes patterns only/],
+    ['(?au)/x', /excludes\[0\].*flags a and u are incompatible/],
+    ['/x(?P=n', /excludes\[0\].*unterminated \(\?P=name\)/],
+  ])('what cannot be translated is refused, naming the pattern: %s', (pattern, why) => {
+    expect(() => parseRuntimePolicy({ meta: { version: 1 }, excludes: [pattern] })).toThrow(why);
+  });
+});
