@@ -128,6 +128,57 @@ describe('parseEventLog: well-formed byte tables', () => {
       pcrs: { sha256: {} },
     },
     {
+      name: 'EV_NO_ACTION in PCR 0xFFFFFFFF (as Windows logs them) parses and is never extended',
+      bytes: hx(
+        SPEC_ID_SHA256,
+        'ffffffff', // pcrIndex 0xFFFFFFFF: no PCR, only a label
+        '03000000', // EV_NO_ACTION
+        '01000000', '0b00', 'ff'.repeat(32), // a digest: still not extended
+        '02000000', 'abcd', // eventSize 2, event
+        AGILE_SEPARATOR_PCR7,
+      ),
+      format: 'crypto-agile',
+      events: [
+        { pcr: 0, type: EV.NO_ACTION, kind: 'spec-id' },
+        { pcr: 0xffffffff, type: EV.NO_ACTION, kind: 'none' },
+        { pcr: 7, type: EV.SEPARATOR, kind: 'separator' },
+      ],
+      pcrs: { sha256: { '7': sha('sha256', ZERO32 + sha('sha256', '00000000')) } },
+    },
+    {
+      name: 'H-CRTM: StartupLocality 4, then EV_EFI_HCRTM_EVENT extends PCR 0 from locality 4',
+      bytes: hx(
+        SPEC_ID_SHA256,
+        '00000000', '03000000', '00000000', // PCR 0 EV_NO_ACTION, no digests
+        '11000000', '537461727475704c6f63616c69747900', '04', // "StartupLocality\0", locality 4 (H-CRTM)
+        '00000000', '10000080', // PCR 0 EV_EFI_HCRTM_EVENT
+        '01000000', '0b00', sha('sha256', '4843'), // digest of the H-CRTM data
+        '06000000', '4843 52544d 00'.replace(/ /g, ''), // "HCRTM\0"
+      ),
+      format: 'crypto-agile',
+      events: [
+        { pcr: 0, type: EV.NO_ACTION, kind: 'spec-id' },
+        { pcr: 0, type: EV.NO_ACTION, kind: 'startup-locality' },
+        { pcr: 0, type: EV.EFI_HCRTM_EVENT, kind: 'text' },
+      ],
+      pcrs: { sha256: { '0': sha('sha256', '00'.repeat(31) + '04' + sha('sha256', '4843')) } },
+    },
+    {
+      name: 'a separator with the error value 1 (PFP: a pre-OS error) is extended with its own digest',
+      bytes: hx(
+        SPEC_ID_SHA256,
+        '07000000', '04000000', // PCR 7 EV_SEPARATOR
+        '01000000', '0b00', sha('sha256', '01000000'), // digest of the error value
+        '04000000', '01000000', // eventSize 4, value 0x00000001
+      ),
+      format: 'crypto-agile',
+      events: [
+        { pcr: 0, type: EV.NO_ACTION, kind: 'spec-id' },
+        { pcr: 7, type: EV.SEPARATOR, kind: 'separator' },
+      ],
+      pcrs: { sha256: { '7': sha('sha256', ZERO32 + sha('sha256', '01000000')) } },
+    },
+    {
       name: 'an algorithm the Spec ID declares but we do not replay (SM3_256) is carried, not replayed',
       bytes: hx(
         '00000000', '03000000', ZERO20, '25000000', // Spec ID header, eventSize 37
@@ -175,6 +226,8 @@ describe('parseEventLog: hostile input throws ParseError naming structure and of
     { name: 'legacy eventSize 0xffffffff', bytes: hx('04000000', '04000000', ZERO20, 'ffffffff'), structure: 'TCG_PCR_EVENT', offset: 28 },
     { name: 'legacy eventSize larger than the log', bytes: hx('04000000', '04000000', ZERO20, '00010000', '00'), structure: 'TCG_PCR_EVENT', offset: 32 },
     { name: 'pcrIndex 24', bytes: hx('18000000', '04000000', ZERO20, '00000000'), structure: 'TCG_PCR_EVENT', offset: 0 },
+    { name: 'a measured event (EV_SEPARATOR) in PCR 0xFFFFFFFF', bytes: hx('ffffffff', '04000000', ZERO20, '00000000'), structure: 'TCG_PCR_EVENT', offset: 0 },
+    { name: 'an agile measured event in PCR 0xFFFFFFFF', bytes: hx(SPEC_ID_SHA256, 'ffffffff', '04000000', '01000000', '0b00', ZERO32, '00000000'), structure: 'TCG_PCR_EVENT2', offset: 65 },
     {
       name: 'Spec ID numberOfAlgorithms 0xffffffff',
       bytes: hx('00000000', '03000000', ZERO20, '1d000000', '53706563204944204576656e74303300', '00000000', '00020002', 'ffffffff', '00'),

@@ -19,11 +19,16 @@ interface Framed {
 
 type Head = Pick<ParsedEvent, 'index' | 'offset' | 'pcr' | 'type'>;
 
+/**
+ * An EV_NO_ACTION event is never extended, so its PCR index is only a label: real logs carry some
+ * outside 0-23 (Windows logs its own EV_NO_ACTION events in PCR 0xFFFFFFFF). Every other event must
+ * name a PCR the TPM has.
+ */
 function readHead(r: ByteReader, index: number): Head {
   const offset = r.offset;
   const pcr = r.u32le('pcrIndex');
-  if (pcr > MAX_PCR_INDEX) r.fail(`pcrIndex ${pcr} exceeds ${MAX_PCR_INDEX}`, offset);
   const type = r.u32le('eventType');
+  if (pcr > MAX_PCR_INDEX && type !== EV.NO_ACTION) r.fail(`pcrIndex ${pcr} exceeds ${MAX_PCR_INDEX}`, offset);
   return { index, offset, pcr, type };
 }
 
