@@ -1,3 +1,4 @@
+import type { HashAlgName } from '../hash-alg.js';
 import { DigestsByPath } from './digests-by-path.js';
 import { compileExcludes } from './exclude-matcher.js';
 import { RuntimePolicyError, type RuntimePolicy } from './runtime-policy.js';
@@ -29,6 +30,13 @@ export interface CompiledRuntimePolicy {
    * its path or digest is not listed (Keylime's order: a valid signature, else the digest list).
    */
   readonly verificationKeys: ImaVerificationKeys;
+  /**
+   * What the policy asks for that is not honoured, one line each naming it (keys skipped from
+   * `verification-keys`). The policy is usable; callers log or print these.
+   */
+  readonly warnings: readonly string[];
+  /** `ima.log_hash_alg`: the template hash algorithm the list must have; undefined: read from the list. */
+  readonly templateHashAlg: HashAlgName | undefined;
 }
 
 function verificationKeys(text: string): ImaVerificationKeys {
@@ -65,6 +73,7 @@ export function compileRuntimePolicy(policy: RuntimePolicy): CompiledRuntimePoli
   }
   const ignored = new Set(policy.ima.ignored_keyrings);
   const digests = toLists(policy.digests);
+  const keys = verificationKeys(policy['verification-keys']);
   return {
     policy,
     digests,
@@ -74,6 +83,8 @@ export function compileRuntimePolicy(policy: RuntimePolicy): CompiledRuntimePoli
     ignoredKeyrings: ignored,
     ignoreAllKeyrings: ignored.has('*'),
     isExcluded,
-    verificationKeys: verificationKeys(policy['verification-keys']),
+    verificationKeys: keys,
+    warnings: keys.warnings,
+    templateHashAlg: policy.ima.log_hash_alg,
   };
 }

@@ -70,7 +70,7 @@ function check(e: ImaEntry, allowed: ReadonlyMap<string, readonly Buffer[]>, kin
 
 /** The signature check of an ima-sig entry, when the policy has keys and the entry a signature. */
 function signatureCheck(e: ImaEntry, p: CompiledRuntimePolicy, budget: SignatureBudget): SignatureCheck | undefined {
-  if (e.template !== 'ima-sig' || p.verificationKeys.size === 0) return undefined;
+  if (e.template !== 'ima-sig' || (p.verificationKeys.size === 0 && p.verificationKeys.skipped.length === 0)) return undefined;
   const sig = e.sig;
   if (sig === undefined || sig.length === 0) return undefined;
   return p.verificationKeys.check(sig, e.digestAlg, e.digest, budget);

@@ -1,4 +1,5 @@
 import { knownNames } from '../binary/bytes.js';
+import type { HashAlgName } from '../hash-alg.js';
 
 /**
  * One entry of an IMA runtime measurement list, as parsed from untrusted bytes (binary or ASCII).
@@ -17,8 +18,8 @@ import { knownNames } from '../binary/bytes.js';
 export const IMA_KNOWN_TEMPLATES = ['ima', 'ima-ng', 'ima-sig', 'ima-buf'] as const;
 export type ImaKnownTemplate = (typeof IMA_KNOWN_TEMPLATES)[number];
 
-/** Hash algorithm of the template hash column: sha1 for the classic list, sha256 for `*_sha256` lists. */
-export type ImaTemplateHashAlg = 'sha1' | 'sha256';
+/** Hash algorithm of the template hash column: sha1 for the classic list, sha256 (or another bank's) for `*_sha256` lists. */
+export type ImaTemplateHashAlg = HashAlgName;
 
 /** Sanity bounds on untrusted lengths (the kernel's own are smaller or equal). */
 export const IMA_LIMITS = {

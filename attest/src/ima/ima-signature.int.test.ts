@@ -183,11 +183,15 @@ describe('verification-keys in a runtime policy', () => {
     expect(() => compileRuntimePolicy(policyWith(keys))).toThrow(why);
   });
 
-  it('weak or unusable keys are refused: RSA-1024, Ed25519, and one key id given twice', () => {
+  it('weak or unusable keys are skipped with a warning naming them; one key id given twice is refused', () => {
     const rsa1024 = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'der' });
     const ed = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'der' });
-    expect(() => compileRuntimePolicy(policyWith(keylimeKeys([{ spki: rsa1024 }])))).toThrow(/pubkeys\[0\] is RSA-1024; at least 2048 bits/);
-    expect(() => compileRuntimePolicy(policyWith(keylimeKeys([{ spki: ed }])))).toThrow(/pubkeys\[0\] is a ed25519 key/);
+    const p = compileRuntimePolicy(policyWith(keylimeKeys([{ spki: rsa1024 }, { spki: ed }, { spki: signers.rsa.spki }])));
+    expect(p.verificationKeys.size).toBe(1);
+    expect(p.warnings).toEqual([
+      expect.stringMatching(/^verification-keys pubkeys\[0\] \(key id [0-9a-f]{8}\) skipped: RSA-1024; at least 2048 bits/),
+      expect.stringMatching(/^verification-keys pubkeys\[1\] skipped: a ed25519 key/),
+    ]);
     expect(() => compileRuntimePolicy(policyWith(keylimeKeys([{ spki: signers.rsa.spki }, { spki: signers.rsa.spki }])))).toThrow(/pubkeys\[1\]: key id [0-9a-f]{8} is given twice/);
   });
 

@@ -25,7 +25,7 @@ describe('parseRuntimePolicy', () => {
   it('fills in the optional sections', () => {
     expect(parseRuntimePolicy('{"meta":{"version":1}}')).toEqual({
       meta: { version: 1 }, release: 0, digests: {}, excludes: [], keyrings: {},
-      ima: { ignored_keyrings: [], log_hash_alg: 'sha1', dm_policy: null }, 'ima-buf': {}, 'verification-keys': '',
+      ima: { ignored_keyrings: [], dm_policy: null }, 'ima-buf': {}, 'verification-keys': '',
     });
   });
 

@@ -14,7 +14,8 @@ export interface RuntimePolicy {
   excludes: string[];
   /** Keyring name → allowed digests of the keys measured into it. */
   keyrings: Record<string, string[]>;
-  ima: { ignored_keyrings: string[]; log_hash_alg: HashAlgName; dm_policy: null };
+  /** `log_hash_alg`: the list's template hash algorithm; absent where the policy is silent (then read from the list). */
+  ima: { ignored_keyrings: string[]; log_hash_alg?: HashAlgName; dm_policy: null };
   /** ima-buf entry name → allowed buffer digests. */
   'ima-buf': Record<string, string[]>;
   'verification-keys': string;
@@ -94,13 +95,13 @@ function parseMeta(v: Json): RuntimePolicy['meta'] {
 }
 
 function parseIma(v: Json): RuntimePolicy['ima'] {
-  if (v === undefined) return { ignored_keyrings: [], log_hash_alg: 'sha1', dm_policy: null };
+  if (v === undefined) return { ignored_keyrings: [], dm_policy: null };
   need(isObject(v), 'ima', 'must be an object');
-  const alg = v.log_hash_alg ?? 'sha1';
-  need(typeof alg === 'string' && isHashAlgName(alg), 'ima.log_hash_alg', `unsupported ${JSON.stringify(alg)}`);
+  const alg = v.log_hash_alg;
+  need(alg === undefined || (typeof alg === 'string' && isHashAlgName(alg)), 'ima.log_hash_alg', `unsupported ${JSON.stringify(alg)}`);
   need(v.dm_policy === undefined || v.dm_policy === null, 'ima.dm_policy', 'device-mapper policies are not supported');
   const ignored = v.ignored_keyrings === undefined ? [] : stringList(v.ignored_keyrings, 'ima.ignored_keyrings');
-  return { ignored_keyrings: ignored, log_hash_alg: alg, dm_policy: null };
+  return { ignored_keyrings: ignored, ...(alg === undefined ? {} : { log_hash_alg: alg }), dm_policy: null };
 }
 
 function parseExcludes(v: Json): string[] {

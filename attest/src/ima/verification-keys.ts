@@ -48,7 +48,28 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function loadKey(b64: string, i: number): { key: VerificationKey; id: number } {
+/** A key Nodeward cannot use for IMA signatures: skipped (with a warning), never trusted. */
+export interface SkippedVerificationKey {
+  readonly index: number;
+  /** Its key id, when known (given in keyids, or computable from the key). */
+  readonly id?: number;
+  readonly reason: string;
+}
+
+type Loaded = { readonly key: VerificationKey; readonly id: number } | { readonly skipped: string; readonly id?: number };
+
+function ecPoint(k: KeyObject): Uint8Array {
+  const jwk = k.export({ format: 'jwk' });
+  return Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
+}
+
+/**
+ * A DER SubjectPublicKeyInfo that does not parse makes the string invalid (fails); a well-formed key
+ * of an algorithm, curve or size we do not verify with is skipped, as the README promises: files
+ * signed only by it are held to `digests`. Keylime accepts e.g. secp256k1 keys (its own test policy
+ * has one); Nodeward verifies only the curves IMA signs with in practice.
+ */
+function loadKey(b64: string, i: number): Loaded {
   let k: KeyObject;
   try {
     k = createPublicKey({ key: Buffer.from(b64, 'base64'), format: 'der', type: 'spki' });
@@ -57,16 +78,15 @@ function loadKey(b64: string, i: number): { key: VerificationKey; id: number } {
   }
   if (k.asymmetricKeyType === 'rsa') {
     const bits = k.asymmetricKeyDetails?.modulusLength ?? 0;
-    if (bits < MIN_RSA_BITS) fail(`pubkeys[${i}] is RSA-${bits}; at least ${MIN_RSA_BITS} bits`);
-    return { key: { kind: 'rsa', key: k }, id: imaKeyId(k.export({ type: 'pkcs1', format: 'der' })) };
+    const id = imaKeyId(k.export({ type: 'pkcs1', format: 'der' }));
+    if (bits < MIN_RSA_BITS) return { skipped: `RSA-${bits}; at least ${MIN_RSA_BITS} bits are required`, id };
+    return { key: { kind: 'rsa', key: k }, id };
   }
-  const curve = k.asymmetricKeyType === 'ec' ? CURVES[k.asymmetricKeyDetails?.namedCurve ?? ''] : undefined;
-  if (curve === undefined) {
-    const what = k.asymmetricKeyType === 'ec' ? `curve ${k.asymmetricKeyDetails?.namedCurve}` : `a ${k.asymmetricKeyType} key`;
-    return fail(`pubkeys[${i}] is ${what}; IMA signatures use RSA or ECDSA P-256, P-384, P-521`);
-  }
-  const jwk = k.export({ format: 'jwk' });
-  const point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
+  if (k.asymmetricKeyType !== 'ec') return { skipped: `a ${k.asymmetricKeyType} key; IMA signatures use RSA or ECDSA P-256, P-384, P-521` };
+  const curveName = k.asymmetricKeyDetails?.namedCurve ?? '';
+  const curve = CURVES[curveName];
+  const point = ecPoint(k);
+  if (curve === undefined) return { skipped: `ECDSA on curve ${curveName}; supported are P-256, P-384, P-521`, id: imaKeyId(point) };
   return { key: { kind: 'ec', curve, point }, id: imaKeyId(point) };
 }
 
@@ -90,7 +110,11 @@ const VERIFIED_CACHE_MAX = 65_536;
 export class ImaVerificationKeys {
   private readonly verified = new Set<string>();
 
-  private constructor(private readonly byId: ReadonlyMap<number, VerificationKey>) {}
+  private constructor(
+    private readonly byId: ReadonlyMap<number, VerificationKey>,
+    /** Keys in the string that cannot be used (skipped, not trusted); compileRuntimePolicy warns about each. */
+    readonly skipped: readonly SkippedVerificationKey[] = [],
+  ) {}
 
   static readonly NONE = new ImaVerificationKeys(new Map());
 
@@ -105,18 +129,34 @@ export class ImaVerificationKeys {
       fail('keyids must be an array of 32-bit unsigned integers');
     }
     const byId = new Map<number, VerificationKey>();
+    const skipped: SkippedVerificationKey[] = [];
     pubkeys.forEach((b64: string, i) => {
-      const { key, id: computed } = loadKey(b64, i);
+      const loaded = loadKey(b64, i);
       const given = keyids[i] as number | undefined;
-      const id = given === undefined || given === 0 ? computed : given;
-      if (byId.has(id)) fail(`pubkeys[${i}]: key id ${hex8(id)} is given twice`);
-      byId.set(id, key);
+      const id = given === undefined || given === 0 ? loaded.id : given;
+      if ('skipped' in loaded) {
+        skipped.push(id === undefined ? { index: i, reason: loaded.skipped } : { index: i, id, reason: loaded.skipped });
+        return;
+      }
+      if (byId.has(id!)) fail(`pubkeys[${i}]: key id ${hex8(id!)} is given twice`);
+      byId.set(id!, loaded.key);
     });
-    return new ImaVerificationKeys(byId);
+    return new ImaVerificationKeys(byId, skipped);
   }
 
   get size(): number {
     return this.byId.size;
+  }
+
+  /** One line per skipped key, naming it: `verification-keys pubkeys[1] (key id 531f4025) skipped: ...`. */
+  get warnings(): string[] {
+    return this.skipped.map((k) => `verification-keys pubkeys[${k.index}]${k.id === undefined ? '' : ` (key id ${hex8(k.id)})`} skipped: ${k.reason}`);
+  }
+
+  private noKey(id: number): string {
+    const skipped = this.skipped.find((k) => k.id === id);
+    if (skipped === undefined) return `no verification key with id ${hex8(id)}`;
+    return `verification key ${hex8(id)} (pubkeys[${skipped.index}]) was skipped: ${skipped.reason}`;
   }
 
   /**
@@ -129,7 +169,7 @@ export class ImaVerificationKeys {
     if (s.hashAlg !== digestAlg) return { problem: `signature is over a ${s.hashAlg} digest, the entry's is ${digestAlg}` };
     if (digest.length !== imaSignatureDigestSize(s.hashAlg)) return { problem: `digest has ${digest.length} bytes, not a ${s.hashAlg} digest` };
     const key = this.byId.get(s.keyId);
-    if (key === undefined) return { problem: `no verification key with id ${hex8(s.keyId)}` };
+    if (key === undefined) return { problem: this.noKey(s.keyId) };
     // Unambiguous: the header fixes both the signature's length (sig_size) and the digest's (hash_algo).
     const memo = createHash('sha256').update(sig).update(digest).digest('base64');
     if (this.verified.has(memo)) return 'verified';
@@ -195,6 +235,8 @@ export function verificationKeyFrom(file: Uint8Array): VerificationKeyInput {
 export function verificationKeysString(keys: readonly VerificationKeyInput[]): string {
   if (keys.length === 0) return '';
   const text = JSON.stringify({ pubkeys: keys.map((k) => k.spki.toString('base64')), keyids: keys.map((k) => k.keyId) });
-  ImaVerificationKeys.parse(text);
+  // A policy being written gets no key it would skip: its author is told now, not at every round.
+  const warnings = ImaVerificationKeys.parse(text).warnings;
+  if (warnings.length > 0) fail(warnings.join('; '));
   return text;
 }

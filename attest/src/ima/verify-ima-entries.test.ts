@@ -72,9 +72,43 @@ describe('verifyImaEntries: replay', () => {
 
   it('replays a list whose template hash is sha256', () => {
     const entries = [encodeImaNgEntry({ path: '/usr/bin/bash', fileDigest: fd('bash') }, 'sha256')];
-    const r = verifyImaLog(entries[0]!.bytes, policy, { templateHashAlg: 'sha256' });
+    const r = verifyImaLog(entries[0]!.bytes, withPolicy((p) => (p.ima.log_hash_alg = 'sha256')), { templateHashAlg: 'sha256' });
     expect(r.failures).toEqual([]);
     expect(r.state.pcr10.sha1).toBe(expectedPcr10(entries, 'sha1'));
+  });
+
+  describe('ima.log_hash_alg (Keylime: the template hash algorithm of the list)', () => {
+    const items = [['boot_aggregate', fd('boot')], ['/usr/bin/bash', fd('bash')]] as const;
+    const sha256List = items.map(([path, fileDigest]) => encodeImaNgEntry({ path, fileDigest }, 'sha256'));
+    const bytes = Buffer.concat(sha256List.map((e) => e.bytes));
+    const ascii = Buffer.from(sha256List.map((e, i) => `10 ${e.templateHash.toString('hex')} ima-ng sha256:${items[i]![1].toString('hex')} ${items[i]![0]}\n`).join(''));
+    const silent = withPolicy((p) => delete p.ima.log_hash_alg);
+
+    it.each([['binary', bytes], ['ASCII', ascii]])('a %s list with sha256 template hashes: read as such where the policy says so or is silent', (_f, list) => {
+      for (const p of [silent, withPolicy((q) => (q.ima.log_hash_alg = 'sha256'))]) {
+        const r = verifyImaLog(list, p);
+        expect(r.failures).toEqual([]);
+        expect(r.state).toEqual({ count: 2, pcr10: { sha1: expectedPcr10(sha256List, 'sha1'), sha256: expectedPcr10(sha256List, 'sha256') } });
+      }
+    });
+
+    it.each([['binary', bytes], ['ASCII', ascii]])('a %s list with sha256 template hashes fails a policy whose log_hash_alg is sha1', (_f, list) => {
+      const r = verifyImaLog(list, withPolicy((p) => (p.ima.log_hash_alg = 'sha1')));
+      expect(r.failures).toEqual([expect.objectContaining({ id: 'ima.log_hash_alg_mismatch', context: { policy: 'sha1', list: 'sha256' } })]);
+      expect(r.state).toBe(IMA_INITIAL_STATE);
+    });
+
+    it('a sha1 list fails a policy whose log_hash_alg is sha256; a silent policy reads it as sha1', () => {
+      expect(verifyImaLog(log, withPolicy((p) => (p.ima.log_hash_alg = 'sha256'))).failures.map((f) => f.id)).toEqual(['ima.log_hash_alg_mismatch']);
+      expect(verifyImaLog(log, silent).failures).toEqual([]);
+    });
+
+    it('the logged sha256 template hash is checked when the sha256 bank is replayed', () => {
+      const tampered = Buffer.from(bytes);
+      tampered[4] = tampered[4]! ^ 1; // first byte of entry 0's template hash
+      const r = verifyImaLog(tampered, silent, { banks: ['sha256'] });
+      expect(r.failures.map((f) => [f.id, f.context?.index])).toEqual([['ima.template_hash_mismatch', 0]]);
+    });
   });
 
   it('reports a template hash that does not match the data', () => {

@@ -1,6 +1,7 @@
 import { hash as oneShot } from 'node:crypto';
 import { isParseError } from '../binary/parse-error.js';
 import { failure, type Failure } from '../failure.js';
+import { digestSize, HASH_ALGS, type HashAlgName } from '../hash-alg.js';
 import { compileRuntimePolicy, type CompiledRuntimePolicy } from './compile-runtime-policy.js';
 import { evaluateImaEntry } from './evaluate-ima-entry.js';
 import { ImaEntryView, isViolation, type ImaEntry } from './ima-entry.js';
@@ -10,6 +11,7 @@ import { scanImaBinaryLog } from './parse-ima-binary.js';
 import { detectImaLogFormat, type ImaLogParseOptions } from './parse-ima-log.js';
 import { missingBanks, Pcr10Replay, quotedTarget, type QuotedTarget } from './pcr10-replay.js';
 import type { RuntimePolicy } from './runtime-policy.js';
+import { templateHashAlgFor } from './template-hash-alg.js';
 import { SignatureBudget } from './verification-keys.js';
 
 export const IMA_PCR = 10;
@@ -58,14 +60,32 @@ function compiled(p: AnyPolicy): CompiledRuntimePolicy {
  * Incremental verification: given the state after entry N and the binary (or ASCII) list from entry
  * N on, parses only the new entries, checks their template hashes and the runtime policy, and
  * replays them into PCR 10. Bad evidence, including malformed bytes, is reported, never thrown.
- * Either list is streamed through one reused entry view: nothing is retained per entry.
+ * Either list is streamed through one reused entry view: nothing is retained per entry. The
+ * template hash algorithm is the policy's `ima.log_hash_alg`, else `opts.templateHashAlg`, else read
+ * from the list; a policy naming another than the list has fails (`ima.log_hash_alg_mismatch`).
  */
 export function verifyImaEntries(state: ImaState, newEntriesBytes: Uint8Array, policy: AnyPolicy, opts: ImaVerifyOptions = {}): ImaVerifyResult {
-  const parseOpts = { ...opts, firstIndex: state.count };
-  return run(state, policy, opts, (visit) => {
-    if ((opts.format ?? detectImaLogFormat(newEntriesBytes)) === 'binary') scanImaBinaryLog(newEntriesBytes, parseOpts, visit, true);
+  const p = compiled(policy);
+  const format = opts.format ?? detectImaLogFormat(newEntriesBytes);
+  const alg = templateHashAlgFor(newEntriesBytes, format, p.templateHashAlg, opts.templateHashAlg);
+  if (typeof alg !== 'string') return { failures: [alg], state };
+  const parseOpts = { ...opts, templateHashAlg: alg, firstIndex: state.count };
+  return run(state, p, alg, opts, (visit) => {
+    if (format === 'binary') scanImaBinaryLog(newEntriesBytes, parseOpts, visit, true);
     else scanImaAsciiLog(newEntriesBytes, parseOpts, visit, true);
   });
+}
+
+/**
+ * The one IMA verdict against a quote, for the operator's rounds and `nodeward ima verify --pcr10`
+ * alike: the list (from the entry after `state`) is read after the quote, so it may run ahead of it;
+ * verification stops at the first prefix whose replay in the quoted bank equals the quoted PCR 10
+ * (as Keylime does), and `state.count` says how far the quote covers. Entries past that point are
+ * not yet covered: a later quote covers them. Only the quoted bank is replayed, so with a sha256
+ * quote the logged sha1 template hashes of a classic list are not checked (nothing binds them).
+ */
+export function verifyImaAgainstQuote(state: ImaState, entries: Uint8Array, policy: AnyPolicy, quoted: QuotedPcr10, opts: Omit<ImaVerifyOptions, 'quotedPcr10' | 'banks'> = {}): ImaVerifyResult {
+  return verifyImaEntries(state, entries, policy, { ...opts, quotedPcr10: quoted, banks: [quoted.bank] });
 }
 
 /** The whole list from the first entry. */
@@ -75,7 +95,14 @@ export function verifyImaLog(bytes: Uint8Array, policy: AnyPolicy, opts: ImaVeri
 
 /** As verifyImaEntries, for entries already parsed (their indexes should continue from state.count). */
 export function verifyParsedImaEntries(state: ImaState, entries: readonly ImaEntry[], policy: AnyPolicy, opts: ImaVerifyOptions = {}): ImaVerifyResult {
-  return run(state, policy, opts, (visit) => visitAll(entries, visit));
+  const p = compiled(policy);
+  const size = entries[0]?.templateHash.length;
+  const alg = opts.templateHashAlg ?? HASH_ALGS.find((a) => digestSize(a) === size) ?? 'sha1';
+  if (p.templateHashAlg !== undefined && entries.length > 0 && p.templateHashAlg !== alg) {
+    return { failures: [failure('ima.log_hash_alg_mismatch', `the runtime policy's ima.log_hash_alg is ${p.templateHashAlg}, but the list's template hashes are ${alg}`,
+      { policy: p.templateHashAlg, list: alg })], state };
+  }
+  return run(state, p, alg, opts, (visit) => visitAll(entries, visit));
 }
 
 function visitAll(entries: readonly ImaEntry[], visit: (e: ImaEntry) => boolean): void {
@@ -86,7 +113,8 @@ interface Run {
   readonly policy: CompiledRuntimePolicy;
   readonly replay: Pcr10Replay;
   readonly failures: Failure[];
-  readonly sha1List: boolean;
+  /** The list's template hash algorithm, when it is a replayed bank's (the logged hash is then checked). */
+  readonly listBank: ImaBank | undefined;
   readonly failViolations: boolean;
   readonly boot: (() => ReadonlySet<string>) | undefined;
   readonly signatures: SignatureBudget;
@@ -104,7 +132,7 @@ function replayedBanks(state: ImaState, opts: ImaVerifyOptions): readonly ImaBan
   return IMA_BANKS.filter((b) => state.pcr10[b] !== undefined);
 }
 
-function run(state: ImaState, policy: AnyPolicy, opts: ImaVerifyOptions, feed: (visit: (e: ImaEntry) => boolean) => void): ImaVerifyResult {
+function run(state: ImaState, policy: CompiledRuntimePolicy, listAlg: HashAlgName, opts: ImaVerifyOptions, feed: (visit: (e: ImaEntry) => boolean) => void): ImaVerifyResult {
   const banks = replayedBanks(state, opts);
   const missing = missingBanks(state.pcr10, banks);
   if (banks.length === 0 || missing.length > 0) {
@@ -112,10 +140,10 @@ function run(state: ImaState, policy: AnyPolicy, opts: ImaVerifyOptions, feed: (
     return { failures: [failure('ima.bank_not_replayed', `cannot continue the IMA replay: ${what}`, { count: state.count })], state };
   }
   const r: Run = {
-    policy: compiled(policy),
+    policy,
     replay: new Pcr10Replay(state.pcr10, banks),
     failures: [],
-    sha1List: (opts.templateHashAlg ?? 'sha1') === 'sha1',
+    listBank: listAlg === 'sha1' || listAlg === 'sha256' ? listAlg : undefined,
     failViolations: (opts.violations ?? 'fail') === 'fail',
     boot: lazyBootAggregates(opts.bootAggregates),
     signatures: new SignatureBudget(),
@@ -165,7 +193,7 @@ function verifyEntry(e: ImaEntry, run: Run): void {
   const input = e.hashInput;
   const d1 = run.replay.s1 && oneShot('sha1', input, 'binary');
   const d256 = run.replay.s256 && oneShot('sha256', input, 'binary');
-  const computed = run.sha1List ? d1 : d256;
+  const computed = run.listBank === 'sha1' ? d1 : run.listBank === 'sha256' ? d256 : undefined;
   if (computed !== undefined && !(e instanceof ImaEntryView ? e.templateHashIs(computed) : sameBytes(computed, e.templateHash))) {
     run.failures.push(failure('ima.template_hash_mismatch', `entry ${e.index}: template hash of ${e.name} does not match its data`,
       { index: e.index, path: e.name, logged: e.templateHash.toString('hex'), computed: Buffer.from(computed, 'latin1').toString('hex') }));

@@ -5,7 +5,7 @@ import { verifyEventLogAgainstPcrs, type QuotedPcrs } from '../eventlog/verify-e
 import { failure, type Failure } from '../failure.js';
 import { isParseError } from '../binary/parse-error.js';
 import { IMA_INITIAL_STATE, type ImaBank, type ImaState } from '../ima/ima-state.js';
-import { verifyImaEntries } from '../ima/verify-ima-entries.js';
+import { verifyImaAgainstQuote } from '../ima/verify-ima-entries.js';
 import { detectReboot } from '../tpm/reboot.js';
 import { verifyQuote, type VerifiedQuote } from '../tpm/verify-quote.js';
 import { verifyVerity } from '../verity/verify-verity.js';
@@ -114,9 +114,7 @@ function checkIma(evidence: RoundEvidence, policy: RoundPolicy, pcrs: QuotedPcrB
   }
   if (bank === undefined) return { failures: [failure('ima.pcr_not_quoted', 'PCR 10 is not in the quote (sha1 or sha256 bank)')], state: base };
   const quoted = Buffer.from(pcrs[bank]!['10']!).toString('hex');
-  const result = verifyImaEntries(base, ima.entries, policy.ima, {
-    quotedPcr10: { bank, value: quoted },
-    banks: [bank],
+  const result = verifyImaAgainstQuote(base, ima.entries, policy.ima, { bank, value: quoted }, {
     bootAggregates: () => bootAggregates(pcrs),
     violations: policy.imaViolations ?? 'fail',
   });

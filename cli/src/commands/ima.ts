@@ -1,19 +1,24 @@
 import {
   compileRuntimePolicy,
   createRuntimePolicy,
+  detectImaLogFormat,
   IMA_INITIAL_STATE,
   isParseError,
   isRuntimePolicyError,
   parseImaLog,
   parseRuntimePolicy,
-  verifyImaPcr10,
+  plausibleTemplateHashAlgs,
+  templateHashAlgFor,
+  verifyImaAgainstQuote,
+  verifyImaEntries,
   verificationKeyFrom,
   verificationKeysString,
   VerificationKeysError,
-  verifyParsedImaEntries,
   type Failure,
   type ImaBank,
   type ImaEntry,
+  type ImaState,
+  type QuotedPcr10,
   type ImaLogFormat,
   type ImaTemplateHashAlg,
   type CompiledRuntimePolicy,
@@ -28,30 +33,50 @@ function oneOf<T extends string>(flag: string, value: string | undefined, allowe
   return value as T;
 }
 
-/** Reads and parses the log; a malformed one is a usage-level error (exit 2) with one line. */
-function readLog(io: CliIo, flags: Map<string, string>): ImaEntry[] {
+interface LogInput {
+  readonly path: string;
+  readonly bytes: Buffer;
+  readonly format: ImaLogFormat;
+  /** --template-hash: what the caller knows of the list; otherwise the policy's or read from the list. */
+  readonly templateHashAlg: ImaTemplateHashAlg | undefined;
+}
+
+function logInput(io: CliIo, flags: Map<string, string>): LogInput {
   const path = requireFlag(flags, 'log');
-  const format: ImaLogFormat | undefined = flags.has('ascii') ? 'ascii' : undefined;
+  const bytes = io.readFile(path);
+  const format: ImaLogFormat = flags.has('ascii') ? 'ascii' : detectImaLogFormat(bytes);
   const templateHashAlg = oneOf<ImaTemplateHashAlg>('template-hash', flags.get('template-hash'), ['sha1', 'sha256']);
+  return { path, bytes, format, templateHashAlg };
+}
+
+/** Parses the whole log; a malformed one is a usage-level error (exit 2) with one line. */
+function parseLog(log: LogInput, templateHashAlg: ImaTemplateHashAlg | undefined): ImaEntry[] {
   try {
-    return parseImaLog(io.readFile(path), { format, templateHashAlg });
+    return parseImaLog(log.bytes, { format: log.format, templateHashAlg });
   } catch (e) {
-    if (isParseError(e)) throw new CliUsageError(`malformed IMA log ${path}: ${e.message}`);
+    if (isParseError(e)) throw new CliUsageError(`malformed IMA log ${log.path}: ${e.message}`);
     throw e;
   }
+}
+
+function readLog(io: CliIo, flags: Map<string, string>): ImaEntry[] {
+  const log = logInput(io, flags);
+  return parseLog(log, log.templateHashAlg ?? plausibleTemplateHashAlgs(log.bytes, log.format)[0]);
 }
 
 /** Parsed and compiled here, so a policy that cannot be used (bad verification-keys too) is exit 2. */
 function readPolicy(io: CliIo, path: string): CompiledRuntimePolicy {
   try {
-    return compileRuntimePolicy(parseRuntimePolicy(io.readFile(path).toString('utf8')));
+    const policy = compileRuntimePolicy(parseRuntimePolicy(io.readFile(path).toString('utf8')));
+    for (const w of policy.warnings) io.err(`warning: policy ${path}: ${w}`);
+    return policy;
   } catch (e) {
     if (isRuntimePolicyError(e)) throw new CliUsageError(`invalid policy ${path}: ${e.message}`);
     throw e;
   }
 }
 
-function quotedPcr(flags: Map<string, string>): { bank: ImaBank; value: string } | undefined {
+function quotedPcr(flags: Map<string, string>): QuotedPcr10 | undefined {
   const value = flags.get('pcr10');
   const bankFlag = oneOf<ImaBank>('bank', flags.get('bank'), ['sha1', 'sha256']);
   if (value === undefined) {
@@ -71,25 +96,55 @@ function line(f: Failure): string {
   return `${index}\t${path}\t${f.id}\t${f.message}`;
 }
 
-/** nodeward ima verify --log FILE --policy FILE [--pcr10 HEX [--bank sha1|sha256]] [--json] [--ascii] [--template-hash sha1|sha256] */
+interface ImaVerdict {
+  readonly failures: readonly Failure[];
+  readonly state: ImaState;
+  /** Entries in the list (undefined when its template hash algorithm is already wrong). */
+  readonly total: number | undefined;
+  readonly quoted: boolean;
+}
+
+/**
+ * The operator's code path, exactly: with --pcr10, verifyImaAgainstQuote (what every round runs);
+ * without, the whole list replayed in both banks. The template hash algorithm is resolved as the
+ * round resolves it (policy, else the list), and the list is parsed once more only to count its
+ * entries and to report a malformed one as unreadable input (exit 2).
+ */
+function verifyLog(log: LogInput, policy: CompiledRuntimePolicy, quoted: QuotedPcr10 | undefined, violations: 'fail' | 'ignore'): ImaVerdict {
+  const alg = templateHashAlgFor(log.bytes, log.format, policy.templateHashAlg, log.templateHashAlg);
+  if (typeof alg !== 'string') return { failures: [alg], state: IMA_INITIAL_STATE, total: undefined, quoted: quoted !== undefined };
+  const total = parseLog(log, alg).length;
+  const opts = { format: log.format, templateHashAlg: alg, violations };
+  const r = quoted === undefined
+    ? verifyImaEntries(IMA_INITIAL_STATE, log.bytes, policy, opts)
+    : verifyImaAgainstQuote(IMA_INITIAL_STATE, log.bytes, policy, quoted, opts);
+  return { ...r, total, quoted: quoted !== undefined };
+}
+
+function printVerdict(io: CliIo, v: ImaVerdict, json: boolean): void {
+  const pending = v.quoted && v.total !== undefined && v.failures.length === 0 ? v.total - v.state.count : 0;
+  if (json) {
+    io.out(JSON.stringify({ verified: v.failures.length === 0, state: v.state, entries: v.total, notYetCovered: pending, failures: v.failures }, null, 2));
+    return;
+  }
+  if (v.failures.length > 0) {
+    for (const f of v.failures) io.out(line(f));
+    io.err(`rejected: ${v.failures.length} failure(s) in ${v.state.count} entries`);
+    return;
+  }
+  const pcrs = Object.entries(v.state.pcr10).map(([bank, hex]) => `${bank} ${hex}`).join(' ');
+  io.out(`verified: ${v.state.count} entries; PCR 10 ${pcrs}`);
+  if (pending > 0) io.out(`not yet covered: ${pending} entries after the quoted PCR 10 (a later quote covers them)`);
+}
+
+/** nodeward ima verify --log FILE --policy FILE [--pcr10 HEX [--bank sha1|sha256]] [--json] [--ascii] [--template-hash sha1|sha256] [--ignore-violations] */
 export const imaVerify: Command = (args, io) => {
   const flags = parseFlags(args, [...LOG_FLAGS, 'policy', 'pcr10', 'bank'], ['json', 'ascii', 'ignore-violations']);
   const policy = readPolicy(io, requireFlag(flags, 'policy'));
-  const entries = readLog(io, flags);
-  const quoted = quotedPcr(flags);
-  const templateHashAlg = flags.get('template-hash') as ImaTemplateHashAlg | undefined;
-  const violations = flags.has('ignore-violations') ? 'ignore' : 'fail';
-  const result = verifyParsedImaEntries(IMA_INITIAL_STATE, entries, policy, { templateHashAlg, violations });
-  const failures = quoted ? [...result.failures, ...verifyImaPcr10(result.state, quoted)] : result.failures;
-  if (flags.has('json')) {
-    io.out(JSON.stringify({ verified: failures.length === 0, state: result.state, failures }, null, 2));
-  } else if (failures.length === 0) {
-    io.out(`verified: ${result.state.count} entries; PCR 10 sha1 ${result.state.pcr10.sha1} sha256 ${result.state.pcr10.sha256}`);
-  } else {
-    for (const f of failures) io.out(line(f));
-    io.err(`rejected: ${failures.length} failure(s) in ${result.state.count} entries`);
-  }
-  return failures.length === 0 ? 0 : 1;
+  const log = logInput(io, flags);
+  const verdict = verifyLog(log, policy, quotedPcr(flags), flags.has('ignore-violations') ? 'ignore' : 'fail');
+  printVerdict(io, verdict, flags.has('json'));
+  return verdict.failures.length === 0 ? 0 : 1;
 };
 
 /** The files of --verification-key (comma-separated) as Keylime's verification-keys string. */

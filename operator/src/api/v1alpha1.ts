@@ -238,6 +238,11 @@ export interface ImaPolicy {
    * The Keylime-style runtime policy (allowed file digests) to check the IMA log against.
    */
   runtimePolicy: RuntimePolicyRef;
+  /**
+   * Accept IMA measurement violations (open-writers, ToMToU): they are still replayed into PCR 10 but no longer fail the node. Default false: a violation fails the node (Keylime's default only logs them).
+   * @defaultValue false
+   */
+  tolerateViolations?: boolean;
 }
 
 export interface RuntimePolicyRef {

@@ -27,7 +27,7 @@ function provider(cm: ConfigMapView | undefined, nas: NodeAttestation[] = [na('A
     parseRuntimePolicy: (t) => {
       parses.push(t);
       if (t === 'bad') throw new Error('invalid');
-      return { parsed: t } as unknown as CompiledRuntimePolicy;
+      return { parsed: t, warnings: [] } as unknown as CompiledRuntimePolicy;
     },
   });
   return { get, parses };
@@ -43,7 +43,8 @@ describe('RoundContextProvider', () => {
         akPublic: Buffer.from([0, 1, 2]),
         pcrSelection: { sha256: [0, 7, 10] },
         expectedPcrs: { sha256: { '0': 'aa'.repeat(32) } },
-        ima: { parsed: '{}' },
+        ima: { parsed: '{}', warnings: [] },
+        imaViolations: 'fail',
         bootPolicy: { secureBootRequired: true, allowedBootDigests: { bank: 'sha256', digests: ['cc'.repeat(32)] } },
         verity: { devices: [{ name: 'root', allowedRootHashes: ['bb'.repeat(32)] }] },
       },
@@ -57,7 +58,7 @@ describe('RoundContextProvider', () => {
     const get = makeRoundContextProvider({
       policies: () => [policy], nodeAttestations: scan, nodes: scan, configMap: () => cm('{}', '1'),
       nodeAttestation: (n) => (n === 'n1' ? na('AAEC') : undefined), node: (n) => (n === 'n1' ? node : undefined),
-    }, { agentPort: 9443, defaultIntervalMs: 30_000, log: silentLogger, parseRuntimePolicy: () => ({}) as unknown as CompiledRuntimePolicy });
+    }, { agentPort: 9443, defaultIntervalMs: 30_000, log: silentLogger, parseRuntimePolicy: () => ({ warnings: [] }) as unknown as CompiledRuntimePolicy });
     expect(get('n1')?.target.agentUrl).toBe('https://10.1.2.3:9443');
     expect(get('n2')).toBeUndefined();
   });
@@ -66,20 +67,20 @@ describe('RoundContextProvider', () => {
     let current = cm('{"v":1}', '1');
     const parses: string[] = [];
     const get = makeRoundContextProvider({ policies: () => [policy], nodeAttestations: () => [na('AAEC')], nodes: () => [node], configMap: () => current }, {
-      agentPort: 9443, defaultIntervalMs: 30_000, log: silentLogger, parseRuntimePolicy: (t) => (parses.push(t), t as unknown as CompiledRuntimePolicy),
+      agentPort: 9443, defaultIntervalMs: 30_000, log: silentLogger, parseRuntimePolicy: (t) => (parses.push(t), { text: t, warnings: [] } as unknown as CompiledRuntimePolicy),
     });
     get('n1');
     get('n1');
     expect(parses).toHaveLength(1);
     current = cm('{"v":2}', '2');
-    expect(get('n1')?.policy.ima).toBe('{"v":2}');
+    expect(get('n1')?.policy.ima).toEqual({ text: '{"v":2}', warnings: [] });
     expect(parses).toHaveLength(2);
   });
 
   it('passes the same AK bytes object while the registered AK is unchanged (attest caches the parsed key per object), new bytes after a change', () => {
     let current = na('AAEC');
     const get = makeRoundContextProvider({ policies: () => [policy], nodeAttestations: () => [current], nodes: () => [node], configMap: () => cm('{}', '1') }, {
-      agentPort: 9443, defaultIntervalMs: 30_000, log: silentLogger, parseRuntimePolicy: () => ({}) as unknown as CompiledRuntimePolicy,
+      agentPort: 9443, defaultIntervalMs: 30_000, log: silentLogger, parseRuntimePolicy: () => ({ warnings: [] }) as unknown as CompiledRuntimePolicy,
     });
     const first = get('n1')?.policy.akPublic;
     current = na('AAEC');
@@ -132,4 +133,19 @@ it('compiles verification-keys into the round policy; unusable ones skip the rou
   const warning = JSON.parse(lines.at(-1)!);
   expect(warning).toMatchObject({ level: 'warn', msg: 'runtime policy invalid; round skipped', configMap: 'ns/rp/policy.json' });
   expect(JSON.stringify(warning)).toContain('verification-keys: pubkeys[0] is not a DER SubjectPublicKeyInfo');
+});
+
+it('a policy with a key Nodeward cannot use still applies; the skipped key is logged once, by name', () => {
+  const secp256k1 = 'MFYwEAYHKoZIzj0CAQYFK4EEAAoDQgAEnNH3Y/xOTwRRd8D6hpodRLnVx71qDTLvJHouno7nU7JSzcXWN1PxK+HQEh1V7sMdwBER4KFKE635JTv6C+BRBg==';
+  const doc = JSON.stringify({ meta: { version: 1 }, digests: {}, 'verification-keys': JSON.stringify({ pubkeys: [EVMCTL_RSA_SPKI, secp256k1] }) });
+  const lines: string[] = [];
+  const log = createLogger({}, { write: (l) => lines.push(l) });
+  const get = makeRoundContextProvider({ policies: () => [policy], nodeAttestations: () => [na('AAEC')], nodes: () => [node], configMap: () => cm(doc, '1') }, {
+    agentPort: 9443, defaultIntervalMs: 30_000, log,
+  });
+  expect(get('n1')?.policy.ima?.verificationKeys.size).toBe(1);
+  expect(get('n1')).toBeDefined();
+  expect(lines.map((l) => JSON.parse(l) as unknown)).toEqual([expect.objectContaining({
+    level: 'warn', configMap: 'ns/rp/policy.json', warning: expect.stringMatching(/pubkeys\[1\] \(key id 531f4025\) skipped: ECDSA on curve secp256k1/),
+  })]);
 });

@@ -31,7 +31,7 @@ export function roundPolicyFromSpec(spec: NodeAttestationPolicy['spec'], akPubli
     akPublic,
     pcrSelection: { [bank]: [...spec.tpm.pcrs].sort((a, b) => a - b) },
     ...(expected && Object.keys(expected).length > 0 ? { expectedPcrs: { [bank]: { ...expected } } } : {}),
-    ...(ima === undefined ? {} : { ima }),
+    ...(ima === undefined ? {} : { ima, imaViolations: spec.ima?.tolerateViolations === true ? 'ignore' : 'fail' }),
     ...(spec.measuredBoot ? { bootPolicy: bootPolicyFromSpec(spec.measuredBoot, bank) } : {}),
     ...(spec.verity ? { verity: { devices: spec.verity.devices.map((d) => ({ name: d.name, allowedRootHashes: [...d.allowedRootHashes] })) } } : {}),
   };
@@ -44,6 +44,11 @@ function bootPolicyFromSpec(mb: NonNullable<NodeAttestationPolicy['spec']['measu
     ...(mb.allowedBootDigests === undefined ? {} : { allowedBootDigests: { bank, digests: [...mb.allowedBootDigests] } }),
     ...(mb.requiredKernelCmdline === undefined ? {} : { requiredKernelCmdline: [...mb.requiredKernelCmdline] }),
   };
+}
+
+/** Once per compiled policy version: what in it is not honoured (e.g. a verification key skipped). */
+function logWarnings(log: Logger, configMap: string, policy: CompiledRuntimePolicy): void {
+  for (const warning of policy.warnings) log.warn('runtime policy: part of it is not honoured', { configMap, warning });
 }
 
 /** The NodeAttestation attesting a node: by the caches' index when they have one, else by scanning. */
@@ -78,6 +83,7 @@ export function makeRoundContextProvider(caches: RoundContextCaches, o: RoundCon
     try {
       const policy = parse(text);
       parsed.set(id, { version, policy });
+      logWarnings(o.log, id, policy);
       return { ok: true, policy };
     } catch (e) {
       o.log.warn('runtime policy invalid; round skipped', { configMap: id, error: e });
