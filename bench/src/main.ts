@@ -3,13 +3,14 @@
 import 'reflect-metadata';
 import { agentMemoryBench } from './agent-memory.js';
 import { imaBench } from './ima-bench.js';
+import { policySizeBench } from './policy-size-bench.js';
 import { quoteBench } from './quote-bench.js';
 import { roundBench } from './round-bench.js';
 import { tpmOpsBench } from './tpm-ops.js';
 import { machine } from './timing.js';
 
 /**
- * `node bench/dist/main.js [quote|ima|round|agent-memory|tpm-ops]`: no argument runs the core suite (quote,
+ * `node bench/dist/main.js [quote|ima|round|agent-memory|policy-size|tpm-ops]`: no argument runs the core suite (quote,
  * ima, round). Prints Markdown (the tables of bench/RESULTS.md); asserts no timing.
  */
 
@@ -18,6 +19,7 @@ const suites: Record<string, { title: string; run: () => Promise<string> }> = {
   ima: { title: '2. IMA: 100,000-entry list, full replay + policy', run: imaBench },
   round: { title: '3. Incremental round', run: roundBench },
   'agent-memory': { title: '4. Agent memory under 10,000 quote requests (swtpm)', run: agentMemoryBench },
+  'policy-size': { title: 'Runtime policy of real size (200,000 files) through the operator', run: policySizeBench },
   'tpm-ops': { title: "The agent's TPM operations: commands from Node against tpm2-tools (swtpm)", run: tpmOpsBench },
 };
 const CORE = ['quote', 'ima', 'round'];

@@ -4,7 +4,8 @@ import { CliUsageError, type CliIo, type Command } from './cli-io.js';
 const commands: Record<string, { usage: string; load: () => Promise<Command> }> = {
   'ima verify': { usage: 'ima verify --log FILE --policy FILE [--pcr10 HEX [--bank sha1|sha256]] [--json] [--ascii] [--template-hash sha1|sha256] [--ignore-violations]   verify an IMA log against a Keylime runtime policy', load: async () => (await import('./commands/ima.js')).imaVerify },
   'ima policy create': { usage: 'ima policy create --log FILE [--verification-key FILE[,FILE]] [--ascii] [--template-hash sha1|sha256]   print a Keylime runtime policy allowing a known-good IMA log (and files signed by the keys)', load: async () => (await import('./commands/ima.js')).imaPolicyCreate },
-  'verify-quote': { usage: 'verify-quote --ak-pub FILE --message FILE --signature FILE --pcrs FILE --nonce HEX [--json]   verify a tpm2_quote against an AK and PCR values', load: async () => (await import('./commands/verify-quote.js')).verifyQuoteCommand },
+  'ima policy pack': { usage: 'ima policy pack --policy FILE --name NAME --namespace NS [--key KEY]   print the ConfigMaps (gzip, split under 1 MiB) holding a runtime policy of any size', load: async () => (await import('./commands/ima.js')).imaPolicyPack },
+  'verify-quote': { usage: 'verify-quote --ak-pub FILE --message FILE --signature FILE --pcrs FILE [--nonce HEX] [--json]   verify a tpm2_quote against an AK and PCR values (freshness only with --nonce)', load: async () => (await import('./commands/verify-quote.js')).verifyQuoteCommand },
   'eventlog': { usage: 'eventlog FILE [--json]      print a TCG event log\'s events and replayed PCRs', load: async () => (await import('./commands/eventlog.js')).eventlog },
 };
 

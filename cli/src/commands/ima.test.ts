@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
+import { gunzipSync } from 'node:zlib';
 import { encodeImaNgEntry, encodeImaSigEntry } from '@nodeward/attest';
 import { EVMCTL_RSA_SPKI, LS_DIGEST, LS_SIG } from '../../../attest/src/ima/evmctl-fixture.js';
 import { CliUsageError, type CliIo } from '../cli-io.js';
@@ -64,6 +65,20 @@ describe('nodeward ima', () => {
     const policy = JSON.parse(io.lines.join('\n'));
     expect(policy.meta.version).toBe(1);
     expect(policy.digests['/usr/bin/bash']).toEqual([fd('bash').toString('hex')]);
+  });
+
+  it('policy pack prints the ConfigMaps of a gzip-compressed policy, and verify reads the gzip file too', async () => {
+    const io = fakeIo();
+    expect(await runCli(['ima', 'policy', 'pack', '--policy', 'policy.json', '--name', 'rp', '--namespace', 'ns'], io)).toBe(0);
+    const list = JSON.parse(io.lines.join('')) as { kind: string; items: { metadata: { name: string; namespace: string }; binaryData: Record<string, string> }[] };
+    expect(list.kind).toBe('List');
+    expect(list.items.map((i) => i.metadata)).toEqual([{ name: 'rp', namespace: 'ns' }]);
+    const gz = Buffer.from(list.items[0]!.binaryData['runtime-policy.json']!, 'base64');
+    expect(gunzipSync(gz).toString('utf8')).toBe(readFileSync(join(dir, 'policy.json'), 'utf8'));
+    writeFileSync(join(dir, 'policy.json.gz'), gz);
+    expect(await imaVerify(['--log', 'good.bin', '--policy', 'policy.json.gz'], fakeIo())).toBe(0);
+    const bad = fakeIo();
+    expect(await runCli(['ima', 'policy', 'pack', '--policy', 'bad-policy.json', '--name', 'rp', '--namespace', 'ns'], bad)).toBe(2);
   });
 
   it.each([

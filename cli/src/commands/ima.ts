@@ -8,6 +8,7 @@ import {
   parseImaLog,
   parseRuntimePolicy,
   plausibleTemplateHashAlgs,
+  runtimePolicyConfigMaps,
   templateHashAlgFor,
   verifyImaAgainstQuote,
   verifyImaEntries,
@@ -23,9 +24,12 @@ import {
   type ImaTemplateHashAlg,
   type CompiledRuntimePolicy,
 } from '@nodeward/attest';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { CliUsageError, parseFlags, requireFlag, type CliIo, type Command } from '../cli-io.js';
 
 const LOG_FLAGS = ['log', 'template-hash'] as const;
+/** Largest policy document read (Keylime's reach tens of MB). */
+const MAX_POLICY_BYTES = 256 * 1024 * 1024;
 
 function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T | undefined {
   if (value === undefined) return undefined;
@@ -65,9 +69,20 @@ function readLog(io: CliIo, flags: Map<string, string>): ImaEntry[] {
 }
 
 /** Parsed and compiled here, so a policy that cannot be used (bad verification-keys too) is exit 2. */
+/** The policy's JSON text; a gzip-compressed one (as `ima policy pack` stores it) is decompressed. */
+function policyText(io: CliIo, path: string): string {
+  const bytes = io.readFile(path);
+  if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes.toString('utf8');
+  try {
+    return gunzipSync(bytes, { maxOutputLength: MAX_POLICY_BYTES }).toString('utf8');
+  } catch (e) {
+    throw new CliUsageError(`invalid policy ${path}: not a readable gzip stream: ${(e as Error).message}`);
+  }
+}
+
 function readPolicy(io: CliIo, path: string): CompiledRuntimePolicy {
   try {
-    const policy = compileRuntimePolicy(parseRuntimePolicy(io.readFile(path).toString('utf8')));
+    const policy = compileRuntimePolicy(parseRuntimePolicy(policyText(io, path)));
     for (const w of policy.warnings) io.err(`warning: policy ${path}: ${w}`);
     return policy;
   } catch (e) {
@@ -174,5 +189,29 @@ export const imaPolicyCreate: Command = (args, io) => {
   const flags = parseFlags(args, [...LOG_FLAGS, 'verification-key'], ['ascii']);
   const keys = verificationKeys(io, flags.get('verification-key'));
   io.out(JSON.stringify({ ...createRuntimePolicy(readLog(io, flags)), 'verification-keys': keys }, null, 2));
+  return 0;
+};
+
+/**
+ * nodeward ima policy pack --policy FILE --name NAME --namespace NS [--key KEY]
+ * Prints, as a Kubernetes List for `kubectl apply -f -`, the ConfigMaps holding a runtime policy of
+ * any size: gzip-compressed in binaryData, split into parts of under 1 MiB (see runtime-policy-parts).
+ * The policy is checked first, so what is packed is what the operator will accept.
+ */
+export const imaPolicyPack: Command = (args, io) => {
+  const flags = parseFlags(args, ['policy', 'name', 'namespace', 'key'], []);
+  const path = requireFlag(flags, 'policy');
+  readPolicy(io, path);
+  const gzip = gzipSync(Buffer.from(policyText(io, path), 'utf8'), { level: 9 });
+  const ref = { name: requireFlag(flags, 'name'), namespace: requireFlag(flags, 'namespace'), key: flags.get('key') ?? 'runtime-policy.json' };
+  let items;
+  try {
+    items = runtimePolicyConfigMaps(gzip, ref);
+  } catch (e) {
+    if (e instanceof RangeError) throw new CliUsageError(`policy ${path}: ${e.message}`);
+    throw e;
+  }
+  io.out(JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
+  io.err(`${items.length} ConfigMap(s), ${gzip.length} bytes compressed; reference ${ref.namespace}/${ref.name} key ${ref.key}`);
   return 0;
 };

@@ -186,9 +186,15 @@ export function makeInformers(kc: KubeConfig, onChange: ChangeListener, opts: { 
     nodeAttestation: (nodeName) => attestations.get(nodeName),
     node: (name) => nodes.get(name),
     configMap(namespace: string, name: string): ConfigMapView | undefined {
-      const cm: { metadata?: { resourceVersion?: string }; data?: Record<string, string> } | undefined =
+      const cm: { metadata?: { resourceVersion?: string; annotations?: Record<string, string> }; data?: Record<string, string>; binaryData?: Record<string, string> } | undefined =
         watched.find((w) => w.kind === 'configmap')!.informer.get(name, namespace);
-      return cm === undefined ? undefined : { metadata: { name, namespace, resourceVersion: cm.metadata?.resourceVersion ?? '' }, data: cm.data ?? {} };
+      if (cm === undefined) return undefined;
+      const annotations = cm.metadata?.annotations;
+      return {
+        metadata: { name, namespace, resourceVersion: cm.metadata?.resourceVersion ?? '', ...(annotations ? { annotations } : {}) },
+        data: cm.data ?? {},
+        ...(cm.binaryData ? { binaryData: cm.binaryData } : {}),
+      };
     },
     synced: () => watched.every((w) => w.synced),
   };

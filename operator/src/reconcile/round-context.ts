@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import type { RoundContext, RoundContextProvider } from '../ports.js';
 import type { ConfigMapView, NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
 import { parseDurationMs } from './duration.js';
+import { runtimePolicySource } from './runtime-policy-source.js';
 import { agentUrlFor } from './planner.js';
 
 export interface RoundContextCaches {
@@ -70,19 +71,17 @@ export function makeRoundContextProvider(caches: RoundContextCaches, o: RoundCon
   const runtimePolicy = (spec: NodeAttestationPolicy['spec']): { ok: boolean; policy?: CompiledRuntimePolicy } => {
     const ref = spec.ima?.runtimePolicy;
     if (ref === undefined) return { ok: true };
-    const cm = caches.configMap(ref.configMapRef.namespace, ref.configMapRef.name);
-    const text = cm?.data?.[ref.key];
     const id = `${ref.configMapRef.namespace}/${ref.configMapRef.name}/${ref.key}`;
-    if (text === undefined) {
-      o.log.warn('runtime policy ConfigMap or key missing; round skipped', { configMap: id });
+    const source = runtimePolicySource((ns, name) => caches.configMap(ns, name), ref);
+    if (!source.ok) {
+      o.log.warn(`${source.reason}; round skipped`, { configMap: id });
       return { ok: false };
     }
-    const version = cm?.metadata.resourceVersion ?? '';
     const hit = parsed.get(id);
-    if (hit !== undefined && hit.version === version && version !== '') return { ok: true, policy: hit.policy };
+    if (hit !== undefined && hit.version === source.version && source.version !== '') return { ok: true, policy: hit.policy };
     try {
-      const policy = parse(text);
-      parsed.set(id, { version, policy });
+      const policy = parse(source.read());
+      parsed.set(id, { version: source.version, policy });
       logWarnings(o.log, id, policy);
       return { ok: true, policy };
     } catch (e) {

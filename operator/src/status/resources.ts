@@ -58,6 +58,8 @@ export interface NodeView {
 export interface ConfigMapView {
   metadata: ObjectMeta;
   data?: Record<string, string>;
+  /** key → base64, as the API serves it (a gzip-compressed runtime policy is kept here). */
+  binaryData?: Record<string, string>;
 }
 
 /** Annotations the operator reads or writes. */
