@@ -46,6 +46,11 @@ export function templateHashAlgFor(bytes: Uint8Array, format: ImaLogFormat, poli
   const plausible = given === undefined ? plausibleTemplateHashAlgs(bytes, format) : [given];
   const list = policy !== undefined && (plausible.length === 0 || plausible.includes(policy)) ? policy : (plausible[0] ?? 'sha1');
   if (policy === undefined || list === policy) return list;
+  return logHashAlgMismatch(policy, list);
+}
+
+/** The policy names another template hash algorithm than the list has. */
+export function logHashAlgMismatch(policy: HashAlgName, list: HashAlgName): Failure {
   return failure('ima.log_hash_alg_mismatch',
     `the runtime policy's ima.log_hash_alg is ${policy}, but the list's template hashes are ${list}`, { policy, list });
 }

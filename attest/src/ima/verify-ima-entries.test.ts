@@ -98,6 +98,12 @@ describe('verifyImaEntries: replay', () => {
       expect(r.state).toBe(IMA_INITIAL_STATE);
     });
 
+    it('already parsed entries: the policy is held to their template hash length', () => {
+      const parsed = parseImaBinaryLog(bytes, { templateHashAlg: 'sha256' });
+      expect(verifyParsedImaEntries(IMA_INITIAL_STATE, parsed, withPolicy((p) => (p.ima.log_hash_alg = 'sha1'))).failures.map((f) => f.id)).toEqual(['ima.log_hash_alg_mismatch']);
+      expect(verifyParsedImaEntries(IMA_INITIAL_STATE, parsed, silent).failures).toEqual([]);
+    });
+
     it('a sha1 list fails a policy whose log_hash_alg is sha256; a silent policy reads it as sha1', () => {
       expect(verifyImaLog(log, withPolicy((p) => (p.ima.log_hash_alg = 'sha256'))).failures.map((f) => f.id)).toEqual(['ima.log_hash_alg_mismatch']);
       expect(verifyImaLog(log, silent).failures).toEqual([]);

@@ -11,7 +11,7 @@ import { scanImaBinaryLog } from './parse-ima-binary.js';
 import { detectImaLogFormat, type ImaLogParseOptions } from './parse-ima-log.js';
 import { missingBanks, Pcr10Replay, quotedTarget, type QuotedTarget } from './pcr10-replay.js';
 import type { RuntimePolicy } from './runtime-policy.js';
-import { templateHashAlgFor } from './template-hash-alg.js';
+import { logHashAlgMismatch, templateHashAlgFor } from './template-hash-alg.js';
 import { SignatureBudget } from './verification-keys.js';
 
 export const IMA_PCR = 10;
@@ -99,8 +99,7 @@ export function verifyParsedImaEntries(state: ImaState, entries: readonly ImaEnt
   const size = entries[0]?.templateHash.length;
   const alg = opts.templateHashAlg ?? HASH_ALGS.find((a) => digestSize(a) === size) ?? 'sha1';
   if (p.templateHashAlg !== undefined && entries.length > 0 && p.templateHashAlg !== alg) {
-    return { failures: [failure('ima.log_hash_alg_mismatch', `the runtime policy's ima.log_hash_alg is ${p.templateHashAlg}, but the list's template hashes are ${alg}`,
-      { policy: p.templateHashAlg, list: alg })], state };
+    return { failures: [logHashAlgMismatch(p.templateHashAlg, alg)], state };
   }
   return run(state, p, alg, opts, (visit) => visitAll(entries, visit));
 }
