@@ -31,3 +31,12 @@ it('serves health, readiness, metrics and the CRL', async () => {
   expect((await get('/nope'))[0]).toBe(404);
   expect((await get('/healthz', 'POST'))[0]).toBe(405);
 });
+
+it('names no metric with a repeated word (nodeward_process_cpu_seconds_total, not nodeward_process_process_…)', async () => {
+  const body = (await get('/metrics'))[1];
+  const names = [...new Set([...body.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1] ?? ''))];
+  expect(names).toContain('nodeward_process_cpu_seconds_total');
+  expect(names).toContain('nodeward_nodejs_heap_size_used_bytes');
+  expect(names.filter((n) => /(?:^|_)([a-z]+)_\1(?:_|$)/.test(n))).toEqual([]);
+  expect(names.filter((n) => !n.startsWith('nodeward_'))).toEqual([]);
+});
