@@ -12,6 +12,8 @@ export interface OperatorConfig {
   credentialTtlMs: number;
   /** Re-issue a credential when it has less than this left. */
   credentialRenewBeforeMs: number;
+  /** Lifetime (thisUpdate to nextUpdate) of the published CRL; the leader re-signs it at half. 0: max(credential TTL, 1 h). */
+  crlLifetimeMs: number;
   resyncMs: number;
   /** Rounds this replica runs at once (BullMQ worker concurrency). */
   roundConcurrency: number;
@@ -70,6 +72,7 @@ export function loadConfig(env: Env = process.env): OperatorConfig {
     heartbeatMs: num(env, 'NODEWARD_HEARTBEAT_MS', 300_000),
     credentialTtlMs: num(env, 'NODEWARD_CREDENTIAL_TTL_MS', 3_600_000),
     credentialRenewBeforeMs: num(env, 'NODEWARD_CREDENTIAL_RENEW_BEFORE_MS', 1_200_000),
+    crlLifetimeMs: num(env, 'NODEWARD_CRL_LIFETIME_MS', 0),
     resyncMs: num(env, 'NODEWARD_RESYNC_MS', 60_000),
     roundConcurrency: num(env, 'NODEWARD_ROUND_CONCURRENCY', 64),
     reconcileConcurrency: num(env, 'NODEWARD_RECONCILE_CONCURRENCY', 16),

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { HttpsAgentClient } from './agent-client/index.js';
-import { CredentialAuthority } from './ca/credential-authority.js';
+import { CredentialAuthority, crlRefreshPeriodMs } from './ca/credential-authority.js';
 import { loadConfig, type OperatorConfig } from './config.js';
 import type { EnforcementAction } from './decide/actions.js';
 import { Enforcer, type EnforceTarget } from './enforce/enforcer.js';
@@ -49,7 +49,7 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
   const cluster = new KubeCluster(kc, 'default', recordApiWrite);
   const roundMetrics = createRoundMetrics(registry);
   const agent = agentClient(cfg);
-  const ca = new CredentialAuthority(cluster, { namespace: cfg.namespace, ttlMs: cfg.credentialTtlMs });
+  const ca = new CredentialAuthority(cluster, { namespace: cfg.namespace, ttlMs: cfg.credentialTtlMs, ...(cfg.crlLifetimeMs > 0 ? { crlLifetimeMs: cfg.crlLifetimeMs } : {}) });
   await ca.start();
   const enforcer = new Enforcer(cluster, ca, agent, log, { renewBeforeMs: cfg.credentialRenewBeforeMs });
   const notifier = cfg.revocationWebhooks.length === 0 ? undefined
@@ -151,10 +151,15 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
       .catch((e: unknown) => log.warn('round schedule resync failed', { error: e }))
       .finally(() => { schedulesResyncing = false; });
   }, cfg.resyncMs);
+  // The leader re-signs the CRL at half its lifetime, so it never passes nextUpdate without revocations.
+  const crlRefresh = setInterval(() => {
+    if (elector.isLeader()) ca.refreshCrl().catch((e: unknown) => log.warn('CRL refresh failed', { error: e }));
+  }, crlRefreshPeriodMs(ca.crlLifetimeMs));
   log.info('started', { identity: cfg.identity, namespace: cfg.namespace, httpPort: http.port });
 
   return async (): Promise<void> => {
     clearInterval(resync);
+    clearInterval(crlRefresh);
     queue.stop();
     await elector.stop();
     await worker.close();
