@@ -1,6 +1,5 @@
 import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
-import { Redis } from 'ioredis';
 import { HttpsAgentClient } from './agent-client/index.js';
 import { CredentialAuthority, crlRefreshPeriodMs } from './ca/credential-authority.js';
 import { loadConfig, type OperatorConfig } from './config.js';
@@ -21,7 +20,7 @@ import { makeRoundContextProvider } from './reconcile/round-context.js';
 import { WorkQueue } from './reconcile/work-queue.js';
 import { createRoundMetrics, runRound } from './round/index.js';
 import { RevocationNotifier } from './notify/index.js';
-import { RedisNodeStateStore } from './state/index.js';
+import { createRedisClient, rateLimitedLog, redisNotReady, RedisNodeStateStore } from './state/index.js';
 import { makeRoundOutcomeHandler } from './status/outcome-handler.js';
 import type { NodeAttestation } from './status/resources.js';
 
@@ -82,10 +81,12 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
   };
 
   const connection = redisConnection(cfg.redisUrl);
-  const scheduler = new BullRoundScheduler({ connection, onReconnect: () => { if (elector.isLeader()) for (const k of allKeys(informers)) queue.add(k); } });
-  // Auto-pipelining: the state GETs and SETs of a shard's concurrent rounds share socket writes.
-  const redis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: null, enableAutoPipelining: true });
-  const store = new RedisNodeStateStore({ redis });
+  // Every Redis client's errors are logged (structured, once per 30 s per message while Redis is down).
+  const redisLog = rateLimitedLog(log, 30_000);
+  // The scheduler's info lines (a schedule per node) are debug detail for the operator's log.
+  const scheduler = new BullRoundScheduler({ connection, log: { info: (m, f) => log.debug(m, f), warn: (m, f) => redisLog.warn(m, f) }, onReconnect: () => { if (elector.isLeader()) for (const k of allKeys(informers)) queue.add(k); } });
+  const redis = createRedisClient(cfg.redisUrl, redisLog);
+  const store = new RedisNodeStateStore({ redis, log });
 
   const enforceTarget = (na: NodeAttestation): EnforceTarget => {
     const node = informers.node(na.spec.nodeName);
@@ -129,9 +130,11 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
     nodeAttestation: latestAttestation,
     policy: (n) => informers.policies().find((p) => p.metadata.name === n),
   });
-  const worker = new RoundWorker({ connection, runRound: (n) => runRound(n, { context, agent, store, metrics: roundMetrics }), onOutcome, metrics: roundMetrics, concurrency: cfg.roundConcurrency });
+  const worker = new RoundWorker({ connection, runRound: (n) => runRound(n, { context, agent, store, metrics: roundMetrics }), onOutcome, metrics: roundMetrics, concurrency: cfg.roundConcurrency, log: redisLog });
 
-  const http = await startHttpServer(cfg.httpPort, { ready: () => informers.synced(), crl: () => ca.crlPem() });
+  const http = await startHttpServer(cfg.httpPort, {
+    notReady: () => (informers.synced() ? redisNotReady(redis) : 'informers not synced'), crl: () => ca.crlPem(),
+  });
   await informers.start();
   elector.start();
 
