@@ -154,9 +154,10 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
       .catch((e: unknown) => log.warn('round schedule resync failed', { error: e }))
       .finally(() => { schedulesResyncing = false; });
   }, cfg.resyncMs);
-  // The leader re-signs the CRL at half its lifetime, so it never passes nextUpdate without revocations.
+  // The leader re-signs the CRL at half its lifetime, so it never passes nextUpdate without revocations;
+  // the other replicas re-read what it published, for their GET /crl.
   const crlRefresh = setInterval(() => {
-    if (elector.isLeader()) ca.refreshCrl().catch((e: unknown) => log.warn('CRL refresh failed', { error: e }));
+    (elector.isLeader() ? ca.refreshCrl() : ca.reloadCrl()).catch((e: unknown) => log.warn('CRL refresh failed', { error: e }));
   }, crlRefreshPeriodMs(ca.crlLifetimeMs));
   log.info('started', { identity: cfg.identity, namespace: cfg.namespace, httpPort: http.port });
 

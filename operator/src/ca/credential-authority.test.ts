@@ -34,6 +34,22 @@ describe('CredentialAuthority CRL', () => {
     expect(crlEntries(published(cluster)).map((e) => e.serial)).toEqual([serial]);
   });
 
+  it('lets a follower serve the CRL the leader re-signed once it reloads', async () => {
+    const cluster = new MemoryCluster();
+    const clock = { t: Date.parse('2026-01-01T00:00:00Z') };
+    const opts = { namespace: NS, ttlMs: 600_000, crlLifetimeMs: 60_000, now: (): Date => new Date(clock.t) };
+    const leader = new CredentialAuthority(cluster, opts);
+    await leader.start();
+    const follower = new CredentialAuthority(cluster, opts);
+    await follower.start();
+    expect(follower.crlPem()).toBe(leader.crlPem());
+    clock.t += 40_000;
+    expect(await leader.refreshCrl()).toBe(true);
+    expect(follower.crlPem()).not.toBe(leader.crlPem());
+    await follower.reloadCrl();
+    expect(follower.crlPem()).toBe(leader.crlPem());
+  });
+
   it('replaces a CRL published with the legacy PEM label at the next refresh', async () => {
     const cluster = new MemoryCluster();
     const ca = new CredentialAuthority(cluster, { namespace: NS, ttlMs: 600_000 });

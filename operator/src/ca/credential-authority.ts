@@ -132,6 +132,17 @@ export class CredentialAuthority {
     });
   }
 
+  /**
+   * A replica that is not the leader serves the CRL the leader last published (GET /crl): re-read
+   * it on the same tick the leader refreshes on, so a follower never serves one past nextUpdate.
+   */
+  reloadCrl(): Promise<void> {
+    return this.withCrlLock(async () => {
+      const pem = await this.readPublishedCrl();
+      if (pem !== undefined) this.crl = pem;
+    });
+  }
+
   private addToCrl(serial: string): Promise<void> {
     return this.withCrlLock(async () => {
       await this.readPublishedCrl();
