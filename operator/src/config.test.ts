@@ -23,3 +23,17 @@ describe('revocation webhooks', () => {
     expect(() => loadConfig({ NODEWARD_REVOCATION_WEBHOOKS: 'not a url' })).toThrow(/is not a URL/);
   });
 });
+
+describe('credential lifetime', () => {
+  it('refuses a lifetime or renewal margin the heartbeat-paced renewal cannot keep valid', () => {
+    // 2 min credentials with the 5 min heartbeat: would sit expired for minutes between renewal checks.
+    expect(() => loadConfig({ NODEWARD_CREDENTIAL_TTL_MS: '120000' })).toThrow(/NODEWARD_CREDENTIAL_TTL_MS \(120000\) must be longer than NODEWARD_CREDENTIAL_RENEW_BEFORE_MS \(1200000\).*NODEWARD_HEARTBEAT_MS, 300000/);
+    expect(() => loadConfig({ NODEWARD_CREDENTIAL_TTL_MS: '120000', NODEWARD_CREDENTIAL_RENEW_BEFORE_MS: '60000' }))
+      .toThrow(/NODEWARD_CREDENTIAL_RENEW_BEFORE_MS \(60000\) must be at least NODEWARD_HEARTBEAT_MS \+ NODEWARD_RESYNC_MS \(360000\)/);
+    expect(() => loadConfig({ NODEWARD_CREDENTIAL_RENEW_BEFORE_MS: '300000' })).toThrow(/RENEW_BEFORE_MS/);
+    // A short lifetime is fine with a heartbeat and resync it can outlast (the e2e stacks use a 500 ms heartbeat).
+    const short = loadConfig({ NODEWARD_CREDENTIAL_TTL_MS: '120000', NODEWARD_CREDENTIAL_RENEW_BEFORE_MS: '60000', NODEWARD_HEARTBEAT_MS: '30000', NODEWARD_RESYNC_MS: '10000' });
+    expect([short.credentialTtlMs, short.credentialRenewBeforeMs]).toEqual([120_000, 60_000]);
+    expect(() => loadConfig({ NODEWARD_HEARTBEAT_MS: '500' })).not.toThrow();
+  });
+});

@@ -12,6 +12,8 @@ export interface OperatorConfig {
   credentialTtlMs: number;
   /** Re-issue a credential when it has less than this left. */
   credentialRenewBeforeMs: number;
+  /** Lifetime (thisUpdate to nextUpdate) of the published CRL; the leader re-signs it at half. 0: max(credential TTL, 1 h). */
+  crlLifetimeMs: number;
   resyncMs: number;
   /** Rounds this replica runs at once (BullMQ worker concurrency). */
   roundConcurrency: number;
@@ -57,11 +59,28 @@ function webhookUrl(u: string): string {
   return url.toString();
 }
 
+/**
+ * A Trusted node's credential is checked for renewal when its enforcement is converged again: after
+ * the status heartbeat at the latest, plus one resync. It must be renewed before it expires, so the
+ * renewal margin must cover that gap, and the lifetime must exceed the margin (or every check would
+ * issue a new one). Credentials are renewed on that check, not by a timer per node: a lifetime
+ * shorter than the heartbeat is refused here instead of leaving certificates expired for minutes.
+ */
+function checkCredentialTimes(c: Pick<OperatorConfig, 'credentialTtlMs' | 'credentialRenewBeforeMs' | 'heartbeatMs' | 'resyncMs'>): void {
+  const gap = c.heartbeatMs + c.resyncMs;
+  if (c.credentialRenewBeforeMs < gap) {
+    throw new Error(`NODEWARD_CREDENTIAL_RENEW_BEFORE_MS (${c.credentialRenewBeforeMs}) must be at least NODEWARD_HEARTBEAT_MS + NODEWARD_RESYNC_MS (${gap}): credentials are renewed only that often`);
+  }
+  if (c.credentialTtlMs <= c.credentialRenewBeforeMs) {
+    throw new Error(`NODEWARD_CREDENTIAL_TTL_MS (${c.credentialTtlMs}) must be longer than NODEWARD_CREDENTIAL_RENEW_BEFORE_MS (${c.credentialRenewBeforeMs}), which must cover the status heartbeat (NODEWARD_HEARTBEAT_MS, ${c.heartbeatMs})`);
+  }
+}
+
 export function loadConfig(env: Env = process.env): OperatorConfig {
   const level = env['NODEWARD_LOG_LEVEL'] ?? 'info';
   if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new Error(`NODEWARD_LOG_LEVEL must be debug|info|warn|error, got ${level}`);
   const kubeconfig = optional(env['KUBECONFIG']);
-  return {
+  const cfg: OperatorConfig = {
     namespace: env['NODEWARD_NAMESPACE'] ?? env['POD_NAMESPACE'] ?? 'nodeward-system',
     identity: env['POD_NAME'] ?? env['HOSTNAME'] ?? `nodeward-${process.pid}`,
     ...(kubeconfig === undefined ? {} : { kubeconfig }),
@@ -70,6 +89,7 @@ export function loadConfig(env: Env = process.env): OperatorConfig {
     heartbeatMs: num(env, 'NODEWARD_HEARTBEAT_MS', 300_000),
     credentialTtlMs: num(env, 'NODEWARD_CREDENTIAL_TTL_MS', 3_600_000),
     credentialRenewBeforeMs: num(env, 'NODEWARD_CREDENTIAL_RENEW_BEFORE_MS', 1_200_000),
+    crlLifetimeMs: num(env, 'NODEWARD_CRL_LIFETIME_MS', 0),
     resyncMs: num(env, 'NODEWARD_RESYNC_MS', 60_000),
     roundConcurrency: num(env, 'NODEWARD_ROUND_CONCURRENCY', 64),
     reconcileConcurrency: num(env, 'NODEWARD_RECONCILE_CONCURRENCY', 16),
@@ -83,4 +103,6 @@ export function loadConfig(env: Env = process.env): OperatorConfig {
     logLevel: level as OperatorConfig['logLevel'],
     revocationWebhooks: (env['NODEWARD_REVOCATION_WEBHOOKS'] ?? '').split(',').map((u) => u.trim()).filter((u) => u !== '').map(webhookUrl),
   };
+  checkCredentialTimes(cfg);
+  return cfg;
 }

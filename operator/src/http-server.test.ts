@@ -2,10 +2,10 @@ import { startHttpServer, type RunningHttpServer } from './http-server.js';
 import { recordAction, recordApiWrite } from './metrics.js';
 
 let srv: RunningHttpServer;
-let ready = false;
+let notReady: string | undefined = 'informers not synced';
 let crl: string | undefined;
 beforeAll(async () => {
-  srv = await startHttpServer(0, { ready: () => ready, crl: () => crl }, '127.0.0.1');
+  srv = await startHttpServer(0, { notReady: () => notReady, crl: () => crl }, '127.0.0.1');
 });
 afterAll(() => srv.close());
 const get = async (p: string, method = 'GET'): Promise<[number, string]> => {
@@ -15,9 +15,12 @@ const get = async (p: string, method = 'GET'): Promise<[number, string]> => {
 
 it('serves health, readiness, metrics and the CRL', async () => {
   expect(await get('/healthz')).toEqual([200, 'ok\n']);
-  expect((await get('/readyz'))[0]).toBe(503);
-  ready = true;
+  expect(await get('/readyz')).toEqual([503, 'not ready: informers not synced\n']);
+  notReady = undefined;
   expect(await get('/readyz')).toEqual([200, 'ok\n']);
+  notReady = 'redis reconnecting';
+  expect(await get('/readyz')).toEqual([503, 'not ready: redis reconnecting\n']);
+  notReady = undefined;
   expect((await get('/crl'))[0]).toBe(503);
   crl = '-----BEGIN X509 CRL-----\nAA==\n-----END X509 CRL-----\n';
   expect(await get('/crl')).toEqual([200, crl]);
@@ -30,4 +33,13 @@ it('serves health, readiness, metrics and the CRL', async () => {
   expect(body).toContain('nodeward_credential_revocations_total 0');
   expect((await get('/nope'))[0]).toBe(404);
   expect((await get('/healthz', 'POST'))[0]).toBe(405);
+});
+
+it('names no metric with a repeated word (nodeward_process_cpu_seconds_total, not nodeward_process_process_…)', async () => {
+  const body = (await get('/metrics'))[1];
+  const names = [...new Set([...body.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1] ?? ''))];
+  expect(names).toContain('nodeward_process_cpu_seconds_total');
+  expect(names).toContain('nodeward_nodejs_heap_size_used_bytes');
+  expect(names.filter((n) => /(?:^|_)([a-z]+)_\1(?:_|$)/.test(n))).toEqual([]);
+  expect(names.filter((n) => !n.startsWith('nodeward_'))).toEqual([]);
 });

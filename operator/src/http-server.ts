@@ -3,8 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { registry } from './metrics.js';
 
 export interface HttpServerDeps {
-  /** Informers have listed at least once (and the process is otherwise ready). */
-  ready: () => boolean;
+  /**
+   * Undefined when ready: informers have listed at least once and Redis (rounds, node state) is
+   * connected; otherwise why not, served as the 503 body.
+   */
+  notReady: () => string | undefined;
   /** The current CRL (PEM), or undefined before the CA is loaded. */
   crl: () => string | undefined;
 }
@@ -47,8 +50,10 @@ async function handle(req: http.IncomingMessage, deps: HttpServerDeps): Promise<
   switch (path) {
     case '/healthz':
       return { status: 200, type: 'text/plain', body: 'ok\n' };
-    case '/readyz':
-      return deps.ready() ? { status: 200, type: 'text/plain', body: 'ok\n' } : { status: 503, type: 'text/plain', body: 'informers not synced\n' };
+    case '/readyz': {
+      const reason = deps.notReady();
+      return reason === undefined ? { status: 200, type: 'text/plain', body: 'ok\n' } : { status: 503, type: 'text/plain', body: `not ready: ${reason}\n` };
+    }
     case '/metrics':
       return { status: 200, type: registry.contentType, body: await registry.metrics() };
     case '/crl': {

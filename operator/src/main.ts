@@ -1,8 +1,7 @@
 import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
-import { Redis } from 'ioredis';
 import { HttpsAgentClient } from './agent-client/index.js';
-import { CredentialAuthority } from './ca/credential-authority.js';
+import { CredentialAuthority, crlRefreshPeriodMs } from './ca/credential-authority.js';
 import { loadConfig, type OperatorConfig } from './config.js';
 import type { EnforcementAction } from './decide/actions.js';
 import { Enforcer, type EnforceTarget } from './enforce/enforcer.js';
@@ -21,7 +20,7 @@ import { makeRoundContextProvider } from './reconcile/round-context.js';
 import { WorkQueue } from './reconcile/work-queue.js';
 import { createRoundMetrics, runRound } from './round/index.js';
 import { RevocationNotifier } from './notify/index.js';
-import { RedisNodeStateStore } from './state/index.js';
+import { createRedisClient, rateLimitedLog, redisNotReady, RedisNodeStateStore } from './state/index.js';
 import { makeRoundOutcomeHandler } from './status/outcome-handler.js';
 import type { NodeAttestation } from './status/resources.js';
 
@@ -49,7 +48,7 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
   const cluster = new KubeCluster(kc, 'default', recordApiWrite);
   const roundMetrics = createRoundMetrics(registry);
   const agent = agentClient(cfg);
-  const ca = new CredentialAuthority(cluster, { namespace: cfg.namespace, ttlMs: cfg.credentialTtlMs });
+  const ca = new CredentialAuthority(cluster, { namespace: cfg.namespace, ttlMs: cfg.credentialTtlMs, ...(cfg.crlLifetimeMs > 0 ? { crlLifetimeMs: cfg.crlLifetimeMs } : {}) });
   await ca.start();
   const enforcer = new Enforcer(cluster, ca, agent, log, { renewBeforeMs: cfg.credentialRenewBeforeMs });
   const notifier = cfg.revocationWebhooks.length === 0 ? undefined
@@ -82,10 +81,12 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
   };
 
   const connection = redisConnection(cfg.redisUrl);
-  const scheduler = new BullRoundScheduler({ connection, onReconnect: () => { if (elector.isLeader()) for (const k of allKeys(informers)) queue.add(k); } });
-  // Auto-pipelining: the state GETs and SETs of a shard's concurrent rounds share socket writes.
-  const redis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: null, enableAutoPipelining: true });
-  const store = new RedisNodeStateStore({ redis });
+  // Every Redis client's errors are logged (structured, once per 30 s per message while Redis is down).
+  const redisLog = rateLimitedLog(log, 30_000);
+  // The scheduler's info lines (a schedule per node) are debug detail for the operator's log.
+  const scheduler = new BullRoundScheduler({ connection, log: { info: (m, f) => log.debug(m, f), warn: (m, f) => redisLog.warn(m, f) }, onReconnect: () => { if (elector.isLeader()) for (const k of allKeys(informers)) queue.add(k); } });
+  const redis = createRedisClient(cfg.redisUrl, redisLog);
+  const store = new RedisNodeStateStore({ redis, log });
 
   const enforceTarget = (na: NodeAttestation): EnforceTarget => {
     const node = informers.node(na.spec.nodeName);
@@ -129,9 +130,11 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
     nodeAttestation: latestAttestation,
     policy: (n) => informers.policies().find((p) => p.metadata.name === n),
   });
-  const worker = new RoundWorker({ connection, runRound: (n) => runRound(n, { context, agent, store, metrics: roundMetrics }), onOutcome, metrics: roundMetrics, concurrency: cfg.roundConcurrency });
+  const worker = new RoundWorker({ connection, runRound: (n) => runRound(n, { context, agent, store, metrics: roundMetrics }), onOutcome, metrics: roundMetrics, concurrency: cfg.roundConcurrency, log: redisLog });
 
-  const http = await startHttpServer(cfg.httpPort, { ready: () => informers.synced(), crl: () => ca.crlPem() });
+  const http = await startHttpServer(cfg.httpPort, {
+    notReady: () => (informers.synced() ? redisNotReady(redis) : 'informers not synced'), crl: () => ca.crlPem(),
+  });
   await informers.start();
   elector.start();
 
@@ -151,10 +154,16 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
       .catch((e: unknown) => log.warn('round schedule resync failed', { error: e }))
       .finally(() => { schedulesResyncing = false; });
   }, cfg.resyncMs);
+  // The leader re-signs the CRL at half its lifetime, so it never passes nextUpdate without revocations;
+  // the other replicas re-read what it published, for their GET /crl.
+  const crlRefresh = setInterval(() => {
+    (elector.isLeader() ? ca.refreshCrl() : ca.reloadCrl()).catch((e: unknown) => log.warn('CRL refresh failed', { error: e }));
+  }, crlRefreshPeriodMs(ca.crlLifetimeMs));
   log.info('started', { identity: cfg.identity, namespace: cfg.namespace, httpPort: http.port });
 
   return async (): Promise<void> => {
     clearInterval(resync);
+    clearInterval(crlRefresh);
     queue.stop();
     await elector.stop();
     await worker.close();

@@ -7,7 +7,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
  * config/prometheus/rules.yaml alerts on these names.
  */
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry, prefix: 'nodeward_process_' });
+collectDefaultMetrics({ register: registry, prefix: 'nodeward_' });
 
 export const metrics = {
   nodesByPhase: new Gauge({ name: 'nodeward_nodes', help: 'NodeAttestations by phase', labelNames: ['phase'] as const, registers: [registry] }),

@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePortPair } from './free-port.js';
-import { trackChild } from '../harness/process-registry.js';
+import { trackChild, trackTempDir, untrackTempDir } from '../harness/process-registry.js';
 
 /**
  * A software TPM per simulated node: swtpm with its state authored by swtpm_setup, so it holds real
@@ -112,6 +112,8 @@ async function terminate(child: ChildProcess | undefined): Promise<void> {
 /** Manufactures (when the state dir is new) and starts an swtpm on free loopback ports. */
 export async function startSwtpm(opts: { ca: { setupConfig: string }; stateDir: string; host?: string; manufacture?: boolean }): Promise<Swtpm> {
   const host = opts.host ?? '127.0.0.1';
+  // The TPM state goes if this process ends (or is killed: the reaper) before stop(), unless kept for debugging.
+  if (process.env['NODEWARD_KEEP_TESTENV'] !== '1') trackTempDir(opts.stateDir);
   if (opts.manufacture !== false) await manufactureTpm(opts.ca, opts.stateDir);
   const port = await freePortPair(host);
   const ctrlPort = port + 1;
@@ -125,7 +127,10 @@ export async function startSwtpm(opts: { ca: { setupConfig: string }; stateDir: 
     host, port, ctrlPort, stateDir: opts.stateDir,
     tcti: `swtpm:host=${host},port=${port}`,
     pid: () => child?.pid,
-    stop,
+    stop: async () => {
+      await stop();
+      untrackTempDir(opts.stateDir); // stopped on purpose: the caller owns the state from here
+    },
     reboot: async () => {
       await stop();
       child = await launch(opts.stateDir, host, port, ctrlPort);

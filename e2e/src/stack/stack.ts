@@ -127,8 +127,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         const node: StackNode = {
           name, ip, sim,
           startAgent: async () => {
+            // Scratch inside the stack directory, which the exit and signal handlers remove (make demo-down).
             node.agent = await startAgent({ listen: { host: ip, port: AGENT_PORT }, tcti: sim.tcti, hostRoot: sim.hostRoot,
-              tls: { ...tls, clientCaPem: pki.operatorCa.certPem }, logger: agentLog });
+              tls: { ...tls, clientCaPem: pki.operatorCa.certPem }, logger: agentLog, scratchDir: sim.dir });
           },
           stopAgent: async () => { await node.agent?.close(); node.agent = undefined; },
           runKnownGood: async () => { for (const f of KNOWN_GOOD_FILES) await sim.appendImaFile(f.path, f.contents); },

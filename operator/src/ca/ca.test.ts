@@ -1,6 +1,10 @@
 import * as x509 from '@peculiar/x509';
+import { spawnSync } from 'node:child_process';
 import { X509Certificate as NodeX509 } from 'node:crypto';
-import { AK_NAME_OID, AK_NAME_OID_DER, akNameOf, buildCrl, crlEntries, generateCa, issueNodeCredential, loadCa } from './ca.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AK_NAME_OID, AK_NAME_OID_DER, akNameOf, buildCrl, crlEntries, crlNeedsResigning, generateCa, issueNodeCredential, loadCa } from './ca.js';
 
 const now = new Date();
 const akName = '000b' + 'ab'.repeat(32);
@@ -49,6 +53,49 @@ describe('CA', () => {
     expect(crl.findRevoked(new x509.X509Certificate(cred.certificatePem))).not.toBeNull();
     const empty = await buildCrl(ca, [], now, 1000);
     expect(crlEntries(empty)).toEqual([]);
+  });
+
+  it('writes a CRL OpenSSL reads (PEM label X509 CRL) and that revokes only the listed certificate', async () => {
+    const m = await generateCa('nodeward-ca', now);
+    const ca = await loadCa(m);
+    const revoked = await issueNodeCredential(ca, { nodeName: 'bad', akName, now, ttlMs: 3_600_000 });
+    const good = await issueNodeCredential(ca, { nodeName: 'good', akName, now, ttlMs: 3_600_000 });
+    const pem = await buildCrl(ca, [{ serial: revoked.serial, revokedAt: now }], now, 3_600_000);
+    expect(pem.startsWith('-----BEGIN X509 CRL-----\n')).toBe(true);
+    const dir = mkdtempSync(join(tmpdir(), 'nodeward-crl-'));
+    try {
+      const files = { 'ca.pem': m.certPem, 'crl.pem': pem, 'revoked.pem': revoked.certificatePem, 'good.pem': good.certificatePem };
+      for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+      const openssl = (args: string[]): { status: number | null; out: string } => {
+        const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+        return { status: r.status, out: r.stdout + r.stderr };
+      };
+      const text = openssl(['crl', '-in', 'crl.pem', '-noout', '-text']);
+      expect(text.status).toBe(0);
+      expect(text.out).toContain('Certificate Revocation List (CRL)');
+      expect(text.out).toContain('Issuer: CN = nodeward-ca');
+      expect(text.out.toLowerCase().replace(/[^0-9a-z]/g, '')).toContain(`serialnumber${revoked.serial}`);
+      expect(text.out).toContain('Privilege Withdrawn');
+      const verify = (cert: string): { status: number | null; out: string } =>
+        openssl(['verify', '-crl_check', '-CAfile', 'ca.pem', '-CRLfile', 'crl.pem', cert]);
+      expect(verify('good.pem')).toEqual({ status: 0, out: 'good.pem: OK\n' });
+      const bad = verify('revoked.pem');
+      expect(bad.status).not.toBe(0);
+      expect(bad.out).toContain('certificate revoked');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('asks for a CRL to be re-signed once half its lifetime has passed, and at once for a legacy label', async () => {
+    const ca = await loadCa(await generateCa('nodeward-ca', now));
+    const pem = await buildCrl(ca, [], now, 600_000);
+    const at = (ms: number): Date => new Date(now.getTime() + ms);
+    expect(crlNeedsResigning(pem, at(0))).toBe(false);
+    expect(crlNeedsResigning(pem, at(299_000))).toBe(false);
+    expect(crlNeedsResigning(pem, at(300_000))).toBe(true);
+    expect(crlNeedsResigning(pem.replace(/X509 CRL/g, 'CRL'), at(0))).toBe(true);
+    expect(crlNeedsResigning('-----BEGIN X509 CRL-----\nAA==\n-----END X509 CRL-----\n', at(0))).toBe(true);
   });
 
   it('round-trips the CA material', async () => {

@@ -137,13 +137,33 @@ export async function buildCrl(ca: Ca, revoked: readonly RevokedSerial[], now: D
     signingAlgorithm: SIGN,
     entries: [...unique.values()].map((r) => ({ serialNumber: r.serial, revocationDate: r.revokedAt, reason: x509.X509CrlReason.privilegeWithdrawn })),
   });
-  return crl.toString('pem');
+  // RFC 7468 section 5: the label is X509 CRL (the library writes CRL, which OpenSSL refuses).
+  return x509.PemConverter.encode(crl.rawData, CRL_PEM_LABEL);
 }
+
+export const CRL_PEM_LABEL = 'X509 CRL';
 
 /** The revoked serials of a CRL (lowercase hex) with their dates. Throws on a malformed CRL. */
 export function crlEntries(crlPem: string): RevokedSerial[] {
   const crl = new x509.X509Crl(crlPem);
   return crl.entries.map((e) => ({ serial: e.serialNumber.toLowerCase(), revokedAt: e.revocationDate }));
+}
+
+/**
+ * Whether a published CRL must be signed again: it is re-signed once half its lifetime
+ * (thisUpdate to nextUpdate) has passed, so relying parties never hold an expired one; a CRL with
+ * another PEM label, without nextUpdate or that does not parse is replaced at once.
+ */
+export function crlNeedsResigning(crlPem: string, now: Date): boolean {
+  let crl: x509.X509Crl;
+  try {
+    crl = new x509.X509Crl(crlPem);
+  } catch {
+    return true;
+  }
+  if (!crlPem.includes(`-----BEGIN ${CRL_PEM_LABEL}-----`) || crl.nextUpdate === undefined) return true;
+  const half = (crl.thisUpdate.getTime() + crl.nextUpdate.getTime()) / 2;
+  return now.getTime() >= half;
 }
 
 export function randomSerial(): string {

@@ -1,5 +1,5 @@
 import type { Cluster } from '../kube/cluster.js';
-import { buildCrl, crlEntries, generateCa, issueNodeCredential, loadCa, type Ca, type IssuedCredential, type RevokedSerial } from './ca.js';
+import { buildCrl, crlEntries, crlNeedsResigning, generateCa, issueNodeCredential, loadCa, type Ca, type IssuedCredential, type RevokedSerial } from './ca.js';
 
 export const CA_SECRET = 'nodeward-ca';
 export const CRL_CONFIGMAP = 'nodeward-crl';
@@ -22,8 +22,13 @@ type Store = Pick<Cluster, 'getSecret' | 'createSecret' | 'applySecret' | 'delet
 export interface CredentialAuthorityOptions {
   namespace: string;
   ttlMs: number;
+  /** thisUpdate to nextUpdate of the published CRL; default the credential lifetime, at least 1 h. */
+  crlLifetimeMs?: number;
   now?: () => Date;
 }
+
+/** How often the leader should call refreshCrl(): often enough to re-sign near half the lifetime. */
+export const crlRefreshPeriodMs = (crlLifetimeMs: number): number => Math.max(1_000, Math.min(60_000, Math.floor(crlLifetimeMs / 10)));
 
 /**
  * Node credentials backed by Kubernetes objects: the CA in Secret nodeward-ca (created if
@@ -39,9 +44,11 @@ export class CredentialAuthority {
   /** Serialises CRL read-modify-write within this process. */
   private crlLock: Promise<unknown> = Promise.resolve();
   private readonly now: () => Date;
+  readonly crlLifetimeMs: number;
 
   constructor(private readonly store: Store, private readonly o: CredentialAuthorityOptions) {
     this.now = o.now ?? (() => new Date());
+    this.crlLifetimeMs = o.crlLifetimeMs ?? Math.max(o.ttlMs, 3_600_000);
   }
 
   /** Load (or create) the CA and the published CRL. */
@@ -107,25 +114,67 @@ export class CredentialAuthority {
     return deleted ? cur.serial : undefined;
   }
 
+  /**
+   * Sign and publish the CRL again once half its lifetime has passed (the leader calls this every
+   * crlRefreshPeriodMs), so it never passes nextUpdate even when nothing is revoked. Resolves
+   * whether it was re-signed.
+   */
+  refreshCrl(): Promise<boolean> {
+    return this.withCrlLock(async () => {
+      const pem = await this.readPublishedCrl();
+      if (pem !== undefined && !crlNeedsResigning(pem, this.now())) {
+        this.crl = pem;
+        return false;
+      }
+      this.dropExpiredEntries();
+      await this.publish();
+      return true;
+    });
+  }
+
+  /**
+   * A replica that is not the leader serves the CRL the leader last published (GET /crl): re-read
+   * it on the same tick the leader refreshes on, so a follower never serves one past nextUpdate.
+   */
+  reloadCrl(): Promise<void> {
+    return this.withCrlLock(async () => {
+      const pem = await this.readPublishedCrl();
+      if (pem !== undefined) this.crl = pem;
+    });
+  }
+
   private addToCrl(serial: string): Promise<void> {
-    const run = this.crlLock.then(async () => {
-      // Re-read: another replica may have published since we loaded.
-      const cm = await this.store.getConfigMap(this.o.namespace, CRL_CONFIGMAP);
-      const pem = cm?.data?.[CRL_KEY];
-      if (pem !== undefined) this.revoked = crlEntries(pem);
+    return this.withCrlLock(async () => {
+      await this.readPublishedCrl();
       if (this.isRevoked(serial)) return;
-      const now = this.now();
-      // Entries older than a credential lifetime cover only expired certificates: drop them.
-      const horizon = now.getTime() - this.o.ttlMs - 3_600_000;
-      this.revoked = [...this.revoked.filter((r) => r.revokedAt.getTime() > horizon), { serial: serial.toLowerCase(), revokedAt: now }];
+      this.dropExpiredEntries();
+      this.revoked = [...this.revoked, { serial: serial.toLowerCase(), revokedAt: this.now() }];
       await this.publish();
     });
+  }
+
+  /** Re-read the published CRL and its entries: another replica may have published since we loaded. */
+  private async readPublishedCrl(): Promise<string | undefined> {
+    const cm = await this.store.getConfigMap(this.o.namespace, CRL_CONFIGMAP);
+    const pem = cm?.data?.[CRL_KEY];
+    if (pem !== undefined) this.revoked = crlEntries(pem);
+    return pem;
+  }
+
+  /** Entries older than a credential lifetime cover only expired certificates. */
+  private dropExpiredEntries(): void {
+    const horizon = this.now().getTime() - this.o.ttlMs - 3_600_000;
+    this.revoked = this.revoked.filter((r) => r.revokedAt.getTime() > horizon);
+  }
+
+  private withCrlLock<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.crlLock.then(f);
     this.crlLock = run.catch(() => undefined);
     return run;
   }
 
   private async publish(): Promise<void> {
-    const pem = await buildCrl(this.requireCa(), this.revoked, this.now(), Math.max(this.o.ttlMs, 3_600_000));
+    const pem = await buildCrl(this.requireCa(), this.revoked, this.now(), this.crlLifetimeMs);
     await this.store.applyConfigMap(this.o.namespace, CRL_CONFIGMAP, { [CRL_KEY]: pem });
     this.crl = pem;
   }

@@ -1,2 +1,3 @@
 export * from './parse-round-state.js';
 export * from './redis-node-state-store.js';
+export * from './redis-client.js';
