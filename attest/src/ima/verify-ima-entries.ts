@@ -46,6 +46,11 @@ export interface ImaVerifyResult {
   readonly failures: Failure[];
   /** State after the entries verified in this call; unchanged when the input was malformed. */
   readonly state: ImaState;
+  /**
+   * Bytes of the input after the prefix that replays to `quotedPcr10` (entries the quote does not
+   * cover yet, never parsed); 0 when verification used the whole input or found no such prefix.
+   */
+  readonly uncoveredBytes: number;
 }
 
 type AnyPolicy = RuntimePolicy | CompiledRuntimePolicy;
@@ -65,7 +70,7 @@ export function verifyImaEntries(state: ImaState, newEntriesBytes: Uint8Array, p
   return run(state, policy, opts, (visit) => {
     if ((opts.format ?? detectImaLogFormat(newEntriesBytes)) === 'binary') scanImaBinaryLog(newEntriesBytes, parseOpts, visit, true);
     else scanImaAsciiLog(newEntriesBytes, parseOpts, visit, true);
-  });
+  }, newEntriesBytes.length);
 }
 
 /** The whole list from the first entry. */
@@ -104,12 +109,13 @@ function replayedBanks(state: ImaState, opts: ImaVerifyOptions): readonly ImaBan
   return IMA_BANKS.filter((b) => state.pcr10[b] !== undefined);
 }
 
-function run(state: ImaState, policy: AnyPolicy, opts: ImaVerifyOptions, feed: (visit: (e: ImaEntry) => boolean) => void): ImaVerifyResult {
+/** `inputBytes`: the length of the input `feed` scans (entry offsets are into it), 0 for parsed entries. */
+function run(state: ImaState, policy: AnyPolicy, opts: ImaVerifyOptions, feed: (visit: (e: ImaEntry) => boolean) => void, inputBytes = 0): ImaVerifyResult {
   const banks = replayedBanks(state, opts);
   const missing = missingBanks(state.pcr10, banks);
   if (banks.length === 0 || missing.length > 0) {
     const what = banks.length === 0 ? 'no PCR 10 bank to replay' : `the state after ${state.count} entries has no PCR 10 in ${missing.join(', ')}`;
-    return { failures: [failure('ima.bank_not_replayed', `cannot continue the IMA replay: ${what}`, { count: state.count })], state };
+    return { failures: [failure('ima.bank_not_replayed', `cannot continue the IMA replay: ${what}`, { count: state.count })], state, uncoveredBytes: 0 };
   }
   const r: Run = {
     policy: compiled(policy),
@@ -122,9 +128,13 @@ function run(state: ImaState, policy: AnyPolicy, opts: ImaVerifyOptions, feed: (
   };
   const target = opts.quotedPcr10 && quotedTarget(opts.quotedPcr10);
   let done = 0;
+  let uncoveredBytes = 0;
   try {
     feed((e) => {
-      if (target !== undefined && r.replay.matches(target)) return false;
+      if (target !== undefined && r.replay.matches(target)) {
+        uncoveredBytes = Math.max(0, inputBytes - e.offset);
+        return false;
+      }
       verifyEntry(e, r);
       done++;
       return true;
@@ -132,18 +142,18 @@ function run(state: ImaState, policy: AnyPolicy, opts: ImaVerifyOptions, feed: (
   } catch (e) {
     if (!isParseError(e)) throw e;
     r.failures.push(failure('ima.malformed_log', e.message, { structure: e.structure, offset: e.offset }));
-    return { failures: r.failures, state };
+    return { failures: r.failures, state, uncoveredBytes: 0 };
   }
-  return finish(state, done, r, target);
+  return finish(state, done, r, target, uncoveredBytes);
 }
 
-function finish(state: ImaState, done: number, run: Run, target: QuotedTarget | undefined): ImaVerifyResult {
-  if (target === undefined || run.replay.matches(target)) return { failures: run.failures, state: run.replay.state(state.count + done) };
+function finish(state: ImaState, done: number, run: Run, target: QuotedTarget | undefined, uncoveredBytes: number): ImaVerifyResult {
+  if (target === undefined || run.replay.matches(target)) return { failures: run.failures, state: run.replay.state(state.count + done), uncoveredBytes };
   const replayed = run.replay.value(target.bank)!.toString('hex');
   const quoted = target.value.toString('hex');
   run.failures.push(failure('ima.pcr_mismatch', `no prefix of the IMA log replays to the quoted PCR 10 (${target.bank}) ${quoted}`,
     { bank: target.bank, replayed, quoted, count: state.count + done }));
-  return { failures: run.failures, state };
+  return { failures: run.failures, state, uncoveredBytes: 0 };
 }
 
 function verifyEntry(e: ImaEntry, run: Run): void {
