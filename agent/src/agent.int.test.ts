@@ -105,9 +105,30 @@ describe('node agent against swtpm (mTLS API)', () => {
     const other = makeCredential({ ekPublic: Buffer.from(id.ekPublic, 'base64'), akName: Buffer.from(agentB.identity.akName, 'hex'), secret });
     const bad = await call(agentA, '/v1/activate', { method: 'POST',
       body: { credentialBlob: other.credentialBlob.toString('base64'), encryptedSecret: other.encryptedSecret.toString('base64') } });
-    expect(bad.status).toBe(503);
-    expect((bad.json as { error: { code: string } }).error.code).toBe('tpm.unavailable');
+    expect(bad.status).toBe(400);
+    expect((bad.json as { error: { code: string; message: string } }).error).toMatchObject({ code: 'activate.invalid', message: expect.stringContaining('credentialBlob') as unknown });
     await healthy(agentA);
+  });
+
+  it('answers a malformed activation blob 400 naming the field, not 503', async () => {
+    const id = agentA.identity;
+    const made = makeCredential({ ekPublic: Buffer.from(id.ekPublic, 'base64'), akName: Buffer.from(id.akName, 'hex'), secret: randomBytes(32) });
+    const activate = (credentialBlob: Buffer, encryptedSecret: Buffer): Promise<AgentReply> => call(agentA, '/v1/activate', { method: 'POST',
+      body: { credentialBlob: credentialBlob.toString('base64'), encryptedSecret: encryptedSecret.toString('base64') } });
+    const error = (r: AgentReply): unknown => ({ status: r.status, ...(r.json as { error: object }).error });
+    // Well-shaped, but its integrity HMAC is wrong: the TPM rejects parameter 1 (TPM_RC_INTEGRITY).
+    const flipped = Buffer.from(made.credentialBlob);
+    flipped[5]! ^= 0xff;
+    expect(error(await activate(flipped, made.encryptedSecret)))
+      .toMatchObject({ status: 400, code: 'activate.invalid', message: expect.stringMatching(/^credentialBlob was rejected by the TPM: .*INTEGRITY/) as unknown });
+    // Not the structures at all: refused before the TPM.
+    expect(error(await activate(Buffer.from([0, 4, 0, 1, 9, 9]), made.encryptedSecret)))
+      .toMatchObject({ status: 400, code: 'activate.invalid', message: expect.stringContaining('credentialBlob must be a TPM2B_ID_OBJECT') as unknown });
+    expect(error(await activate(made.credentialBlob, made.encryptedSecret.subarray(0, 100))))
+      .toMatchObject({ status: 400, code: 'activate.invalid', message: expect.stringContaining('encryptedSecret must be a TPM2B') as unknown });
+    expect(error(await activate(made.credentialBlob, Buffer.concat([Buffer.from([0, 7]), made.encryptedSecret.subarray(2, 9)]))))
+      .toMatchObject({ status: 400, code: 'activate.invalid', message: expect.stringContaining('encryptedSecret must be an RSA block') as unknown });
+    expect((await activate(made.credentialBlob, made.encryptedSecret)).status).toBe(200);
   });
 
   it('activates through the EK persisted at its handle, through a re-created EK without one, and leaves a foreign key at the EK handle alone', async () => {

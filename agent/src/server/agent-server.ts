@@ -9,6 +9,7 @@ import type {
 } from '@nodeward/attest';
 import type { Logger } from '../log.js';
 import { isTpmError } from '../tpm/tpm-error.js';
+import { describeRc, TpmResponseError } from '../tpm/tpm-command.js';
 import type { AgentTpm, PcrSelection } from '../tpm/agent-tpm.js';
 import type { ImaLogIndex } from '../evidence/ima-log-index.js';
 import { readVerity, type VeritySourceConfig } from '../evidence/verity-source.js';
@@ -101,6 +102,19 @@ export async function answerRound(d: Pick<ServerDeps, 'tpm' | 'ima' | 'eventLogP
   return out;
 }
 
+/** TPM2_ActivateCredential's parameters, by the number a format-one response code names. */
+const ACTIVATE_PARAMETERS: Record<number, string> = { 1: 'credentialBlob', 2: 'encryptedSecret' };
+
+/**
+ * A TPM that rejects one of the activation's parameters (a format-one response code naming it, e.g.
+ * TPM_RC_INTEGRITY or TPM_RC_VALUE) was sent a bad blob: 400 naming the field, not 503.
+ */
+function activateRejection(e: unknown): HttpError | undefined {
+  if (!(e instanceof TpmResponseError) || e.command !== 'ActivateCredential' || (e.rc & 0xc0) !== 0xc0) return undefined;
+  const field = ACTIVATE_PARAMETERS[(e.rc >> 8) & 0xf];
+  return field === undefined ? undefined : badRequest('activate.invalid', `${field} was rejected by the TPM: ${describeRc(e.rc)}`);
+}
+
 function routes(d: ServerDeps): Map<string, Handler> {
   const r = new Map<string, Handler>();
   r.set('GET /healthz', () => Promise.resolve(ok({ status: 'ok' })));
@@ -108,7 +122,7 @@ function routes(d: ServerDeps): Map<string, Handler> {
   r.set('GET /v1/identity', () => Promise.resolve(ok(d.tpm.identity satisfies IdentityResponse)));
   r.set('POST /v1/activate', async ({ body }) => {
     const { idObject, encSecret } = parseActivateRequest(body);
-    const secret = await d.tpm.activate(idObject, encSecret);
+    const secret = await d.tpm.activate(idObject, encSecret).catch((e: unknown) => { throw activateRejection(e) ?? e; });
     return ok({ secret: secret.toString('base64') } satisfies ActivateResponse);
   });
   r.set('POST /v1/quote', async ({ body }) => {

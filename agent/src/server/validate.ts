@@ -54,9 +54,54 @@ function parseTpm2b(v: unknown, field: string): Buffer {
   return buf;
 }
 
+/** Digest sizes a TPM2B_DIGEST of a name algorithm can have (sha1 to sha512). */
+const DIGEST_SIZES = new Set([20, 32, 48, 64]);
+/** RSA EK modulus sizes (2048-4096 bits): an RSA TPM2B_ENCRYPTED_SECRET is exactly one. */
+const RSA_SECRET_SIZES = new Set([256, 384, 512]);
+/** ECC coordinate sizes (P-256, P-384, P-521). */
+const ECC_COORD_SIZES = new Set([32, 48, 66]);
+
+/** A u16-size-prefixed field of `buf` at `at`; undefined when it does not fit. */
+function sized(buf: Buffer, at: number): { size: number; end: number } | undefined {
+  if (at + 2 > buf.length) return undefined;
+  const size = buf.readUInt16BE(at);
+  return at + 2 + size <= buf.length ? { size, end: at + 2 + size } : undefined;
+}
+
+/**
+ * TPM2B_ID_OBJECT (Part 2 §12.4.3): integrityHMAC, a TPM2B_DIGEST of a name algorithm's size, then
+ * encIdentity, the encrypted TPM2B_DIGEST credential (2 to 66 bytes).
+ */
+function checkIdObject(buf: Buffer): void {
+  const hmac = sized(buf, 2);
+  const enc = hmac === undefined ? 0 : buf.length - hmac.end;
+  if (hmac === undefined || !DIGEST_SIZES.has(hmac.size) || enc < 2 || enc > 66) {
+    throw badRequest('activate.invalid', 'credentialBlob must be a TPM2B_ID_OBJECT (integrityHMAC of a digest size, then encIdentity)');
+  }
+}
+
+/** TPM2B_ENCRYPTED_SECRET: an RSA-OAEP block of the EK's modulus size, or a TPMS_ECC_POINT (x then y). */
+function checkEncryptedSecret(buf: Buffer): void {
+  const size = buf.length - 2;
+  if (RSA_SECRET_SIZES.has(size)) return;
+  const x = sized(buf, 2);
+  const y = x && sized(buf, x.end);
+  if (x === undefined || y === undefined || y.end !== buf.length || !ECC_COORD_SIZES.has(x.size) || y.size !== x.size) {
+    throw badRequest('activate.invalid', 'encryptedSecret must be an RSA block of 256, 384 or 512 bytes or an ECC point (x, y)');
+  }
+}
+
+/**
+ * POST /v1/activate: both fields are checked as the structures TPM2_ActivateCredential takes, so a
+ * malformed blob is a 400 naming the field, not a TPM failure (which the API answers 503).
+ */
 export function parseActivateRequest(body: unknown): { idObject: Buffer; encSecret: Buffer } {
   const b = requireObject(body, 'activate request');
-  return { idObject: parseTpm2b(b.credentialBlob, 'credentialBlob'), encSecret: parseTpm2b(b.encryptedSecret, 'encryptedSecret') };
+  const idObject = parseTpm2b(b.credentialBlob, 'credentialBlob');
+  const encSecret = parseTpm2b(b.encryptedSecret, 'encryptedSecret');
+  checkIdObject(idObject);
+  checkEncryptedSecret(encSecret);
+  return { idObject, encSecret };
 }
 
 export function parseCredentialRequest(body: unknown): CredentialFields {

@@ -57,7 +57,7 @@ describe('verifyImaEntries: replay', () => {
     expect(first.state.count).toBe(2);
     expect(rest.state).toEqual(verifyImaLog(log, policy).state);
     // An empty batch changes nothing.
-    expect(verifyImaEntries(rest.state, Buffer.alloc(0), policy)).toEqual({ failures: [], state: rest.state });
+    expect(verifyImaEntries(rest.state, Buffer.alloc(0), policy)).toEqual({ failures: [], state: rest.state, uncoveredBytes: 0 });
   });
 
   it('extends all-ones for a violation, in both banks, and reports it unless ignored', () => {
@@ -145,7 +145,7 @@ describe('verifyImaEntries: replay', () => {
     expect(r.state.count).toBe(3);
     const next = verifyImaEntries(r.state, Buffer.concat(known.slice(3).map((e) => e.bytes)), policy,
       { quotedPcr10: { bank: 'sha1', value: expectedPcr10(known, 'sha1') }, banks: ['sha1', 'sha256'] });
-    expect(next).toEqual({ failures: [], state: verifyImaLog(log, policy).state });
+    expect(next).toEqual({ failures: [], state: verifyImaLog(log, policy).state, uncoveredBytes: 0 });
     const bad = verifyImaLog(log, policy, { quotedPcr10: { bank: 'sha1', value: 'ff'.repeat(20) } });
     expect(bad.failures.map((f) => f.id)).toEqual(['ima.pcr_mismatch']);
     expect(bad.state).toBe(IMA_INITIAL_STATE);
@@ -154,7 +154,7 @@ describe('verifyImaEntries: replay', () => {
   it('replays only the quoted bank by default, and will not continue a state in a bank it lacks', () => {
     const quoted = { bank: 'sha256' as const, value: expectedPcr10(known.slice(0, 3), 'sha256') };
     const r = verifyImaLog(log, policy, { quotedPcr10: quoted });
-    expect(r).toEqual({ failures: [], state: { count: 3, pcr10: { sha256: quoted.value } } });
+    expect(r).toEqual({ failures: [], state: { count: 3, pcr10: { sha256: quoted.value } }, uncoveredBytes: log.length - known.slice(0, 3).reduce((n, e) => n + e.bytes.length, 0) });
     const rest = Buffer.concat(known.slice(3).map((e) => e.bytes));
     expect(verifyImaEntries(r.state, rest, policy).state).toEqual({ count: 5, pcr10: { sha256: expectedPcr10(known, 'sha256') } });
     const other = verifyImaEntries(r.state, rest, policy, { quotedPcr10: { bank: 'sha1', value: expectedPcr10(known, 'sha1') } });

@@ -48,6 +48,11 @@ export interface ImaVerifyResult {
   readonly failures: Failure[];
   /** State after the entries verified in this call; unchanged when the input was malformed. */
   readonly state: ImaState;
+  /**
+   * Bytes of the input after the prefix that replays to `quotedPcr10` (entries the quote does not
+   * cover yet, never parsed); 0 when verification used the whole input or found no such prefix.
+   */
+  readonly uncoveredBytes: number;
 }
 
 type AnyPolicy = RuntimePolicy | CompiledRuntimePolicy;
@@ -68,12 +73,12 @@ export function verifyImaEntries(state: ImaState, newEntriesBytes: Uint8Array, p
   const p = compiled(policy);
   const format = opts.format ?? detectImaLogFormat(newEntriesBytes);
   const alg = templateHashAlgFor(newEntriesBytes, format, p.templateHashAlg, opts.templateHashAlg);
-  if (typeof alg !== 'string') return { failures: [alg], state };
+  if (typeof alg !== 'string') return { failures: [alg], state, uncoveredBytes: 0 };
   const parseOpts = { ...opts, templateHashAlg: alg, firstIndex: state.count };
   return run(state, p, alg, opts, (visit) => {
     if (format === 'binary') scanImaBinaryLog(newEntriesBytes, parseOpts, visit, true);
     else scanImaAsciiLog(newEntriesBytes, parseOpts, visit, true);
-  });
+  }, newEntriesBytes.length);
 }
 
 /**
@@ -99,7 +104,7 @@ export function verifyParsedImaEntries(state: ImaState, entries: readonly ImaEnt
   const size = entries[0]?.templateHash.length;
   const alg = opts.templateHashAlg ?? HASH_ALGS.find((a) => digestSize(a) === size) ?? 'sha1';
   if (p.templateHashAlg !== undefined && entries.length > 0 && p.templateHashAlg !== alg) {
-    return { failures: [logHashAlgMismatch(p.templateHashAlg, alg)], state };
+    return { failures: [logHashAlgMismatch(p.templateHashAlg, alg)], state, uncoveredBytes: 0 };
   }
   return run(state, p, alg, opts, (visit) => visitAll(entries, visit));
 }
@@ -131,12 +136,13 @@ function replayedBanks(state: ImaState, opts: ImaVerifyOptions): readonly ImaBan
   return IMA_BANKS.filter((b) => state.pcr10[b] !== undefined);
 }
 
-function run(state: ImaState, policy: CompiledRuntimePolicy, listAlg: HashAlgName, opts: ImaVerifyOptions, feed: (visit: (e: ImaEntry) => boolean) => void): ImaVerifyResult {
+/** `inputBytes`: the length of the input `feed` scans (entry offsets are into it), 0 for parsed entries. */
+function run(state: ImaState, policy: CompiledRuntimePolicy, listAlg: HashAlgName, opts: ImaVerifyOptions, feed: (visit: (e: ImaEntry) => boolean) => void, inputBytes = 0): ImaVerifyResult {
   const banks = replayedBanks(state, opts);
   const missing = missingBanks(state.pcr10, banks);
   if (banks.length === 0 || missing.length > 0) {
     const what = banks.length === 0 ? 'no PCR 10 bank to replay' : `the state after ${state.count} entries has no PCR 10 in ${missing.join(', ')}`;
-    return { failures: [failure('ima.bank_not_replayed', `cannot continue the IMA replay: ${what}`, { count: state.count })], state };
+    return { failures: [failure('ima.bank_not_replayed', `cannot continue the IMA replay: ${what}`, { count: state.count })], state, uncoveredBytes: 0 };
   }
   const r: Run = {
     policy,
@@ -149,9 +155,13 @@ function run(state: ImaState, policy: CompiledRuntimePolicy, listAlg: HashAlgNam
   };
   const target = opts.quotedPcr10 && quotedTarget(opts.quotedPcr10);
   let done = 0;
+  let uncoveredBytes = 0;
   try {
     feed((e) => {
-      if (target !== undefined && r.replay.matches(target)) return false;
+      if (target !== undefined && r.replay.matches(target)) {
+        uncoveredBytes = Math.max(0, inputBytes - e.offset);
+        return false;
+      }
       verifyEntry(e, r);
       done++;
       return true;
@@ -159,18 +169,18 @@ function run(state: ImaState, policy: CompiledRuntimePolicy, listAlg: HashAlgNam
   } catch (e) {
     if (!isParseError(e)) throw e;
     r.failures.push(failure('ima.malformed_log', e.message, { structure: e.structure, offset: e.offset }));
-    return { failures: r.failures, state };
+    return { failures: r.failures, state, uncoveredBytes: 0 };
   }
-  return finish(state, done, r, target);
+  return finish(state, done, r, target, uncoveredBytes);
 }
 
-function finish(state: ImaState, done: number, run: Run, target: QuotedTarget | undefined): ImaVerifyResult {
-  if (target === undefined || run.replay.matches(target)) return { failures: run.failures, state: run.replay.state(state.count + done) };
+function finish(state: ImaState, done: number, run: Run, target: QuotedTarget | undefined, uncoveredBytes: number): ImaVerifyResult {
+  if (target === undefined || run.replay.matches(target)) return { failures: run.failures, state: run.replay.state(state.count + done), uncoveredBytes };
   const replayed = run.replay.value(target.bank)!.toString('hex');
   const quoted = target.value.toString('hex');
   run.failures.push(failure('ima.pcr_mismatch', `no prefix of the IMA log replays to the quoted PCR 10 (${target.bank}) ${quoted}`,
     { bank: target.bank, replayed, quoted, count: state.count + done }));
-  return { failures: run.failures, state };
+  return { failures: run.failures, state, uncoveredBytes: 0 };
 }
 
 function verifyEntry(e: ImaEntry, run: Run): void {

@@ -11,6 +11,7 @@ import { verifyQuote, type VerifiedQuote } from '../tpm/verify-quote.js';
 import { verifyVerity } from '../verity/verify-verity.js';
 import type { BankName } from '../wire.js';
 import { bootAggregates, bootPcrsDigest, type QuotedPcrBytes } from './boot-pcrs.js';
+import { evidenceBoundFailure, IMA_MAX_UNCOVERED_BYTES } from './evidence-bounds.js';
 import type { RoundEvidence, RoundPolicy, RoundState, RoundVerdict } from './round-types.js';
 
 const BANKS: readonly BankName[] = ['sha1', 'sha256', 'sha384'];
@@ -118,6 +119,11 @@ function checkIma(evidence: RoundEvidence, policy: RoundPolicy, pcrs: QuotedPcrB
     bootAggregates: () => bootAggregates(pcrs),
     violations: policy.imaViolations ?? 'fail',
   });
+  if (result.uncoveredBytes > IMA_MAX_UNCOVERED_BYTES) {
+    return { failures: [...result.failures, evidenceBoundFailure('ImaEntriesNotCovered',
+      `${result.uncoveredBytes} bytes of IMA entries past the quoted PCR 10 (more than ${IMA_MAX_UNCOVERED_BYTES})`,
+      { uncoveredBytes: result.uncoveredBytes, limit: IMA_MAX_UNCOVERED_BYTES })], state: base };
+  }
   return { failures: result.failures, state: result.state };
 }
 

@@ -118,13 +118,13 @@ it('rejects an IMA answer that starts elsewhere than asked, but accepts a shrunk
   expect((await agentError(client().ima(url, 4))).code).toBe('bad_response');
 });
 
-it('caps the answer size, declared or streamed', async () => {
+it('caps the answer size, declared or streamed, as too_large (not bad_response)', async () => {
   const big = JSON.stringify({ secret: 'A'.repeat(4096) });
   const declared = await agentServer((_q, res) => res.writeHead(200, { 'content-length': big.length }).end(big));
   const chunked = await agentServer((_q, res) => { res.writeHead(200); res.write(big.slice(0, 2000)); res.end(big.slice(2000)); });
   const c = client({ maxBodyBytes: 1024 });
-  expect((await agentError(c.activate(declared, { credentialBlob: '', encryptedSecret: '' }))).code).toBe('bad_response');
-  expect((await agentError(c.activate(chunked, { credentialBlob: '', encryptedSecret: '' }))).code).toBe('bad_response');
+  expect((await agentError(c.activate(declared, { credentialBlob: '', encryptedSecret: '' }))).code).toBe('too_large');
+  expect((await agentError(c.activate(chunked, { credentialBlob: '', encryptedSecret: '' }))).code).toBe('too_large');
 });
 
 it('asks for a round in one POST /v1/round under the log body cap, and maps an old agent\'s 404 to http_status 404', async () => {

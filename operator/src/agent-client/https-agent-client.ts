@@ -26,7 +26,11 @@ export interface HttpsAgentClientOptions {
   logTimeoutMs?: number;
   /** Body cap for ordinary answers. Default 64 KiB. */
   maxBodyBytes?: number;
-  /** Body cap for IMA and event log answers. Default 64 MiB. */
+  /**
+   * Body cap for IMA and event log answers (and round answers carrying them). Default 16 MiB: about
+   * 12 MiB of binary IMA list, ~80,000 ima-ng entries. The body is streamed and abandoned at the cap,
+   * so a round holds at most a few times this much (the body, its text and the decoded list).
+   */
   maxLogBodyBytes?: number;
   /** Keep-alive sockets per agent. Default 2. */
   maxSocketsPerAgent?: number;
@@ -60,6 +64,8 @@ interface Call {
 
 const KiB = 1024;
 
+export const DEFAULT_MAX_LOG_BODY_BYTES = 16 * KiB * KiB;
+
 /**
  * AgentClient over node:https with mutual TLS. The agent's certificate must chain to `ca` and carry
  * the IP of `agentUrl` as a SAN (Node's default server identity check for an IP host).
@@ -83,7 +89,7 @@ export class HttpsAgentClient implements AgentClient {
     this.timeoutMs = opts.timeoutMs ?? 5000;
     this.logTimeoutMs = opts.logTimeoutMs ?? 30_000;
     this.maxBody = opts.maxBodyBytes ?? 64 * KiB;
-    this.maxLogBody = opts.maxLogBodyBytes ?? 64 * KiB * KiB;
+    this.maxLogBody = opts.maxLogBodyBytes ?? DEFAULT_MAX_LOG_BODY_BYTES;
   }
 
   /** Idle connections kept now (tests and metrics). */
@@ -182,7 +188,7 @@ function readBody(res: import('node:http').IncomingMessage, limit: number): Prom
   return new Promise((resolve, reject) => {
     const declared = Number(res.headers['content-length'] ?? 0);
     if (declared > limit) {
-      reject(new AgentError('bad_response', `agent answer of ${declared} bytes exceeds ${limit}`));
+      reject(new AgentError('too_large', `agent answer of ${declared} bytes exceeds ${limit}`));
       res.destroy();
       return;
     }
@@ -191,7 +197,8 @@ function readBody(res: import('node:http').IncomingMessage, limit: number): Prom
     res.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
-        reject(new AgentError('bad_response', `agent answer exceeds ${limit} bytes`));
+        reject(new AgentError('too_large', `agent answer exceeds ${limit} bytes`));
+        chunks.length = 0;
         res.destroy();
         return;
       }

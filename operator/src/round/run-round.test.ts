@@ -252,6 +252,27 @@ describe('runRound', () => {
     expect(r.agent.calls).toEqual(['round(quote, eventLog)', 'round(quote, eventLog)']);
   });
 
+  it('turns an answer over its byte cap into an untrusted verdict naming the evidence, not unreachable, and keeps the state', async () => {
+    const tooLarge = new AgentError('too_large', 'agent answer exceeds 16777216 bytes');
+    const r = rig({ ima: IMA });
+    r.agent.fail['round'] = tooLarge;
+    const first = await runRound('node-a', r.deps);
+    expect(first?.kind === 'verdict' && { trusted: first.verdict.trusted, ids: first.verdict.failures.map((f) => f.id) })
+      .toEqual({ trusted: false, ids: ['ima.log_too_large'] });
+    expect(r.store.map.size).toBe(0);
+    expect(await resultCount(r.metrics, 'untrusted')).toBe(1);
+    // Per endpoint (an agent without POST /v1/round): the IMA list and the event log each have their id.
+    const old = rig({ ima: IMA });
+    old.agent.servesRound = false;
+    old.agent.fail['ima'] = tooLarge;
+    const ima = await runRound('node-a', old.deps);
+    expect(ima?.kind === 'verdict' && ima.verdict.failures.map((f) => f.id)).toEqual(['ima.log_too_large']);
+    const boot = rig();
+    boot.agent.fail['round'] = tooLarge;
+    const log = await runRound('node-a', boot.deps);
+    expect(log?.kind === 'verdict' && log.verdict.failures.map((f) => f.id)).toEqual(['bootlog.log_too_large']);
+  });
+
   it('asks for dm-verity status only when the policy has verity rules, and no IMA without IMA rules', async () => {
     const plain = rig();
     await runRound('node-a', plain.deps);

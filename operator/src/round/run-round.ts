@@ -1,12 +1,13 @@
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import { failure, imaResumePoint, roundImaBank } from '@nodeward/attest';
 import type {
-  Failure, ImaLogResponse, QuoteResponse, RoundEvidence, RoundPolicy, RoundRequest, RoundResponse, RoundState, RoundVerdict,
+  EvidenceBoundKind, Failure, ImaLogResponse, QuoteResponse, RoundEvidence, RoundPolicy, RoundRequest, RoundResponse, RoundState, RoundVerdict,
 } from '@nodeward/attest';
 import type { AgentClient } from '../agent-client/agent-client.js';
 import { AgentError } from '../agent-client/agent-error.js';
 import type { NodeStateStore, RoundContext, RoundContextProvider, RoundOutcome } from '../ports.js';
 import { needsEventLog, quoteSelection, readClockHint, rebootedSince, type QuotedPcrs } from './boot-pcrs.js';
+import { bounded, EvidenceTooLarge, tooLargeVerdict } from './evidence-too-large.js';
 import { isMissingEndpoint, RoundEndpointSupport } from './round-endpoint.js';
 import { defaultRoundMetrics, type RoundMetrics, type RoundResult } from './round-metrics.js';
 import { verifyRound, type VerifyRoundFn } from './verify-round.js';
@@ -41,7 +42,8 @@ const b64 = (s: string): Uint8Array => Buffer.from(s, 'base64');
  * the boot event log when boot PCRs changed, dm-verity status when the policy has rules (all in one
  * POST /v1/round, or per endpoint for an agent without it); then
  * verifyRound and save the next state. Undefined when the node has no round context (skipped).
- * Agent failures become `unreachable`; a quote not signed by the registered AK `identity-changed`.
+ * Agent failures become `unreachable`, except an answer over its byte cap: an untrusted verdict with
+ * `ima.log_too_large` (or the like, see EvidenceTooLarge); a quote not signed by the registered AK `identity-changed`.
  * Other errors (Redis, a verifier bug) throw: no outcome is reported for them.
  */
 export async function runRound(nodeName: string, deps: RoundDeps): Promise<RoundOutcome | undefined> {
@@ -71,6 +73,7 @@ async function attestOnce(ctx: RoundContext, deps: RoundDeps, metrics: RoundMetr
   try {
     evidence = await collectEvidence(ctx, prev, deps, at.getTime());
   } catch (e) {
+    if (e instanceof EvidenceTooLarge) return { kind: 'verdict', nodeName, policyName, at, verdict: tooLargeVerdict(e, prev), akName: ctx.akName };
     if (!(e instanceof AgentError)) throw e;
     return { kind: 'unreachable', nodeName, policyName, at, error: `${e.code}: ${e.message}` };
   }
@@ -122,13 +125,19 @@ async function askRound(deps: RoundDeps, url: string, request: RoundRequest, now
   const support = deps.roundEndpoint ?? sharedRoundEndpoint;
   if (support.supports(url, nowMs)) {
     try {
-      return await deps.agent.round(url, request);
+      return await bounded(roundAnswerKind(request), () => deps.agent.round(url, request));
     } catch (e) {
       if (!isMissingEndpoint(e)) throw e;
       support.markUnsupported(url, nowMs);
     }
   }
-  return { quote: await deps.agent.quote(url, { nonce: request.nonce, pcrSelection: request.pcrSelection }) };
+  return { quote: await bounded('AnswerTooLarge', () => deps.agent.quote(url, { nonce: request.nonce, pcrSelection: request.pcrSelection })) };
+}
+
+/** What an oversized round answer is blamed on: the IMA list when asked for (the bulk), else the event log. */
+function roundAnswerKind(request: RoundRequest): EvidenceBoundKind {
+  if (request.imaFrom !== undefined) return 'ImaLogTooLarge';
+  return request.eventLog === true ? 'EventLogTooLarge' : 'AnswerTooLarge';
 }
 
 interface Asked { nonce: Uint8Array; prev: RoundState | undefined; request: RoundRequest; answer: RoundResponse }
@@ -146,8 +155,8 @@ async function completeEvidence(url: string, agent: AgentClient, a: Asked): Prom
     const from = rebootedSince(a.prev, clock) ? 0 : asked;
     evidence.ima = await completeIma(agent, url, from === asked ? a.answer.ima : undefined, from);
   }
-  if (needsEventLog(quote.pcrs, a.prev, clock)) evidence.eventLog = b64((a.answer.eventLog ?? await agent.eventLog(url)).log);
-  if (a.request.verity === true) evidence.verity = (a.answer.verity ?? await agent.verity(url)).devices;
+  if (needsEventLog(quote.pcrs, a.prev, clock)) evidence.eventLog = b64((a.answer.eventLog ?? await bounded('EventLogTooLarge', () => agent.eventLog(url))).log);
+  if (a.request.verity === true) evidence.verity = (a.answer.verity ?? await bounded('AnswerTooLarge', () => agent.verity(url))).devices;
   return evidence;
 }
 
@@ -165,8 +174,8 @@ function quoteEvidence(q: QuoteResponse): RoundEvidence['quote'] {
  * shrinking log without a reboot is tampering).
  */
 async function completeIma(agent: AgentClient, url: string, got: ImaLogResponse | undefined, from: number): Promise<NonNullable<RoundEvidence['ima']>> {
-  let r = got ?? await agent.ima(url, from);
-  if (r.total < from) r = await agent.ima(url, 0);
+  let r = got ?? await bounded('ImaLogTooLarge', () => agent.ima(url, from));
+  if (r.total < from) r = await bounded('ImaLogTooLarge', () => agent.ima(url, 0));
   return { from: r.from, total: r.total, entries: b64(r.entries) };
 }
 
