@@ -1,8 +1,8 @@
 import { EVMCTL_RSA_SPKI } from '../../../attest/src/ima/evmctl-fixture.js';
 import { createLogger, silentLogger } from '../log.js';
 import type { ConfigMapView, NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
-import type { CompiledRuntimePolicy } from '@nodeward/attest';
-import { makeRoundContextProvider } from './round-context.js';
+import type { CompiledRuntimePolicy, RoundPolicy } from '@nodeward/attest';
+import { makeRoundContextProvider, policyDigestOf } from './round-context.js';
 
 const policy: NodeAttestationPolicy = {
   metadata: { name: 'p' },
@@ -49,6 +49,7 @@ describe('RoundContextProvider', () => {
       },
       akName: '000b' + 'a'.repeat(64),
       ekFingerprint: 'e'.repeat(64),
+      policyDigest: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown,
     });
   });
 
@@ -132,4 +133,22 @@ it('compiles verification-keys into the round policy; unusable ones skip the rou
   const warning = JSON.parse(lines.at(-1)!);
   expect(warning).toMatchObject({ level: 'warn', msg: 'runtime policy invalid; round skipped', configMap: 'ns/rp/policy.json' });
   expect(JSON.stringify(warning)).toContain('verification-keys: pubkeys[0] is not a DER SubjectPublicKeyInfo');
+});
+
+describe('policyDigestOf', () => {
+  const base: RoundPolicy = { akPublic: new Uint8Array([1]), pcrSelection: { sha256: [0, 7, 10] }, bootPolicy: { requiredKernelCmdline: ['roothash='] } };
+  it.each<[string, RoundPolicy, string | undefined]>([
+    ['a new required kernel command line term', { ...base, bootPolicy: { requiredKernelCmdline: ['roothash=', 'lockdown='] } }, 'rp1'],
+    ['another PCR selection', { ...base, pcrSelection: { sha256: [0, 7] } }, 'rp1'],
+    ['verity rules', { ...base, verity: { devices: [{ name: 'root', allowedRootHashes: ['ab'] }] } }, 'rp1'],
+    ['another runtime policy document', base, 'rp2'],
+    ['no runtime policy', base, undefined],
+  ])('changes with %s', (_n, changed, rp) => {
+    expect(policyDigestOf(changed, rp)).not.toBe(policyDigestOf(base, 'rp1'));
+  });
+  it('does not change with the AK or key order', () => {
+    const reordered = { bootPolicy: { requiredKernelCmdline: ['roothash='] }, pcrSelection: { sha256: [0, 7, 10] }, akPublic: new Uint8Array([2]) };
+    expect(policyDigestOf(reordered, 'rp1')).toBe(policyDigestOf(base, 'rp1'));
+    expect(policyDigestOf(base, 'rp1')).toMatch(/^[0-9a-f]{64}$/);
+  });
 });
