@@ -29,8 +29,18 @@ export interface PolicyConflict {
   nodeName: string;
   /** Sorted names of every policy selecting the node. */
   policyNames: string[];
-  /** The existing NodeAttestation, kept (with its enforcement) but not attested. */
+  /** The existing NodeAttestation, kept (with its enforcement), never Trusted, still attested under its policy. */
   existing?: string;
+}
+/**
+ * The node left its policy's selector while Untrusted, Unreachable or enforced (a compromised node can
+ * remove a kubelet-writable label from itself): its NodeAttestation and enforcement are kept, and no
+ * round runs, until an administrator deletes the NodeAttestation or the node is selected again.
+ */
+export interface HeldAttestation {
+  name: string;
+  nodeName: string;
+  policyName: string;
 }
 export type DeletionReason = 'node-deleted' | 'unselected' | 'policy-deleted';
 export interface PlannedDeletion {
@@ -48,6 +58,7 @@ export interface NodePlan {
   target?: AttestationTarget;
   conflict?: PolicyConflict;
   deletion?: PlannedDeletion;
+  held?: HeldAttestation;
   /** True when the node must have no round schedule (deleted, unselected, in conflict, no address). */
   removeSchedule: boolean;
 }
@@ -66,18 +77,14 @@ export function planNode(nodeName: string, inputs: PlanInputs, options: PlanOpti
   const policies = inputs.policies.filter(live);
   const matching = node === undefined ? [] : policies.filter((p) => matchesSelector(p.spec.nodeSelector, node.metadata.labels));
 
-  if (node === undefined || matching.length === 0) {
-    const deletion = existing === undefined ? undefined : {
-      name: existing.metadata.name,
-      nodeName,
-      policyName: existing.spec.policyName,
-      reason: deletionReason(node, existing, policies),
-    };
-    return { nodeName, removeSchedule: true, ...(deletion ? { deletion } : {}) };
-  }
+  if (node === undefined || matching.length === 0) return unattested(nodeName, node, existing, policies);
   if (matching.length > 1) {
     const policyNames = matching.map((p) => p.metadata.name).sort();
-    return { nodeName, removeSchedule: true, conflict: { nodeName, policyNames, ...(existing ? { existing: existing.metadata.name } : {}) } };
+    const conflict = { nodeName, policyNames, ...(existing ? { existing: existing.metadata.name } : {}) };
+    // Rounds go on under the policy the node is already attested against, so a compromise is still caught.
+    const current = matching.find((p) => p.metadata.name === existing?.spec.policyName);
+    const target = current === undefined ? undefined : targetFor(node, current, options);
+    return { nodeName, removeSchedule: target === undefined, conflict, ...(target ? { target } : {}) };
   }
   const policy = matching[0]!;
   const desired = desiredFor(nodeName, policy);
@@ -134,6 +141,22 @@ function withIndex(inputs: PlanInputs): PlanInputs {
   const nodes = firstBy(inputs.nodes, (n) => n.metadata.name);
   const attestations = firstBy(inputs.nodeAttestations, (a) => a.spec.nodeName);
   return { ...inputs, node: (n) => nodes.get(n), nodeAttestation: (n) => attestations.get(n) };
+}
+
+/** No policy selects the node (or it is gone): delete its NodeAttestation, unless the node walked out while enforced. */
+function unattested(nodeName: string, node: NodeView | undefined, existing: NodeAttestation | undefined, policies: readonly NodeAttestationPolicy[]): NodePlan {
+  if (existing === undefined) return { nodeName, removeSchedule: true };
+  const reason = deletionReason(node, existing, policies);
+  const ids = { name: existing.metadata.name, nodeName, policyName: existing.spec.policyName };
+  if (reason === 'unselected' && isEnforcedOrUntrusted(existing)) return { nodeName, removeSchedule: true, held: ids };
+  return { nodeName, removeSchedule: true, deletion: { ...ids, reason } };
+}
+
+/** Untrusted or Unreachable, or any enforcement in force: what a node must not shed by leaving a selector. */
+export function isEnforcedOrUntrusted(na: NodeAttestation): boolean {
+  const e = na.status?.enforcement;
+  return na.status?.phase === 'Untrusted' || na.status?.phase === 'Unreachable'
+    || e?.tainted === true || e?.cordoned === true || e?.credentialsRevoked === true;
 }
 
 function deletionReason(node: NodeView | undefined, na: NodeAttestation, policies: readonly NodeAttestationPolicy[]): DeletionReason {
