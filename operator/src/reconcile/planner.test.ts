@@ -90,6 +90,18 @@ describe('planNode', () => {
     expect(p.removeSchedule).toBe(true);
   });
 
+  it('holds an enforced node that relabelled itself into another policy, until its own policy is gone', () => {
+    const audit = policy('audit', { matchLabels: { role: 'db' } });
+    const enforced = withStatus({ phase: 'Untrusted', enforcement: { tainted: true } });
+    const moved = planNode('n1', inputs({ policies: [workers, audit], nodes: [node('n1', { role: 'db' })], nodeAttestations: [enforced] }), opts);
+    expect(moved.held).toEqual({ name: 'n1', nodeName: 'n1', policyName: 'workers' });
+    expect(moved.desired).toBeUndefined();
+    const healthy = planNode('n1', inputs({ policies: [workers, audit], nodes: [node('n1', { role: 'db' })], nodeAttestations: [withStatus({ phase: 'Trusted' })] }), opts);
+    expect(healthy.desired?.policyName).toBe('audit');
+    const ownGone = planNode('n1', inputs({ policies: [audit], nodes: [node('n1', { role: 'db' })], nodeAttestations: [enforced] }), opts);
+    expect(ownGone.desired?.policyName).toBe('audit');
+  });
+
   it.each([
     ['the node is deleted', [], [workers], 'node-deleted'],
     ['the policy is deleted', [node('n1', { role: 'worker' })], [], 'policy-deleted'],

@@ -34,8 +34,9 @@ export interface PolicyConflict {
 }
 /**
  * The node left its policy's selector while Untrusted, Unreachable or enforced (a compromised node can
- * remove a kubelet-writable label from itself): its NodeAttestation and enforcement are kept, and no
- * round runs, until an administrator deletes the NodeAttestation or the node is selected again.
+ * remove a kubelet-writable label from itself), or moved into another policy's: its NodeAttestation and
+ * enforcement are kept, and no round runs, until an administrator deletes the NodeAttestation (or the
+ * old policy) or the node is selected by its policy again.
  */
 export interface HeldAttestation {
   name: string;
@@ -78,15 +79,12 @@ export function planNode(nodeName: string, inputs: PlanInputs, options: PlanOpti
   const matching = node === undefined ? [] : policies.filter((p) => matchesSelector(p.spec.nodeSelector, node.metadata.labels));
 
   if (node === undefined || matching.length === 0) return unattested(nodeName, node, existing, policies);
-  if (matching.length > 1) {
-    const policyNames = matching.map((p) => p.metadata.name).sort();
-    const conflict = { nodeName, policyNames, ...(existing ? { existing: existing.metadata.name } : {}) };
-    // Rounds go on under the policy the node is already attested against, so a compromise is still caught.
-    const current = matching.find((p) => p.metadata.name === existing?.spec.policyName);
-    const target = current === undefined ? undefined : targetFor(node, current, options);
-    return { nodeName, removeSchedule: target === undefined, conflict, ...(target ? { target } : {}) };
-  }
+  if (matching.length > 1) return conflicted(node, matching, existing, options);
   const policy = matching[0]!;
+  // Relabelled into another policy (say an Audit one) while enforced: as good as leaving, so held too.
+  const moving = existing !== undefined && existing.spec.policyName !== policy.metadata.name && isEnforcedOrUntrusted(existing)
+    && policies.some((p) => p.metadata.name === existing.spec.policyName);
+  if (moving) return { nodeName, removeSchedule: true, held: { name: existing.metadata.name, nodeName, policyName: existing.spec.policyName } };
   const desired = desiredFor(nodeName, policy);
   const target = targetFor(node, policy, options);
   return { nodeName, desired, removeSchedule: target === undefined, ...(target ? { target } : {}) };
@@ -141,6 +139,16 @@ function withIndex(inputs: PlanInputs): PlanInputs {
   const nodes = firstBy(inputs.nodes, (n) => n.metadata.name);
   const attestations = firstBy(inputs.nodeAttestations, (a) => a.spec.nodeName);
   return { ...inputs, node: (n) => nodes.get(n), nodeAttestation: (n) => attestations.get(n) };
+}
+
+/** More than one policy selects the node: rounds go on under the policy it is already attested against, so a compromise is still caught. */
+function conflicted(node: NodeView, matching: readonly NodeAttestationPolicy[], existing: NodeAttestation | undefined, options: PlanOptions): NodePlan {
+  const nodeName = node.metadata.name;
+  const policyNames = matching.map((p) => p.metadata.name).sort();
+  const conflict = { nodeName, policyNames, ...(existing ? { existing: existing.metadata.name } : {}) };
+  const current = matching.find((p) => p.metadata.name === existing?.spec.policyName);
+  const target = current === undefined ? undefined : targetFor(node, current, options);
+  return { nodeName, removeSchedule: target === undefined, conflict, ...(target ? { target } : {}) };
 }
 
 /** No policy selects the node (or it is gone): delete its NodeAttestation, unless the node walked out while enforced. */
