@@ -18,7 +18,7 @@ export const metrics = {
   leader: new Gauge({ name: 'nodeward_leader', help: '1 when this replica holds the leader Lease', registers: [registry] }),
 };
 
-const PHASES = ['Pending', 'Registered', 'Trusted', 'Untrusted', 'Unreachable'] as const;
+const PHASES = ['Pending', 'Registered', 'Trusted', 'Untrusted', 'Unreachable', 'Conflict', 'Stale'] as const;
 
 export function recordApiWrite(verb: string, resource: string): void {
   metrics.apiWrites.inc({ verb, resource });

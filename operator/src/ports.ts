@@ -52,12 +52,26 @@ export interface RoundContext {
   akName: string;
   /** SHA-256 of the registered EK certificate (hex). */
   ekFingerprint: string;
+  /**
+   * Digest of what the round verifies against (PCR selection and expectations, boot and verity rules,
+   * the runtime policy's content): saved state verified under another digest is re-verified from the
+   * IMA list's first entry and a fresh boot event log.
+   */
+  policyDigest: string;
 }
+
+/** What the operator keeps per node: attest's RoundState plus what only the operator judges. */
+export type StoredRoundState = import('@nodeward/attest').RoundState & {
+  /** RoundContext.policyDigest the IMA and boot state were verified under. */
+  policyDigest?: string;
+  /** The TPM resetCount (boot) in which dm-verity reported corruption: the node fails until it reboots. */
+  verityCorruptedBoot?: number;
+};
 export type RoundContextProvider = (nodeName: string) => RoundContext | undefined;
 
 /** Per-node incremental state in Redis, so any worker can take the next round. */
 export interface NodeStateStore {
-  get(nodeName: string): Promise<import('@nodeward/attest').RoundState | undefined>;
-  put(nodeName: string, state: import('@nodeward/attest').RoundState): Promise<void>;
+  get(nodeName: string): Promise<StoredRoundState | undefined>;
+  put(nodeName: string, state: StoredRoundState): Promise<void>;
   delete(nodeName: string): Promise<void>;
 }

@@ -34,7 +34,7 @@ describe('operator/src/api/v1alpha1.ts is generated from crds/*.yaml', () => {
   it('emits enums as string-literal unions and required fields as non-optional', () => {
     const generated = generateApiTypes(crds);
     expect(generated).toContain("export type TaintEffect = 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';");
-    expect(generated).toContain("export type NodeAttestationPhase = 'Pending' | 'Registered' | 'Trusted' | 'Untrusted' | 'Unreachable';");
+    expect(generated).toContain("export type NodeAttestationPhase = 'Pending' | 'Registered' | 'Trusted' | 'Untrusted' | 'Unreachable' | 'Conflict' | 'Stale';");
     expect(generated).toMatch(/export interface NodeAttestationSpec \{[^}]*\n {2}nodeName: string;/);
   });
 });

@@ -87,6 +87,30 @@ describe('startHarness', () => {
     expect(harness.pids().filter(isAlive)).toEqual([]);
   });
 
+  it('authorizes as production clusters do: a kubelet may edit only its own Node, never its taints or restricted labels', async () => {
+    const harness = await startHarness({ installCrds: false, redis: false });
+    try {
+      for (const name of ['node-1', 'node-2']) {
+        const created = await harness.kubectl(['create', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name } }) });
+        expect(created.code).toBe(0);
+      }
+      const kubelet = await harness.kubeletIdentity('node-2');
+      const whoami = await kubelet.kubectl(['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username} {.status.userInfo.groups}']);
+      expect(whoami.stdout).toBe('system:node:node-2 ["system:nodes","system:authenticated"]');
+      expect((await kubelet.kubectl(['label', 'node', 'node-2', 'team=a'])).code).toBe(0);
+      const other = await kubelet.kubectl(['label', 'node', 'node-1', 'team=a']);
+      expect(other.stderr).toMatch(/forbidden/i);
+      const restricted = await kubelet.kubectl(['label', 'node', 'node-2', 'node-restriction.kubernetes.io/pool=a']);
+      expect(restricted.stderr).toMatch(/is not allowed to modify labels/);
+      const taint = await kubelet.kubectl(['taint', 'node', 'node-2', 'x=y:NoSchedule']);
+      expect(taint.stderr).toMatch(/is not allowed to modify taints/);
+      const secrets = await kubelet.kubectl(['get', 'secrets', '-A']);
+      expect(secrets.stderr).toMatch(/forbidden/i);
+    } finally {
+      await harness.stop();
+    }
+  });
+
   it('installs no CRDs and starts no Redis when asked not to', async () => {
     const harness = await startHarness({ installCrds: false, redis: false });
     try {

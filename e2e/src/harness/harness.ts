@@ -9,7 +9,7 @@ import { startKubeApiserver, type RunningKubeApiserver } from './kube-apiserver.
 import { writeKubeconfig } from './kubeconfig.js';
 import { runKubectl, type KubectlResult } from './kubectl.js';
 import { LoopbackAddressAllocator } from './loopback-addresses.js';
-import { generateTestPki, type TestPki } from './pki.js';
+import { generateTestPki, issueClientCertificate, kubeletSubject, type TestPki } from './pki.js';
 import { trackTempDir, untrackTempDir } from './process-registry.js';
 import { RedisServer } from './redis.js';
 import { resolveTestenvBinaries, type TestenvBinaries } from './testenv-binaries.js';
@@ -28,6 +28,13 @@ export interface HarnessOptions {
   readonly timeoutMs?: number;
   /** Where the start-up line goes (default: one JSON line on stderr). */
   readonly log?: (line: string) => void;
+}
+
+/** A client identity other than the admin: its kubeconfig, a client for it, and kubectl as it. */
+export interface ClientIdentity {
+  readonly kubeconfigPath: string;
+  readonly kubeConfig: k8s.KubeConfig;
+  kubectl(args: readonly string[], opts?: { input?: string }): Promise<KubectlResult>;
 }
 
 /** A running etcd + kube-apiserver (+ redis-server) on loopback, with the Nodeward CRDs installed. */
@@ -52,6 +59,12 @@ export interface Harness {
   pids(): number[];
   /** Runs kubectl against this cluster; resolves with exit code and output. */
   kubectl(args: readonly string[], opts?: { input?: string }): Promise<KubectlResult>;
+  /**
+   * The kubelet credential of `nodeName` (CN=system:node:<name>, O=system:nodes, signed by the client
+   * CA): what an attacker with root on that node holds. The API server runs Node,RBAC authorization and
+   * NodeRestriction, so it may do exactly what a real kubelet may.
+   */
+  kubeletIdentity(nodeName: string): Promise<ClientIdentity>;
   stopRedis(): Promise<void>;
   startRedis(): Promise<void>;
   /** Stops redis-server and starts a fresh, empty one on the same port after `downtimeMs` (default 0). */
@@ -204,6 +217,19 @@ class RunningHarness implements Harness {
   kubectl(args: readonly string[], opts: { input?: string } = {}): Promise<KubectlResult> {
     const target = { kubectl: this.binaries.kubectl, kubeconfigPath: this.kubeconfigPath, cacheDir: path.join(this.tempDir, 'kubectl-cache') };
     return runKubectl(target, args, opts);
+  }
+
+  async kubeletIdentity(nodeName: string): Promise<ClientIdentity> {
+    const name = `kubelet-${nodeName}`;
+    const cert = await issueClientCertificate(this.pki, name, kubeletSubject(nodeName));
+    const kubeconfigPath = path.join(this.tempDir, `${name}.kubeconfig`);
+    await writeKubeconfig(kubeconfigPath, {
+      server: this.server, caPem: this.pki.ca.certPem, clientCertPem: cert.certPem, clientKeyPem: cert.keyPem, contextName: name,
+    });
+    const kubeConfig = new k8s.KubeConfig();
+    kubeConfig.loadFromFile(kubeconfigPath);
+    const target = { kubectl: this.binaries.kubectl, kubeconfigPath, cacheDir: path.join(this.tempDir, `${name}-kubectl-cache`) };
+    return { kubeconfigPath, kubeConfig, kubectl: (args, opts = {}) => runKubectl(target, args, opts) };
   }
 
   stopRedis(): Promise<void> {

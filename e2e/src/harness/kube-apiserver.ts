@@ -21,7 +21,11 @@ export interface RunningKubeApiserver {
   readonly server: string;
 }
 
-/** The flags: loopback only, RBAC, client-certificate auth, no cloud provider, no front proxy. */
+/**
+ * The flags: loopback only, client-certificate auth, no cloud provider, no front proxy, and authorization
+ * as production clusters run it (Node,RBAC with the NodeRestriction admission plugin), so that a test
+ * acting with a node's kubelet credential is held to what a real kubelet may do.
+ */
 export function kubeApiserverArgs(opts: Omit<KubeApiserverOptions, 'binary' | 'timeoutMs'>): string[] {
   const server = `https://127.0.0.1:${opts.securePort}`;
   return [
@@ -37,7 +41,8 @@ export function kubeApiserverArgs(opts: Omit<KubeApiserverOptions, 'binary' | 't
     `--service-account-key-file=${opts.pki.serviceAccount.publicKeyFile}`,
     `--service-account-signing-key-file=${opts.pki.serviceAccount.privateKeyFile}`,
     '--service-cluster-ip-range=10.0.0.0/24',
-    '--authorization-mode=RBAC',
+    '--authorization-mode=Node,RBAC',
+    '--enable-admission-plugins=NodeRestriction',
     // No controller-manager runs, so nothing would create the service-account tokens this plugin demands.
     '--disable-admission-plugins=ServiceAccount',
     '--allow-privileged=true',

@@ -4,7 +4,7 @@ import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto'
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { generateTestPki, type TestPki } from './pki.js';
+import { generateTestPki, issueClientCertificate, kubeletSubject, type TestPki } from './pki.js';
 
 let dir: string;
 let pki: TestPki;
@@ -48,5 +48,17 @@ describe('generateTestPki', () => {
     const publicKey = createPublicKey(await readFile(pki.serviceAccount.publicKeyFile, 'utf8'));
     const privateKey = createPrivateKey(await readFile(pki.serviceAccount.privateKeyFile, 'utf8'));
     expect(createPublicKey(privateKey).export({ format: 'der', type: 'spki' })).toEqual(publicKey.export({ format: 'der', type: 'spki' }));
+  });
+
+  it('issues a kubelet client certificate signed by the client CA', async () => {
+    const kubelet = await issueClientCertificate(pki, 'kubelet-node-2', kubeletSubject('node-2'));
+    const cert = new X509Certificate(kubelet.certPem);
+    expect(cert.verify(new X509Certificate(pki.ca.certPem).publicKey)).toBe(true);
+    expect(cert.checkPrivateKey(createPrivateKey(kubelet.keyPem))).toBe(true);
+    const parsed = new x509.X509Certificate(kubelet.certPem);
+    expect(parsed.subjectName.getField('CN')).toEqual(['system:node:node-2']);
+    expect(parsed.subjectName.getField('O')).toEqual(['system:nodes']);
+    expect(parsed.getExtension(x509.ExtendedKeyUsageExtension)?.usages).toEqual([x509.ExtendedKeyUsage.clientAuth]);
+    expect(await readFile(kubelet.certFile, 'utf8')).toContain(kubelet.certPem);
   });
 });

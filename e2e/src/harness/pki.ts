@@ -63,6 +63,26 @@ export async function generateTestPki(dir: string): Promise<TestPki> {
   };
 }
 
+/**
+ * A client certificate for `subject` (e.g. `CN=system:node:node-2, O=system:nodes`, a kubelet's), signed
+ * by the CA kube-apiserver trusts for client authentication, written as `<name>.crt`/`<name>.key` in the
+ * PKI directory.
+ */
+export async function issueClientCertificate(pki: TestPki, name: string, subject: string): Promise<CertificateFiles> {
+  const cert = new x509.X509Certificate(pki.ca.certPem);
+  const der = x509.PemConverter.decodeFirst(pki.ca.keyPem);
+  const privateKey = await webcrypto.subtle.importKey('pkcs8', der, ecdsa, false, ['sign']);
+  const publicKey = await webcrypto.subtle.importKey('spki', cert.publicKey.rawData, ecdsa, true, ['verify']);
+  const ca: KeyedCert = { cert, keys: { privateKey, publicKey } };
+  const leaf = await createLeaf(ca, subject, { usage: x509.ExtendedKeyUsage.clientAuth, sans: [] });
+  return writeCertificate(pki.dir, name, leaf);
+}
+
+/** The subject a kubelet's client certificate has: the Node authorizer and NodeRestriction key on it. */
+export function kubeletSubject(nodeName: string): string {
+  return `CN=system:node:${nodeName}, O=system:nodes`;
+}
+
 function generateKeys(): Promise<webcrypto.CryptoKeyPair> {
   return webcrypto.subtle.generateKey(ecdsa, true, ['sign', 'verify']);
 }

@@ -106,13 +106,16 @@ describe('policy and node lifecycle (real apiserver, Redis, swtpm agents, operat
     expect(await phaseOf(stack, 'p-edit')).toBe('Trusted');
   }, 180_000);
 
-  it('a node relabelled out of the selector loses its NodeAttestation and every action is lifted', async () => {
+  it('an enforced node relabelled out of the selector keeps its enforcement until an administrator deletes its NodeAttestation', async () => {
     await stack.nodes.get('p-relabel')!.sim.appendImaFile('/tmp/xmrig', 'a cryptominer');
     await waitUntrusted(stack, 'p-relabel');
     await waitEnforced(stack, 'p-relabel');
     await stack.kubectl(['label', 'node', 'p-relabel', `${LABEL}-`]);
-    await waitFor('p-relabel NodeAttestation deleted', async () =>
-      (await stack.kubectl(['get', 'nodeattestation', 'p-relabel', '--ignore-not-found'])).trim() === '', 60_000);
+    await waitFor('p-relabel LeftPolicy', async () =>
+      (await nodeAttestation(stack, 'p-relabel')).status?.conditions?.some((c) => c.type === 'LeftPolicy' && c.status === 'True') === true, 60_000);
+    await waitEnforced(stack, 'p-relabel');
+    // The administrator's release: delete the NodeAttestation.
+    await stack.kubectl(['delete', 'nodeattestation', 'p-relabel']);
     await waitLifted(stack, 'p-relabel');
   }, 120_000);
 

@@ -392,7 +392,7 @@ export interface NodeAttestationSpec {
 
 export interface NodeAttestationStatus {
   /**
-   * Where the node stands in the attestation lifecycle.
+   * Where the node stands in the attestation lifecycle. Conflict (two policies select it) and Stale (no passing round within the freshness window) are never trusted.
    */
   phase?: NodeAttestationPhase;
   /**
@@ -434,7 +434,7 @@ export interface NodeAttestationStatus {
   observedGeneration?: number;
 }
 
-export type NodeAttestationPhase = 'Pending' | 'Registered' | 'Trusted' | 'Untrusted' | 'Unreachable';
+export type NodeAttestationPhase = 'Pending' | 'Registered' | 'Trusted' | 'Untrusted' | 'Unreachable' | 'Conflict' | 'Stale';
 
 export interface TpmIdentity {
   /**

@@ -16,7 +16,7 @@ const taintOnly: Spec = { mode: 'Enforce', onFailure: { taint: { effect: 'NoSche
 const none = { tainted: false, cordoned: false, credentialsRevoked: false };
 const all = { tainted: true, cordoned: true, credentialsRevoked: true };
 const st = (p: Partial<CurrentState>): CurrentState => ({
-  phase: 'Trusted', enforcement: none, consecutiveMisses: 0, identityHold: false, recoverRequested: false, awaitingRecovery: false, ...p,
+  phase: 'Trusted', enforcement: none, consecutiveMisses: 0, identityHold: false, recoverRequested: false, awaitingRecovery: false, conflict: false, stale: false, ...p,
 });
 const pass: DecisionInput = { kind: 'verdict', trusted: true, failures: [] };
 const fail: DecisionInput = { kind: 'verdict', trusted: false, failures: [{ id: 'ima.digest_not_allowed', message: '/usr/bin/x' }] };
@@ -76,6 +76,20 @@ const rows: Row[] = [
   { name: 'audit: recovery', spec: audit, input: pass, current: st({ phase: 'Untrusted' }), phase: 'Trusted', enforcement: none, misses: 0, trusted: ['True', 'AttestationPassed'], events: ['AttestationRecovered'] },
   { name: 'audit: switching from Enforce drops intended enforcement', spec: audit, input: reconcile, current: st({ phase: 'Untrusted', enforcement: all }), phase: 'Untrusted', enforcement: none, misses: 0, trusted: null, events: [] },
   { name: 'audit: identity change recorded', spec: audit, input: idChanged, current: st({}), phase: 'Untrusted', enforcement: none, misses: 0, trusted: ['False', 'IdentityChanged'], events: ['IdentityChanged'] },
+  // Conflict: two policies select the node (fail closed: never Trusted, a compromise still caught)
+  { name: 'conflict: a Trusted node leaves Trusted at reconcile', spec: enforceAll, input: reconcile, current: st({ conflict: true }), phase: 'Conflict', enforcement: none, misses: 0, trusted: ['False', 'MultiplePolicies'], events: [] },
+  { name: 'conflict: a passing round keeps it in Conflict', spec: enforceAll, input: pass, current: st({ phase: 'Conflict', conflict: true }), phase: 'Conflict', enforcement: none, misses: 0, trusted: ['False', 'MultiplePolicies'], events: [] },
+  { name: 'conflict: a failing round makes it Untrusted and enforced', spec: enforceAll, input: fail, current: st({ phase: 'Conflict', conflict: true }), phase: 'Untrusted', enforcement: all, misses: 0, trusted: ['False', 'AttestationFailed'], events: ['AttestationFailed'] },
+  { name: 'conflict: an Untrusted node is not recovered by a pass', spec: enforceAll, input: pass, current: st({ phase: 'Untrusted', enforcement: all, conflict: true }), phase: 'Untrusted', enforcement: all, misses: 0, trusted: ['False', 'MultiplePolicies'], events: [] },
+  { name: 'conflict: an Untrusted node stays Untrusted at reconcile', spec: enforceAll, input: reconcile, current: st({ phase: 'Untrusted', enforcement: all, conflict: true }), phase: 'Untrusted', enforcement: all, misses: 0, trusted: null, events: [] },
+  { name: 'conflict resolved: the next pass trusts it again', spec: enforceAll, input: pass, current: st({ phase: 'Conflict' }), phase: 'Trusted', enforcement: none, misses: 0, trusted: ['True', 'AttestationPassed'], events: [] },
+  { name: 'conflict resolved: reconcile alone does not trust it', spec: enforceAll, input: reconcile, current: st({ phase: 'Conflict' }), phase: 'Conflict', enforcement: none, misses: 0, trusted: null, events: [] },
+  // Freshness: no passing round within the window
+  { name: 'stale: a Trusted node becomes Stale', spec: enforceAll, input: reconcile, current: st({ stale: true }), phase: 'Stale', enforcement: none, misses: 0, trusted: ['Unknown', 'RoundsStale'], events: ['AttestationStale'] },
+  { name: 'stale: an Untrusted node keeps its phase and enforcement', spec: enforceAll, input: reconcile, current: st({ phase: 'Untrusted', enforcement: all, stale: true }), phase: 'Untrusted', enforcement: all, misses: 0, trusted: null, events: [] },
+  { name: 'stale: a passing round trusts it again', spec: enforceAll, input: pass, current: st({ phase: 'Stale' }), phase: 'Trusted', enforcement: none, misses: 0, trusted: ['True', 'AttestationPassed'], events: [] },
+  { name: 'stale: a failing round makes it Untrusted', spec: enforceAll, input: fail, current: st({ phase: 'Stale' }), phase: 'Untrusted', enforcement: all, misses: 0, trusted: ['False', 'AttestationFailed'], events: ['AttestationFailed'] },
+  { name: 'stale and in conflict: Conflict', spec: enforceAll, input: reconcile, current: st({ stale: true, conflict: true }), phase: 'Conflict', enforcement: none, misses: 0, trusted: ['False', 'MultiplePolicies'], events: [] },
   // Reconcile without news
   { name: 'reconcile keeps state', spec: enforceAll, input: reconcile, current: st({ phase: 'Untrusted', enforcement: all, consecutiveMisses: 1 }), phase: 'Untrusted', enforcement: all, misses: 1, trusted: null, events: [] },
 ];

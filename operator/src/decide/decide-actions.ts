@@ -22,11 +22,16 @@ export interface CurrentState {
   recoverRequested: boolean;
   /** The last round passed but Manual recovery holds the node (Trusted reason AwaitingManualRecovery). */
   awaitingRecovery: boolean;
+  /** Another policy also selects the node (PolicyConflict True): it is never Trusted meanwhile. */
+  conflict: boolean;
+  /** No passing round within the freshness window (see freshness.ts): a Trusted node becomes Stale. */
+  stale: boolean;
 }
 
 export type EventReason =
   | 'AttestationFailed' | 'AgentUnreachable' | 'AttestationRecovered' | 'IdentityChanged'
-  | 'NodeTainted' | 'NodeCordoned' | 'CredentialsRevoked' | 'PolicyConflict' | 'Registered';
+  | 'NodeTainted' | 'NodeCordoned' | 'CredentialsRevoked' | 'PolicyConflict' | 'Registered' | 'AttestationStale'
+  | 'LeftPolicyWhileEnforced' | 'PolicyInvalid';
 export interface PlannedEvent {
   type: 'Normal' | 'Warning';
   reason: EventReason;
@@ -85,6 +90,7 @@ function decidePhase(spec: Spec, input: DecisionInput, current: CurrentState): D
 
 function onPass(spec: Spec, current: CurrentState): Draft {
   const wasBad = BAD_PHASES.has(current.phase);
+  if (current.conflict) return wasBad ? hold(current, REASON.MultiplePolicies, CONFLICT_MESSAGE) : inConflict(current);
   if (wasBad && current.identityHold) return hold(current, REASON.IdentityChanged, 'identity changed: approve the new AK to re-register');
   if (wasBad && (spec.recovery ?? 'Automatic') === 'Manual' && !current.recoverRequested) {
     return hold(current, REASON.AwaitingManualRecovery, 'the node attests again; set attestation.nodeward.io/recover: "true" to lift enforcement');
@@ -96,6 +102,33 @@ function onPass(spec: Spec, current: CurrentState): Draft {
     conditions: [trusted('True', REASON.AttestationPassed, 'the last attestation round verified')],
     events: wasBad ? [{ type: 'Normal', reason: 'AttestationRecovered', message: `node attests again (was ${current.phase})` }] : [],
     clearRecoverAnnotation: wasBad && current.recoverRequested,
+  };
+}
+
+const CONFLICT_MESSAGE = 'more than one policy selects the node: never Trusted until exactly one does';
+
+/** A node two policies select: not Trusted, its enforcement kept; a failing round still makes it Untrusted. */
+function inConflict(current: CurrentState): Draft {
+  return {
+    phase: 'Conflict',
+    consecutiveMisses: current.consecutiveMisses,
+    enforcement: { ...(current.enforcement ?? {}) },
+    conditions: [trusted('False', REASON.MultiplePolicies, CONFLICT_MESSAGE)],
+    events: [],
+    clearRecoverAnnotation: false,
+  };
+}
+
+/** A Trusted node without a passing round within the freshness window: Stale, enforcement kept. */
+function goneStale(current: CurrentState): Draft {
+  const message = 'no passing attestation round within the freshness window: rounds are not running (Redis, the runtime policy, the schedule)';
+  return {
+    phase: 'Stale',
+    consecutiveMisses: current.consecutiveMisses,
+    enforcement: { ...(current.enforcement ?? {}) },
+    conditions: [trusted('Unknown', REASON.RoundsStale, message)],
+    events: [{ type: 'Warning', reason: 'AttestationStale', message }],
+    clearRecoverAnnotation: false,
   };
 }
 
@@ -147,11 +180,15 @@ function onMiss(spec: Spec, current: CurrentState, error: string): Draft {
 }
 
 /**
- * No new evidence (policy changed, annotation set, restart): keep the phase and enforcement, except
- * that a recover request on a node whose last round passed (AwaitingManualRecovery) recovers it now.
+ * No new evidence (policy changed, annotation set, restart, resync): keep the phase and enforcement,
+ * except that a node another policy also selects leaves Trusted for Conflict, a Trusted node without a
+ * recent passing round becomes Stale, and a recover request on a node whose last round passed
+ * (AwaitingManualRecovery) recovers it now.
  * A recover request on a still-failing node waits, annotation kept, for the next passing round.
  */
 function onReconcile(spec: Spec, current: CurrentState): Draft {
+  if (current.conflict && !BAD_PHASES.has(current.phase) && current.phase !== 'Conflict') return inConflict(current);
+  if (current.stale && current.phase === 'Trusted') return goneStale(current);
   if (current.recoverRequested && current.awaitingRecovery && !current.identityHold) return onPass(spec, current);
   return {
     phase: current.phase,

@@ -13,17 +13,17 @@ const tpm = {
   makeCredential: () => ({ credentialBlob: Buffer.from('b'), encryptedSecret: Buffer.from('e') }),
 } as unknown as TpmChecks;
 
-function setup(policies: NodeAttestationPolicy[], nodes: NodeView[]): {
+function setup(policies: NodeAttestationPolicy[], nodes: NodeView[], ensure?: RoundScheduler['ensure']): {
   cluster: MemoryCluster; run: (k: string) => Promise<unknown>; schedule: Map<string, AttestationTarget>; enforced: [string, EnforcementAction[]][];
 } {
   const cluster = new MemoryCluster();
   const schedule = new Map<string, AttestationTarget>();
   const enforced: [string, EnforcementAction[]][] = [];
   const scheduler: RoundScheduler = {
-    ensure: (t) => Promise.resolve(void schedule.set(t.nodeName, t)), remove: (n) => Promise.resolve(void schedule.delete(n)), list: async () => Promise.resolve([...schedule.keys()]),
+    ensure: ensure ?? ((t) => Promise.resolve(void schedule.set(t.nodeName, t))), remove: (n) => Promise.resolve(void schedule.delete(n)), list: async () => Promise.resolve([...schedule.keys()]),
   };
   const run = makeNodeReconciler({
-    cluster, scheduler, heartbeatMs: 300_000, log: silentLogger, plan: { agentPort: 9443, defaultIntervalMs: 30_000 },
+    cluster, scheduler, heartbeatMs: 300_000, log: silentLogger, schedulerTimeoutMs: 50, plan: { agentPort: 9443, defaultIntervalMs: 30_000 },
     caches: { policies: () => policies, nodes: () => nodes, nodeAttestations: () => [...cluster.attestations.values()] as NodeAttestation[], configMap: () => ({ metadata: { name: 'a' }, data: { 'ca.pem': 'PEM' } }) },
     registration: {
       tpm,
@@ -101,16 +101,106 @@ describe('node reconciler', () => {
     expect(cluster.attestations.size).toBe(0);
     expect(schedule.size).toBe(0);
     await run(policyKey('a'));
-    expect(cluster.policyStatus.get('a')).toMatchObject({ matchedNodes: 0, conditions: [{ type: 'PolicyConflict', status: 'True' }] });
+    expect(cluster.policyStatus.get('a')).toMatchObject({ matchedNodes: 0, conditions: [{ type: 'PolicyConflict', status: 'True' }, { type: 'SelectorProtected', status: 'False' }, { type: 'RuntimePolicyReady', status: 'True' }] });
   });
 
   it('does not rewrite an unchanged policy status whose fields the API server returned in another order', async () => {
     // The API server returns JSON with sorted keys: the same status must not look changed.
-    const p: NodeAttestationPolicy = { ...policy('p', { r: 'w' }), status: { conditions: [
+    const p: NodeAttestationPolicy = { ...policy('p', { 'node-restriction.kubernetes.io/r': 'w' }), status: { conditions: [
       { lastTransitionTime: '2026-01-01T00:00:00.000Z', message: '', observedGeneration: 1, reason: 'NoConflict', status: 'False', type: 'PolicyConflict' },
+      { lastTransitionTime: '2026-01-01T00:00:00.000Z', message: '', observedGeneration: 1, reason: 'NotConfigured', status: 'True', type: 'RuntimePolicyReady' },
+      { lastTransitionTime: '2026-01-01T00:00:00.000Z', message: 'no selector label can be written by a node\'s kubelet', observedGeneration: 1, reason: 'RestrictedLabels', status: 'True', type: 'SelectorProtected' },
     ], matchedNodes: 1, observedGeneration: 1 } };
-    const { cluster, run } = setup([p], [node('n1', { r: 'w' })]);
+    const { cluster, run } = setup([p], [node('n1', { 'node-restriction.kubernetes.io/r': 'w' })]);
     await run(policyKey('p'));
     expect(cluster.policyStatus.has('p')).toBe(false);
+  });
+
+  const registered = (status: NonNullable<NodeAttestation['status']>): NonNullable<NodeAttestation['status']> => ({
+    identity: { ekCertificateFingerprint: 'f'.repeat(64), akName: name.toString('hex'), akPublic: 'AAEC' }, ...status,
+  });
+
+  it('keeps the attestation and enforcement of a node that left the selector while enforced, and says so once', async () => {
+    const nodes = [node('n1', { r: 'w' })];
+    const { cluster, run, schedule, enforced } = setup([policy('p', { r: 'w' })], nodes);
+    await run('n1');
+    cluster.attestations.get('n1')!.status = registered({ phase: 'Untrusted', enforcement: { tainted: true, cordoned: true } });
+    schedule.set('n1', {} as AttestationTarget);
+    nodes[0] = node('n1', { r: 'db' }); // the node's kubelet removed the label
+    await run('n1');
+    await run('n1');
+    expect(cluster.attestations.has('n1')).toBe(true);
+    expect(schedule.has('n1')).toBe(false);
+    expect(enforced.at(-1)![1].filter((a) => 'op' in a && a.op === 'apply').map((a) => a.kind)).toEqual(['taint', 'cordon']);
+    const left = cluster.attestations.get('n1')!.status?.conditions?.find((c) => c.type === 'LeftPolicy');
+    expect(left).toMatchObject({ status: 'True', reason: 'LeftPolicyWhileEnforced' });
+    expect(left?.message).toContain('deletes NodeAttestation n1');
+    expect(cluster.events.map((e) => e.reason)).toEqual(['LeftPolicyWhileEnforced']);
+    expect(cluster.attestations.get('n1')!.status?.phase).toBe('Untrusted');
+    // Selected again: attested again, the condition ends; still Untrusted until a round passes.
+    nodes[0] = node('n1', { r: 'w' });
+    await run('n1');
+    expect(cluster.attestations.get('n1')!.status?.conditions?.find((c) => c.type === 'LeftPolicy')).toMatchObject({ status: 'False', reason: 'Selected' });
+    expect(cluster.attestations.get('n1')!.status?.phase).toBe('Untrusted');
+    expect(schedule.has('n1')).toBe(true);
+  });
+
+  it('takes a conflicted node out of Trusted and keeps attesting it under its policy', async () => {
+    const policies = [policy('a', { r: 'w' })];
+    const { cluster, run, schedule } = setup(policies, [node('n1', { r: 'w', z: '1' })]);
+    await run('n1');
+    cluster.attestations.get('n1')!.status = registered({ phase: 'Trusted', lastSuccessTime: new Date().toISOString() });
+    policies.push(policy('b', { z: '1' }));
+    await run('n1');
+    const status = cluster.attestations.get('n1')!.status!;
+    expect(status.phase).toBe('Conflict');
+    expect(status.conditions?.find((c) => c.type === 'PolicyConflict')).toMatchObject({ status: 'True' });
+    expect(status.conditions?.find((c) => c.type === 'Trusted')).toMatchObject({ status: 'False', reason: 'MultiplePolicies' });
+    expect(schedule.get('n1')?.policyName).toBe('a');
+    expect(cluster.events.map((e) => e.reason)).toEqual(['PolicyConflict']);
+    // Resolved: the conflict condition ends; the node stays in Conflict until a round passes.
+    policies.pop();
+    await run('n1');
+    expect(cluster.attestations.get('n1')!.status?.conditions?.find((c) => c.type === 'PolicyConflict')).toMatchObject({ status: 'False' });
+    expect(cluster.attestations.get('n1')!.status?.phase).toBe('Conflict');
+  });
+
+  it('makes a Trusted node without a recent passing round Stale even while the schedule cannot be reached (Redis down)', async () => {
+    let redisDown = false;
+    const { cluster, run, schedule } = setup([policy('p', { r: 'w' })], [node('n1', { r: 'w' })],
+      (t) => (redisDown ? new Promise<void>(() => undefined) : Promise.resolve(void schedule.set(t.nodeName, t))));
+    await run('n1');
+    const old = new Date(Date.now() - 400_000).toISOString(); // window: 300 s heartbeat + 90 s (3 × 30 s)
+    cluster.attestations.get('n1')!.status = registered({ phase: 'Trusted', lastSuccessTime: old });
+    redisDown = true;
+    const pending = run('n1').catch((e: unknown) => e); // the schedule never answers, as ensure() with Redis down
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(cluster.attestations.get('n1')!.status?.phase).toBe('Stale');
+    // The wait on the scheduler is bounded: the key is retried instead of hanging.
+    expect(await pending).toEqual(new Error('the round scheduler did not answer within 50 ms'));
+    expect(cluster.attestations.get('n1')!.status?.conditions?.find((c) => c.type === 'Trusted')).toMatchObject({ status: 'Unknown', reason: 'RoundsStale' });
+    expect(cluster.events.map((e) => e.reason)).toEqual(['AttestationStale']);
+  });
+
+  it('requeues a fresh Trusted node for when it would go stale', async () => {
+    const { cluster, run } = setup([policy('p', { r: 'w' })], [node('n1', { r: 'w' })]);
+    await run('n1');
+    cluster.attestations.get('n1')!.status = registered({ phase: 'Trusted', lastSuccessTime: new Date().toISOString() });
+    const r = await run('n1') as { requeueAfterMs: number };
+    expect(r.requeueAfterMs).toBeGreaterThan(380_000);
+    expect(r.requeueAfterMs).toBeLessThanOrEqual(391_000);
+  });
+
+  it('does not hang a fresh node\'s reconcile on a scheduler that never answers, so a later pass can find it stale', async () => {
+    let redisDown = false;
+    const { cluster, run, schedule } = setup([policy('p', { r: 'w' })], [node('n1', { r: 'w' })],
+      (t) => (redisDown ? new Promise<void>(() => undefined) : Promise.resolve(void schedule.set(t.nodeName, t))));
+    await run('n1');
+    cluster.attestations.get('n1')!.status = registered({ phase: 'Trusted', lastSuccessTime: new Date().toISOString() });
+    redisDown = true;
+    await expect(run('n1')).rejects.toThrow('did not answer within 50 ms');
+    cluster.attestations.get('n1')!.status = registered({ phase: 'Trusted', lastSuccessTime: new Date(Date.now() - 400_000).toISOString() });
+    await expect(run('n1')).rejects.toThrow('did not answer');
+    expect(cluster.attestations.get('n1')!.status?.phase).toBe('Stale');
   });
 });

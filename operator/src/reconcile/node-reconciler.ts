@@ -1,15 +1,17 @@
 import { OUR_TAINT_KEYS, actionsFor, type EnforcementAction } from '../decide/actions.js';
-import { decideActions } from '../decide/decide-actions.js';
+import { decideActions, type Decision } from '../decide/decide-actions.js';
+import { freshnessWindowMs, msUntilStale } from '../decide/freshness.js';
 import type { Cluster } from '../kube/cluster.js';
 import type { Logger } from '../log.js';
-import type { RoundScheduler } from '../ports.js';
+import type { AttestationTarget, RoundScheduler } from '../ports.js';
 import { registerIdentity, trustAnchorsFrom, type RegistrationDeps } from '../registration/register-identity.js';
-import { CONDITION, REASON, findCondition, sameConditions, setConditions } from '../status/conditions.js';
+import { CONDITION, REASON, findCondition, sameConditions, setConditions, type ConditionInput } from '../status/conditions.js';
 import { currentState, recordDecision, type StatusDeps } from '../status/outcome-handler.js';
 import type { Identity, NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
 import { ANNOTATION } from '../status/resources.js';
-import { planNode, plan, type NodePlan, type PlanInputs, type PlanOptions } from './planner.js';
-import { attestationFor, findNode, type RoundContextCaches } from './round-context.js';
+import { planNode, plan, type DesiredAttestation, type NodePlan, type PlanInputs, type PlanOptions } from './planner.js';
+import { policyConditions } from './policy-conditions.js';
+import { attestationFor, findNode, makeRuntimePolicyLoader, type RoundContextCaches } from './round-context.js';
 import type { ReconcileResult } from './work-queue.js';
 
 export interface NodeReconcilerDeps {
@@ -24,7 +26,21 @@ export interface NodeReconcilerDeps {
   log: Logger;
   /** Retry registration after a refusal. */
   registrationRetryMs?: number;
+  /** How long a reconcile waits on the round scheduler (Redis) before failing and retrying (default 10 s). */
+  schedulerTimeoutMs?: number;
   now?: () => Date;
+}
+
+const SCHEDULER_TIMEOUT_MS = 10_000;
+
+/** `work`, or a rejection after `ms` (the work itself goes on; ioredis queues commands while Redis is away). */
+export function bounded<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`the round scheduler did not answer within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 export const POLICY_KEY_PREFIX = 'policy/';
@@ -44,28 +60,76 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
     nodeAttestation: (n) => attestationFor(deps.caches, n), policy: (n) => findPolicy(deps.caches, n),
   });
 
+  const schedulerTimeoutMs = deps.schedulerTimeoutMs ?? SCHEDULER_TIMEOUT_MS;
+
   const reconcileNode = async (nodeName: string): Promise<ReconcileResult> => {
     const p = planNode(nodeName, planInputs(deps.caches), deps.plan);
-    if (p.removeSchedule) await deps.scheduler.remove(nodeName);
+    if (p.removeSchedule) await bounded(deps.scheduler.remove(nodeName), schedulerTimeoutMs);
     if (p.deletion) return remove(p);
+    if (p.held) return hold(p);
     if (p.conflict) return conflict(p);
     if (!p.desired) return liftStrayActions(nodeName);
     conflictsSeen.delete(nodeName);
     const existing = attestationFor(deps.caches, nodeName);
     const policy = findPolicy(deps.caches, p.desired.policyName)!;
-    if (existing === undefined || existing.spec.policyName !== p.desired.policyName || existing.metadata.ownerReferences?.[0]?.uid !== p.desired.ownerReference.uid) {
+    if (existing === undefined || !attestsUnder(existing, p.desired)) {
       await deps.cluster.applyNodeAttestation(p.desired);
       // The informer delivers the object; the next pass registers it.
       return { requeueAfterMs: 1000 };
     }
     if (p.target === undefined) return { requeueAfterMs: 30_000 };
     const reg = await ensureRegistered(existing, policy, p.target.agentUrl);
-    if (reg !== undefined) return reg;
-    // The schedule first: a newly registered node's first round need not wait for this convergence.
-    await deps.scheduler.ensure(p.target);
-    const decision = decideActions(policy.spec, { kind: 'reconcile' }, currentState(existing));
-    await recordDecision(statusDeps(), existing, policy, decision);
-    return;
+    return reg ?? attest(existing, policy, p.target);
+  };
+
+  /**
+   * Keep the node's schedule and converge its recorded decision. A Trusted node without a passing round
+   * within the freshness window becomes Stale, before the schedule is touched (with Redis down, ensure()
+   * waits); otherwise the schedule is asked for first, so a newly registered node's first round need not
+   * wait for the convergence. Waiting on the scheduler is bounded, so a key is never stuck on Redis
+   * and the next pass can still judge freshness.
+   */
+  const attest = async (na: NodeAttestation, policy: NodeAttestationPolicy, target: AttestationTarget): Promise<ReconcileResult> => {
+    const untilStale = msUntilStale(na.status, freshnessWindowMs(target.intervalMs, deps.heartbeatMs), now());
+    const stale = untilStale !== undefined && untilStale <= 0;
+    const decision = withSettledSelection(na, decideActions(policy.spec, { kind: 'reconcile' }, { ...currentState(na, stale), conflict: false }));
+    if (stale) await recordDecision(statusDeps(), na, policy, decision);
+    const scheduled = bounded(deps.scheduler.ensure(target), schedulerTimeoutMs);
+    scheduled.catch(() => undefined); // awaited below; a failed convergence must not leave it unhandled
+    if (!stale) await recordDecision(statusDeps(), na, policy, decision);
+    await scheduled;
+    return untilStale === undefined ? undefined : { requeueAfterMs: Math.max(untilStale, 0) + 1000 };
+  };
+
+  /** The conflict and left-the-selector conditions end once exactly this policy selects the node again. */
+  const withSettledSelection = (na: NodeAttestation, decision: Decision): Decision => {
+    const settled: ConditionInput[] = [];
+    if (findCondition(na.status?.conditions, CONDITION.PolicyConflict)?.status === 'True') {
+      settled.push({ type: CONDITION.PolicyConflict, status: 'False', reason: REASON.Selected, message: `only policy ${na.spec.policyName} selects the node` });
+    }
+    if (findCondition(na.status?.conditions, CONDITION.LeftPolicy)?.status === 'True') {
+      settled.push({ type: CONDITION.LeftPolicy, status: 'False', reason: REASON.Selected, message: `policy ${na.spec.policyName} selects the node again` });
+    }
+    return settled.length === 0 ? decision : { ...decision, conditions: [...settled, ...decision.conditions] };
+  };
+
+  /**
+   * The node left its policy's selector while Untrusted or enforced: keep its NodeAttestation and its
+   * enforcement (re-converged, so an uncordon by the node's kubelet is undone), say so once.
+   */
+  const hold = async (p: NodePlan): Promise<ReconcileResult> => {
+    const h = p.held!;
+    const na = attestationFor(deps.caches, p.nodeName);
+    if (na === undefined) return;
+    const spec = findPolicy(deps.caches, h.policyName)?.spec ?? { mode: 'Enforce' as const };
+    await deps.enforce(na, actionsFor(spec, na.status?.phase, na.status?.enforcement));
+    if (findCondition(na.status?.conditions, CONDITION.LeftPolicy)?.status === 'True') return;
+    const message = `node ${h.nodeName} no longer matches the nodeSelector of policy ${h.policyName} while ${na.status?.phase ?? 'enforced'}: `
+      + `its enforcement is kept and it is not attested until an administrator deletes NodeAttestation ${h.name} (releasing it) or restores the node's labels`;
+    const conditions = setConditions(na.status?.conditions, [{ type: CONDITION.LeftPolicy, status: 'True', reason: REASON.LeftPolicyWhileEnforced, message }], na.metadata.generation, now());
+    await deps.cluster.applyNodeAttestationStatus(na.metadata.name, { ...na.status, conditions });
+    await deps.cluster.createEvent({ type: 'Warning', reason: 'LeftPolicyWhileEnforced', message, involved: [{ kind: 'Node', name: h.nodeName }, { kind: 'NodeAttestation', name: na.metadata.name }] });
+    deps.log.warn('node left its policy while enforced; enforcement kept', { node: h.nodeName, policy: h.policyName });
   };
 
   /** Register when the NodeAttestation has no identity, or re-register an approved new identity. */
@@ -131,21 +195,37 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
     return;
   };
 
+  /**
+   * Two or more policies select the node: it is never Trusted meanwhile (phase Conflict), keeps its
+   * enforcement, and goes on being attested under the policy it already had, so a compromise is caught.
+   */
   const conflict = async (p: NodePlan): Promise<ReconcileResult> => {
     const c = p.conflict!;
-    const message = `node ${c.nodeName} is selected by ${c.policyNames.length} policies (${c.policyNames.join(', ')}): not attested until exactly one selects it`;
+    const message = `node ${c.nodeName} is selected by ${c.policyNames.length} policies (${c.policyNames.join(', ')}): never Trusted until exactly one selects it`;
     const na = attestationFor(deps.caches, c.nodeName);
     const already = findCondition(na?.status?.conditions, CONDITION.PolicyConflict)?.status === 'True' || conflictsSeen.has(c.nodeName);
-    if (na !== undefined && findCondition(na.status?.conditions, CONDITION.PolicyConflict)?.status !== 'True') {
-      const conditions = setConditions(na.status?.conditions, [{ type: CONDITION.PolicyConflict, status: 'True', reason: REASON.MultiplePolicies, message }], na.metadata.generation, now());
-      await deps.cluster.applyNodeAttestationStatus(na.metadata.name, { ...na.status, conditions });
-    }
+    if (na !== undefined) await markConflict(na, { type: CONDITION.PolicyConflict, status: 'True', reason: REASON.MultiplePolicies, message });
     if (!already) {
       await deps.cluster.createEvent({ type: 'Warning', reason: 'PolicyConflict', message, involved: [{ kind: 'Node', name: c.nodeName }] });
       conflictsSeen.add(c.nodeName);
     }
+    if (p.target !== undefined) await bounded(deps.scheduler.ensure(p.target), schedulerTimeoutMs);
     return;
   };
+
+  /** Record the conflict: through the node's policy's decision (phase Conflict unless it is already failing), or the condition alone. */
+  const markConflict = async (na: NodeAttestation, condition: ConditionInput): Promise<void> => {
+    const policy = findPolicy(deps.caches, na.spec.policyName);
+    if (policy !== undefined) {
+      const decision = decideActions(policy.spec, { kind: 'reconcile' }, { ...currentState(na), conflict: true });
+      await recordDecision(statusDeps(), na, policy, { ...decision, conditions: [condition, ...decision.conditions] });
+    } else if (findCondition(na.status?.conditions, CONDITION.PolicyConflict)?.status !== 'True') {
+      const conditions = setConditions(na.status?.conditions, [condition], na.metadata.generation, now());
+      await deps.cluster.applyNodeAttestationStatus(na.metadata.name, { ...na.status, conditions });
+    }
+  };
+
+  const loadRuntimePolicy = makeRuntimePolicyLoader(deps.caches);
 
   const reconcilePolicy = async (name: string): Promise<ReconcileResult> => {
     const policy = findPolicy(deps.caches, name);
@@ -155,14 +235,21 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
     const conflictCond = all.conflictingNodes.length > 0
       ? { type: CONDITION.PolicyConflict, status: 'True' as const, reason: REASON.MultiplePolicies, message: `nodes also selected by another policy: ${all.conflictingNodes.join(', ')}`.slice(0, 4096) }
       : { type: CONDITION.PolicyConflict, status: 'False' as const, reason: 'NoConflict', message: '' };
-    const status = { matchedNodes: all.matchedNodes, observedGeneration: gen ?? 0, conditions: setConditions(policy.status?.conditions, [conflictCond], gen, now()) };
+    const { conditions: more, events } = policyConditions(policy, loadRuntimePolicy(policy.spec));
+    const status = { matchedNodes: all.matchedNodes, observedGeneration: gen ?? 0, conditions: setConditions(policy.status?.conditions, [conflictCond, ...more], gen, now()) };
     const prev = policy.status;
     if (prev?.matchedNodes === status.matchedNodes && prev.observedGeneration === status.observedGeneration && sameConditions(prev.conditions, status.conditions)) return;
     await deps.cluster.applyPolicyStatus(name, status);
+    for (const e of events) await deps.cluster.createEvent({ ...e, involved: [{ kind: 'NodeAttestationPolicy', name, ...(policy.metadata.uid ? { uid: policy.metadata.uid } : {}) }] });
     return;
   };
 
   return (key: string) => (key.startsWith(POLICY_KEY_PREFIX) ? reconcilePolicy(key.slice(POLICY_KEY_PREFIX.length)) : reconcileNode(key));
+}
+
+/** The NodeAttestation is the desired one: same policy, owned by that policy object (not a deleted namesake). */
+function attestsUnder(na: NodeAttestation, desired: DesiredAttestation): boolean {
+  return na.spec.policyName === desired.policyName && na.metadata.ownerReferences?.[0]?.uid === desired.ownerReference.uid;
 }
 
 function carriesOurActions(node: NodeView): boolean {

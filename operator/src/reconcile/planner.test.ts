@@ -56,13 +56,64 @@ describe('planNode', () => {
     expect(p.deletion).toBeUndefined();
   });
 
-  it('reports a conflict (no silent pick, no attestation) when two policies match', () => {
+  it('reports a conflict (no silent pick, no new attestation) and keeps the rounds of the policy already attesting it', () => {
     const p = planNode('n1', inputs({ policies: [zoneA, workers], nodes: [node('n1', { role: 'worker', zone: 'a' })], nodeAttestations: [na('n1', 'workers')] }), opts);
     expect(p.conflict).toEqual({ nodeName: 'n1', policyNames: ['workers', 'zone-a'], existing: 'n1' });
     expect(p.desired).toBeUndefined();
-    expect(p.target).toBeUndefined();
+    expect(p.target).toEqual({ nodeName: 'n1', policyName: 'workers', agentUrl: 'https://10.0.0.1:9443', intervalMs: 90_000 });
     expect(p.deletion).toBeUndefined();
+    expect(p.removeSchedule).toBe(false);
+  });
+
+  it.each([
+    ['no attestation yet', []],
+    ['an attestation under a third policy', [na('n1', 'other')]],
+  ])('runs no rounds for a conflicted node with %s', (_n, nas) => {
+    const p = planNode('n1', inputs({ policies: [zoneA, workers], nodes: [node('n1', { role: 'worker', zone: 'a' })], nodeAttestations: nas }), opts);
+    expect(p.conflict?.policyNames).toEqual(['workers', 'zone-a']);
+    expect(p.target).toBeUndefined();
     expect(p.removeSchedule).toBe(true);
+  });
+
+  const withStatus = (status: NonNullable<NodeAttestation['status']>): NodeAttestation => ({ ...na('n1', 'workers'), status });
+  it.each([
+    ['Untrusted', { phase: 'Untrusted' }],
+    ['Unreachable', { phase: 'Unreachable' }],
+    ['tainted', { phase: 'Registered', enforcement: { tainted: true } }],
+    ['cordoned', { phase: 'Trusted', enforcement: { cordoned: true } }],
+    ['credentials revoked', { phase: 'Pending', enforcement: { credentialsRevoked: true } }],
+  ] as const)('holds (does not delete) the attestation of a node that left the selector while %s', (_n, status) => {
+    const p = planNode('n1', inputs({ policies: [workers], nodes: [node('n1', { role: 'db' })], nodeAttestations: [withStatus(status)] }), opts);
+    expect(p.held).toEqual({ name: 'n1', nodeName: 'n1', policyName: 'workers' });
+    expect(p.deletion).toBeUndefined();
+    expect(p.desired).toBeUndefined();
+    expect(p.removeSchedule).toBe(true);
+  });
+
+  it('holds an enforced node that relabelled itself into another policy, until its own policy is gone', () => {
+    const audit = policy('audit', { matchLabels: { role: 'db' } });
+    const enforced = withStatus({ phase: 'Untrusted', enforcement: { tainted: true } });
+    const moved = planNode('n1', inputs({ policies: [workers, audit], nodes: [node('n1', { role: 'db' })], nodeAttestations: [enforced] }), opts);
+    expect(moved.held).toEqual({ name: 'n1', nodeName: 'n1', policyName: 'workers' });
+    expect(moved.desired).toBeUndefined();
+    const healthy = planNode('n1', inputs({ policies: [workers, audit], nodes: [node('n1', { role: 'db' })], nodeAttestations: [withStatus({ phase: 'Trusted' })] }), opts);
+    expect(healthy.desired?.policyName).toBe('audit');
+    const ownGone = planNode('n1', inputs({ policies: [audit], nodes: [node('n1', { role: 'db' })], nodeAttestations: [enforced] }), opts);
+    expect(ownGone.desired?.policyName).toBe('audit');
+  });
+
+  it.each([
+    ['the node is deleted', [], [workers], 'node-deleted'],
+    ['the policy is deleted', [node('n1', { role: 'worker' })], [], 'policy-deleted'],
+  ] as const)('deletes an enforced attestation when %s (an administrator acted)', (_n, nodes, policies, reason) => {
+    const p = planNode('n1', inputs({ policies: [...policies], nodes: [...nodes], nodeAttestations: [withStatus({ phase: 'Untrusted', enforcement: { tainted: true } })] }), opts);
+    expect(p.deletion?.reason).toBe(reason);
+    expect(p.held).toBeUndefined();
+  });
+
+  it('deletes the attestation of a Trusted node without enforcement that left the selector', () => {
+    const p = planNode('n1', inputs({ policies: [workers], nodes: [node('n1', { role: 'db' })], nodeAttestations: [withStatus({ phase: 'Trusted', enforcement: { tainted: false, cordoned: false, credentialsRevoked: false } })] }), opts);
+    expect(p.deletion?.reason).toBe('unselected');
   });
 
   it.each([
@@ -149,7 +200,7 @@ describe('scheduledTargets', () => {
     ...na(nodeName, policyName), status: { identity: { akPublic: 'AAAA', akName: '000b00', ekCertificateFingerprint: 'ff' } },
   });
 
-  it('schedules only registered attestations whose node its policy alone selects and that have an address', () => {
+  it('schedules registered attestations whose node its policy selects (alone, or in a conflict) and that have an address', () => {
     const inputs: PlanInputs = {
       policies: [workers, zoneA],
       nodes: [
@@ -161,7 +212,10 @@ describe('scheduledTargets', () => {
         registered('moved', 'workers'), registered('deleting', 'workers'), registered('node-gone', 'workers'),
       ],
     };
-    expect(scheduledTargets(inputs, opts)).toEqual([{ nodeName: 'ok', policyName: 'workers', agentUrl: 'https://10.0.0.1:9443', intervalMs: 10_000 }]);
+    expect(scheduledTargets(inputs, opts)).toEqual([
+      { nodeName: 'ok', policyName: 'workers', agentUrl: 'https://10.0.0.1:9443', intervalMs: 10_000 },
+      { nodeName: 'conflict', policyName: 'workers', agentUrl: 'https://10.0.0.1:9443', intervalMs: 10_000 },
+    ]);
   });
 });
 

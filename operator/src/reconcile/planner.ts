@@ -29,8 +29,19 @@ export interface PolicyConflict {
   nodeName: string;
   /** Sorted names of every policy selecting the node. */
   policyNames: string[];
-  /** The existing NodeAttestation, kept (with its enforcement) but not attested. */
+  /** The existing NodeAttestation, kept (with its enforcement), never Trusted, still attested under its policy. */
   existing?: string;
+}
+/**
+ * The node left its policy's selector while Untrusted, Unreachable or enforced (a compromised node can
+ * remove a kubelet-writable label from itself), or moved into another policy's: its NodeAttestation and
+ * enforcement are kept, and no round runs, until an administrator deletes the NodeAttestation (or the
+ * old policy) or the node is selected by its policy again.
+ */
+export interface HeldAttestation {
+  name: string;
+  nodeName: string;
+  policyName: string;
 }
 export type DeletionReason = 'node-deleted' | 'unselected' | 'policy-deleted';
 export interface PlannedDeletion {
@@ -48,6 +59,7 @@ export interface NodePlan {
   target?: AttestationTarget;
   conflict?: PolicyConflict;
   deletion?: PlannedDeletion;
+  held?: HeldAttestation;
   /** True when the node must have no round schedule (deleted, unselected, in conflict, no address). */
   removeSchedule: boolean;
 }
@@ -66,20 +78,13 @@ export function planNode(nodeName: string, inputs: PlanInputs, options: PlanOpti
   const policies = inputs.policies.filter(live);
   const matching = node === undefined ? [] : policies.filter((p) => matchesSelector(p.spec.nodeSelector, node.metadata.labels));
 
-  if (node === undefined || matching.length === 0) {
-    const deletion = existing === undefined ? undefined : {
-      name: existing.metadata.name,
-      nodeName,
-      policyName: existing.spec.policyName,
-      reason: deletionReason(node, existing, policies),
-    };
-    return { nodeName, removeSchedule: true, ...(deletion ? { deletion } : {}) };
-  }
-  if (matching.length > 1) {
-    const policyNames = matching.map((p) => p.metadata.name).sort();
-    return { nodeName, removeSchedule: true, conflict: { nodeName, policyNames, ...(existing ? { existing: existing.metadata.name } : {}) } };
-  }
+  if (node === undefined || matching.length === 0) return unattested(nodeName, node, existing, policies);
+  if (matching.length > 1) return conflicted(node, matching, existing, options);
   const policy = matching[0]!;
+  // Relabelled into another policy (say an Audit one) while enforced: as good as leaving, so held too.
+  const moving = existing !== undefined && existing.spec.policyName !== policy.metadata.name && isEnforcedOrUntrusted(existing)
+    && policies.some((p) => p.metadata.name === existing.spec.policyName);
+  if (moving) return { nodeName, removeSchedule: true, held: { name: existing.metadata.name, nodeName, policyName: existing.spec.policyName } };
   const desired = desiredFor(nodeName, policy);
   const target = targetFor(node, policy, options);
   return { nodeName, desired, removeSchedule: target === undefined, ...(target ? { target } : {}) };
@@ -134,6 +139,32 @@ function withIndex(inputs: PlanInputs): PlanInputs {
   const nodes = firstBy(inputs.nodes, (n) => n.metadata.name);
   const attestations = firstBy(inputs.nodeAttestations, (a) => a.spec.nodeName);
   return { ...inputs, node: (n) => nodes.get(n), nodeAttestation: (n) => attestations.get(n) };
+}
+
+/** More than one policy selects the node: rounds go on under the policy it is already attested against, so a compromise is still caught. */
+function conflicted(node: NodeView, matching: readonly NodeAttestationPolicy[], existing: NodeAttestation | undefined, options: PlanOptions): NodePlan {
+  const nodeName = node.metadata.name;
+  const policyNames = matching.map((p) => p.metadata.name).sort();
+  const conflict = { nodeName, policyNames, ...(existing ? { existing: existing.metadata.name } : {}) };
+  const current = matching.find((p) => p.metadata.name === existing?.spec.policyName);
+  const target = current === undefined ? undefined : targetFor(node, current, options);
+  return { nodeName, removeSchedule: target === undefined, conflict, ...(target ? { target } : {}) };
+}
+
+/** No policy selects the node (or it is gone): delete its NodeAttestation, unless the node walked out while enforced. */
+function unattested(nodeName: string, node: NodeView | undefined, existing: NodeAttestation | undefined, policies: readonly NodeAttestationPolicy[]): NodePlan {
+  if (existing === undefined) return { nodeName, removeSchedule: true };
+  const reason = deletionReason(node, existing, policies);
+  const ids = { name: existing.metadata.name, nodeName, policyName: existing.spec.policyName };
+  if (reason === 'unselected' && isEnforcedOrUntrusted(existing)) return { nodeName, removeSchedule: true, held: ids };
+  return { nodeName, removeSchedule: true, deletion: { ...ids, reason } };
+}
+
+/** Untrusted or Unreachable, or any enforcement in force: what a node must not shed by leaving a selector. */
+export function isEnforcedOrUntrusted(na: NodeAttestation): boolean {
+  const e = na.status?.enforcement;
+  return na.status?.phase === 'Untrusted' || na.status?.phase === 'Unreachable'
+    || e?.tainted === true || e?.cordoned === true || e?.credentialsRevoked === true;
 }
 
 function deletionReason(node: NodeView | undefined, na: NodeAttestation, policies: readonly NodeAttestationPolicy[]): DeletionReason {

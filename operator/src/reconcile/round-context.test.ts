@@ -1,8 +1,8 @@
 import { EVMCTL_RSA_SPKI } from '../../../attest/src/ima/evmctl-fixture.js';
 import { createLogger, silentLogger } from '../log.js';
 import type { ConfigMapView, NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
-import type { CompiledRuntimePolicy } from '@nodeward/attest';
-import { makeRoundContextProvider } from './round-context.js';
+import type { CompiledRuntimePolicy, RoundPolicy } from '@nodeward/attest';
+import { makeRoundContextProvider, policyDigestOf } from './round-context.js';
 
 const policy: NodeAttestationPolicy = {
   metadata: { name: 'p' },
@@ -50,6 +50,7 @@ describe('RoundContextProvider', () => {
       },
       akName: '000b' + 'a'.repeat(64),
       ekFingerprint: 'e'.repeat(64),
+      policyDigest: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown,
     });
   });
 
@@ -148,4 +149,22 @@ it('a policy with a key Nodeward cannot use still applies; the skipped key is lo
   expect(lines.map((l) => JSON.parse(l) as unknown)).toEqual([expect.objectContaining({
     level: 'warn', configMap: 'ns/rp/policy.json', warning: expect.stringMatching(/pubkeys\[1\] \(key id 531f4025\) skipped: ECDSA on curve secp256k1/),
   })]);
+});
+
+describe('policyDigestOf', () => {
+  const base: RoundPolicy = { akPublic: new Uint8Array([1]), pcrSelection: { sha256: [0, 7, 10] }, bootPolicy: { requiredKernelCmdline: ['roothash='] } };
+  it.each<[string, RoundPolicy, string | undefined]>([
+    ['a new required kernel command line term', { ...base, bootPolicy: { requiredKernelCmdline: ['roothash=', 'lockdown='] } }, 'rp1'],
+    ['another PCR selection', { ...base, pcrSelection: { sha256: [0, 7] } }, 'rp1'],
+    ['verity rules', { ...base, verity: { devices: [{ name: 'root', allowedRootHashes: ['ab'] }] } }, 'rp1'],
+    ['another runtime policy document', base, 'rp2'],
+    ['no runtime policy', base, undefined],
+  ])('changes with %s', (_n, changed, rp) => {
+    expect(policyDigestOf(changed, rp)).not.toBe(policyDigestOf(base, 'rp1'));
+  });
+  it('does not change with the AK or key order', () => {
+    const reordered = { bootPolicy: { requiredKernelCmdline: ['roothash='] }, pcrSelection: { sha256: [0, 7, 10] }, akPublic: new Uint8Array([2]) };
+    expect(policyDigestOf(reordered, 'rp1')).toBe(policyDigestOf(base, 'rp1'));
+    expect(policyDigestOf(base, 'rp1')).toMatch(/^[0-9a-f]{64}$/);
+  });
 });

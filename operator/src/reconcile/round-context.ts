@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { compileRuntimePolicy, ownedCopy, parseRuntimePolicy, type BankName, type CompiledRuntimePolicy, type RoundPolicy } from '@nodeward/attest';
 import type { Logger } from '../log.js';
 import type { RoundContext, RoundContextProvider } from '../ports.js';
@@ -52,6 +53,69 @@ function logWarnings(log: Logger, configMap: string, policy: CompiledRuntimePoli
   for (const warning of policy.warnings) log.warn('runtime policy: part of it is not honoured', { configMap, warning });
 }
 
+/** A policy's runtime policy: compiled (or none configured), or why it cannot be used. */
+export type RuntimePolicyLoad =
+  | { ok: true; policy?: CompiledRuntimePolicy; digest?: string }
+  /** configMap: namespace/name/key. */
+  | { ok: false; reason: 'ConfigMapNotFound' | 'KeyNotFound' | 'RuntimePolicyInvalid'; message: string; configMap: string };
+
+/**
+ * Loads policies' runtime policies from the ConfigMap cache (plain `data`, or gzip in `binaryData`
+ * split over parts: runtime-policy-source.ts), compiled once per version of every ConfigMap read;
+ * `digest` (SHA-256 of the document) tells a changed content apart. `onCompiled` sees each newly
+ * compiled policy once.
+ */
+export function makeRuntimePolicyLoader(
+  caches: Pick<RoundContextCaches, 'configMap'>,
+  parseFn?: (text: string) => CompiledRuntimePolicy,
+  onCompiled?: (configMap: string, policy: CompiledRuntimePolicy) => void,
+): (spec: NodeAttestationPolicy['spec']) => RuntimePolicyLoad {
+  const parsed = new Map<string, { version: string; policy: CompiledRuntimePolicy; digest: string }>();
+  const parse = parseFn ?? ((text: string): CompiledRuntimePolicy => compileRuntimePolicy(parseRuntimePolicy(text)));
+  return (spec) => {
+    const ref = spec.ima?.runtimePolicy;
+    if (ref === undefined) return { ok: true };
+    const name = `${ref.configMapRef.namespace}/${ref.configMapRef.name}`;
+    const id = `${name}/${ref.key}`;
+    if (caches.configMap(ref.configMapRef.namespace, ref.configMapRef.name) === undefined) {
+      return { ok: false, reason: 'ConfigMapNotFound', message: `spec.ima.runtimePolicy: ConfigMap ${name} not found`, configMap: id };
+    }
+    const source = runtimePolicySource((ns, n) => caches.configMap(ns, n), ref);
+    if (!source.ok) return { ok: false, reason: 'KeyNotFound', message: `spec.ima.runtimePolicy: ${source.reason} (${id})`, configMap: id };
+    const hit = parsed.get(id);
+    if (hit !== undefined && hit.version === source.version && source.version !== '') return { ok: true, policy: hit.policy, digest: hit.digest };
+    try {
+      const text = source.read();
+      const policy = parse(text);
+      const digest = createHash('sha256').update(text).digest('hex');
+      parsed.set(id, { version: source.version, policy, digest });
+      onCompiled?.(id, policy);
+      return { ok: true, policy, digest };
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      return { ok: false, reason: 'RuntimePolicyInvalid', message: `spec.ima.runtimePolicy: ${id} is not a valid Keylime runtime policy: ${why}`.slice(0, 4096), configMap: id };
+    }
+  };
+}
+
+/**
+ * SHA-256 over everything a round verifies against except the AK: PCR selection and expectations,
+ * boot and verity rules, and the runtime policy document's digest. A changed digest means the state
+ * saved under the old one no longer proves anything. Pure.
+ */
+export function policyDigestOf(policy: RoundPolicy, runtimePolicyDigest: string | undefined): string {
+  const rules = { pcrSelection: policy.pcrSelection, expectedPcrs: policy.expectedPcrs ?? null, bootPolicy: policy.bootPolicy ?? null,
+    verity: policy.verity ?? null, imaViolations: policy.imaViolations ?? null, runtimePolicy: runtimePolicyDigest ?? null };
+  return createHash('sha256').update(JSON.stringify(rules, sortedKeys)).digest('hex');
+}
+
+/** JSON.stringify replacer writing object keys sorted, so key order (as the API server returns it) does not count. */
+function sortedKeys(_key: string, value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const o = value as Record<string, unknown>;
+  return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]));
+}
+
 /** The NodeAttestation attesting a node: by the caches' index when they have one, else by scanning. */
 export const attestationFor = (c: RoundContextCaches, nodeName: string): NodeAttestation | undefined =>
   (c.nodeAttestation !== undefined ? c.nodeAttestation(nodeName) : c.nodeAttestations().find((a) => a.spec.nodeName === nodeName));
@@ -65,29 +129,14 @@ export const findNode = (c: RoundContextCaches, name: string): NodeView | undefi
  * not registered, has no address, or its runtime policy is missing or invalid (logged).
  */
 export function makeRoundContextProvider(caches: RoundContextCaches, o: RoundContextOptions): RoundContextProvider {
-  const parsed = new Map<string, { version: string; policy: CompiledRuntimePolicy }>();
-  const parse = o.parseRuntimePolicy ?? ((text: string): CompiledRuntimePolicy => compileRuntimePolicy(parseRuntimePolicy(text)));
-
-  const runtimePolicy = (spec: NodeAttestationPolicy['spec']): { ok: boolean; policy?: CompiledRuntimePolicy } => {
-    const ref = spec.ima?.runtimePolicy;
-    if (ref === undefined) return { ok: true };
-    const id = `${ref.configMapRef.namespace}/${ref.configMapRef.name}/${ref.key}`;
-    const source = runtimePolicySource((ns, name) => caches.configMap(ns, name), ref);
-    if (!source.ok) {
-      o.log.warn(`${source.reason}; round skipped`, { configMap: id });
-      return { ok: false };
+  const load = makeRuntimePolicyLoader(caches, o.parseRuntimePolicy, (id, policy) => logWarnings(o.log, id, policy));
+  const runtimePolicy = (spec: NodeAttestationPolicy['spec']): { ok: boolean; policy?: CompiledRuntimePolicy; digest?: string } => {
+    const r = load(spec);
+    if (!r.ok) {
+      const msg = r.reason === 'RuntimePolicyInvalid' ? 'runtime policy invalid; round skipped' : 'runtime policy ConfigMap or key missing; round skipped';
+      o.log.warn(msg, { configMap: r.configMap, reason: r.reason, error: r.message });
     }
-    const hit = parsed.get(id);
-    if (hit !== undefined && hit.version === source.version && source.version !== '') return { ok: true, policy: hit.policy };
-    try {
-      const policy = parse(source.read());
-      parsed.set(id, { version: source.version, policy });
-      logWarnings(o.log, id, policy);
-      return { ok: true, policy };
-    } catch (e) {
-      o.log.warn('runtime policy invalid; round skipped', { configMap: id, error: e });
-      return { ok: false };
-    }
+    return r;
   };
 
   // The decoded AK per node, reused while its base64 is unchanged: attest's prepareAk caches the
@@ -112,11 +161,13 @@ export function makeRoundContextProvider(caches: RoundContextCaches, o: RoundCon
     if (policy === undefined || agentUrl === undefined) return undefined;
     const ima = runtimePolicy(policy.spec);
     if (!ima.ok) return undefined;
+    const roundPolicy = roundPolicyFromSpec(policy.spec, akBytes(nodeName, identity.akPublic), ima.policy);
     return {
       target: { nodeName, policyName: policy.metadata.name, agentUrl, intervalMs: parseDurationMs(policy.spec.interval) ?? o.defaultIntervalMs },
-      policy: roundPolicyFromSpec(policy.spec, akBytes(nodeName, identity.akPublic), ima.policy),
+      policy: roundPolicy,
       akName: identity.akName,
       ekFingerprint: identity.ekCertificateFingerprint,
+      policyDigest: policyDigestOf(roundPolicy, ima.digest),
     };
   };
 }

@@ -65,7 +65,7 @@ describe('runRound against a real agent', () => {
     const ctx: RoundContext = {
       target: { nodeName: node.name, policyName: 'p', agentUrl: agent.url, intervalMs: 1000 },
       policy: { akPublic: Buffer.from(agent.identity.akPublic, 'base64'), pcrSelection: { sha256: [0, 7] }, ima: IMA, ...policy },
-      akName: agent.identity.akName, ekFingerprint: '',
+      akName: agent.identity.akName, ekFingerprint: '', policyDigest: 'dd'.repeat(32),
     };
     return { ctx, deps: { context: () => ctx, agent: client, store, verify, metrics: createRoundMetrics(new Registry()) } };
   };

@@ -9,8 +9,8 @@ import type {
 } from '@nodeward/attest';
 import type { AgentClient } from '../agent-client/agent-client.js';
 import { AgentError } from '../agent-client/agent-error.js';
-import type { NodeStateStore, RoundContext } from '../ports.js';
-import { bootPcrsDigest } from '@nodeward/attest';
+import type { NodeStateStore, RoundContext, StoredRoundState } from '../ports.js';
+import { bootPcrsDigest, IMA_INITIAL_STATE } from '@nodeward/attest';
 import { RoundEndpointSupport, ROUND_REPROBE_MS } from './round-endpoint.js';
 import { createRoundMetrics, type RoundMetrics } from './round-metrics.js';
 import { continuedState, runRound, type RoundDeps } from './run-round.js';
@@ -93,10 +93,12 @@ class FakeAgent implements AgentClient {
   }
 }
 
+const POLICY_DIGEST = 'dd'.repeat(32);
+
 class MemoryStore implements NodeStateStore {
-  readonly map = new Map<string, RoundState>();
-  get = (n: string): Promise<RoundState | undefined> => Promise.resolve(this.map.get(n));
-  put = (n: string, s: RoundState): Promise<void> => { this.map.set(n, s); return Promise.resolve(); };
+  readonly map = new Map<string, StoredRoundState>();
+  get = (n: string): Promise<StoredRoundState | undefined> => Promise.resolve(this.map.get(n));
+  put = (n: string, s: StoredRoundState): Promise<void> => { this.map.set(n, s); return Promise.resolve(); };
   delete = (n: string): Promise<void> => { this.map.delete(n); return Promise.resolve(); };
 }
 
@@ -112,7 +114,7 @@ function rig(policy: Partial<RoundPolicy> = {}, ctxOverride: Partial<RoundContex
   const fullPolicy: RoundPolicy = { akPublic: new Uint8Array(), pcrSelection: { sha256: [0, 7, 14] }, ...policy };
   const ctx: RoundContext = {
     target: { nodeName: 'node-a', policyName: 'p', agentUrl: URL_, intervalMs: 1000 }, policy: fullPolicy,
-    akName: AK_NAME, ekFingerprint: 'ee'.repeat(32), ...ctxOverride,
+    akName: AK_NAME, ekFingerprint: 'ee'.repeat(32), policyDigest: POLICY_DIGEST, ...ctxOverride,
   };
   const r: Rig = {
     agent, store, seen, prevs, metrics, nowMs: 1_700_000_000_000,
@@ -184,6 +186,37 @@ describe('runRound', () => {
     expect(r.agent.calls).toEqual(['round(quote, ima 0, eventLog)', 'round(quote, ima 10)', 'ima 0', 'eventLog']);
     expect(r.seen[1]!.ima).toMatchObject({ from: 0, total: 20 });
     expect(r.seen[1]!.eventLog).toBeDefined();
+  });
+
+  it('re-verifies from the IMA list\'s first entry and a fresh event log when the policy changed, then continues', async () => {
+    const r = rig({ ima: IMA });
+    await runRound('node-a', r.deps);
+    const ctx = r.deps.context('node-a')!;
+    r.deps.context = (): RoundContext => ({ ...ctx, policyDigest: 'ee'.repeat(32) });
+    r.agent.imaTotal = 12;
+    await runRound('node-a', r.deps);
+    await runRound('node-a', r.deps);
+    expect(r.agent.calls).toEqual(['round(quote, ima 0, eventLog)', 'round(quote, ima 0, eventLog)', 'round(quote, ima 12)']);
+    // Verified against the new policy from nothing but the TPM counters and the AK.
+    expect(r.prevs[1]).toEqual({ ima: IMA_INITIAL_STATE, resetCount: 1, akName: AK_NAME });
+    expect(r.seen[1]!.ima).toMatchObject({ from: 0, total: 12 });
+    expect(r.seen[1]!.eventLog).toBeDefined();
+    expect(r.store.map.get('node-a')).toMatchObject({ policyDigest: 'ee'.repeat(32) });
+  });
+
+  it('keeps a dm-verity corruption failing for the rest of the boot, and lets it go after a reboot', async () => {
+    const r = rig({ verity: { devices: [{ name: 'root', allowedRootHashes: ['ab'.repeat(32)] }] } });
+    const pass = r.verdict;
+    r.verdict = (e) => ({ ...pass(e), trusted: false, failures: [{ id: 'verity.corrupted', message: 'root corrupted' }] });
+    expect(await runRound('node-a', r.deps)).toMatchObject({ verdict: { trusted: false } });
+    expect(r.store.map.get('node-a')).toMatchObject({ verityCorruptedBoot: 1 });
+    r.verdict = pass; // the agent no longer reports the corruption
+    const later = await runRound('node-a', r.deps);
+    expect(later).toMatchObject({ kind: 'verdict', verdict: { trusted: false } });
+    expect(later?.kind === 'verdict' ? later.verdict.failures.map((f) => f.id) : []).toEqual(['verity.corrupted']);
+    r.agent.resetCount = 2;
+    expect(await runRound('node-a', r.deps)).toMatchObject({ verdict: { trusted: true } });
+    expect(r.store.map.get('node-a')?.verityCorruptedBoot).toBeUndefined();
   });
 
   it('fetches IMA entries from the remembered count, and the whole log when it shrank', async () => {
@@ -287,7 +320,7 @@ describe('runRound', () => {
     const r = rig({ ima: IMA });
     const outcome = await runRound('node-a', r.deps);
     expect(outcome).toMatchObject({ kind: 'verdict', nodeName: 'node-a', policyName: 'p', at: new Date(1_700_000_000_000) });
-    expect(r.store.map.get('node-a')).toEqual({ ...r.verdict(r.seen[0]!).nextState, akName: AK_NAME });
+    expect(r.store.map.get('node-a')).toEqual({ ...r.verdict(r.seen[0]!).nextState, akName: AK_NAME, policyDigest: POLICY_DIGEST });
     expect(await resultCount(r.metrics, 'trusted')).toBe(1);
   });
 

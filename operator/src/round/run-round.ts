@@ -5,11 +5,13 @@ import type {
 } from '@nodeward/attest';
 import type { AgentClient } from '../agent-client/agent-client.js';
 import { AgentError } from '../agent-client/agent-error.js';
-import type { NodeStateStore, RoundContext, RoundContextProvider, RoundOutcome } from '../ports.js';
+import type { NodeStateStore, RoundContext, RoundContextProvider, RoundOutcome, StoredRoundState } from '../ports.js';
 import { needsEventLog, quoteSelection, readClockHint, rebootedSince, type QuotedPcrs } from './boot-pcrs.js';
 import { bounded, EvidenceTooLarge, tooLargeVerdict } from './evidence-too-large.js';
+import { stateForPolicy } from './policy-change.js';
 import { isMissingEndpoint, RoundEndpointSupport } from './round-endpoint.js';
 import { defaultRoundMetrics, type RoundMetrics, type RoundResult } from './round-metrics.js';
+import { withStickyVerity } from './sticky-verity.js';
 import { verifyRound, type VerifyRoundFn } from './verify-round.js';
 
 export const NONCE_BYTES = 32;
@@ -68,7 +70,8 @@ export async function runRound(nodeName: string, deps: RoundDeps): Promise<Round
 async function attestOnce(ctx: RoundContext, deps: RoundDeps, metrics: RoundMetrics): Promise<RoundOutcome> {
   const { nodeName, policyName } = ctx.target;
   const at = (deps.now ?? ((): Date => new Date()))();
-  const prev = continuedState(await deps.store.get(nodeName), ctx.akName);
+  const saved = continuedState(await deps.store.get(nodeName), ctx.akName);
+  const prev = stateForPolicy(saved, ctx.policyDigest);
   let evidence: RoundEvidence;
   try {
     evidence = await collectEvidence(ctx, prev, deps, at.getTime());
@@ -78,20 +81,33 @@ async function attestOnce(ctx: RoundContext, deps: RoundDeps, metrics: RoundMetr
     return { kind: 'unreachable', nodeName, policyName, at, error: `${e.code}: ${e.message}` };
   }
   const endVerify = metrics.verifySeconds.startTimer();
-  const verdict = await (deps.verify ?? verifyRound)(evidence, ctx.policy, prev);
+  const raw = await (deps.verify ?? verifyRound)(evidence, ctx.policy, prev);
   endVerify();
-  if (verdict.failures.some((f) => IMPERSONATION.has(f.id))) {
-    return { kind: 'identity-changed', nodeName, policyName, at, failures: await identityFailures(ctx, deps.agent, verdict), akName: ctx.akName };
+  if (raw.failures.some((f) => IMPERSONATION.has(f.id))) {
+    return { kind: 'identity-changed', nodeName, policyName, at, failures: await identityFailures(ctx, deps.agent, raw), akName: ctx.akName };
   }
-  await deps.store.put(nodeName, { ...verdict.nextState, akName: ctx.akName });
+  const { verdict, corruptedBoot } = withStickyVerity(raw, prev, prev?.verityCorruptedBoot);
+  await deps.store.put(nodeName, nextStoredState(verdict, ctx, prev, corruptedBoot));
   return { kind: 'verdict', nodeName, policyName, at, verdict, akName: ctx.akName };
+}
+
+/**
+ * What to save after a round: the verdict's next state, the AK, the sticky verity corruption, and the
+ * policy digest once a round passed under it (until then, every round re-verifies from the start).
+ */
+function nextStoredState(verdict: RoundVerdict, ctx: RoundContext, prev: StoredRoundState | undefined, corruptedBoot: number | undefined): StoredRoundState {
+  const next: StoredRoundState = { ...verdict.nextState, akName: ctx.akName };
+  const digest = verdict.trusted ? ctx.policyDigest : prev?.policyDigest;
+  if (digest !== undefined) next.policyDigest = digest;
+  if (corruptedBoot !== undefined) next.verityCorruptedBoot = corruptedBoot;
+  return next;
 }
 
 /**
  * The saved state continues only for the AK it was verified with: after an approved identity change
  * (or a re-provisioned node) the new TPM's counters and logs start a fresh full verification.
  */
-export function continuedState(saved: RoundState | undefined, akName: string): RoundState | undefined {
+export function continuedState<S extends RoundState>(saved: S | undefined, akName: string): S | undefined {
   return saved?.akName === undefined || saved.akName === akName ? saved : undefined;
 }
 

@@ -1,4 +1,4 @@
-import type { RoundState } from '@nodeward/attest';
+import type { StoredRoundState as RoundState } from '../ports.js';
 
 /** Stored format version; a different version reads as absent (full verification next round). */
 export const ROUND_STATE_FORMAT = 1;
@@ -65,6 +65,19 @@ function optionalFields(s: Json, state: RoundState): RoundState | { corrupt: str
   if (cmdlines !== undefined) {
     if (!Array.isArray(cmdlines) || !cmdlines.every((c) => typeof c === 'string')) return { corrupt: 'kernelCmdlines' };
     state.kernelCmdlines = cmdlines;
+  }
+  return operatorFields(s, state);
+}
+
+/** What only the operator keeps: the policy the state was verified under, a sticky verity corruption. */
+function operatorFields(s: Json, state: RoundState): RoundState | { corrupt: string } {
+  if (s['policyDigest'] !== undefined) {
+    if (!isHex(s['policyDigest'], 32)) return { corrupt: 'policyDigest' };
+    state.policyDigest = s['policyDigest'];
+  }
+  if (s['verityCorruptedBoot'] !== undefined) {
+    if (!isCount(s['verityCorruptedBoot'])) return { corrupt: 'verityCorruptedBoot' };
+    state.verityCorruptedBoot = s['verityCorruptedBoot'];
   }
   return state;
 }

@@ -1,6 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { RoundState } from '@nodeward/attest';
-import type { NodeStateStore } from '../ports.js';
+import type { NodeStateStore, StoredRoundState as RoundState } from '../ports.js';
 import { parseRoundState, serializeRoundState } from './parse-round-state.js';
 
 /** Structured log sink (the operator's logger fits). */

@@ -10,6 +10,8 @@ export const CONDITION = {
   Enforced: 'Enforced',
   Registered: 'Registered',
   PolicyConflict: 'PolicyConflict',
+  /** The node left its policy's selector while Untrusted or enforced; enforcement kept until an administrator acts. */
+  LeftPolicy: 'LeftPolicy',
 } as const;
 export type ConditionType = (typeof CONDITION)[keyof typeof CONDITION];
 
@@ -30,6 +32,9 @@ export const REASON = {
   NoActions: 'NoActions',
   AuditOnly: 'AuditOnly',
   MultiplePolicies: 'MultiplePolicies',
+  RoundsStale: 'RoundsStale',
+  LeftPolicyWhileEnforced: 'LeftPolicyWhileEnforced',
+  Selected: 'Selected',
 } as const;
 
 export interface ConditionInput {

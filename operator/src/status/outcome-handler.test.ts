@@ -47,6 +47,26 @@ describe('RoundOutcomeHandler', () => {
     expect(cluster.attestations.get('n1')!.status?.phase).toBe('Untrusted');
   });
 
+  it('drops a round in flight for a node that left its policy while enforced (it must not recover it)', async () => {
+    const { cluster, handle, clock } = setup();
+    const na = cluster.attestations.get('n1')!;
+    na.status = { phase: 'Untrusted', enforcement: { tainted: true }, conditions: [
+      { type: 'LeftPolicy', status: 'True', reason: 'LeftPolicyWhileEnforced', message: '', lastTransitionTime: '2025-01-01T00:00:00Z' }] };
+    await handle(round(clock, verdict(true)));
+    expect(cluster.attestations.get('n1')!.status?.phase).toBe('Untrusted');
+  });
+
+  it('keeps a node two policies select in Conflict after a passing round, and makes it Untrusted after a failing one', async () => {
+    const { cluster, handle, clock } = setup();
+    const conflict = [{ type: 'PolicyConflict', status: 'True' as const, reason: 'MultiplePolicies', message: '', lastTransitionTime: '2025-01-01T00:00:00Z' }];
+    cluster.attestations.get('n1')!.status = { phase: 'Conflict', conditions: conflict };
+    await handle(round(clock, verdict(true)));
+    expect(cluster.attestations.get('n1')!.status?.phase).toBe('Conflict');
+    await handle(round(clock, verdict(false, [{ id: 'ima.path_not_in_policy', message: '/tmp/x' }])));
+    expect(cluster.attestations.get('n1')!.status?.phase).toBe('Untrusted');
+    expect(cluster.attestations.get('n1')!.status?.enforcement?.tainted).toBe(true);
+  });
+
   it('writes status on change only, and then at most once per heartbeat for passing rounds', async () => {
     const { cluster, handle, clock } = setup();
     await handle(round(clock, verdict(true)));

@@ -22,10 +22,15 @@ export interface StatusDeps {
   now?: () => Date;
 }
 
-/** The decide inputs read from a NodeAttestation's status and annotations. */
-export function currentState(na: NodeAttestation): Parameters<typeof decideActions>[2] {
+/**
+ * The decide inputs read from a NodeAttestation's status and annotations. `stale` is the caller's
+ * freshness judgement (see decide/freshness.ts); a round's outcome is fresh by definition.
+ */
+export function currentState(na: NodeAttestation, stale = false): Parameters<typeof decideActions>[2] {
   const trusted = findCondition(na.status?.conditions, CONDITION.Trusted);
   return {
+    conflict: findCondition(na.status?.conditions, CONDITION.PolicyConflict)?.status === 'True',
+    stale,
     phase: na.status?.phase,
     enforcement: na.status?.enforcement,
     consecutiveMisses: na.status?.consecutiveMisses ?? 0,
@@ -144,6 +149,10 @@ export function makeRoundOutcomeHandler(deps: StatusDeps): RoundOutcomeHandler {
     const na = deps.nodeAttestation(outcome.nodeName);
     if (na === undefined || na.spec.policyName !== outcome.policyName) {
       deps.log.debug('round outcome for a node no longer attested under that policy; dropped', { node: outcome.nodeName, policy: outcome.policyName });
+      return;
+    }
+    if (findCondition(na.status?.conditions, CONDITION.LeftPolicy)?.status === 'True') {
+      deps.log.debug('round outcome for a node that left its policy while enforced; dropped', { node: outcome.nodeName });
       return;
     }
     if (isStale(outcome, na)) {
