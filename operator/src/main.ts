@@ -17,6 +17,7 @@ import { BullRoundScheduler, RoundWorker } from './queue/index.js';
 import { ConvergenceMemo } from './reconcile/convergence-memo.js';
 import { makeNodeReconciler, planInputs, policyKey } from './reconcile/node-reconciler.js';
 import { agentUrlFor, scheduledTargets } from './reconcile/planner.js';
+import { IdentityClaims } from './registration/identity-claims.js';
 import { makeRoundContextProvider } from './reconcile/round-context.js';
 import { WorkQueue } from './reconcile/work-queue.js';
 import { createRoundMetrics, runRound } from './round/index.js';
@@ -113,7 +114,7 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
   // and the node would wait one interval for its next tick.
   const latestAttestation = (nodeName: string): NodeAttestation | undefined => cluster.latestNodeAttestation(informers.nodeAttestation(nodeName));
   const caches = { ...informers, nodeAttestation: latestAttestation };
-  const reconcile = makeNodeReconciler({ cluster, caches, scheduler, registration: { agent }, enforce, plan: planOptions, heartbeatMs: cfg.heartbeatMs, log });
+  const reconcile = makeNodeReconciler({ cluster, caches, scheduler, registration: { agent }, claims: new IdentityClaims(cluster, cfg.namespace), enforce, plan: planOptions, heartbeatMs: cfg.heartbeatMs, log });
   const queue: WorkQueue = new WorkQueue(async (key) => (elector.isLeader() ? reconcile(key) : undefined), {
     concurrency: cfg.reconcileConcurrency,
     onError: (item, e, attempt) => {

@@ -127,7 +127,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         const node: StackNode = {
           name, ip, sim,
           startAgent: async () => {
-            node.agent = await startAgent({ listen: { host: ip, port: AGENT_PORT }, tcti: sim.tcti, hostRoot: sim.hostRoot,
+            node.agent = await startAgent({ listen: { host: ip, port: AGENT_PORT }, tcti: sim.tcti, hostRoot: sim.hostRoot, nodeName: name,
               tls: { ...tls, clientCaPem: pki.operatorCa.certPem }, logger: agentLog });
           },
           stopAgent: async () => { await node.agent?.close(); node.agent = undefined; },
