@@ -16,7 +16,7 @@ import { metrics, recordApiWrite, registry, setNodesByPhase } from './metrics.js
 import { BullRoundScheduler, RoundWorker } from './queue/index.js';
 import { ConvergenceMemo } from './reconcile/convergence-memo.js';
 import { makeNodeReconciler, planInputs, policyKey } from './reconcile/node-reconciler.js';
-import { agentUrlFor, scheduledTargets } from './reconcile/planner.js';
+import { agentUrlFor, internalIpOf, scheduledTargets } from './reconcile/planner.js';
 import { IdentityClaims } from './registration/identity-claims.js';
 import { makeRoundContextProvider } from './reconcile/round-context.js';
 import { WorkQueue } from './reconcile/work-queue.js';
@@ -92,7 +92,8 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
     const node = informers.node(na.spec.nodeName);
     return {
       nodeName: na.spec.nodeName, attestationName: na.metadata.name, akName: na.status?.identity?.akName,
-      agentUrl: node === undefined ? undefined : agentUrlFor(node, cfg.agentPort),
+      // Credentials go only to the agent proven to serve the node: at the address its identity was proven at.
+      agentUrl: node === undefined || internalIpOf(node) !== na.status?.identity?.agentAddress ? undefined : agentUrlFor(node, cfg.agentPort),
     };
   };
   const enforce = async (na: NodeAttestation, actions: EnforcementAction[]): Promise<void> => {
