@@ -152,6 +152,21 @@ describe('identity binding (reconciler)', () => {
     expect(schedule.get('node-1')?.agentUrl).toBe('https://node-1@10.0.0.5:9443');
   });
 
+  it('a Node moved to an address where nothing answers is not kept Trusted: each interval is a miss, then Unreachable', async () => {
+    const nodes = [node('node-1', '10.0.0.1')];
+    const { cluster, run, schedule } = setup(new Map([['10.0.0.1', { tpm: tpmOf(1) }]]), nodes);
+    await settle(run, 'node-1');
+    cluster.attestations.get('node-1')!.status!.phase = 'Trusted';
+    nodes[0] = node('node-1', '10.0.0.66');
+    expect(await run('node-1')).toEqual({ requeueAfterMs: 30_000 });
+    expect(schedule.has('node-1')).toBe(false);
+    expect(cluster.attestations.get('node-1')!.status?.consecutiveMisses).toBe(1);
+    await run('node-1');
+    await run('node-1');
+    expect(cluster.attestations.get('node-1')!.status?.phase).toBe('Unreachable');
+    expect(cluster.attestations.get('node-1')!.status?.lastFailure?.reason).toBe('agent.unreachable');
+  });
+
   it('a Node moved to an unknown TPM is identity.changed_at_new_address', async () => {
     const nodes = [node('node-1', '10.0.0.1')];
     const { cluster, run } = setup(new Map([['10.0.0.1', { tpm: tpmOf(1) }], ['10.0.0.9', { tpm: tpmOf(9) }]]), nodes);
@@ -174,6 +189,17 @@ describe('identity binding (reconciler)', () => {
     nodes.push(node('new', '10.0.0.3'));
     await settle(run, 'new');
     expect(cluster.attestations.get('new')!.status?.identity?.akName).toBe(tpmOf(3).akName);
+  });
+
+  it('drops only the claims an identity change gave up', async () => {
+    const cluster = new MemoryCluster();
+    const claims = new IdentityClaims(cluster, NS);
+    const old = { ekCertificateFingerprint: 'e'.repeat(64), akName: '000b' + 'a'.repeat(64) };
+    const next = { ...old, akName: '000b' + 'b'.repeat(64) };
+    await claims.claim('n1', old);
+    await claims.claim('n1', next);
+    await claims.drop('n1', old, next);
+    expect([...cluster.secrets.keys()].map((k) => k.split('/')[1]).sort()).toEqual(claimNames(next).sort());
   });
 
   it('takes over a stale claim (its holder\'s NodeAttestation is gone) but never a live one', async () => {

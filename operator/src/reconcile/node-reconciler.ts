@@ -1,16 +1,16 @@
 import { createHash } from 'node:crypto';
 import type { Failure } from '@nodeward/attest';
 import { OUR_TAINT_KEYS, actionsFor, type EnforcementAction } from '../decide/actions.js';
+import { AgentError } from '../agent-client/agent-error.js';
 import { decideActions } from '../decide/decide-actions.js';
 import type { Cluster } from '../kube/cluster.js';
 import type { Logger } from '../log.js';
-import type { RoundScheduler } from '../ports.js';
+import type { AttestationTarget, RoundScheduler } from '../ports.js';
 import type { IdentityClaims } from '../registration/identity-claims.js';
 import { identityFailure, type IdentityFailure } from '../registration/identity-failure.js';
 import { registerIdentity, trustAnchorsFrom, type RegistrationDeps } from '../registration/register-identity.js';
 import { CONDITION, REASON, findCondition, sameConditions, setConditions } from '../status/conditions.js';
 import { currentState, recordDecision, type StatusDeps } from '../status/outcome-handler.js';
-import type { AttestationTarget } from '../ports.js';
 import type { Identity, NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
 import { ANNOTATION } from '../status/resources.js';
 import { internalIpOf, planNode, plan, type NodePlan, type PlanInputs, type PlanOptions } from './planner.js';
@@ -99,7 +99,7 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
     }
     const previous = na.status?.identity;
     await accept(na, { ...r.identity, ...(address === undefined ? {} : { agentAddress: address }) }, held, approve !== undefined);
-    if (previous?.akPublic !== undefined && previous.ekCertificateFingerprint !== r.identity.ekCertificateFingerprint) await deps.claims.drop(na.spec.nodeName, previous);
+    if (previous?.akPublic !== undefined) await deps.claims.drop(na.spec.nodeName, previous, r.identity);
     return { requeueAfterMs: 1000 };
   };
 
@@ -112,7 +112,12 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
     const registered = na.status?.identity;
     if (registered === undefined || address === undefined || registered.agentAddress === address) return undefined;
     await deps.scheduler.remove(na.spec.nodeName);
-    const r = await registerIdentity(deps.registration, { agentUrl: target.agentUrl, spec: policy.spec, trustAnchorsPem: trustAnchors(policy) });
+    const r = await registerIdentity(deps.registration, { agentUrl: target.agentUrl, spec: policy.spec, trustAnchorsPem: trustAnchors(policy) }).catch((e: unknown) => {
+      if (e instanceof AgentError) return e;
+      throw e;
+    });
+    // Nothing answers at the new address: a miss each interval, as a silent agent's rounds are (never Trusted by moving away).
+    if (r instanceof AgentError) return addressMiss(na, policy, target, r);
     const failures = r.ok ? await mismatchAt(na.spec.nodeName, registered, r.identity, address) : r.failures;
     if (failures.length === 0) {
       await deps.cluster.applyNodeAttestationStatus(na.metadata.name, { ...na.status, identity: { ...registered, agentAddress: address } });
@@ -124,6 +129,13 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
     await recordDecision(statusDeps(), na, policy, decideActions(policy.spec, { kind: 'identity-changed', failures }, currentState(na)), outcome);
     await identityEvent(na, failures[0]!);
     return { requeueAfterMs: deps.registrationRetryMs ?? 30_000 };
+  };
+
+  const addressMiss = async (na: NodeAttestation, policy: NodeAttestationPolicy, target: AttestationTarget, e: AgentError): Promise<ReconcileResult> => {
+    const error = `re-verifying the node's new address: ${e.message}`;
+    const outcome = { kind: 'unreachable' as const, nodeName: na.spec.nodeName, policyName: policy.metadata.name, at: now(), error };
+    await recordDecision(statusDeps(), na, policy, decideActions(policy.spec, { kind: 'unreachable', error }, currentState(na)), outcome);
+    return { requeueAfterMs: target.intervalMs };
   };
 
   /** Failures when the TPM found at a node's new address is not the one registered for it. */

@@ -61,9 +61,10 @@ export class IdentityClaims {
     await this.drop(nodeName, id);
   }
 
-  /** Drop `nodeName`'s claims on an identity it no longer holds (an approved identity change). */
-  async drop(nodeName: string, id: Pick<Identity, 'ekCertificateFingerprint' | 'akName'>): Promise<void> {
-    for (const name of claimNames(id)) {
+  /** Drop `nodeName`'s claims on an identity it no longer holds (an approved identity change), keeping those of `kept`. */
+  async drop(nodeName: string, id: Pick<Identity, 'ekCertificateFingerprint' | 'akName'>, kept?: Pick<Identity, 'ekCertificateFingerprint' | 'akName'>): Promise<void> {
+    const keep = new Set(kept === undefined ? [] : claimNames(kept));
+    for (const name of claimNames(id).filter((n) => !keep.has(n))) {
       const cur = await this.store.getSecret(this.namespace, name);
       if (cur?.data[CLAIM_NODE_KEY] === nodeName) await this.store.deleteSecret(this.namespace, name, cur.resourceVersion ?? '');
     }
