@@ -23,14 +23,18 @@ export function agentHttpsAgent(tls: ClientTls, keepAlive = true): Agent {
 
 export function agentRequest(
   url: string,
-  opts: { method?: string; path: string; body?: unknown; rawBody?: Buffer | string; agent: Agent },
+  opts: { method?: string; path: string; body?: unknown; rawBody?: Buffer | string; agent: Agent; node?: string },
 ): Promise<AgentReply> {
   const payload = opts.rawBody ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body));
   return new Promise((resolve, reject) => {
     const req = request(new URL(opts.path, url), {
       method: opts.method ?? 'GET',
       agent: opts.agent,
-      headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      headers: {
+        ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }),
+        // The node the caller expects the agent to serve, as the operator sends it.
+        ...(opts.node === undefined ? {} : { 'nodeward-node': opts.node }),
+      },
       timeout: 30_000,
     }, (res) => {
       const chunks: Buffer[] = [];

@@ -17,6 +17,11 @@ export interface AgentConfig {
   hostRoot: string;
   /** PEM: the agent's serving certificate and key, and the CA that issues the operator's client certificate. */
   tls: { certPem: string; keyPem: string; clientCaPem: string };
+  /**
+   * The node this agent serves (`--node-name`, `NODE_NAME` from the downward API). Requests the
+   * operator makes for another node are refused (421) and a credential for another node is not stored.
+   */
+  nodeName?: string;
   /** Subject CN or SAN the client certificate must carry. Default `nodeward-operator`. */
   operatorIdentity?: string;
   /** Where PUT /v1/credential writes, relative to hostRoot. Default `var/lib/nodeward/credential`. */
@@ -80,6 +85,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     verity: config.verity ?? fixtureVeritySource(config.hostRoot),
     credentialDir: underHostRoot(config.hostRoot, config.credentialDir ?? DEFAULT_CREDENTIAL_DIR),
     operatorIdentity: config.operatorIdentity ?? DEFAULT_OPERATOR_IDENTITY,
+    ...(config.nodeName === undefined ? {} : { nodeName: config.nodeName }),
     ...connectionLimits(config),
     tls: config.tls,
     log,

@@ -17,6 +17,8 @@ const OPTIONS = {
   /** Where the EK is (or gets) persisted, TCG's 0x81010001; `none` re-creates the EK for every activation. */
   'ek-handle': { type: 'string', env: 'NODEWARD_EK_HANDLE', default: '0x81010001' },
   'operator-identity': { type: 'string', env: 'NODEWARD_OPERATOR_IDENTITY', default: 'nodeward-operator' },
+  /** The node this agent serves: the Node's name (downward API spec.nodeName). Required. */
+  'node-name': { type: 'string', env: 'NODE_NAME', default: '' },
   'verity-source': { type: 'string', env: 'NODEWARD_VERITY_SOURCE', default: 'dmsetup' },
   'log-level': { type: 'string', env: 'NODEWARD_LOG_LEVEL', default: 'info' },
   /** Seconds an idle operator connection stays open; keep it above the longest policy interval. */
@@ -59,6 +61,13 @@ function parseHandle(s: string, flag = 'ak-handle'): number {
   return n;
 }
 
+/** A Node name (a DNS subdomain, RFC 1123): the agent must know which node it serves. */
+export function parseNodeName(s: string): string {
+  if (s.length === 0) throw new ConfigError('--node-name (or NODE_NAME, from the downward API spec.nodeName) is required');
+  if (s.length > 253 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(s)) throw new ConfigError(`--node-name must be a Node name (DNS subdomain), got ${s}`);
+  return s;
+}
+
 /** Whole seconds in [1, 3600] (a policy interval is at most 1 h), as ms. */
 export function parseKeepAliveTimeout(s: string): number {
   const n = Number(s);
@@ -83,6 +92,7 @@ export async function loadAgentConfig(args: AgentArgs): Promise<AgentConfig & { 
   if (ekHandle === akHandle) throw new ConfigError('--ek-handle and --ak-handle must differ');
   const logLevel = oneOf('log-level', args['log-level'], ['debug', 'info', 'warn', 'error'] as const);
   const keepAliveTimeoutMs = parseKeepAliveTimeout(args['keep-alive-timeout']);
+  const nodeName = parseNodeName(args['node-name']);
   return {
     listen,
     tcti: args.tcti,
@@ -93,6 +103,7 @@ export async function loadAgentConfig(args: AgentArgs): Promise<AgentConfig & { 
       clientCaPem: await readFile(args['client-ca'], 'utf8'),
     },
     operatorIdentity: args['operator-identity'],
+    nodeName,
     credentialDir: args['credential-dir'],
     akType,
     akHandle,

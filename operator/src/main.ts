@@ -15,7 +15,8 @@ import { metrics, recordApiWrite, registry, setNodesByPhase } from './metrics.js
 import { BullRoundScheduler, RoundWorker } from './queue/index.js';
 import { ConvergenceMemo } from './reconcile/convergence-memo.js';
 import { makeNodeReconciler, planInputs, policyKey } from './reconcile/node-reconciler.js';
-import { agentUrlFor, scheduledTargets } from './reconcile/planner.js';
+import { agentUrlFor, internalIpOf, scheduledTargets } from './reconcile/planner.js';
+import { IdentityClaims } from './registration/identity-claims.js';
 import { makeRoundContextProvider } from './reconcile/round-context.js';
 import { WorkQueue } from './reconcile/work-queue.js';
 import { createRoundMetrics, runRound } from './round/index.js';
@@ -92,7 +93,8 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
     const node = informers.node(na.spec.nodeName);
     return {
       nodeName: na.spec.nodeName, attestationName: na.metadata.name, akName: na.status?.identity?.akName,
-      agentUrl: node === undefined ? undefined : agentUrlFor(node, cfg.agentPort),
+      // Credentials go only to the agent proven to serve the node: at the address its identity was proven at.
+      agentUrl: node === undefined || internalIpOf(node) !== na.status?.identity?.agentAddress ? undefined : agentUrlFor(node, cfg.agentPort),
     };
   };
   const enforce = async (na: NodeAttestation, actions: EnforcementAction[]): Promise<void> => {
@@ -114,7 +116,7 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
   // and the node would wait one interval for its next tick.
   const latestAttestation = (nodeName: string): NodeAttestation | undefined => cluster.latestNodeAttestation(informers.nodeAttestation(nodeName));
   const caches = { ...informers, nodeAttestation: latestAttestation };
-  const reconcile = makeNodeReconciler({ cluster, caches, scheduler, registration: { agent }, enforce, plan: planOptions, heartbeatMs: cfg.heartbeatMs, log });
+  const reconcile = makeNodeReconciler({ cluster, caches, scheduler, registration: { agent }, claims: new IdentityClaims(cluster, cfg.namespace), enforce, plan: planOptions, heartbeatMs: cfg.heartbeatMs, log });
   const queue: WorkQueue = new WorkQueue(async (key) => (elector.isLeader() ? reconcile(key) : undefined), {
     concurrency: cfg.reconcileConcurrency,
     onError: (item, e, attempt) => {

@@ -16,7 +16,7 @@ import type { Failure, RoundVerdict } from '@nodeward/attest';
 export interface AttestationTarget {
   nodeName: string;
   policyName: string;
-  /** https://<InternalIP>:<agentPort> */
+  /** https://<node>@<InternalIP>:<agentPort>: the node the agent there must prove it serves, at the address it is reached. */
   agentUrl: string;
   intervalMs: number;
 }

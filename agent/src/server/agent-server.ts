@@ -26,6 +26,12 @@ export interface ServerDeps {
   verity: VeritySourceConfig;
   credentialDir: string;
   operatorIdentity: string;
+  /**
+   * The node this agent serves (the downward API's spec.nodeName). A /v1 request naming another node
+   * (header `nodeward-node`) is refused with 421, and a credential for another node is not stored.
+   * Undefined: no check (tests of the agent alone).
+   */
+  nodeName?: string;
   maxBodyBytes: number;
   /**
    * How long an idle keep-alive connection stays open. Longer than the round interval, so the operator
@@ -58,14 +64,35 @@ function unavailable(what: string, e: unknown): HttpError {
   return new HttpError(503, `${what}.unavailable`, code === 'ENOENT' ? `${what} not present on this node` : `${what} could not be read`);
 }
 
-function checkKeyPair(cred: CredentialFields): void {
+function checkKeyPair(cred: CredentialFields): X509Certificate {
   try {
     const cert = new X509Certificate(cred.certificatePem);
     new X509Certificate(cred.caPem);
     if (!cert.checkPrivateKey(createPrivateKey(cred.privateKeyPem))) throw new Error('mismatch');
+    return cert;
   } catch {
     throw badRequest('credential.invalid', 'certificate, key and CA must parse and the key must match the certificate');
   }
+}
+
+/** The header naming the node the operator expects this agent to serve. */
+export const NODE_HEADER = 'nodeward-node';
+
+/** The DNS names of a certificate's subjectAltName, verbatim. Pure. */
+export function dnsNamesOf(cert: X509Certificate): string[] {
+  return (cert.subjectAltName ?? '').split(', ').filter((n) => n.startsWith('DNS:')).map((n) => n.slice(4));
+}
+
+/** A credential names its node as its DNS SAN: one for another node never replaces this node's. */
+function checkCredentialNode(cert: X509Certificate, nodeName: string | undefined): void {
+  if (nodeName === undefined || dnsNamesOf(cert).includes(nodeName)) return;
+  throw new HttpError(403, 'credential.wrong_node', `the credential is not for node ${nodeName}`);
+}
+
+/** A /v1 request must name this agent's node: the operator's idea of the node at this address is checked, not assumed. */
+function checkNode(req: IncomingMessage, path: string, nodeName: string | undefined): void {
+  if (nodeName === undefined || !path.startsWith('/v1/')) return;
+  if (req.headers[NODE_HEADER] !== nodeName) throw new HttpError(421, 'identity.wrong_node', `this agent serves node ${nodeName}`);
 }
 
 async function takeQuote(d: Pick<ServerDeps, 'tpm' | 'metrics'>, nonce: Buffer, selection: PcrSelection): Promise<QuoteResponse> {
@@ -135,7 +162,7 @@ function routes(d: ServerDeps): Map<string, Handler> {
   r.set('POST /v1/round', async ({ body }) => ok(await answerRound(d, parseRoundRequest(body))));
   r.set('PUT /v1/credential', async ({ body }) => {
     const cred = parseCredentialRequest(body);
-    checkKeyPair(cred);
+    checkCredentialNode(checkKeyPair(cred), d.nodeName);
     await writeCredential(d.credentialDir, cred);
     d.log.info('node credential stored', { dir: d.credentialDir });
     return noContent;
@@ -207,6 +234,7 @@ async function dispatch(req: IncomingMessage, table: Map<string, Handler>, d: Se
   const route = known ? url.pathname : 'other';
   try {
     if (!isOperator(req.socket as TLSSocket, d.operatorIdentity)) throw new HttpError(403, 'auth.forbidden', 'client is not the operator');
+    checkNode(req, url.pathname, d.nodeName);
     if (!handler) throw known ? new HttpError(405, 'request.method_not_allowed', 'method not allowed') : new HttpError(404, 'request.not_found', 'no such path');
     const body = req.method === 'POST' || req.method === 'PUT' ? await parseJsonBody(req, d.maxBodyBytes) : undefined;
     return { route, reply: await handler({ query: url.searchParams, body }) };

@@ -75,10 +75,10 @@ export function verifyImaEntries(state: ImaState, newEntriesBytes: Uint8Array, p
   const alg = templateHashAlgFor(newEntriesBytes, format, p.templateHashAlg, opts.templateHashAlg);
   if (typeof alg !== 'string') return { failures: [alg], state, uncoveredBytes: 0 };
   const parseOpts = { ...opts, templateHashAlg: alg, firstIndex: state.count };
-  return run(state, p, alg, opts, (visit) => {
+  return run(state, p, { alg, bytes: newEntriesBytes.length }, opts, (visit) => {
     if (format === 'binary') scanImaBinaryLog(newEntriesBytes, parseOpts, visit, true);
     else scanImaAsciiLog(newEntriesBytes, parseOpts, visit, true);
-  }, newEntriesBytes.length);
+  });
 }
 
 /**
@@ -106,7 +106,7 @@ export function verifyParsedImaEntries(state: ImaState, entries: readonly ImaEnt
   if (p.templateHashAlg !== undefined && entries.length > 0 && p.templateHashAlg !== alg) {
     return { failures: [logHashAlgMismatch(p.templateHashAlg, alg)], state, uncoveredBytes: 0 };
   }
-  return run(state, p, alg, opts, (visit) => visitAll(entries, visit));
+  return run(state, p, { alg, bytes: 0 }, opts, (visit) => visitAll(entries, visit));
 }
 
 function visitAll(entries: readonly ImaEntry[], visit: (e: ImaEntry) => boolean): void {
@@ -136,8 +136,13 @@ function replayedBanks(state: ImaState, opts: ImaVerifyOptions): readonly ImaBan
   return IMA_BANKS.filter((b) => state.pcr10[b] !== undefined);
 }
 
-/** `inputBytes`: the length of the input `feed` scans (entry offsets are into it), 0 for parsed entries. */
-function run(state: ImaState, policy: CompiledRuntimePolicy, listAlg: HashAlgName, opts: ImaVerifyOptions, feed: (visit: (e: ImaEntry) => boolean) => void, inputBytes = 0): ImaVerifyResult {
+/**
+ * `list.alg`: the list's template hash algorithm; `list.bytes`: the length of the input `feed` scans
+ * (entry offsets are into it), 0 for parsed entries.
+ */
+function run(state: ImaState, policy: CompiledRuntimePolicy, list: { alg: HashAlgName; bytes: number }, opts: ImaVerifyOptions, feed: (visit: (e: ImaEntry) => boolean) => void): ImaVerifyResult {
+  const listAlg = list.alg;
+  const inputBytes = list.bytes;
   const banks = replayedBanks(state, opts);
   const missing = missingBanks(state.pcr10, banks);
   if (banks.length === 0 || missing.length > 0) {

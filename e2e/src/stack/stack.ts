@@ -128,7 +128,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           name, ip, sim,
           startAgent: async () => {
             // Scratch inside the stack directory, which the exit and signal handlers remove (make demo-down).
-            node.agent = await startAgent({ listen: { host: ip, port: AGENT_PORT }, tcti: sim.tcti, hostRoot: sim.hostRoot,
+            node.agent = await startAgent({ listen: { host: ip, port: AGENT_PORT }, tcti: sim.tcti, hostRoot: sim.hostRoot, nodeName: name,
               tls: { ...tls, clientCaPem: pki.operatorCa.certPem }, logger: agentLog, scratchDir: sim.dir });
           },
           stopAgent: async () => { await node.agent?.close(); node.agent = undefined; },

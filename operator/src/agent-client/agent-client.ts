@@ -4,8 +4,8 @@ import type {
 } from '@nodeward/attest';
 
 /**
- * The operator's view of a node's agent API (/v1). `agentUrl` is `https://<InternalIP>:<port>`;
- * the agent's serving certificate must carry that IP as a SAN. Every answer is shape-checked;
+ * The operator's view of a node's agent API (/v1). `agentUrl` is `https://<node>@<InternalIP>:<port>`;
+ * the agent's serving certificate must name that node (a DNS SAN), and the agent must answer for it. Every answer is shape-checked;
  * every failure is an `AgentError`. The contents are still untrusted evidence.
  */
 export interface AgentClient {

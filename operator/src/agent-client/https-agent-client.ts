@@ -1,7 +1,7 @@
 import type { ClientRequest } from 'node:http';
 import https from 'node:https';
 import type { Duplex as Socket } from 'node:stream';
-import { createSecureContext } from 'node:tls';
+import { createSecureContext, type PeerCertificate } from 'node:tls';
 import type {
   ActivateRequest, ActivateResponse, CredentialRequest, EventLogResponse, IdentityResponse, ImaLogResponse,
   QuoteRequest, QuoteResponse, RoundRequest, RoundResponse, VerityStatusResponse,
@@ -60,6 +60,38 @@ interface Call {
   path: string;
   body?: unknown;
   log?: boolean;
+  /** The node the agent must serve (the agent URL's user part). */
+  node?: string;
+}
+
+/** The request header telling the agent which node the operator expects it to serve. */
+export const NODE_HEADER = 'nodeward-node';
+
+/** A serving certificate that does not name the expected node. */
+class WrongNodeError extends Error {
+  readonly code = 'ERR_NODEWARD_WRONG_NODE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'WrongNodeError';
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}
+
+/**
+ * The DNS names of a serving certificate's subjectAltName (Node's `DNS:a, IP Address:b` form),
+ * exactly as written: no wildcard matching, the node name must be there verbatim. Pure.
+ */
+export function certificateDnsNames(subjectAltName: string | undefined): string[] {
+  return (subjectAltName ?? '').split(', ').filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4));
+}
+
+/** checkServerIdentity: the certificate (already chained to the CA) names `node` as a DNS SAN. */
+function servesNode(node: string): (host: string, cert: PeerCertificate) => Error | undefined {
+  return (_host, cert) => {
+    const names = certificateDnsNames(cert.subjectaltname);
+    if (names.includes(node)) return undefined;
+    return new WrongNodeError(`the agent's serving certificate names ${names.length === 0 ? 'no node' : names.join(', ')}, not node ${node}`);
+  };
 }
 
 const KiB = 1024;
@@ -67,8 +99,11 @@ const KiB = 1024;
 export const DEFAULT_MAX_LOG_BODY_BYTES = 16 * KiB * KiB;
 
 /**
- * AgentClient over node:https with mutual TLS. The agent's certificate must chain to `ca` and carry
- * the IP of `agentUrl` as a SAN (Node's default server identity check for an IP host).
+ * AgentClient over node:https with mutual TLS. The agent's certificate must chain to `ca` and, when
+ * `agentUrl` names a node (`https://<node>@<ip>:<port>`, as the operator's URLs always do), carry
+ * that node name as a DNS SAN, checked on every connection; the request then also tells the agent
+ * the node (header `nodeward-node`). A URL without a node falls back to Node's default check (the
+ * IP as a SAN); only tests use it.
  */
 export class HttpsAgentClient implements AgentClient {
   private readonly agent: IdleCappedAgent;
@@ -143,6 +178,10 @@ export class HttpsAgentClient implements AgentClient {
   private async call(agentUrl: string, c: Call): Promise<unknown> {
     const url = new URL(`/${AGENT_API_VERSION}/${c.path}`, agentUrl);
     if (url.protocol !== 'https:') throw new AgentError('unreachable', `agent URL is not https: ${agentUrl}`);
+    const node = decodeURIComponent(url.username);
+    url.username = '';
+    url.password = '';
+    if (node !== '') c = { ...c, node };
     const { status, body } = await this.exchange(url, c).catch((e: unknown) => {
       // The agent closed an idle keep-alive socket just as it was reused (Node's request.reusedSocket
       // race): the request never reached it, so one retry on a fresh socket is safe.
@@ -150,6 +189,7 @@ export class HttpsAgentClient implements AgentClient {
       throw e;
     });
     const json = parseJson(body, status);
+    if (status === 421) throw new AgentError('wrong_node', `the agent at ${url.host} does not serve node ${c.node ?? '(unnamed)'} (421 ${agentErrorCode(json) ?? ''})`, status, agentErrorCode(json));
     if (status < 200 || status > 299) {
       const code = agentErrorCode(json);
       throw new AgentError('http_status', `agent answered ${status}${code === undefined ? '' : ` (${code})`}`, status, code);
@@ -164,7 +204,11 @@ export class HttpsAgentClient implements AgentClient {
     return new Promise((resolve, reject) => {
       const req = https.request(url, {
         method: c.method, agent: this.agent,
-        headers: { accept: 'application/json', ...(payload && { 'content-type': 'application/json', 'content-length': payload.length }) },
+        headers: { accept: 'application/json', ...(payload && { 'content-type': 'application/json', 'content-length': payload.length }), ...(c.node === undefined ? {} : { [NODE_HEADER]: c.node }) },
+        // The node, not the address, is the agent's identity: its serving certificate must name it. The
+        // servername also keys the agent's socket pool and TLS session cache, so no connection or session
+        // checked for one node is reused for another at the same address.
+        ...(c.node === undefined ? {} : { servername: c.node, checkServerIdentity: servesNode(c.node) }),
       });
       const fail = (e: AgentError): void => { reject(e); req.destroy(); };
       const timer = setTimeout(() => fail(new AgentError('timeout', `agent did not answer within ${timeoutMs} ms`)), timeoutMs);
@@ -225,6 +269,7 @@ function parseJson(body: Buffer, status: number): unknown {
 
 function transportError(e: unknown): AgentError {
   if (e instanceof AgentError) return e;
+  if (e instanceof WrongNodeError) return new AgentError('wrong_node', e.message);
   const code = (e as { code?: unknown }).code;
   const detail = e instanceof Error ? e.message : String(e);
   return new AgentError('unreachable', `agent unreachable${typeof code === 'string' ? ` (${code})` : ''}: ${detail}`);

@@ -456,6 +456,10 @@ export interface TpmIdentity {
    * Schema: format date-time.
    */
   registeredAt?: string;
+  /**
+   * The node's InternalIP at which the agent last proved this identity (TPM activation). A Node whose address differs is re-verified before any round goes there.
+   */
+  agentAddress?: string;
 }
 
 export interface AttestationFailure {

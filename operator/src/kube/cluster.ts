@@ -30,13 +30,16 @@ export interface Cluster {
 
   createEvent(event: ClusterEvent): Promise<void>;
 
-  getSecret(namespace: string, name: string): Promise<{ data: Record<string, string>; annotations: Record<string, string> } | undefined>;
+  getSecret(namespace: string, name: string): Promise<{ data: Record<string, string>; annotations: Record<string, string>; resourceVersion?: string } | undefined>;
   /** Create; resolves false if it already exists (the existing one wins). */
   createSecret(namespace: string, name: string, data: Record<string, string>, meta?: { labels?: Record<string, string>; annotations?: Record<string, string> }): Promise<boolean>;
   /** SSA of the secret's data (string values, stored base64 by the API server). */
   applySecret(namespace: string, name: string, data: Record<string, string>, meta?: { labels?: Record<string, string>; annotations?: Record<string, string> }): Promise<void>;
-  /** Idempotent; resolves true when something was deleted. */
-  deleteSecret(namespace: string, name: string): Promise<boolean>;
+  /**
+   * Idempotent; resolves true when something was deleted. With `resourceVersion`, deletes only that
+   * version (a newer one, or none, resolves false): a compare-and-delete.
+   */
+  deleteSecret(namespace: string, name: string, resourceVersion?: string): Promise<boolean>;
 
   getConfigMap(namespace: string, name: string): Promise<ConfigMapView | undefined>;
   applyConfigMap(namespace: string, name: string, data: Record<string, string>): Promise<void>;

@@ -208,8 +208,11 @@ describe('KubeCluster against a real API server', () => {
     expect(await cluster.createSecret('nodeward-system', 's1', { a: 'two' })).toBe(false);
     expect((await cluster.getSecret('nodeward-system', 's1'))!.data).toEqual({ a: 'one' });
     await cluster.applySecret('nodeward-system', 's2', { b: 'x' }, { annotations: { serial: '01' } });
-    expect(await cluster.getSecret('nodeward-system', 's2')).toEqual({ data: { b: 'x' }, annotations: { serial: '01' } });
-    expect(await cluster.deleteSecret('nodeward-system', 's2')).toBe(true);
+    const s2 = await cluster.getSecret('nodeward-system', 's2');
+    expect(s2).toEqual({ data: { b: 'x' }, annotations: { serial: '01' }, resourceVersion: expect.stringMatching(/^\d+$/) as unknown });
+    // Compare-and-delete: another version is not deleted; the one read is.
+    expect(await cluster.deleteSecret('nodeward-system', 's2', '1')).toBe(false);
+    expect(await cluster.deleteSecret('nodeward-system', 's2', s2!.resourceVersion)).toBe(true);
     expect(await cluster.deleteSecret('nodeward-system', 's2')).toBe(false);
     await cluster.applyConfigMap('nodeward-system', 'nodeward-crl', { 'crl.pem': 'x' });
     expect((await cluster.getConfigMap('nodeward-system', 'nodeward-crl'))!.data).toEqual({ 'crl.pem': 'x' });

@@ -165,11 +165,11 @@ export class KubeCluster implements Cluster {
     }));
   }
 
-  async getSecret(namespace: string, name: string): Promise<{ data: Record<string, string>; annotations: Record<string, string> } | undefined> {
+  async getSecret(namespace: string, name: string): Promise<{ data: Record<string, string>; annotations: Record<string, string>; resourceVersion?: string } | undefined> {
     const s = await ignoreNotFound(kubeCall(() => this.core.readNamespacedSecret({ namespace, name })));
     if (s === undefined) return undefined;
     const data = Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
-    return { data, annotations: s.metadata?.annotations ?? {} };
+    return { data, annotations: s.metadata?.annotations ?? {}, ...(s.metadata?.resourceVersion === undefined ? {} : { resourceVersion: s.metadata.resourceVersion }) };
   }
 
   async createSecret(namespace: string, name: string, data: Record<string, string>, meta: { labels?: Record<string, string>; annotations?: Record<string, string> } = {}): Promise<boolean> {
@@ -189,9 +189,16 @@ export class KubeCluster implements Cluster {
     await kubeCall(() => this.core.patchNamespacedSecret({ namespace, name, body, fieldManager: FIELD_MANAGER, force: true }, SSA));
   }
 
-  async deleteSecret(namespace: string, name: string): Promise<boolean> {
+  async deleteSecret(namespace: string, name: string, resourceVersion?: string): Promise<boolean> {
     this.countWrite('delete', 'secrets');
-    return (await ignoreNotFound(kubeCall(() => this.core.deleteNamespacedSecret({ namespace, name })))) !== undefined;
+    const body = resourceVersion === undefined ? {} : { body: { preconditions: { resourceVersion } } };
+    try {
+      return (await ignoreNotFound(kubeCall(() => this.core.deleteNamespacedSecret({ namespace, name, ...body })))) !== undefined;
+    } catch (e) {
+      // A failed precondition (another version now) is a 409.
+      if (resourceVersion !== undefined && isConflict(e)) return false;
+      throw e;
+    }
   }
 
   async getConfigMap(namespace: string, name: string): Promise<ConfigMapView | undefined> {

@@ -10,7 +10,8 @@ export class MemoryCluster implements Cluster {
   nodes = new Map<string, NodeView>();
   attestations = new Map<string, NodeAttestation>();
   policyStatus = new Map<string, NonNullable<NodeAttestationPolicy['status']>>();
-  secrets = new Map<string, { data: Record<string, string>; annotations: Record<string, string> }>();
+  secrets = new Map<string, { data: Record<string, string>; annotations: Record<string, string>; resourceVersion?: string }>();
+  private secretVersion = 0;
   configMaps = new Map<string, Record<string, string>>();
   events: ClusterEvent[] = [];
   writes: string[] = [];
@@ -111,17 +112,18 @@ export class MemoryCluster implements Cluster {
   async createSecret(namespace: string, name: string, data: Record<string, string>, meta: { annotations?: Record<string, string> } = {}): Promise<boolean> {
     if (this.secrets.has(`${namespace}/${name}`)) return false;
     this.write(`create secret/${name}`);
-    this.secrets.set(`${namespace}/${name}`, { data: { ...data }, annotations: { ...(meta.annotations ?? {}) } });
+    this.secrets.set(`${namespace}/${name}`, { data: { ...data }, annotations: { ...(meta.annotations ?? {}) }, resourceVersion: String(++this.secretVersion) });
     return Promise.resolve(true);
   }
   async applySecret(namespace: string, name: string, data: Record<string, string>, meta: { annotations?: Record<string, string> } = {}): Promise<void> {
     this.check('applySecret');
     this.write(`apply secret/${name}`);
-    this.secrets.set(`${namespace}/${name}`, { data: { ...data }, annotations: { ...(meta.annotations ?? {}) } });
+    this.secrets.set(`${namespace}/${name}`, { data: { ...data }, annotations: { ...(meta.annotations ?? {}) }, resourceVersion: String(++this.secretVersion) });
     return Promise.resolve();
   }
-  async deleteSecret(namespace: string, name: string): Promise<boolean> {
+  async deleteSecret(namespace: string, name: string, resourceVersion?: string): Promise<boolean> {
     this.check('deleteSecret');
+    if (resourceVersion !== undefined && this.secrets.get(`${namespace}/${name}`)?.resourceVersion !== resourceVersion) return Promise.resolve(false);
     this.write(`delete secret/${name}`);
     return Promise.resolve(this.secrets.delete(`${namespace}/${name}`));
   }

@@ -4,6 +4,7 @@ import { silentLogger } from '../log.js';
 import type { AttestationTarget, RoundScheduler } from '../ports.js';
 import type { TpmChecks } from '../registration/register-identity.js';
 import type { NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
+import { IdentityClaims } from '../registration/identity-claims.js';
 import { makeNodeReconciler, policyKey } from './node-reconciler.js';
 
 const name = Buffer.from('000b' + '11'.repeat(32), 'hex');
@@ -25,6 +26,7 @@ function setup(policies: NodeAttestationPolicy[], nodes: NodeView[], ensure?: Ro
   const run = makeNodeReconciler({
     cluster, scheduler, heartbeatMs: 300_000, log: silentLogger, schedulerTimeoutMs: 50, plan: { agentPort: 9443, defaultIntervalMs: 30_000 },
     caches: { policies: () => policies, nodes: () => nodes, nodeAttestations: () => [...cluster.attestations.values()] as NodeAttestation[], configMap: () => ({ metadata: { name: 'a' }, data: { 'ca.pem': 'PEM' } }) },
+    claims: new IdentityClaims(cluster, 'nodeward-system'),
     registration: {
       tpm,
       agent: { identity: async () => Promise.resolve({ ekCertificates: [{ keyType: 'rsa', der: 'AA==' }], ekPublic: 'AA==', akPublic: 'AAEC', akName: name.toString('hex'), tpm: { manufacturer: 'x', firmwareVersion: '1' } }),
@@ -62,21 +64,21 @@ describe('node reconciler', () => {
     const { cluster, run, schedule, enforced } = setup([policy('p', { r: 'w' })], [node('n1', { r: 'w' })]);
     await run('n1');
     const na = cluster.attestations.get('n1')!;
-    na.status = { phase: 'Registered', identity: { akName: name.toString('hex'), akPublic: 'AAEC', ekCertificateFingerprint: 'f'.repeat(64) } };
+    na.status = { phase: 'Registered', identity: { akName: name.toString('hex'), akPublic: 'AAEC', ekCertificateFingerprint: 'f'.repeat(64), agentAddress: '10.0.0.9' } };
     const before = enforced.length;
     // The convergence's status write fails: the schedule is already there.
     cluster.failNext('applyNodeAttestationStatus', new Error('API server down'));
     await expect(run('n1')).rejects.toThrow('API server down');
-    expect(schedule.get('n1')).toMatchObject({ nodeName: 'n1', agentUrl: 'https://10.0.0.9:9443' });
+    expect(schedule.get('n1')).toMatchObject({ nodeName: 'n1', agentUrl: 'https://n1@10.0.0.9:9443' });
     expect(enforced.length).toBe(before);
   });
 
   it('converges enforcement and schedules a registered node', async () => {
     const { cluster, run, schedule, enforced } = setup([policy('p', { r: 'w' })], [node('n1', { r: 'w' })]);
     await run('n1');
-    cluster.attestations.get('n1')!.status = { phase: 'Untrusted', identity: { ekCertificateFingerprint: 'f'.repeat(64), akName: name.toString('hex'), akPublic: 'AAEC' }, enforcement: { tainted: true } };
+    cluster.attestations.get('n1')!.status = { phase: 'Untrusted', identity: { ekCertificateFingerprint: 'f'.repeat(64), akName: name.toString('hex'), akPublic: 'AAEC', agentAddress: '10.0.0.9' }, enforcement: { tainted: true } };
     expect(await run('n1')).toBeUndefined();
-    expect(schedule.get('n1')).toEqual({ nodeName: 'n1', policyName: 'p', agentUrl: 'https://10.0.0.9:9443', intervalMs: 30_000 });
+    expect(schedule.get('n1')).toEqual({ nodeName: 'n1', policyName: 'p', agentUrl: 'https://n1@10.0.0.9:9443', intervalMs: 30_000 });
     expect(enforced[0]![1][0]).toEqual({ kind: 'taint', op: 'apply', key: 'attestation.nodeward.io/untrusted', effect: 'NoSchedule' });
   });
 
@@ -117,7 +119,7 @@ describe('node reconciler', () => {
   });
 
   const registered = (status: NonNullable<NodeAttestation['status']>): NonNullable<NodeAttestation['status']> => ({
-    identity: { ekCertificateFingerprint: 'f'.repeat(64), akName: name.toString('hex'), akPublic: 'AAEC' }, ...status,
+    identity: { ekCertificateFingerprint: 'f'.repeat(64), akName: name.toString('hex'), akPublic: 'AAEC', agentAddress: '10.0.0.9' }, ...status,
   });
 
   it('keeps the attestation and enforcement of a node that left the selector while enforced, and says so once', async () => {

@@ -1,17 +1,22 @@
+import { createHash } from 'node:crypto';
+import type { Failure } from '@nodeward/attest';
 import { OUR_TAINT_KEYS, actionsFor, type EnforcementAction } from '../decide/actions.js';
-import { decideActions, type Decision } from '../decide/decide-actions.js';
 import { freshnessWindowMs, msUntilStale } from '../decide/freshness.js';
 import type { Cluster } from '../kube/cluster.js';
 import type { Logger } from '../log.js';
 import type { AttestationTarget, RoundScheduler } from '../ports.js';
+import { AgentError } from '../agent-client/agent-error.js';
+import { decideActions, type Decision } from '../decide/decide-actions.js';
+import type { IdentityClaims } from '../registration/identity-claims.js';
+import { identityFailure, type IdentityFailure } from '../registration/identity-failure.js';
 import { registerIdentity, trustAnchorsFrom, type RegistrationDeps } from '../registration/register-identity.js';
 import { CONDITION, REASON, findCondition, sameConditions, setConditions, type ConditionInput } from '../status/conditions.js';
 import { currentState, recordDecision, type StatusDeps } from '../status/outcome-handler.js';
 import type { Identity, NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
 import { ANNOTATION } from '../status/resources.js';
-import { planNode, plan, type DesiredAttestation, type NodePlan, type PlanInputs, type PlanOptions } from './planner.js';
 import { policyConditions } from './policy-conditions.js';
 import { attestationFor, findNode, makeRuntimePolicyLoader, type RoundContextCaches } from './round-context.js';
+import { internalIpOf, planNode, plan, type DesiredAttestation, type NodePlan, type PlanInputs, type PlanOptions } from './planner.js';
 import type { ReconcileResult } from './work-queue.js';
 
 export interface NodeReconcilerDeps {
@@ -19,6 +24,8 @@ export interface NodeReconcilerDeps {
   caches: RoundContextCaches;
   scheduler: RoundScheduler;
   registration: RegistrationDeps;
+  /** Which node holds which TPM (EK and AK): one NodeAttestation each. */
+  claims: Pick<IdentityClaims, 'claim' | 'otherHolder' | 'release' | 'drop'>;
   /** Converge enforcement for one NodeAttestation (the Enforcer, bound to the agent URL). */
   enforce: (na: NodeAttestation, actions: EnforcementAction[]) => Promise<void>;
   plan: PlanOptions;
@@ -78,7 +85,7 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
       return { requeueAfterMs: 1000 };
     }
     if (p.target === undefined) return { requeueAfterMs: 30_000 };
-    const reg = await ensureRegistered(existing, policy, p.target.agentUrl);
+    const reg = await ensureIdentity(existing, policy, p.target);
     return reg ?? attest(existing, policy, p.target);
   };
 
@@ -132,15 +139,76 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
     deps.log.warn('node left its policy while enforced; enforcement kept', { node: h.nodeName, policy: h.policyName });
   };
 
-  /** Register when the NodeAttestation has no identity, or re-register an approved new identity. */
-  const ensureRegistered = async (na: NodeAttestation, policy: NodeAttestationPolicy, agentUrl: string): Promise<ReconcileResult | undefined> => {
+  /** The node's TPM identity is registered, and proven at the node's current address. */
+  const ensureIdentity = async (na: NodeAttestation, policy: NodeAttestationPolicy, target: AttestationTarget): Promise<ReconcileResult | undefined> => {
+    const node = findNode(deps.caches, na.spec.nodeName);
+    const address = node === undefined ? undefined : internalIpOf(node);
+    return await ensureRegistered(na, policy, target.agentUrl, address) ?? await ensureAddressVerified(na, policy, target, address);
+  };
+
+  /**
+   * Register when the NodeAttestation has no identity, or re-register an approved new identity. The
+   * TPM is bound to this node only if no other NodeAttestation holds its EK or AK (an atomic claim):
+   * a second Node naming a registered node's address or TPM fails here, never takes it over.
+   */
+  const ensureRegistered = async (na: NodeAttestation, policy: NodeAttestationPolicy, agentUrl: string, address: string | undefined): Promise<ReconcileResult | undefined> => {
     const { approve, held, needed } = registrationNeed(na);
     if (!needed) return undefined;
     const r = await registerIdentity(deps.registration, { agentUrl, spec: policy.spec, trustAnchorsPem: trustAnchors(policy) });
-    if (!r.ok) return refuse(na, r.failures.map((f) => `${f.id}: ${f.message}`).join('; '));
-    if (held && approve !== undefined && r.identity.akName !== approve.toLowerCase()) return refuse(na, `the agent's AK ${r.identity.akName} is not the approved ${approve}`);
-    await accept(na, r.identity, held, approve !== undefined);
+    if (!r.ok) return refuse(na, r.failures);
+    if (held && approve !== undefined && r.identity.akName !== approve.toLowerCase()) return refuse(na, [], `the agent's AK ${r.identity.akName} is not the approved ${approve}`);
+    const claim = await deps.claims.claim(na.spec.nodeName, r.identity);
+    if (!claim.ok) {
+      return refuse(na, [identityFailure('ClaimedByOtherNode', `the TPM at this node's address (EK ${r.identity.ekCertificateFingerprint}, AK ${r.identity.akName}) is registered to node ${claim.holder}`, { holder: claim.holder })], undefined, claim.holder);
+    }
+    const previous = na.status?.identity;
+    await accept(na, { ...r.identity, ...(address === undefined ? {} : { agentAddress: address }) }, held, approve !== undefined);
+    if (previous?.akPublic !== undefined) await deps.claims.drop(na.spec.nodeName, previous, r.identity);
     return { requeueAfterMs: 1000 };
+  };
+
+  /**
+   * A Node's address is its kubelet's word: when it differs from the one the identity was proven at,
+   * no round goes there (the round context skips it) until the agent there proves, by TPM activation,
+   * that it holds this node's registered EK and AK. Anything else is an identity failure on this node.
+   */
+  const ensureAddressVerified = async (na: NodeAttestation, policy: NodeAttestationPolicy, target: AttestationTarget, address: string | undefined): Promise<ReconcileResult | undefined> => {
+    const registered = na.status?.identity;
+    if (registered === undefined || address === undefined || registered.agentAddress === address) return undefined;
+    await deps.scheduler.remove(na.spec.nodeName);
+    const r = await registerIdentity(deps.registration, { agentUrl: target.agentUrl, spec: policy.spec, trustAnchorsPem: trustAnchors(policy) }).catch((e: unknown) => {
+      if (e instanceof AgentError) return e;
+      throw e;
+    });
+    // Nothing answers at the new address: a miss each interval, as a silent agent's rounds are (never Trusted by moving away).
+    if (r instanceof AgentError) return addressMiss(na, policy, target, r);
+    const failures = r.ok ? await mismatchAt(na.spec.nodeName, registered, r.identity, address) : r.failures;
+    if (failures.length === 0) {
+      await deps.cluster.applyNodeAttestationStatus(na.metadata.name, { ...na.status, identity: { ...registered, agentAddress: address } });
+      deps.log.info('node address re-verified', { node: na.spec.nodeName, address });
+      return { requeueAfterMs: 1000 };
+    }
+    const at = now();
+    const outcome = { kind: 'identity-changed' as const, nodeName: na.spec.nodeName, policyName: policy.metadata.name, at, failures, akName: registered.akName };
+    await recordDecision(statusDeps(), na, policy, decideActions(policy.spec, { kind: 'identity-changed', failures }, currentState(na)), outcome);
+    await identityEvent(na, failures[0]!);
+    return { requeueAfterMs: deps.registrationRetryMs ?? 30_000 };
+  };
+
+  const addressMiss = async (na: NodeAttestation, policy: NodeAttestationPolicy, target: AttestationTarget, e: AgentError): Promise<ReconcileResult> => {
+    const error = `re-verifying the node's new address: ${e.message}`;
+    const outcome = { kind: 'unreachable' as const, nodeName: na.spec.nodeName, policyName: policy.metadata.name, at: now(), error };
+    await recordDecision(statusDeps(), na, policy, decideActions(policy.spec, { kind: 'unreachable', error }, currentState(na)), outcome);
+    return { requeueAfterMs: target.intervalMs };
+  };
+
+  /** Failures when the TPM found at a node's new address is not the one registered for it. */
+  const mismatchAt = async (nodeName: string, registered: Identity, found: Identity, address: string): Promise<IdentityFailure[]> => {
+    if (found.ekCertificateFingerprint === registered.ekCertificateFingerprint && found.akName === registered.akName) return [];
+    const holder = await deps.claims.otherHolder(nodeName, found);
+    return holder === undefined
+      ? [identityFailure('ChangedAtNewAddress', `the agent at the node's new address ${address} holds a TPM other than the registered one (AK ${found.akName}, registered ${registered.akName})`, { address })]
+      : [identityFailure('AddressServesOtherNode', `the node's new address ${address} is node ${holder}'s agent (AK ${found.akName})`, { address, holder })];
   };
 
   const trustAnchors = (policy: NodeAttestationPolicy): string[] | undefined => {
@@ -148,10 +216,27 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
     return ref === undefined ? undefined : trustAnchorsFrom(policy.spec, deps.caches.configMap(ref.namespace, ref.name)?.data);
   };
 
-  const refuse = async (na: NodeAttestation, message: string): Promise<ReconcileResult> => {
+  /** Registration refused: Registered False, the first failure as lastFailure, and an identity.* failure as a Warning Event. */
+  const refuse = async (na: NodeAttestation, failures: readonly Failure[], note?: string, holder?: string): Promise<ReconcileResult> => {
+    const message = note ?? failures.map((f) => `${f.id}: ${f.message}`).join('; ');
     const conditions = setConditions(na.status?.conditions, [{ type: CONDITION.Registered, status: 'False', reason: REASON.RegistrationFailed, message }], na.metadata.generation, now());
-    await deps.cluster.applyNodeAttestationStatus(na.metadata.name, { ...na.status, phase: na.status?.phase ?? 'Pending', conditions });
+    const first = failures[0];
+    await deps.cluster.applyNodeAttestationStatus(na.metadata.name, {
+      ...na.status, phase: na.status?.phase ?? 'Pending', conditions,
+      ...(first === undefined ? {} : { lastFailure: { reason: first.id, detail: first.message.slice(0, 4096) } }),
+    });
+    if (first?.id.startsWith('identity.') === true) await identityEvent(na, first, holder);
     return { requeueAfterMs: deps.registrationRetryMs ?? 30_000 };
+  };
+
+  /** A Warning Event on the node (and on the other node, when one holds the TPM), posted once per failure and holder. */
+  const identityEvent = async (na: NodeAttestation, f: Failure, holder?: string): Promise<void> => {
+    const other = holder ?? (typeof f.context?.['holder'] === 'string' ? f.context['holder'] : undefined);
+    await deps.cluster.createEvent({
+      type: 'Warning', reason: 'IdentityRefused', message: `node ${na.spec.nodeName}: ${f.id}: ${f.message}`.slice(0, 1024),
+      involved: [{ kind: 'Node', name: na.spec.nodeName }, { kind: 'NodeAttestation', name: na.metadata.name }, ...(other === undefined ? [] : [{ kind: 'Node' as const, name: other }])],
+      id: `identity-${createHash('sha256').update(`${na.metadata.uid ?? na.metadata.name}/${f.id}/${other ?? ''}`).digest('hex').slice(0, 32)}`,
+    });
   };
 
   /** Record the identity (an approved re-registration keeps phase and enforcement until a round passes). */
@@ -191,6 +276,8 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
       await deps.enforce(na, lift);
     }
     await deps.cluster.deleteNodeAttestation(p.deletion!.name);
+    // The TPM is free for another node only once this NodeAttestation is really gone.
+    if (na?.status?.identity !== undefined) await deps.claims.release(p.nodeName, na.status.identity);
     deps.log.info('node no longer attested', { node: p.nodeName, reason: p.deletion!.reason });
     return;
   };

@@ -50,7 +50,7 @@ describe('planNode', () => {
       name: 'n1', nodeName: 'n1', policyName: 'workers',
       ownerReference: { apiVersion: 'attestation.nodeward.io/v1alpha1', kind: 'NodeAttestationPolicy', name: 'workers', uid: 'uid-workers', controller: true, blockOwnerDeletion: true },
     });
-    expect(p.target).toEqual({ nodeName: 'n1', policyName: 'workers', agentUrl: 'https://10.0.0.1:9443', intervalMs: 90_000 });
+    expect(p.target).toEqual({ nodeName: 'n1', policyName: 'workers', agentUrl: 'https://n1@10.0.0.1:9443', intervalMs: 90_000 });
     expect(p.removeSchedule).toBe(false);
     expect(p.conflict).toBeUndefined();
     expect(p.deletion).toBeUndefined();
@@ -60,7 +60,7 @@ describe('planNode', () => {
     const p = planNode('n1', inputs({ policies: [zoneA, workers], nodes: [node('n1', { role: 'worker', zone: 'a' })], nodeAttestations: [na('n1', 'workers')] }), opts);
     expect(p.conflict).toEqual({ nodeName: 'n1', policyNames: ['workers', 'zone-a'], existing: 'n1' });
     expect(p.desired).toBeUndefined();
-    expect(p.target).toEqual({ nodeName: 'n1', policyName: 'workers', agentUrl: 'https://10.0.0.1:9443', intervalMs: 90_000 });
+    expect(p.target).toEqual({ nodeName: 'n1', policyName: 'workers', agentUrl: 'https://n1@10.0.0.1:9443', intervalMs: 90_000 });
     expect(p.deletion).toBeUndefined();
     expect(p.removeSchedule).toBe(false);
   });
@@ -189,7 +189,7 @@ describe('plan', () => {
     const a = policy('a', {});
     const w1 = node('w1');
     const p = planNode('w1', { policies: [a], nodes: noScan([]), nodeAttestations: noScan([]), node: (n) => (n === 'w1' ? w1 : undefined), nodeAttestation: () => undefined }, opts);
-    expect(p.target?.agentUrl).toBe('https://10.0.0.1:9443');
+    expect(p.target?.agentUrl).toBe('https://w1@10.0.0.1:9443');
   });
 });
 
@@ -213,8 +213,8 @@ describe('scheduledTargets', () => {
       ],
     };
     expect(scheduledTargets(inputs, opts)).toEqual([
-      { nodeName: 'ok', policyName: 'workers', agentUrl: 'https://10.0.0.1:9443', intervalMs: 10_000 },
-      { nodeName: 'conflict', policyName: 'workers', agentUrl: 'https://10.0.0.1:9443', intervalMs: 10_000 },
+      { nodeName: 'ok', policyName: 'workers', agentUrl: 'https://ok@10.0.0.1:9443', intervalMs: 10_000 },
+      { nodeName: 'conflict', policyName: 'workers', agentUrl: 'https://conflict@10.0.0.1:9443', intervalMs: 10_000 },
     ]);
   });
 });
@@ -223,7 +223,7 @@ describe('helpers', () => {
   it.each([['30s', 30_000], ['1m30s', 90_000], ['500ms', 500], ['1.5h', 5_400_000], ['1h', 3_600_000], ['', undefined], ['10', undefined], ['5d', undefined], [undefined, undefined]])(
     'parseDurationMs(%p) = %p', (text, ms) => expect(parseDurationMs(text)).toBe(ms));
   it('brackets IPv6 agent addresses', () => {
-    expect(agentUrlFor(node('n', {}, 'fd00::1'), 9443)).toBe('https://[fd00::1]:9443');
+    expect(agentUrlFor(node('n', {}, 'fd00::1'), 9443)).toBe('https://n@[fd00::1]:9443');
     expect(agentUrlFor(node('n', {}, null), 9443)).toBeUndefined();
   });
 });

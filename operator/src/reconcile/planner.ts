@@ -188,11 +188,21 @@ function desiredFor(nodeName: string, policy: NodeAttestationPolicy): DesiredAtt
   };
 }
 
-/** `https://<InternalIP>:<agentPort>`; IPv6 addresses are bracketed. Undefined without an InternalIP. */
-export function agentUrlFor(node: NodeView, agentPort: number): string | undefined {
+/** The Node's InternalIP as its status reports it (the kubelet's word, never its identity); undefined without one. */
+export function internalIpOf(node: NodeView): string | undefined {
   const ip = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
-  if (ip === undefined || ip === '') return undefined;
-  return `https://${ip.includes(':') ? `[${ip}]` : ip}:${agentPort}`;
+  return ip === undefined || ip === '' ? undefined : ip;
+}
+
+/**
+ * `https://<node>@<InternalIP>:<agentPort>`; IPv6 addresses are bracketed. Undefined without an
+ * InternalIP. The user part names the node the agent must prove it serves: the agent client checks
+ * the serving certificate names it and tells the agent, which refuses to answer for another node.
+ */
+export function agentUrlFor(node: NodeView, agentPort: number): string | undefined {
+  const ip = internalIpOf(node);
+  if (ip === undefined) return undefined;
+  return `https://${node.metadata.name}@${ip.includes(':') ? `[${ip}]` : ip}:${agentPort}`;
 }
 
 function targetFor(node: NodeView, policy: NodeAttestationPolicy, options: PlanOptions): AttestationTarget | undefined {

@@ -16,7 +16,7 @@ const policy: NodeAttestationPolicy = {
 };
 const na = (akPublic?: string): NodeAttestation => ({
   metadata: { name: 'n1' }, spec: { nodeName: 'n1', policyName: 'p' },
-  status: { identity: { ekCertificateFingerprint: 'e'.repeat(64), akName: '000b' + 'a'.repeat(64), ...(akPublic ? { akPublic } : {}) } },
+  status: { identity: { ekCertificateFingerprint: 'e'.repeat(64), akName: '000b' + 'a'.repeat(64), agentAddress: '10.1.2.3', ...(akPublic ? { akPublic } : {}) } },
 });
 const node: NodeView = { metadata: { name: 'n1' }, status: { addresses: [{ type: 'InternalIP', address: '10.1.2.3' }] } };
 
@@ -38,7 +38,7 @@ describe('RoundContextProvider', () => {
   it('builds the round context from the caches', () => {
     const { get } = provider(cm('{}', '1'));
     expect(get('n1')).toEqual({
-      target: { nodeName: 'n1', policyName: 'p', agentUrl: 'https://10.1.2.3:9443', intervalMs: 10_000 },
+      target: { nodeName: 'n1', policyName: 'p', agentUrl: 'https://n1@10.1.2.3:9443', intervalMs: 10_000 },
       policy: {
         akPublic: Buffer.from([0, 1, 2]),
         pcrSelection: { sha256: [0, 7, 10] },
@@ -54,13 +54,21 @@ describe('RoundContextProvider', () => {
     });
   });
 
+  it('skips the round while the node\'s address is not the one its identity was proven at', () => {
+    const moved = na('AAEC');
+    moved.status!.identity!.agentAddress = '10.9.9.9';
+    expect(provider(cm('{}', '1'), [moved]).get('n1')).toBeUndefined();
+    delete moved.status!.identity!.agentAddress;
+    expect(provider(cm('{}', '1'), [moved]).get('n1')).toBeUndefined();
+  });
+
   it('uses the indexed lookups when the caches have them, never scanning the lists', () => {
     const scan = (): never => { throw new Error('list scanned'); };
     const get = makeRoundContextProvider({
       policies: () => [policy], nodeAttestations: scan, nodes: scan, configMap: () => cm('{}', '1'),
       nodeAttestation: (n) => (n === 'n1' ? na('AAEC') : undefined), node: (n) => (n === 'n1' ? node : undefined),
     }, { agentPort: 9443, defaultIntervalMs: 30_000, log: silentLogger, parseRuntimePolicy: () => ({ warnings: [] }) as unknown as CompiledRuntimePolicy });
-    expect(get('n1')?.target.agentUrl).toBe('https://10.1.2.3:9443');
+    expect(get('n1')?.target.agentUrl).toBe('https://n1@10.1.2.3:9443');
     expect(get('n2')).toBeUndefined();
   });
 

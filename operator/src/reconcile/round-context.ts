@@ -5,7 +5,7 @@ import type { RoundContext, RoundContextProvider } from '../ports.js';
 import type { ConfigMapView, NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
 import { parseDurationMs } from './duration.js';
 import { runtimePolicySource } from './runtime-policy-source.js';
-import { agentUrlFor } from './planner.js';
+import { agentUrlFor, internalIpOf } from './planner.js';
 
 export interface RoundContextCaches {
   policies(): NodeAttestationPolicy[];
@@ -126,7 +126,7 @@ export const findNode = (c: RoundContextCaches, name: string): NodeView | undefi
 /**
  * RoundContextProvider over the informer caches every replica keeps. Parsed runtime policies are
  * cached by ConfigMap resourceVersion. Undefined (round skipped) when the node is not attested,
- * not registered, has no address, or its runtime policy is missing or invalid (logged).
+ * not registered, has no address or one its identity was not proven at, or its runtime policy is missing or invalid (logged).
  */
 export function makeRoundContextProvider(caches: RoundContextCaches, o: RoundContextOptions): RoundContextProvider {
   const load = makeRuntimePolicyLoader(caches, o.parseRuntimePolicy, (id, policy) => logWarnings(o.log, id, policy));
@@ -159,6 +159,8 @@ export function makeRoundContextProvider(caches: RoundContextCaches, o: RoundCon
     const node = findNode(caches, nodeName);
     const agentUrl = node === undefined ? undefined : agentUrlFor(node, o.agentPort);
     if (policy === undefined || agentUrl === undefined) return undefined;
+    // An address the identity was not proven at gets no round until the reconciler re-verifies it there.
+    if (identity.agentAddress !== internalIpOf(node!)) return undefined;
     const ima = runtimePolicy(policy.spec);
     if (!ima.ok) return undefined;
     const roundPolicy = roundPolicyFromSpec(policy.spec, akBytes(nodeName, identity.akPublic), ima.policy);

@@ -70,7 +70,7 @@ describe('the round context reads a packed policy', () => {
     const maps = parts(1000);
     let present = maps;
     const policy: NodeAttestationPolicy = { metadata: { name: 'p' }, spec: { nodeSelector: {}, interval: '10s', tpm: { hashAlg: 'sha256', pcrs: [10] }, ima: { runtimePolicy: ref } } };
-    const na: NodeAttestation = { metadata: { name: 'n1' }, spec: { nodeName: 'n1', policyName: 'p' }, status: { identity: { ekCertificateFingerprint: 'e'.repeat(64), akName: '000b' + 'a'.repeat(64), akPublic: 'AAEC' } } };
+    const na: NodeAttestation = { metadata: { name: 'n1' }, spec: { nodeName: 'n1', policyName: 'p' }, status: { identity: { ekCertificateFingerprint: 'e'.repeat(64), akName: '000b' + 'a'.repeat(64), akPublic: 'AAEC', agentAddress: '10.1.2.3' } } };
     const node: NodeView = { metadata: { name: 'n1' }, status: { addresses: [{ type: 'InternalIP', address: '10.1.2.3' }] } };
     const get = makeRoundContextProvider({ policies: () => [policy], nodeAttestations: () => [na], nodes: () => [node], configMap: (ns, name) => store(present)(ns, name) },
       { agentPort: 9443, defaultIntervalMs: 30_000, log: silentLogger, parseRuntimePolicy: (t) => ({ text: t, warnings: [] }) as unknown as CompiledRuntimePolicy });

@@ -1,4 +1,5 @@
 import type { IdentityResponse } from '@nodeward/attest';
+import { AgentError } from '../agent-client/agent-error.js';
 import { attestTpmChecks, registerIdentity, trustAnchorsFrom, type TpmChecks } from './register-identity.js';
 
 const akPub = Buffer.from('ak-public');
@@ -60,6 +61,15 @@ describe('registerIdentity', () => {
     expect(res.ok).toBe(false);
     expect(res.ok ? [] : res.failures.map((x) => x.id)).toContain(id);
     if (id !== 'identity.activation_failed') expect(f.calls).toEqual(['identity']);
+  });
+
+  it('an agent that does not serve the node (its certificate names another, or it answers 421) is an identity failure, not a retry', async () => {
+    const f = fakes();
+    const wrong = { ...f.agent, identity: async () => Promise.reject(new AgentError('wrong_node', 'the agent\'s serving certificate names node-2, not node rogue')) };
+    const r = await registerIdentity({ agent: wrong, tpm: f.tpm, now }, req);
+    expect(r).toEqual({ ok: false, failures: [expect.objectContaining({ id: 'identity.agent_serves_other_node', message: expect.stringContaining('node-2') as unknown })] });
+    const down = { ...f.agent, identity: async () => Promise.reject(new AgentError('unreachable', 'down')) };
+    await expect(registerIdentity({ agent: down, tpm: f.tpm, now }, req)).rejects.toThrow('down');
   });
 
   it('trusts on first use only in Audit', async () => {

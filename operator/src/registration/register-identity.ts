@@ -3,6 +3,8 @@ import {
   failure, isParseError, makeCredential, parsePublic, tpmObjectName, verifyAkAttributes, verifyEkCertificate, type Failure, type IdentityResponse,
 } from '@nodeward/attest';
 import type { AgentClient } from '../agent-client/agent-client.js';
+import { AgentError } from '../agent-client/agent-error.js';
+import { identityFailure } from './identity-failure.js';
 import type { Identity, NodeAttestationPolicySpec } from '../status/resources.js';
 
 /** The TPM checks registration uses (attest/ by default; replaceable in tests). */
@@ -45,9 +47,20 @@ export type RegistrationResult = { ok: true; identity: Identity } | { ok: false;
  * anchors (Audit without anchors trusts on first use), AK attributes are those of a restricted
  * signing key, the AK Name is recomputed from its public area (the agent's claim is not believed),
  * and MakeCredential/ActivateCredential proves the AK lives in the TPM holding that EK.
- * Agent errors propagate (the caller retries); bad evidence returns failures.
+ * Agent errors propagate (the caller retries), except an agent that does not serve the node the
+ * URL names (`identity.agent_serves_other_node`); bad evidence returns failures.
  */
 export async function registerIdentity(deps: RegistrationDeps, req: RegistrationRequest): Promise<RegistrationResult> {
+  try {
+    return await register(deps, req);
+  } catch (e) {
+    // The agent at the address proved (serving certificate) or said (421) it serves another node.
+    if (e instanceof AgentError && e.code === 'wrong_node') return { ok: false, failures: [identityFailure('AgentServesOtherNode', e.message)] };
+    throw e;
+  }
+}
+
+async function register(deps: RegistrationDeps, req: RegistrationRequest): Promise<RegistrationResult> {
   const tpm = deps.tpm ?? attestTpmChecks;
   const id = await deps.agent.identity(req.agentUrl);
   const ekPublic = Buffer.from(id.ekPublic, 'base64');

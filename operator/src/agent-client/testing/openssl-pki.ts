@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { isIP } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,12 +18,12 @@ export class OpensslPki {
     return this.pair(name);
   }
 
-  /** A leaf signed by `issuer`, with IP SANs (may be empty) and an extended key usage. */
+  /** A leaf signed by `issuer`, with SANs (may be empty; IP addresses, anything else a DNS name) and an extended key usage. */
   leaf(name: string, issuer: string, ips: string[], usage: 'serverAuth' | 'clientAuth'): PemPair {
     const key = this.key(name);
     const ext = this.file(`${name}.ext`);
     const lines = [`extendedKeyUsage=${usage}`, 'basicConstraints=CA:FALSE'];
-    if (ips.length > 0) lines.push(`subjectAltName=${ips.map((ip) => `IP:${ip}`).join(',')}`);
+    if (ips.length > 0) lines.push(`subjectAltName=${ips.map((san) => (isIP(san) ? `IP:${san}` : `DNS:${san}`)).join(',')}`);
     writeFileSync(ext, lines.join('\n') + '\n');
     this.run(['req', '-new', '-key', key, '-subj', `/CN=${name}`, '-out', this.file(`${name}.csr`)]);
     this.run(['x509', '-req', '-in', this.file(`${name}.csr`), '-CA', this.file(`${issuer}.crt`), '-CAkey', this.file(`${issuer}.key`),
