@@ -1,6 +1,8 @@
 # The README's two commands: `make demo` and `make test`. Each does its own set-up.
 SHELL := /bin/bash
 export NODEWARD_CACHE_DIR ?= $(HOME)/.cache/nodeward
+# Every target runs on the pinned Node.js LTS that `deps` installs (e2e/node-version.sh), not the system's.
+export PATH := $(shell bash e2e/node-version.sh dir)/bin:$(PATH)
 
 .PHONY: deps testenv build lint test unit demo demo-down bench clean
 
