@@ -12,13 +12,15 @@ import { freePort } from '../sim/free-port.js';
 import { createMtlsPki, type MtlsPki } from '../sim/pki.js';
 import { prepareSimNode, type SimNode } from '../sim/sim-node.js';
 import { createSwtpmCa, manufactureTpm, readSwtpmCa, type SwtpmCa } from '../sim/swtpm.js';
-import { startOperatorProcess, type OperatorProcess } from './operator-process.js';
+import { installNodeward } from './install.js';
+import { startOperatorProcess, type OperatorLauncher, type OperatorProcess } from './operator-process.js';
 import { KNOWN_GOOD_FILES, NODEWARD_NAMESPACE, RUNTIME_POLICY_CONFIGMAP, TRUST_ANCHORS_CONFIGMAP, configMap } from './policy.js';
 
 /**
  * The whole product on one machine, every part real: kube-apiserver + etcd + Redis (the harness),
  * simulated nodes each with its own swtpm and agent on its own loopback address, and operator
- * replicas as separate processes. Used by the end-to-end suite, the demo and the benchmarks.
+ * replicas as separate processes. Used by the end-to-end suite, the demo and the benchmarks. Nodeward is
+ * installed from config/default and its operators run under the shipped ServiceAccount and RBAC (install.ts).
  */
 export const AGENT_PORT = 9443;
 
@@ -53,6 +55,8 @@ export interface Stack {
 export interface StackOptions {
   /** Extra operator environment (e.g. NODEWARD_LEASE_DURATION_MS). */
   operatorEnv?: Record<string, string>;
+  /** Starts operator replicas some other way than `node operator/dist/main.js` (the image test). */
+  operatorLauncher?: OperatorLauncher;
   log?: (line: string) => void;
 }
 
@@ -109,6 +113,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await writeFile(files.cert, pki.operatorClient.certPem);
     await writeFile(files.key, pki.operatorClient.keyPem, { mode: 0o600 });
     await writeFile(files.ca, pki.agentCa.certPem);
+    let operatorKubeconfig = '';
     const stack: Stack = {
       harness, dir, pki, swtpmCa, nodes, operators, verityRootHash: rootHash,
       kubectl: async (args, input) => {
@@ -140,9 +145,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       },
       startOperator: async (identity = `nodeward-operator-${operators.length}`, env = {}) => {
         const op = startOperatorProcess({
-          identity, logDir: dir, httpPort: await freePort(),
+          identity, logDir: dir, httpPort: await freePort(), ...(opts.operatorLauncher ? { launcher: opts.operatorLauncher } : {}),
           env: {
-            KUBECONFIG: harness.kubeconfigPath, NODEWARD_NAMESPACE: NODEWARD_NAMESPACE, NODEWARD_REDIS_URL: harness.redisUrl,
+            KUBECONFIG: operatorKubeconfig, NODEWARD_NAMESPACE: NODEWARD_NAMESPACE, NODEWARD_REDIS_URL: harness.redisUrl,
             NODEWARD_AGENT_PORT: String(AGENT_PORT), NODEWARD_AGENT_CLIENT_CERT: files.cert, NODEWARD_AGENT_CLIENT_KEY: files.key,
             NODEWARD_AGENT_CA: files.ca, NODEWARD_RESYNC_MS: '5000', NODEWARD_LEASE_DURATION_MS: '4000', NODEWARD_LEASE_RETRY_MS: '500',
             ...opts.operatorEnv, ...env,
@@ -159,8 +164,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         untrackTempDir(dir);
       },
     };
+    operatorKubeconfig = (await installNodeward(harness, (args, input) => stack.kubectl(args, input), { dir })).operatorKubeconfigPath;
     await stack.apply([
-      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NODEWARD_NAMESPACE } },
       configMap(TRUST_ANCHORS_CONFIGMAP, { 'roots.pem': swtpmCa.rootCertPem + swtpmCa.issuerCertPem }),
       configMap(RUNTIME_POLICY_CONFIGMAP, { 'runtime-policy.json': policyJson }),
     ]);
