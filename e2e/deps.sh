@@ -5,6 +5,7 @@ set -euo pipefail
 declare -A need=(
   [redis-server]=redis-server [swtpm]=swtpm [swtpm_setup]=swtpm-tools [tpm2_quote]=tpm2-tools
   [veritysetup]=cryptsetup-bin [openssl]=openssl [evmctl]=ima-evm-utils
+  [mmdebstrap]=mmdebstrap [umoci]=umoci [skopeo]=skopeo [unshare]=util-linux [curl]=curl
 )
 missing=()
 for cmd in "${!need[@]}"; do
