@@ -34,6 +34,7 @@ export async function installNodeward(harness: Harness, kubectl: Kubectl, opts: 
   await kubectl(['apply', '--server-side', '-f', '-'], JSON.stringify(PROMETHEUS_RULE_CRD));
   await kubectl(['wait', '--for=condition=Established', 'crd/prometheusrules.monitoring.coreos.com', '--timeout=30s']);
   await kubectl(['apply', '--server-side', '-k', opts.kustomization ?? join(repoRoot(), 'config/default')]);
+  await kubectl(['wait', '--for=condition=Established', 'crd', '-l', 'app.kubernetes.io/part-of=nodeward', '--timeout=30s']);
   const operatorKubeconfigPath = join(opts.dir, 'operator-kubeconfig');
   await writeFile(operatorKubeconfigPath, await serviceAccountKubeconfig(harness, kubectl), { mode: 0o600 });
   return { operatorKubeconfigPath };

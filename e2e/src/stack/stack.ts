@@ -45,7 +45,7 @@ export interface Stack {
   /** The fleet image's dm-verity root hash (the same on every simulated node). */
   readonly verityRootHash: string;
   /** A Node object, its swtpm and host root; its agent started too unless `startAgent: false`. */
-  addNode(name: string, labels?: Record<string, string>, opts?: { startAgent?: boolean }): Promise<StackNode>;
+  addNode(name: string, labels?: Record<string, string>, opts?: { startAgent?: boolean; ip?: string }): Promise<StackNode>;
   startOperator(identity?: string, env?: Record<string, string>): Promise<OperatorProcess>;
   apply(objects: object[]): Promise<string>;
   kubectl(args: string[], input?: string): Promise<string>;
@@ -102,7 +102,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const keep = process.env['NODEWARD_KEEP_TESTENV'] === '1';
   // Removed by the registry's exit and signal handlers too (make demo-down ends the demo by SIGTERM).
   if (!keep) trackTempDir(dir);
-  const harness = await startHarness({ log });
+  // The CRDs come from config/default (install.ts), as in a cluster: their fields are kubectl's to upgrade.
+  const harness = await startHarness({ log, installCrds: false });
   const nodes = new Map<string, StackNode>();
   const operators: OperatorProcess[] = [];
   try {
@@ -124,7 +125,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       apply: (objects) => stack.kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects })),
       addNode: async (name, labels = {}, addOpts = {}) => {
         // The Node object comes first so its address is allocated once; no agent answers there until started.
-        const { ip } = await createSimulatedNode(harness, name, { labels });
+        const { ip } = await createSimulatedNode(harness, name, { labels, ...(addOpts.ip === undefined ? {} : { ip: addOpts.ip }) });
         const sim = await prepareSimNode({ name, ip, baseDir: join(dir, 'nodes'), ca: swtpmCa });
         const tls = await pki.agentServerCert(ip, name);
         const logStream = createWriteStream(join(dir, `agent-${name}.log`), { flags: 'a' });
