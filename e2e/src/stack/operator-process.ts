@@ -17,13 +17,18 @@ export interface OperatorProcess {
 /** The heap cap config/manager/deployment.yaml sets (NODE_OPTIONS), so tests run what is shipped. */
 export const OPERATOR_HEAP_FLAG = '--max-old-space-size=320';
 
-export function startOperatorProcess(opts: { identity: string; env: Record<string, string>; logDir: string; httpPort: number }): OperatorProcess {
+/**
+ * How an operator replica is started from its environment: by default `node operator/dist/main.js` from
+ * the repository; the image test starts it from the operator image instead (e2e/src/images).
+ */
+export type OperatorLauncher = (env: Record<string, string>) => { command: string; args: string[] };
+
+export function startOperatorProcess(opts: { identity: string; env: Record<string, string>; logDir: string; httpPort: number; launcher?: OperatorLauncher }): OperatorProcess {
   const logFile = join(opts.logDir, `${opts.identity}.log`);
   const out = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, [OPERATOR_HEAP_FLAG, join(repoRoot(), 'operator/dist/main.js')], {
-    env: { ...process.env, ...opts.env, POD_NAME: opts.identity, NODEWARD_HTTP_PORT: String(opts.httpPort) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const env = { ...opts.env, POD_NAME: opts.identity, NODEWARD_HTTP_PORT: String(opts.httpPort) };
+  const launch = opts.launcher?.(env) ?? { command: process.execPath, args: [OPERATOR_HEAP_FLAG, join(repoRoot(), 'operator/dist/main.js')] };
+  const child = spawn(launch.command, launch.args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   trackChild(child);
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);

@@ -12,13 +12,15 @@ import { freePort } from '../sim/free-port.js';
 import { createMtlsPki, type MtlsPki } from '../sim/pki.js';
 import { prepareSimNode, type SimNode } from '../sim/sim-node.js';
 import { createSwtpmCa, manufactureTpm, readSwtpmCa, type SwtpmCa } from '../sim/swtpm.js';
-import { startOperatorProcess, type OperatorProcess } from './operator-process.js';
+import { installNodeward } from './install.js';
+import { startOperatorProcess, type OperatorLauncher, type OperatorProcess } from './operator-process.js';
 import { KNOWN_GOOD_FILES, NODEWARD_NAMESPACE, RUNTIME_POLICY_CONFIGMAP, TRUST_ANCHORS_CONFIGMAP, configMap } from './policy.js';
 
 /**
  * The whole product on one machine, every part real: kube-apiserver + etcd + Redis (the harness),
  * simulated nodes each with its own swtpm and agent on its own loopback address, and operator
- * replicas as separate processes. Used by the end-to-end suite, the demo and the benchmarks.
+ * replicas as separate processes. Used by the end-to-end suite, the demo and the benchmarks. Nodeward is
+ * installed from config/default and its operators run under the shipped ServiceAccount and RBAC (install.ts).
  */
 export const AGENT_PORT = 9443;
 
@@ -43,7 +45,7 @@ export interface Stack {
   /** The fleet image's dm-verity root hash (the same on every simulated node). */
   readonly verityRootHash: string;
   /** A Node object, its swtpm and host root; its agent started too unless `startAgent: false`. */
-  addNode(name: string, labels?: Record<string, string>, opts?: { startAgent?: boolean }): Promise<StackNode>;
+  addNode(name: string, labels?: Record<string, string>, opts?: { startAgent?: boolean; ip?: string }): Promise<StackNode>;
   startOperator(identity?: string, env?: Record<string, string>): Promise<OperatorProcess>;
   apply(objects: object[]): Promise<string>;
   kubectl(args: string[], input?: string): Promise<string>;
@@ -53,6 +55,8 @@ export interface Stack {
 export interface StackOptions {
   /** Extra operator environment (e.g. NODEWARD_LEASE_DURATION_MS). */
   operatorEnv?: Record<string, string>;
+  /** Starts operator replicas some other way than `node operator/dist/main.js` (the image test). */
+  operatorLauncher?: OperatorLauncher;
   log?: (line: string) => void;
 }
 
@@ -98,7 +102,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const keep = process.env['NODEWARD_KEEP_TESTENV'] === '1';
   // Removed by the registry's exit and signal handlers too (make demo-down ends the demo by SIGTERM).
   if (!keep) trackTempDir(dir);
-  const harness = await startHarness({ log });
+  // The CRDs come from config/default (install.ts), as in a cluster: their fields are kubectl's to upgrade.
+  const harness = await startHarness({ log, installCrds: false });
   const nodes = new Map<string, StackNode>();
   const operators: OperatorProcess[] = [];
   try {
@@ -109,6 +114,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await writeFile(files.cert, pki.operatorClient.certPem);
     await writeFile(files.key, pki.operatorClient.keyPem, { mode: 0o600 });
     await writeFile(files.ca, pki.agentCa.certPem);
+    let operatorKubeconfig = '';
     const stack: Stack = {
       harness, dir, pki, swtpmCa, nodes, operators, verityRootHash: rootHash,
       kubectl: async (args, input) => {
@@ -119,7 +125,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       apply: (objects) => stack.kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects })),
       addNode: async (name, labels = {}, addOpts = {}) => {
         // The Node object comes first so its address is allocated once; no agent answers there until started.
-        const { ip } = await createSimulatedNode(harness, name, { labels });
+        const { ip } = await createSimulatedNode(harness, name, { labels, ...(addOpts.ip === undefined ? {} : { ip: addOpts.ip }) });
         const sim = await prepareSimNode({ name, ip, baseDir: join(dir, 'nodes'), ca: swtpmCa });
         const tls = await pki.agentServerCert(ip, name);
         const logStream = createWriteStream(join(dir, `agent-${name}.log`), { flags: 'a' });
@@ -141,9 +147,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       },
       startOperator: async (identity = `nodeward-operator-${operators.length}`, env = {}) => {
         const op = startOperatorProcess({
-          identity, logDir: dir, httpPort: await freePort(),
+          identity, logDir: dir, httpPort: await freePort(), ...(opts.operatorLauncher ? { launcher: opts.operatorLauncher } : {}),
           env: {
-            KUBECONFIG: harness.kubeconfigPath, NODEWARD_NAMESPACE: NODEWARD_NAMESPACE, NODEWARD_REDIS_URL: harness.redisUrl,
+            KUBECONFIG: operatorKubeconfig, NODEWARD_NAMESPACE: NODEWARD_NAMESPACE, NODEWARD_REDIS_URL: harness.redisUrl,
             NODEWARD_AGENT_PORT: String(AGENT_PORT), NODEWARD_AGENT_CLIENT_CERT: files.cert, NODEWARD_AGENT_CLIENT_KEY: files.key,
             NODEWARD_AGENT_CA: files.ca, NODEWARD_RESYNC_MS: '5000', NODEWARD_LEASE_DURATION_MS: '4000', NODEWARD_LEASE_RETRY_MS: '500',
             ...opts.operatorEnv, ...env,
@@ -160,8 +166,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         untrackTempDir(dir);
       },
     };
+    operatorKubeconfig = (await installNodeward(harness, (args, input) => stack.kubectl(args, input), { dir })).operatorKubeconfigPath;
     await stack.apply([
-      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NODEWARD_NAMESPACE } },
       configMap(TRUST_ANCHORS_CONFIGMAP, { 'roots.pem': swtpmCa.rootCertPem + swtpmCa.issuerCertPem }),
       configMap(RUNTIME_POLICY_CONFIGMAP, { 'runtime-policy.json': policyJson }),
     ]);
