@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { ParseError } from '../binary/parse-error.js';
 import { EV } from './event-types.js';
 import { parseEventLog } from './parse-event-log.js';
 import { replayEventLog, type PcrValues } from './replay-event-log.js';
@@ -45,5 +46,19 @@ describe('real event logs replay to the reference PCR values', () => {
     const parsed = parseEventLog(log('tt_event-postcode.bin'));
     const authorities = parsed.events.filter((e) => e.type === EV.EFI_VARIABLE_AUTHORITY).map((e) => Buffer.from(e.data).toString('hex'));
     expect(new Set(authorities).size).toBeLessThan(authorities.length);
+  });
+
+  it('a log the firmware cut short: inside an event it is malformed; at an event boundary it fails the quote on the PCRs it misses', () => {
+    const bytes = log('kl_boot_guard_locality3.bin');
+    const full = parseEventLog(bytes);
+    const cut = full.events[full.events.length - 10]!;
+    expect(() => parseEventLog(bytes.subarray(0, cut.offset + 5))).toThrow(ParseError);
+    const shorter = parseEventLog(bytes.subarray(0, cut.offset));
+    expect(shorter.events).toHaveLength(full.events.length - 10);
+    const missed = new Set(full.events.slice(-10).filter((e) => e.type !== EV.NO_ACTION).map((e) => e.pcr));
+    expect(missed.size).toBeGreaterThan(0);
+    const verdict = verifyEventLogAgainstPcrs(shorter, expected['kl_boot_guard_locality3.bin']!.pcrs);
+    expect(new Set(verdict.failures.map((f) => f.context?.pcr))).toEqual(missed);
+    expect(verdict.failures.every((f) => f.id === 'bootlog.pcr_mismatch')).toBe(true);
   });
 });
