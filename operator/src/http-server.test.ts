@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { startHttpServer, type RunningHttpServer } from './http-server.js';
 import { recordAction, recordApiWrite } from './metrics.js';
 
@@ -42,4 +43,22 @@ it('names no metric with a repeated word (nodeward_process_cpu_seconds_total, no
   expect(names).toContain('nodeward_nodejs_heap_size_used_bytes');
   expect(names.filter((n) => /(?:^|_)([a-z]+)_\1(?:_|$)/.test(n))).toEqual([]);
   expect(names.filter((n) => !n.startsWith('nodeward_'))).toEqual([]);
+});
+
+it('cuts off a client that never finishes its request (slowloris from a node)', async () => {
+  const slow = await startHttpServer(0, { notReady: () => undefined, crl: () => undefined }, '127.0.0.1', 300);
+  try {
+    const socket = net.connect(slow.port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.resume();
+    socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\n'); // headers never end
+    const closed = await Promise.race([
+      new Promise<string>((resolve) => socket.once('close', () => resolve('closed'))),
+      new Promise<string>((resolve) => setTimeout(() => resolve('still open'), 5_000)),
+    ]);
+    socket.destroy();
+    expect(closed).toBe('closed');
+  } finally {
+    await slow.close();
+  }
 });

@@ -17,9 +17,19 @@ export interface RunningHttpServer {
   close(): Promise<void>;
 }
 
+/**
+ * The port is reachable from every node (host network): a client that sends its request slowly or
+ * never is cut off after `REQUEST_TIMEOUT_MS` instead of holding a socket for Node's default 5 min,
+ * and at most `MAX_CONNECTIONS` are open at once.
+ */
+export const REQUEST_TIMEOUT_MS = 10_000;
+export const MAX_CONNECTIONS = 256;
+
 /** /healthz, /readyz, /metrics (Prometheus), /crl (PEM). GET only. */
-export async function startHttpServer(port: number, deps: HttpServerDeps, host = '0.0.0.0'): Promise<RunningHttpServer> {
-  const server = http.createServer((req, res) => {
+export async function startHttpServer(port: number, deps: HttpServerDeps, host = '0.0.0.0', requestTimeoutMs = REQUEST_TIMEOUT_MS): Promise<RunningHttpServer> {
+  const server = http.createServer({
+    headersTimeout: requestTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(1_000, requestTimeoutMs),
+  }, (req, res) => {
     handle(req, deps).then(
       ({ status, type, body }) => {
         res.writeHead(status, { 'Content-Type': type, 'Cache-Control': 'no-store' });
@@ -31,6 +41,7 @@ export async function startHttpServer(port: number, deps: HttpServerDeps, host =
       },
     );
   });
+  server.maxConnections = MAX_CONNECTIONS;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
