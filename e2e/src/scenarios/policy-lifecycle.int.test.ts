@@ -58,6 +58,9 @@ describe('policy and node lifecycle (real apiserver, Redis, swtpm agents, operat
     await waitRevoked(stack, 'm-manual', serial);
 
     await n.sim.setVerityCorrupted(false);
+    // Corruption is sticky until a reboot: the node is fixed by re-provisioning it.
+    await n.sim.reboot();
+    await n.runKnownGood();
     await waitFor('m-manual awaiting manual recovery', async () =>
       (await nodeAttestation(stack, 'm-manual')).status?.conditions?.some((c) => c.type === 'Trusted' && c.reason === 'AwaitingManualRecovery'), 60_000);
     expect(await phaseOf(stack, 'm-manual')).toBe('Untrusted');
