@@ -1,10 +1,13 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
+import { defaultLoopbackBlock } from '../harness/loopback-addresses.js';
 import { attestationPolicy } from '../stack/policy.js';
-import { startStack, waitFor, type Stack } from '../stack/stack.js';
+import { createLogger, startAgent } from '@nodeward/agent';
+import { AGENT_PORT, startStack, waitFor, type Stack } from '../stack/stack.js';
 import { eventsFor, nodeAttestation, phaseOf } from './kube-read.js';
-import { credentialSecret, waitCredentialSerial, waitPhase } from './scenario-helpers.js';
+import { credentialSecret, lastAttestationTime, waitCredentialSerial, waitPhase } from './scenario-helpers.js';
 
 /**
  * A node's name is bound to its TPM; an address is never its identity (issue 18, items 1-2). The
@@ -13,6 +16,14 @@ import { credentialSecret, waitCredentialSerial, waitPhase } from './scenario-he
  * changed to node-3's. Neither may become Trusted, take another node's TPM, or touch its credential.
  */
 const LABELS = { 'nodeward.io/attest': 'true' };
+
+function listening(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => resolve(false));
+  });
+}
 const CREDENTIAL = 'var/lib/nodeward/credential/node.crt';
 
 describe('identity binding: an address is never a node\'s identity (real apiserver, Redis, swtpm agents, operator process)', () => {
@@ -33,7 +44,11 @@ describe('identity binding: an address is never a node\'s identity (real apiserv
   };
 
   beforeAll(async () => {
-    stack = await startStack();
+    // Status (lastAttestationTime) is rewritten at most once per heartbeat: a short one makes every round visible.
+    stack = await startStack({ operatorEnv: { NODEWARD_HEARTBEAT_MS: '500' } });
+    // An agent another run left on one of this block's addresses would answer for a node here: skip those.
+    const { first } = defaultLoopbackBlock();
+    for (let y = 1; y <= 8; y++) if (await listening(`127.0.${first}.${y}`, AGENT_PORT)) stack.harness.addresses.reserve(`127.0.${first}.${y}`);
     for (const n of ['node-1', 'node-2', 'node-3']) await stack.addNode(n, LABELS);
     await stack.startOperator();
     await stack.apply([attestationPolicy({ name: 'fleet', selector: LABELS, verityRootHash: stack.verityRootHash })]);
@@ -43,7 +58,11 @@ describe('identity binding: an address is never a node\'s identity (real apiserv
       await waitFor(`${n}'s credential delivered`, async () => onDisk(n).then(() => true, () => false), 30_000);
     }
   }, 300_000);
-  afterAll(async () => { await stack?.stop(); }, 60_000);
+  const cleanups: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    for (const c of cleanups) await c().catch(() => undefined);
+    await stack?.stop();
+  }, 60_000);
 
   it('a Node named rogue with node-2\'s labels and InternalIP never becomes Trusted or gets a credential; node-2 is untouched', async () => {
     const node2Credential = await onDisk('node-2');
@@ -86,5 +105,25 @@ describe('identity binding: an address is never a node\'s identity (real apiserv
 
     expect(await onDisk('node-3')).toBe(node3Credential);
     expect(await phaseOf(stack, 'node-3')).toBe('Trusted');
+  }, 120_000);
+
+  it('node-2 really moving (its own agent and TPM at a new address) is re-verified there and stays Trusted', async () => {
+    const n2 = stack.nodes.get('node-2')!;
+    const ak = (await nodeAttestation(stack, 'node-2')).status?.identity?.akName;
+    await n2.stopAgent();
+    const ip = stack.harness.addresses.next();
+    const moved = await startAgent({ listen: { host: ip, port: AGENT_PORT }, tcti: n2.sim.tcti, hostRoot: n2.sim.hostRoot, nodeName: 'node-2',
+      tls: { ...await stack.pki.agentServerCert(ip, 'node-2'), clientCaPem: stack.pki.operatorCa.certPem }, logger: createLogger({ write: () => undefined }) });
+    cleanups.push(() => moved.close());
+    await setAddress('node-2', ip);
+
+    await waitFor('node-2 re-verified at its new address', async () => {
+      const na = await nodeAttestation(stack, 'node-2') as { status?: { identity?: { agentAddress?: string } } };
+      return na.status?.identity?.agentAddress === ip;
+    }, 60_000);
+    const before = await lastAttestationTime(stack, 'node-2');
+    await waitFor('a round at the new address', async () => (await lastAttestationTime(stack, 'node-2')) > before, 30_000);
+    expect(await phaseOf(stack, 'node-2')).toBe('Trusted');
+    expect((await nodeAttestation(stack, 'node-2')).status?.identity?.akName).toBe(ak);
   }, 120_000);
 });
