@@ -80,7 +80,7 @@ it(`a ${ENTRIES.toLocaleString('en')}-entry policy: refused as one ConfigMap, st
   await until(() => informers!.configMap('default', items.at(-1)!.metadata.name));
   const policy: NodeAttestationPolicy = { metadata: { name: 'p' }, spec: { nodeSelector: {}, interval: '10s', tpm: { hashAlg: 'sha256', pcrs: [10] },
     ima: { runtimePolicy: { configMapRef: { name: 'ima-big', namespace: 'default' }, key: 'runtime-policy.json' } } } };
-  const na: NodeAttestation = { metadata: { name: 'n1' }, spec: { nodeName: 'n1', policyName: 'p' }, status: { identity: { ekCertificateFingerprint: 'e'.repeat(64), akName: '000b' + 'a'.repeat(64), akPublic: 'AAEC' } } };
+  const na: NodeAttestation = { metadata: { name: 'n1' }, spec: { nodeName: 'n1', policyName: 'p' }, status: { identity: { ekCertificateFingerprint: 'e'.repeat(64), akName: '000b' + 'a'.repeat(64), akPublic: 'AAEC', agentAddress: '10.1.2.3' } } };
   const node: NodeView = { metadata: { name: 'n1' }, status: { addresses: [{ type: 'InternalIP', address: '10.1.2.3' }] } };
   const cached = informers;
   const get = makeRoundContextProvider({ policies: () => [policy], nodeAttestations: () => [na], nodes: () => [node], configMap: (ns, name) => cached.configMap(ns, name) },
