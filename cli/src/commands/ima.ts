@@ -18,7 +18,7 @@ import {
   type ImaTemplateHashAlg,
   type CompiledRuntimePolicy,
 } from '@nodeward/attest';
-import { CliUsageError, parseFlags, requireFlag, type CliIo, type Command } from '../cli-io.js';
+import { CliUsageError, INPUT_LIMITS, parseFlags, requireFlag, type CliIo, type Command } from '../cli-io.js';
 
 const LOG_FLAGS = ['log', 'template-hash'] as const;
 
@@ -33,18 +33,22 @@ function readLog(io: CliIo, flags: Map<string, string>): ImaEntry[] {
   const path = requireFlag(flags, 'log');
   const format: ImaLogFormat | undefined = flags.has('ascii') ? 'ascii' : undefined;
   const templateHashAlg = oneOf<ImaTemplateHashAlg>('template-hash', flags.get('template-hash'), ['sha1', 'sha256']);
+  let entries: ImaEntry[];
   try {
-    return parseImaLog(io.readFile(path), { format, templateHashAlg });
+    entries = parseImaLog(io.readFile(path, INPUT_LIMITS.imaLog), { format, templateHashAlg });
   } catch (e) {
     if (isParseError(e)) throw new CliUsageError(`malformed IMA log ${path}: ${e.message}`);
     throw e;
   }
+  // A kernel with IMA on always measures boot_aggregate first: an empty list verifies nothing.
+  if (entries.length === 0) throw new CliUsageError(`empty IMA log ${path}: no measurement entries`);
+  return entries;
 }
 
 /** Parsed and compiled here, so a policy that cannot be used (bad verification-keys too) is exit 2. */
 function readPolicy(io: CliIo, path: string): CompiledRuntimePolicy {
   try {
-    return compileRuntimePolicy(parseRuntimePolicy(io.readFile(path).toString('utf8')));
+    return compileRuntimePolicy(parseRuntimePolicy(io.readFile(path, INPUT_LIMITS.runtimePolicy).toString('utf8')));
   } catch (e) {
     if (isRuntimePolicyError(e)) throw new CliUsageError(`invalid policy ${path}: ${e.message}`);
     throw e;
@@ -97,7 +101,7 @@ function verificationKeys(io: CliIo, files: string | undefined): string {
   if (files === undefined) return '';
   const keys = files.split(',').map((path) => {
     try {
-      return verificationKeyFrom(io.readFile(path));
+      return verificationKeyFrom(io.readFile(path, INPUT_LIMITS.small));
     } catch (e) {
       if (e instanceof VerificationKeysError) throw new CliUsageError(`--verification-key ${path}: ${e.message}`);
       throw e;
