@@ -196,7 +196,8 @@ describe('node agent against swtpm (mTLS API)', () => {
     expect(r.status).toBe(403);
     const bySan = agentHttpsAgent({ caPem: pki.agentCa.certPem,
       ...(await pki.operatorCa.issue({ cn: 'operator-pod-1', usage: 'client', sans: ['nodeward-operator'] })) }, false);
-    expect((await agentRequest(agentA.url, { path: '/v1/identity', agent: bySan })).status).toBe(200);
+    // The identity is the subject CN alone: a SAN naming the operator is not enough.
+    expect((await agentRequest(agentA.url, { path: '/v1/identity', agent: bySan })).status).toBe(403);
     [noCert, otherCa, wrongCn, bySan].forEach((a) => a.destroy());
     await healthy(agentA);
   });
@@ -362,7 +363,9 @@ describe('node agent against swtpm (mTLS API)', () => {
     expect(text).toMatch(/^nodeward_agent_requests_total\{path="\/v1\/quote",code="200"\} \d+$/m);
     expect(text).toMatch(/^nodeward_agent_requests_total\{path="other",code="404"\} 1$/m);
     expect(text).toMatch(/^nodeward_agent_quote_duration_seconds_count [1-9]\d*$/m);
-    expect(text).toMatch(/^nodeward_agent_tpm_errors_total\{op="\/v1\/activate"\} 1$/m);
+    // A blob the TPM refuses is the client's error (400), not a TPM failure.
+    expect(text).toMatch(/^nodeward_agent_requests_total\{path="\/v1\/activate",code="400"\} [1-9]\d*$/m);
+    expect(text).not.toMatch(/^nodeward_agent_tpm_errors_total\{op="\/v1\/activate"\}/m);
     expect(logLines.length).toBeGreaterThan(10);
     for (const line of logLines) {
       expect(() => JSON.parse(line) as unknown).not.toThrow();

@@ -32,3 +32,27 @@ export const silentLogger: Logger = { debug: () => {}, info: () => {}, warn: () 
 export function redactHex(hex: string): string {
   return hex.length <= 8 ? '…' : `${hex.slice(0, 8)}…(${hex.length / 2}B)`;
 }
+
+/**
+ * Lines that a peer can cause once per connection (a rejected TLS client, a forbidden request),
+ * written at most once per `intervalMs` per key: the first is written, the others are counted, and
+ * the next written line carries `suppressed` (how many were not). A flood of connections then
+ * costs a bounded number of lines. Keys are a fixed set chosen by the caller, never peer input.
+ */
+export class RateLimitedLog {
+  private readonly windows = new Map<string, { until: number; suppressed: number }>();
+
+  constructor(private readonly log: Logger, private readonly intervalMs = 10_000, private readonly now: () => number = Date.now) {}
+
+  write(level: LogLevel, key: string, msg: string, fields?: LogFields): void {
+    const t = this.now();
+    const w = this.windows.get(key);
+    if (w !== undefined && t < w.until) {
+      w.suppressed++;
+      return;
+    }
+    const suppressed = w?.suppressed ?? 0;
+    this.windows.set(key, { until: t + this.intervalMs, suppressed: 0 });
+    this.log[level](msg, suppressed > 0 ? { ...fields, suppressed } : fields);
+  }
+}

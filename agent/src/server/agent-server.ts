@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -7,7 +8,7 @@ import type {
   ActivateResponse, ErrorResponse, EventLogResponse, IdentityResponse, ImaLogResponse, QuoteResponse, RoundResponse,
   VerityStatusResponse,
 } from '@nodeward/attest';
-import type { Logger } from '../log.js';
+import { RateLimitedLog, type Logger } from '../log.js';
 import { isTpmError } from '../tpm/tpm-error.js';
 import { describeRc, TpmResponseError } from '../tpm/tpm-command.js';
 import type { AgentTpm, PcrSelection } from '../tpm/agent-tpm.js';
@@ -243,19 +244,53 @@ async function dispatch(req: IncomingMessage, table: Map<string, Handler>, d: Se
   }
 }
 
+/**
+ * Connection limits against a flood from the network (or from another node's root): a TLS handshake
+ * not done in HANDSHAKE_TIMEOUT_MS is aborted (Node's default is 120 s), one address holds at most
+ * MAX_CONNECTIONS_PER_PEER connections (the operator keeps one or two per replica), and the agent at
+ * most MAX_CONNECTIONS (past it, new connections are closed at once).
+ */
+export const HANDSHAKE_TIMEOUT_MS = 5_000;
+export const MAX_CONNECTIONS_PER_PEER = 16;
+export const MAX_CONNECTIONS = 256;
+
+/** Closes a connection from an address that already holds MAX_CONNECTIONS_PER_PEER, before any TLS. */
+function capPerPeer(server: Server, limited: RateLimitedLog): void {
+  const open = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const peer = socket.remoteAddress ?? '';
+    const n = open.get(peer) ?? 0;
+    if (n >= MAX_CONNECTIONS_PER_PEER) {
+      limited.write('warn', 'peer-cap', 'connection refused: too many from one address', { peer, limit: MAX_CONNECTIONS_PER_PEER });
+      socket.destroy();
+      return;
+    }
+    open.set(peer, n + 1);
+    socket.once('close', () => {
+      const left = (open.get(peer) ?? 1) - 1;
+      if (left > 0) open.set(peer, left);
+      else open.delete(peer);
+    });
+  });
+}
+
 export function createAgentServer(deps: ServerDeps): Server {
   const table = routes(deps);
+  const limited = new RateLimitedLog(deps.log);
   const server = createServer({
     cert: deps.tls.certPem, key: deps.tls.keyPem, ca: deps.tls.clientCaPem,
     requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2',
-    requestTimeout: 30_000, headersTimeout: 10_000,
+    requestTimeout: 30_000, headersTimeout: 10_000, handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
   }, (req, res) => {
     const t0 = Date.now();
     dispatch(req, table, deps).then(({ route, reply }) => {
-      if (!req.complete) { res.setHeader('connection', 'close'); req.resume(); }
+      // A client that is not the operator gets no keep-alive connection to sit on.
+      if (!req.complete || reply.status === 403) { res.setHeader('connection', 'close'); req.resume(); }
       send(res, reply);
       deps.metrics.request(route, reply.status);
-      deps.log.info('request', { method: req.method, route, status: reply.status, ms: Date.now() - t0 });
+      const fields = { method: req.method, route, status: reply.status, ms: Date.now() - t0 };
+      if (reply.status === 403) limited.write('warn', 'forbidden', 'request from a client that is not the operator', fields);
+      else deps.log.info('request', fields);
     }).catch((e: unknown) => {
       deps.log.error('response failed', { error: String(e) });
       res.destroy();
@@ -264,6 +299,8 @@ export function createAgentServer(deps: ServerDeps): Server {
   // Only idle keep-alive connections: Node measures headersTimeout and requestTimeout from a request's
   // first byte, so they still bound slow clients (and need not exceed this).
   server.keepAliveTimeout = deps.keepAliveTimeoutMs;
-  server.on('tlsClientError', (e) => deps.log.warn('tls client rejected', { error: e.message }));
+  server.maxConnections = MAX_CONNECTIONS;
+  capPerPeer(server, limited);
+  server.on('tlsClientError', (e) => limited.write('warn', 'tls-client', 'tls client rejected', { error: e.message }));
   return server;
 }

@@ -1,5 +1,5 @@
 import { eventTypeName, isParseError, parseEventLog, replayEventLog, toHex, type ParsedEvent } from '@nodeward/attest';
-import { CliUsageError, parseFlags, type CliIo, type Command } from '../cli-io.js';
+import { CliUsageError, INPUT_LIMITS, parseFlags, type CliIo, type Command } from '../cli-io.js';
 
 const MAX_DESCRIPTION = 120;
 
@@ -40,7 +40,7 @@ function positional(args: string[]): { file: string; rest: string[] } {
 }
 
 function parse(io: CliIo, file: string): ReturnType<typeof parseEventLog> {
-  const bytes = io.readFile(file);
+  const bytes = io.readFile(file, INPUT_LIMITS.eventLog);
   try {
     return parseEventLog(bytes);
   } catch (e) {

@@ -25,7 +25,7 @@ import {
   type CompiledRuntimePolicy,
 } from '@nodeward/attest';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { CliUsageError, parseFlags, requireFlag, type CliIo, type Command } from '../cli-io.js';
+import { CliUsageError, INPUT_LIMITS, parseFlags, requireFlag, type CliIo, type Command } from '../cli-io.js';
 
 const LOG_FLAGS = ['log', 'template-hash'] as const;
 /** Largest policy document read (Keylime's reach tens of MB). */
@@ -47,7 +47,7 @@ interface LogInput {
 
 function logInput(io: CliIo, flags: Map<string, string>): LogInput {
   const path = requireFlag(flags, 'log');
-  const bytes = io.readFile(path);
+  const bytes = io.readFile(path, INPUT_LIMITS.imaLog);
   const format: ImaLogFormat = flags.has('ascii') ? 'ascii' : detectImaLogFormat(bytes);
   const templateHashAlg = oneOf<ImaTemplateHashAlg>('template-hash', flags.get('template-hash'), ['sha1', 'sha256']);
   return { path, bytes, format, templateHashAlg };
@@ -55,12 +55,16 @@ function logInput(io: CliIo, flags: Map<string, string>): LogInput {
 
 /** Parses the whole log; a malformed one is a usage-level error (exit 2) with one line. */
 function parseLog(log: LogInput, templateHashAlg: ImaTemplateHashAlg | undefined): ImaEntry[] {
+  let entries: ImaEntry[];
   try {
-    return parseImaLog(log.bytes, { format: log.format, templateHashAlg });
+    entries = parseImaLog(log.bytes, { format: log.format, templateHashAlg });
   } catch (e) {
     if (isParseError(e)) throw new CliUsageError(`malformed IMA log ${log.path}: ${e.message}`);
     throw e;
   }
+  // A kernel with IMA on always measures boot_aggregate first: an empty list verifies nothing.
+  if (entries.length === 0) throw new CliUsageError(`empty IMA log ${log.path}: no measurement entries`);
+  return entries;
 }
 
 function readLog(io: CliIo, flags: Map<string, string>): ImaEntry[] {
@@ -71,7 +75,7 @@ function readLog(io: CliIo, flags: Map<string, string>): ImaEntry[] {
 /** Parsed and compiled here, so a policy that cannot be used (bad verification-keys too) is exit 2. */
 /** The policy's JSON text; a gzip-compressed one (as `ima policy pack` stores it) is decompressed. */
 function policyText(io: CliIo, path: string): string {
-  const bytes = io.readFile(path);
+  const bytes = io.readFile(path, INPUT_LIMITS.runtimePolicy);
   if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes.toString('utf8');
   try {
     return gunzipSync(bytes, { maxOutputLength: MAX_POLICY_BYTES }).toString('utf8');
@@ -167,7 +171,7 @@ function verificationKeys(io: CliIo, files: string | undefined): string {
   if (files === undefined) return '';
   const keys = files.split(',').map((path) => {
     try {
-      return verificationKeyFrom(io.readFile(path));
+      return verificationKeyFrom(io.readFile(path, INPUT_LIMITS.small));
     } catch (e) {
       if (e instanceof VerificationKeysError) throw new CliUsageError(`--verification-key ${path}: ${e.message}`);
       throw e;

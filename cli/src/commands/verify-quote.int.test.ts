@@ -21,7 +21,7 @@ async function run(tool: string, args: string[]): Promise<string> {
 function fakeIo(): CliIo & { lines: string[]; errors: string[] } {
   const lines: string[] = [];
   const errors: string[] = [];
-  return { lines, errors, out: (l) => lines.push(l), err: (l) => errors.push(l), readFile: (p) => processIo.readFile(p) };
+  return { lines, errors, out: (l) => lines.push(l), err: (l) => errors.push(l), readFile: (p, max) => processIo.readFile(p, max) };
 }
 
 const f = (name: string): string => join(dir, name);

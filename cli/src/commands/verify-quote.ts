@@ -3,7 +3,7 @@ import {
   isParseError, parseAttest, parsePcrYaml, parsePublic, parseSignature, tpmPublicFromKeyObject, unwrapAttest, verifyQuote,
   type QuotePcrs, type QuoteVerdict, type TpmPublic,
 } from '@nodeward/attest';
-import { CliUsageError, parseFlags, requireFlag, type CliIo, type Command } from '../cli-io.js';
+import { CliUsageError, INPUT_LIMITS, parseFlags, requireFlag, type CliIo, type Command } from '../cli-io.js';
 
 /**
  * nodeward verify-quote: checks what tpm2_quote wrote (-m message, -s signature in the default TSS
@@ -55,7 +55,7 @@ function readNonce(hex: string | undefined): Buffer | undefined {
 }
 
 function readInputs(flags: Map<string, string>, io: CliIo): Inputs {
-  const file = (flag: string): Buffer => io.readFile(requireFlag(flags, flag));
+  const file = (flag: string): Buffer => io.readFile(requireFlag(flags, flag), INPUT_LIMITS.small);
   const nonce = readNonce(flags.get('nonce'));
   const akPublic = parsed('ak-pub', () => readAk(file('ak-pub')));
   const quoted = unwrapAttest(file('message'));

@@ -48,7 +48,7 @@ async function until<T>(read: () => T | undefined, timeoutMs = 60_000): Promise<
 function collectingIo(): CliIo & { lines: string[]; errors: string[] } {
   const lines: string[] = [];
   const errors: string[] = [];
-  return { lines, errors, out: (l) => lines.push(l), err: (l) => errors.push(l), readFile: (p) => processIo.readFile(p) };
+  return { lines, errors, out: (l) => lines.push(l), err: (l) => errors.push(l), readFile: (p, max) => processIo.readFile(p, max) };
 }
 
 it(`a ${ENTRIES.toLocaleString('en')}-entry policy: refused as one ConfigMap, stored packed, compiled by the operator`, async () => {
