@@ -43,7 +43,7 @@ describe('an interrupted test run', () => {
     const reportDir = mkdtempSync(path.join(tmpdir(), 'nw-interrupt-report-'));
     const jest = path.join(repoRoot(), 'node_modules', 'jest', 'bin', 'jest.js');
     const fixtures = path.join('e2e', 'src', 'harness', 'interrupt-fixtures');
-    const run = spawn(process.execPath, ['--experimental-vm-modules', '--no-warnings=ExperimentalWarning', jest, '--maxWorkers=2', '--ci', fixtures], {
+    const run = spawn(process.execPath, ['--experimental-vm-modules', '--no-warnings=ExperimentalWarning', jest, '--maxWorkers=2', '--ci', '--testMatch', '**/interrupt-fixtures/*.fixture.ts', fixtures], {
       cwd: repoRoot(), detached: true, stdio: 'ignore', env: { ...process.env, NODEWARD_INTERRUPT_REPORT_DIR: reportDir },
     });
     const exited = new Promise<void>((resolve) => run.once('exit', () => resolve()));
