@@ -30,6 +30,8 @@ for spec in "$repo"/images/*/image.json; do
       rm -rf "$cache/verify-$key"
     fi
     mv "$cache/build-$key/$image.oci.tar" "$archive" && rm -rf "$cache/build-$key"
+    # Keep the three newest archives of each image (other checkouts may share the cache).
+    ls -t "$cache/$image"-*.oci.tar | tail -n +4 | xargs -r rm -f
   fi
   cp "$archive" "$outdir/$image.oci.tar"
   digest=$(tar -xOf "$archive" ./index.json | node -p 'JSON.parse(require("fs").readFileSync(0,"utf8")).manifests[0].digest')
