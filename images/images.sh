@@ -20,16 +20,19 @@ for spec in "$repo"/images/*/image.json; do
   archive="$cache/$image-$key.oci.tar"
   if [ ! -f "$archive" ]; then
     echo "images: building $image" >&2
-    bash "$repo/images/build.sh" "$image" "$cache/build-$key" >/dev/null
+    # Private build directories: another checkout may build the same key at the same time.
+    build=$(mktemp -d "$cache/build-XXXXXX")
+    bash "$repo/images/build.sh" "$image" "$build/1" >/dev/null
     if [ "${NODEWARD_IMAGES_VERIFY:-1}" = 1 ]; then
-      bash "$repo/images/build.sh" "$image" "$cache/verify-$key" >/dev/null
-      if ! cmp -s "$cache/build-$key/$image.oci.tar" "$cache/verify-$key/$image.oci.tar"; then
-        echo "images: two builds of $image differ: $cache/build-$key $cache/verify-$key" >&2
+      bash "$repo/images/build.sh" "$image" "$build/2" >/dev/null
+      if ! cmp -s "$build/1/$image.oci.tar" "$build/2/$image.oci.tar"; then
+        echo "images: two builds of $image differ: $build/1 $build/2" >&2
         exit 1
       fi
-      rm -rf "$cache/verify-$key"
     fi
-    mv "$cache/build-$key/$image.oci.tar" "$archive" && rm -rf "$cache/build-$key"
+    mv "$build/1/$image.oci.tar" "$archive" && rm -rf "$build"
+    # Keep the three newest archives of each image (other checkouts may share the cache).
+    ls -t "$cache/$image"-*.oci.tar | tail -n +4 | xargs -r rm -f
   fi
   cp "$archive" "$outdir/$image.oci.tar"
   digest=$(tar -xOf "$archive" ./index.json | node -p 'JSON.parse(require("fs").readFileSync(0,"utf8")).manifests[0].digest')

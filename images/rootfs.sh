@@ -65,4 +65,34 @@ for ws in $(node -e 'console.log(require(process.argv[1]).workspaces.join(" "))'
   fi
 done
 rm -f "$app"/node_modules/.package-lock.json
+# An image whose spec lists `dependencies` keeps only those root dependencies and what they need (the
+# lock's dependency graph): the agent does not carry the operator's Kubernetes, Redis and metrics clients.
+node - "$spec" "$app" <<'JS'
+const fs = require('node:fs'), path = require('node:path');
+const [specFile, app] = process.argv.slice(2);
+const roots = JSON.parse(fs.readFileSync(specFile, 'utf8')).dependencies;
+if (roots !== undefined) {
+  const lock = JSON.parse(fs.readFileSync(path.join(app, 'package-lock.json'), 'utf8')).packages;
+  const keep = new Set();
+  const visit = (from, name) => {
+    const nested = `${from}/node_modules/${name}`;
+    const at = lock[nested] !== undefined ? nested : `node_modules/${name}`;
+    if (lock[at] === undefined) throw new Error(`rootfs: ${name} (needed by ${from || 'the image'}) is not in the lock`);
+    if (keep.has(at)) return;
+    keep.add(at);
+    const p = lock[at];
+    for (const d of Object.keys({ ...p.dependencies, ...p.optionalDependencies })) if (lock[`${at}/node_modules/${d}`] !== undefined || lock[`node_modules/${d}`] !== undefined) visit(at, d);
+  };
+  for (const r of roots) visit('', r);
+  const top = (dir) => fs.readdirSync(dir).flatMap((n) => n.startsWith('@') ? fs.readdirSync(path.join(dir, n)).map((m) => `${n}/${m}`) : [n]);
+  for (const name of top(path.join(app, 'node_modules'))) {
+    if (name === '.bin' || name.startsWith('@nodeward/') || keep.has(`node_modules/${name}`)) continue;
+    fs.rmSync(path.join(app, 'node_modules', name), { recursive: true });
+  }
+  for (const scope of fs.readdirSync(path.join(app, 'node_modules')).filter((n) => n.startsWith('@'))) {
+    if (fs.readdirSync(path.join(app, 'node_modules', scope)).length === 0) fs.rmdirSync(path.join(app, 'node_modules', scope));
+  }
+}
+JS
+rm -rf "$app"/node_modules/.bin
 find "$app"/node_modules ! -iname 'licen[cs]e*' \( -name '*.md' -o -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -type f -delete

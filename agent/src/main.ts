@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// @peculiar/x509 (through @nodeward/attest) needs the Reflect polyfill first (STYLE.md).
+import 'reflect-metadata';
 import { startAgent } from './agent.js';
 import { loadAgentConfig, parseAgentArgs } from './config.js';
 import { createLogger } from './log.js';
