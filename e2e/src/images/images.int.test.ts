@@ -124,7 +124,8 @@ async function startAgentFromImage(stack: Stack, image: UnpackedImage, node: Sta
   // The DaemonSet's mounts: the host root (securityfs, the credential directory) and the TLS Secret.
   const cmd = containerCommand(image, {
     binds: [{ source: hostRoot, target: '/host' }, { source: tls, target: '/etc/nodeward/tls', readOnly: true }],
-    env: { NODE_IP: ip }, args,
+    // The DaemonSet's downward-API environment: the host's IP and the node's name.
+    env: { NODE_IP: ip, NODE_NAME: name }, args,
   });
   const child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'pipe', 'pipe'] });
   trackChild(child);
