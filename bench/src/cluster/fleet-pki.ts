@@ -64,7 +64,10 @@ export async function servingCert(issuer: Issuer, publicKey: CryptoKey, ip: stri
 /** An EK certificate (DER) for an RSA EK public key, keyEncipherment, as TPM vendors issue them. */
 export async function ekCertificate(issuer: Issuer, ekPublic: KeyObject, node: string): Promise<Buffer> {
   const spki = ekPublic.export({ format: 'der', type: 'spki' });
-  const key = await subtle.importKey('spki', spki, { name: 'RSA-OAEP', hash: 'SHA-256' }, true, ['encrypt']);
-  const cert = await issue(issuer, `CN=soft EK ${node}`, key, [new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyEncipherment, true)]);
+  const ecc = ekPublic.asymmetricKeyType === 'ec';
+  const key = ecc ? await subtle.importKey('spki', spki, { name: 'ECDH', namedCurve: 'P-256' }, true, [])
+    : await subtle.importKey('spki', spki, { name: 'RSA-OAEP', hash: 'SHA-256' }, true, ['encrypt']);
+  const usage = ecc ? x509.KeyUsageFlags.keyAgreement : x509.KeyUsageFlags.keyEncipherment;
+  const cert = await issue(issuer, `CN=soft EK ${node}`, key, [new x509.KeyUsagesExtension(usage, true)]);
   return Buffer.from(cert.rawData);
 }

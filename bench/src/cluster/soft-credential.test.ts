@@ -4,8 +4,8 @@ import { createSoftAk } from '@nodeward/e2e/sim/soft-tpm';
 import { createSoftEk, softActivateCredential, SoftActivationError } from './soft-credential.js';
 
 describe('softActivateCredential', () => {
-  it('recovers the secret attest makeCredential protected, and only for the AK Name it was bound to', async () => {
-    const ek = await createSoftEk();
+  it.each(['rsa', 'ecc'] as const)('recovers the secret attest makeCredential protected to a %s EK, and only for the AK Name it was bound to', async (type) => {
+    const ek = await createSoftEk(type);
     const ak = createSoftAk();
     const secret = randomBytes(32);
     const made = makeCredential({ ekPublic: ek.publicArea, akName: ak.name, secret });

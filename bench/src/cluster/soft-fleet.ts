@@ -153,7 +153,7 @@ export class SoftFleet {
   private identity(node: FleetNode): IdentityResponse {
     const k = node.keys;
     return {
-      ekCertificates: [{ keyType: 'rsa', der: k.ekCertDer.toString('base64') }], ekPublic: k.ek.publicArea.toString('base64'),
+      ekCertificates: [{ keyType: k.ek.type, der: k.ekCertDer.toString('base64') }], ekPublic: k.ek.publicArea.toString('base64'),
       akPublic: k.ak.publicArea.toString('base64'), akName: k.ak.name.toString('hex'), tpm: { manufacturer: 'SOFT', firmwareVersion: '1.0' },
     };
   }
