@@ -17,7 +17,7 @@ import { ConvergenceMemo } from './reconcile/convergence-memo.js';
 import { makeNodeReconciler, planInputs, policyKey } from './reconcile/node-reconciler.js';
 import { agentUrlFor, internalIpOf, scheduledTargets } from './reconcile/planner.js';
 import { IdentityClaims } from './registration/identity-claims.js';
-import { makeRoundContextProvider } from './reconcile/round-context.js';
+import { logRuntimePolicyWarnings, makeRoundContextProvider, makeRuntimePolicyLoader } from './reconcile/round-context.js';
 import { WorkQueue } from './reconcile/work-queue.js';
 import { createRoundMetrics, runRound } from './round/index.js';
 import { RevocationNotifier } from './notify/index.js';
@@ -116,7 +116,9 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
   // and the node would wait one interval for its next tick.
   const latestAttestation = (nodeName: string): NodeAttestation | undefined => cluster.latestNodeAttestation(informers.nodeAttestation(nodeName));
   const caches = { ...informers, nodeAttestation: latestAttestation };
-  const reconcile = makeNodeReconciler({ cluster, caches, scheduler, registration: { agent }, claims: new IdentityClaims(cluster, cfg.namespace), enforce, plan: planOptions, heartbeatMs: cfg.heartbeatMs, log });
+  // One runtime-policy loader for reconciles and rounds: each policy version is compiled once.
+  const loadRuntimePolicy = makeRuntimePolicyLoader(caches, undefined, (id, p) => logRuntimePolicyWarnings(log, id, p));
+  const reconcile = makeNodeReconciler({ cluster, caches, loadRuntimePolicy, scheduler, registration: { agent }, claims: new IdentityClaims(cluster, cfg.namespace), enforce, plan: planOptions, heartbeatMs: cfg.heartbeatMs, log });
   const queue: WorkQueue = new WorkQueue(async (key) => (elector.isLeader() ? reconcile(key) : undefined), {
     concurrency: cfg.reconcileConcurrency,
     onError: (item, e, attempt) => {
@@ -126,7 +128,7 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
     },
   });
 
-  const context = makeRoundContextProvider(caches, { ...planOptions, log });
+  const context = makeRoundContextProvider(caches, { ...planOptions, loadRuntimePolicy, log });
   const onOutcome = makeRoundOutcomeHandler({
     cluster, log, heartbeatMs: cfg.heartbeatMs, isLeader: () => elector.isLeader(), enforce,
     nodeAttestation: latestAttestation,

@@ -15,13 +15,15 @@ import { currentState, recordDecision, type StatusDeps } from '../status/outcome
 import type { Identity, NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
 import { ANNOTATION } from '../status/resources.js';
 import { policyConditions } from './policy-conditions.js';
-import { attestationFor, findNode, makeRuntimePolicyLoader, type RoundContextCaches } from './round-context.js';
+import { attestationFor, findNode, makeRuntimePolicyLoader, type RoundContextCaches, type RuntimePolicyLoader } from './round-context.js';
 import { internalIpOf, planNode, plan, type DesiredAttestation, type NodePlan, type PlanInputs, type PlanOptions } from './planner.js';
 import type { ReconcileResult } from './work-queue.js';
 
 export interface NodeReconcilerDeps {
   cluster: Cluster;
   caches: RoundContextCaches;
+  /** The round context's loader (one compile per policy version); default: one of its own. */
+  loadRuntimePolicy?: RuntimePolicyLoader;
   scheduler: RoundScheduler;
   registration: RegistrationDeps;
   /** Which node holds which TPM (EK and AK): one NodeAttestation each. */
@@ -312,7 +314,7 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
     }
   };
 
-  const loadRuntimePolicy = makeRuntimePolicyLoader(deps.caches);
+  const loadRuntimePolicy = deps.loadRuntimePolicy ?? makeRuntimePolicyLoader(deps.caches);
 
   const reconcilePolicy = async (name: string): Promise<ReconcileResult> => {
     const policy = findPolicy(deps.caches, name);

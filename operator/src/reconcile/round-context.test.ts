@@ -2,7 +2,7 @@ import { EVMCTL_RSA_SPKI } from '../../../attest/src/ima/evmctl-fixture.js';
 import { createLogger, silentLogger } from '../log.js';
 import type { ConfigMapView, NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
 import type { CompiledRuntimePolicy, RoundPolicy } from '@nodeward/attest';
-import { makeRoundContextProvider, policyDigestOf } from './round-context.js';
+import { makeRoundContextProvider, makeRuntimePolicyLoader, policyDigestOf } from './round-context.js';
 
 const policy: NodeAttestationPolicy = {
   metadata: { name: 'p' },
@@ -35,6 +35,16 @@ function provider(cm: ConfigMapView | undefined, nas: NodeAttestation[] = [na('A
 const cm = (text: string, rv: string): ConfigMapView => ({ metadata: { name: 'rp', namespace: 'ns', resourceVersion: rv }, data: { 'policy.json': text } });
 
 describe('RoundContextProvider', () => {
+  it('compiles through a shared loader once for the reconciler and the rounds', () => {
+    const parses: string[] = [];
+    const caches = { policies: () => [policy], nodeAttestations: () => [na('AAEC')], nodes: () => [node], configMap: () => cm('{}', '1') };
+    const loadRuntimePolicy = makeRuntimePolicyLoader(caches, (t) => (parses.push(t), { parsed: t, warnings: [] }) as unknown as CompiledRuntimePolicy);
+    const get = makeRoundContextProvider(caches, { agentPort: 9443, defaultIntervalMs: 30_000, log: silentLogger, loadRuntimePolicy });
+    expect(loadRuntimePolicy(policy.spec)).toMatchObject({ ok: true, policy: { parsed: '{}' } });
+    expect(get('n1')?.policy.ima).toEqual({ parsed: '{}', warnings: [] });
+    expect(parses).toEqual(['{}']);
+  });
+
   it('builds the round context from the caches', () => {
     const { get } = provider(cm('{}', '1'));
     expect(get('n1')).toEqual({
