@@ -1,20 +1,12 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { repoRoot } from '../harness/repo-root.js';
+import { processRunning as running } from '../harness/reaper.js';
 import { pollUntil } from '../harness/wait.js';
 
-/** Alive and not a zombie waiting for init. */
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 /**
  * `make demo-down` ends the demo by SIGTERM: the stack, its simulated nodes' swtpm and their agents'

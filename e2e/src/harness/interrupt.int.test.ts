@@ -3,17 +3,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { repoRoot } from './repo-root.js';
+import { processRunning as running } from './reaper.js';
 import { pollUntil } from './wait.js';
 
-/** Alive and not a zombie waiting for init. */
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 /** Pids of processes whose command line mentions one of the directories. */
 function processesUsing(dirs: readonly string[]): number[] {

@@ -1,19 +1,11 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pendingEntries, processStartTime, startReaper, type ManifestEntry } from './reaper.js';
+import { pendingEntries, processRunning as running, processStartTime, startReaper, type ManifestEntry } from './reaper.js';
 import { pollUntil } from './wait.js';
 
 const line = (e: ManifestEntry): string => JSON.stringify(e);
-const running = (pid: number): boolean => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-};
 
 describe('pendingEntries', () => {
   it.each([

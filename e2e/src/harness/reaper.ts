@@ -27,14 +27,25 @@ export type ManifestEntry =
   | { op: 'dir'; path: string }
   | { op: 'dir-gone'; path: string };
 
-/** The process's start time (field 22 of /proc/<pid>/stat), or undefined when it is gone. */
-export function processStartTime(pid: number): string | undefined {
+/** The fields of /proc/<pid>/stat after the command name (state first), or undefined when it is gone. */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
+}
+
+/** The process's start time (field 22 of /proc/<pid>/stat), or undefined when it is gone. */
+export function processStartTime(pid: number): string | undefined {
+  return statFields(pid)?.[19];
+}
+
+/** Alive and not a zombie waiting to be reaped. */
+export function processRunning(pid: number): boolean {
+  const state = statFields(pid)?.[0];
+  return state !== undefined && state !== 'Z';
 }
 
 /** What is still recorded after replaying a manifest's lines. Pure. */
