@@ -218,11 +218,15 @@ it("a round that throws does not stop its shard's other rounds", async () => {
   await sleep(2600);
   await s.reconcileSchedules([]);
   await until('in-flight rounds done', async () => (await s.queue.getActiveCount()) === 0);
+  // Each node's first round is immediate and the ensures are sequential, so a
+  // shard tick can fall between them: counts may differ by one, never more.
   const badCalls = calls.get(bad!) ?? 0;
   expect(badCalls).toBeGreaterThanOrEqual(3); // the first round, then 2 or 3 ticks
   for (const n of good) {
-    expect(calls.get(n)).toBe(badCalls);
-    expect(outcomes.filter((o) => o === n).length).toBe(badCalls);
+    const goodCalls = calls.get(n) ?? 0;
+    expect(goodCalls).toBeGreaterThanOrEqual(3);
+    expect(Math.abs(goodCalls - badCalls)).toBeLessThanOrEqual(1);
+    expect(outcomes.filter((o) => o === n).length).toBe(goodCalls);
   }
 });
 
