@@ -1,4 +1,5 @@
-import { LoopbackAddressAllocator, defaultLoopbackBlock } from './loopback-addresses.js';
+import { createServer, type AddressInfo } from 'node:net';
+import { LoopbackAddressAllocator, accepting, defaultLoopbackBlock } from './loopback-addresses.js';
 
 describe('LoopbackAddressAllocator', () => {
   it('hands out distinct 127.0.x.y addresses, skipping .0 and .255', () => {
@@ -26,5 +27,19 @@ describe('LoopbackAddressAllocator', () => {
     expect(blocks.map((b) => b.first)).toEqual([17, 33, 49, 225]);
     expect(defaultLoopbackBlock('0')).toEqual({ first: 1, last: 16 });
     expect(() => new LoopbackAddressAllocator({ first: 0, last: 3 })).toThrow(RangeError);
+  });
+
+  it('nextUnoccupied skips addresses where something already listens, with a real listener', async () => {
+    const allocator = new LoopbackAddressAllocator({ first: 250, last: 250 });
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.250.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      expect(await accepting('127.0.250.1', port)).toBe(true);
+      expect(await allocator.nextUnoccupied(port)).toBe('127.0.250.2');
+      expect(await allocator.nextUnoccupied(port, () => Promise.resolve(false))).toBe('127.0.250.3');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

@@ -1,3 +1,5 @@
+import { connect } from 'node:net';
+
 /** A range of third octets 127.0.<first..last>.* to allocate from. */
 export interface LoopbackBlock {
   readonly first: number;
@@ -52,4 +54,24 @@ export class LoopbackAddressAllocator {
     this.used.add(ip);
     return ip;
   }
+
+  /**
+   * The next unused address where nothing accepts connections on `port`. An agent another run left
+   * behind on this block would otherwise answer for a node of this run.
+   */
+  async nextUnoccupied(port: number, occupied: (host: string, port: number) => Promise<boolean> = accepting): Promise<string> {
+    for (;;) {
+      const ip = this.next();
+      if (!(await occupied(ip, port))) return ip;
+    }
+  }
+}
+
+/** Whether something accepts TCP connections on host:port. */
+export function accepting(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => resolve(false));
+  });
 }

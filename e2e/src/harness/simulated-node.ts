@@ -12,6 +12,8 @@ export interface SimulatedNodeOptions {
   readonly labels?: Readonly<Record<string, string>>;
   /** A 127.0.x.y address (x ≥ 1); allocated from the harness when absent. */
   readonly ip?: string;
+  /** When allocating, skip addresses where something already accepts connections on this port. */
+  readonly unoccupiedOn?: number;
 }
 
 /** A Node object with no kubelet behind it, whose InternalIP is a loopback address of its own. */
@@ -26,7 +28,8 @@ export interface SimulatedNode {
  * Ready condition (no node controller runs to change it).
  */
 export async function createSimulatedNode(host: SimulatedNodeHost, name: string, opts: SimulatedNodeOptions = {}): Promise<SimulatedNode> {
-  const ip = opts.ip === undefined ? host.addresses.next() : host.addresses.reserve(opts.ip);
+  const ip = opts.ip !== undefined ? host.addresses.reserve(opts.ip)
+    : opts.unoccupiedOn !== undefined ? await host.addresses.nextUnoccupied(opts.unoccupiedOn) : host.addresses.next();
   const core = host.kubeConfig.makeApiClient(k8s.CoreV1Api);
   const created = await core.createNode({
     body: { apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { ...opts.labels } } },

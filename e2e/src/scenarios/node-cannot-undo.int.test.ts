@@ -1,10 +1,8 @@
 import * as k8s from '@kubernetes/client-node';
-import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClientIdentity } from '../harness/harness.js';
-import { LoopbackAddressAllocator } from '../harness/loopback-addresses.js';
 import { NODEWARD_NAMESPACE, RUNTIME_POLICY_CONFIGMAP, attestationPolicy, configMap } from '../stack/policy.js';
-import { AGENT_PORT, startStack, waitFor, type Stack } from '../stack/stack.js';
+import { startStack, waitFor, type Stack } from '../stack/stack.js';
 import { eventsFor, getJson, hasTaint, nodeAttestation, nodeObject, phaseOf } from './kube-read.js';
 import { UNTRUSTED_TAINT, eventReasons, waitEnforced, waitPhase, waitUntrusted } from './scenario-helpers.js';
 
@@ -46,14 +44,9 @@ describe('enforcement a node cannot undo (real apiserver with Node,RBAC + NodeRe
   beforeAll(async () => {
     stack = await startStack({ operatorEnv: { NODEWARD_HEARTBEAT_MS: String(HEARTBEAT_MS), NODEWARD_RESYNC_MS: '2000' } });
     // Item 3 selects on a label the kubelet can write (what the attack needs); the others on protected labels.
-    const shadow = new LoopbackAddressAllocator(); // the harness allocator's sequence, to skip addresses held by strangers
-    const add = async (name: string, labels: Record<string, string>): Promise<void> => {
-      while (await listening(shadow.next(), AGENT_PORT)) stack.harness.addresses.next();
-      await stack.addNode(name, labels);
-    };
-    await add('u-1', { pool: 'edge' });
-    await add('u-2', { pool: 'edge' });
-    for (const [n, g] of [['c-1', 'c'], ['s-boot', 's-boot'], ['s-ima', 's-ima'], ['v-1', 'v'], ['f-1', 'f']] as const) await add(n, { [GROUP]: g });
+    await stack.addNode('u-1', { pool: 'edge' });
+    await stack.addNode('u-2', { pool: 'edge' });
+    for (const [n, g] of [['c-1', 'c'], ['s-boot', 's-boot'], ['s-ima', 's-ima'], ['v-1', 'v'], ['f-1', 'f']] as const) await stack.addNode(n, { [GROUP]: g });
     await stack.startOperator();
     await stack.apply([
       configMap('ima-runtime-policy-strict', { 'runtime-policy.json': await runtimePolicyJson(stack) }),
@@ -200,15 +193,6 @@ describe('enforcement a node cannot undo (real apiserver with Node,RBAC + NodeRe
     await waitPhase(stack, trusted[0]!, 'Trusted', 60_000);
   }, 120_000);
 });
-
-/** Whether something already listens on ip:port (another process's agent left on this worker's address block). */
-function listening(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 /** The known-good runtime policy the stack installed. */
 async function runtimePolicyJson(stack: Stack): Promise<string> {

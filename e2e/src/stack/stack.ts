@@ -125,7 +125,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       apply: (objects) => stack.kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects })),
       addNode: async (name, labels = {}, addOpts = {}) => {
         // The Node object comes first so its address is allocated once; no agent answers there until started.
-        const { ip } = await createSimulatedNode(harness, name, { labels, ...(addOpts.ip === undefined ? {} : { ip: addOpts.ip }) });
+        const { ip } = await createSimulatedNode(harness, name, { labels, ...(addOpts.ip === undefined ? { unoccupiedOn: AGENT_PORT } : { ip: addOpts.ip }) });
         const sim = await prepareSimNode({ name, ip, baseDir: join(dir, 'nodes'), ca: swtpmCa });
         const tls = await pki.agentServerCert(ip, name);
         const logStream = createWriteStream(join(dir, `agent-${name}.log`), { flags: 'a' });
