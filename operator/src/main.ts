@@ -21,7 +21,7 @@ import { logRuntimePolicyWarnings, makeRoundContextProvider, makeRuntimePolicyLo
 import { WorkQueue } from './reconcile/work-queue.js';
 import { createRoundMetrics, runRound } from './round/index.js';
 import { RevocationNotifier } from './notify/index.js';
-import { createRedisClient, rateLimitedLog, redisNotReady, RedisNodeStateStore } from './state/index.js';
+import { createRedisClient, describeRedisEndpoint, rateLimitedLog, redisNotReady, redisOptions, RedisNodeStateStore, type RedisClientOptions } from './state/index.js';
 import { makeRoundOutcomeHandler } from './status/outcome-handler.js';
 import type { NodeAttestation } from './status/resources.js';
 
@@ -31,9 +31,10 @@ function allKeys(inf: Informers): string[] {
   return [...nodes, ...inf.policies().map((p) => policyKey(p.metadata.name))];
 }
 
-function redisConnection(url: string): { host: string; port: number; password?: string; maxRetriesPerRequest: null } {
-  const u = new URL(url);
-  return { host: u.hostname, port: Number(u.port || 6379), ...(u.password ? { password: decodeURIComponent(u.password) } : {}), maxRetriesPerRequest: null };
+/** ioredis options for every Redis client (BullMQ's and the state store's); a TLS CA file is read here. */
+function redisConnection(cfg: OperatorConfig): RedisClientOptions {
+  const caFile = cfg.redis.tls?.caFile;
+  return redisOptions(cfg.redis, caFile === undefined ? undefined : readFileSync(caFile, 'utf8'));
 }
 
 function agentClient(cfg: OperatorConfig): HttpsAgentClient {
@@ -81,12 +82,12 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
     else for (const k of allKeys(informers)) queue.add(k); // policy or ConfigMap: every node may be affected
   };
 
-  const connection = redisConnection(cfg.redisUrl);
+  const connection = redisConnection(cfg);
   // Every Redis client's errors are logged (structured, once per 30 s per message while Redis is down).
   const redisLog = rateLimitedLog(log, 30_000);
   // The scheduler's info lines (a schedule per node) are debug detail for the operator's log.
   const scheduler = new BullRoundScheduler({ connection, log: { info: (m, f) => log.debug(m, f), warn: (m, f) => redisLog.warn(m, f) }, onReconnect: () => { if (elector.isLeader()) for (const k of allKeys(informers)) queue.add(k); } });
-  const redis = createRedisClient(cfg.redisUrl, redisLog);
+  const redis = createRedisClient(connection, redisLog);
   const store = new RedisNodeStateStore({ redis, log });
 
   const enforceTarget = (na: NodeAttestation): EnforceTarget => {
@@ -163,7 +164,7 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
   const crlRefresh = setInterval(() => {
     (elector.isLeader() ? ca.refreshCrl() : ca.reloadCrl()).catch((e: unknown) => log.warn('CRL refresh failed', { error: e }));
   }, crlRefreshPeriodMs(ca.crlLifetimeMs));
-  log.info('started', { identity: cfg.identity, namespace: cfg.namespace, httpPort: http.port });
+  log.info('started', { identity: cfg.identity, namespace: cfg.namespace, httpPort: http.port, redis: describeRedisEndpoint(cfg.redis) });
 
   return async (): Promise<void> => {
     clearInterval(resync);
