@@ -69,7 +69,7 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
   const now = (): Date => (deps.now ?? (() => new Date()))();
   const conflictsSeen = new Set<string>();
   const statusDeps = (): StatusDeps => ({
-    cluster: deps.cluster, heartbeatMs: deps.heartbeatMs, log: deps.log, isLeader: () => true, enforce: deps.enforce, now,
+    cluster: deps.cluster, heartbeatMs: deps.heartbeatMs, log: deps.log, enforce: deps.enforce, now,
     nodeAttestation: (n) => attestationFor(deps.caches, n), policy: (n) => findPolicy(deps.caches, n),
   });
 
