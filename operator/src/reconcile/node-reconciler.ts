@@ -14,7 +14,7 @@ import { CONDITION, REASON, findCondition, sameConditions, setConditions, type C
 import { currentState, recordDecision, type StatusDeps } from '../status/outcome-handler.js';
 import type { Identity, NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
 import { ANNOTATION } from '../status/resources.js';
-import { desiredNodeCondition, nodeConditionUpdate } from '../status/node-condition.js';
+import { NodeConditionWrites, desiredNodeCondition, nodeConditionUpdate } from '../status/node-condition.js';
 import { parseDurationMs } from './duration.js';
 import { policyConditions } from './policy-conditions.js';
 import { policyCounts, sameCounts } from './policy-counts.js';
@@ -68,6 +68,7 @@ export const policyKey = (name: string): string => `${POLICY_KEY_PREFIX}${name}`
 export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => Promise<ReconcileResult> {
   const now = (): Date => (deps.now ?? (() => new Date()))();
   const conflictsSeen = new Set<string>();
+  const conditionWrites = new NodeConditionWrites();
   const statusDeps = (): StatusDeps => ({
     cluster: deps.cluster, heartbeatMs: deps.heartbeatMs, log: deps.log, enforce: deps.enforce, now,
     nodeAttestation: (n) => attestationFor(deps.caches, n), policy: (n) => findPolicy(deps.caches, n),
@@ -96,9 +97,11 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
     const policy = na === undefined ? undefined : findPolicy(deps.caches, na.spec.policyName);
     const intervalMs = parseDurationMs(policy?.spec.interval) ?? deps.plan.defaultIntervalMs;
     const at = now();
-    const update = nodeConditionUpdate(node, desiredNodeCondition(na, freshnessWindowMs(intervalMs, deps.heartbeatMs), at), na !== undefined, at);
-    if (update === undefined) return;
-    await deps.cluster.patchNodeCondition(nodeName, update);
+    const desired = desiredNodeCondition(na, freshnessWindowMs(intervalMs, deps.heartbeatMs), at);
+    const update = nodeConditionUpdate(node, desired, na !== undefined, at);
+    if (update === undefined || conditionWrites.pending(node, desired)) return;
+    const rv = await deps.cluster.patchNodeCondition(nodeName, update);
+    conditionWrites.record(nodeName, rv, desired);
     deps.log.debug('node condition set', { node: nodeName, status: update.status, reason: update.reason });
   };
 
