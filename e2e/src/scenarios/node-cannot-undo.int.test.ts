@@ -205,6 +205,8 @@ describe('enforcement a node cannot undo (real apiserver with Node,RBAC + NodeRe
     // A round already in flight (or run before the informer has the new ConfigMap) verified under the good document.
     expect(Date.parse(stale.status?.lastSuccessTime ?? '')).toBeLessThan(corruptedAt + 3000);
     await neverTrustedFor(stack, 'k-1', 4000);
+    const why = (await nodeAttestation(stack, 'k-1')).status?.conditions?.find((c) => c.type === 'Trusted') as { reason?: string; message?: string } | undefined;
+    expect(why).toMatchObject({ reason: 'RoundsStale', message: expect.stringContaining('policy corrupt RuntimePolicyInvalid: spec.ima.runtimePolicy') });
     await waitFor('k-1 Node condition Unknown', async () => (await nodeTrusted(stack, 'k-1')).status === 'Unknown', 15_000);
     expect(await nodeTrusted(stack, 'k-1')).toMatchObject({ status: 'Unknown', reason: 'RoundsStale' });
     await waitFor('nap columns count k-1 Stale', async () => (await napColumns(stack, 'corrupt'))['STALE'] === '1', 15_000);

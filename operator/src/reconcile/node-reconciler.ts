@@ -135,13 +135,29 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
   const attest = async (na: NodeAttestation, policy: NodeAttestationPolicy, target: AttestationTarget): Promise<ReconcileResult> => {
     const untilStale = msUntilStale(na.status, freshnessWindowMs(target.intervalMs, deps.heartbeatMs), now());
     const stale = untilStale !== undefined && untilStale <= 0;
-    const decision = withSettledSelection(na, decideActions(policy.spec, { kind: 'reconcile' }, { ...currentState(na, stale), conflict: false }));
+    const decided = withSettledSelection(na, decideActions(policy.spec, { kind: 'reconcile' }, { ...currentState(na, stale), conflict: false }));
+    const decision = stale ? explainStale(policy, decided) : decided;
     if (stale) await recordDecision(statusDeps(), na, policy, decision);
     const scheduled = bounded(deps.scheduler.ensure(target), schedulerTimeoutMs);
     scheduled.catch(() => undefined); // awaited below; a failed convergence must not leave it unhandled
     if (!stale) await recordDecision(statusDeps(), na, policy, decision);
     await scheduled;
     return untilStale === undefined ? undefined : { requeueAfterMs: Math.max(untilStale, 0) + 1000 };
+  };
+
+  /**
+   * A node going Stale because its policy's runtime policy cannot be used says which field and why, in
+   * its Trusted condition and its AttestationStale Event (the generic message lists every cause).
+   */
+  const explainStale = (policy: NodeAttestationPolicy, decision: Decision): Decision => {
+    const load = loadRuntimePolicy(policy.spec);
+    if (load.ok) return decision;
+    const why = `no round runs: policy ${policy.metadata.name} ${load.reason}: ${load.message}`.slice(0, 2048);
+    return {
+      ...decision,
+      conditions: decision.conditions.map((c) => (c.type === CONDITION.Trusted && c.reason === REASON.RoundsStale ? { ...c, message: why } : c)),
+      events: decision.events.map((e) => (e.reason === 'AttestationStale' ? { ...e, message: why } : e)),
+    };
   };
 
   /**
@@ -152,7 +168,7 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
     const intervalMs = parseDurationMs(policy.spec.interval) ?? deps.plan.defaultIntervalMs;
     const untilStale = msUntilStale(na.status, freshnessWindowMs(intervalMs, deps.heartbeatMs), now());
     if (untilStale !== undefined && untilStale <= 0) {
-      await recordDecision(statusDeps(), na, policy, withSettledSelection(na, decideActions(policy.spec, { kind: 'reconcile' }, { ...currentState(na, true), conflict: false })));
+      await recordDecision(statusDeps(), na, policy, explainStale(policy, withSettledSelection(na, decideActions(policy.spec, { kind: 'reconcile' }, { ...currentState(na, true), conflict: false }))));
     }
     return { requeueAfterMs: untilStale === undefined || untilStale <= 0 ? 30_000 : Math.min(30_000, untilStale + 1000) };
   };
