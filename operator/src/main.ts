@@ -13,7 +13,7 @@ import { createLogger, type Logger } from './log.js';
 import { Manager, runnable, ticker } from './manager/manager.js';
 import { metrics, recordApiWrite, registry, setNodesByPhase } from './metrics.js';
 import { RevocationNotifier } from './notify/index.js';
-import { BullRoundScheduler, redisConnection, RoundWorker } from './queue/index.js';
+import { BullRoundScheduler, RoundWorker } from './queue/index.js';
 import { ConvergenceMemo } from './reconcile/convergence-memo.js';
 import { NodeController } from './reconcile/node-controller.js';
 import { makeNodeReconciler, planInputs } from './reconcile/node-reconciler.js';
@@ -21,7 +21,7 @@ import { scheduledTargets } from './reconcile/planner.js';
 import { logRuntimePolicyWarnings, makeRoundContextProvider, makeRuntimePolicyLoader } from './reconcile/round-context.js';
 import { IdentityClaims } from './registration/identity-claims.js';
 import { createRoundMetrics, runRound } from './round/index.js';
-import { createRedisClient, rateLimitedLog, redisNotReady, RedisNodeStateStore } from './state/index.js';
+import { createRedisClient, describeRedisEndpoint, rateLimitedLog, redisConnection, redisNotReady, RedisNodeStateStore } from './state/index.js';
 import { makeRoundOutcomeHandler } from './status/outcome-handler.js';
 import { phaseCounts } from './status/phase-counts.js';
 
@@ -55,12 +55,12 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
     ...(notifier === undefined ? {} : { notify: (n) => notifier.notify(n) }),
   }));
 
-  const connection = redisConnection(cfg.redisUrl);
+  const connection = redisConnection(cfg.redis);
   // Every Redis client's errors are logged (structured, once per 30 s per message while Redis is down).
   const redisLog = rateLimitedLog(log, 30_000);
   // The scheduler's info lines (a schedule per node) are debug detail for the operator's log.
   const scheduler = new BullRoundScheduler({ connection, log: { info: (m, f) => log.debug(m, f), warn: (m, f) => redisLog.warn(m, f) }, onReconnect: () => controller.enqueueAll() });
-  const redis = createRedisClient(cfg.redisUrl, redisLog);
+  const redis = createRedisClient(connection, redisLog);
   const store = new RedisNodeStateStore({ redis, log });
 
   const planOptions = { agentPort: cfg.agentPort, defaultIntervalMs: cfg.defaultIntervalMs };
@@ -99,7 +99,7 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
     ticker('resync', true, cfg.resyncMs, () => controller.resync()),
   );
   await manager.start();
-  log.info('started', { identity: cfg.identity, namespace: cfg.namespace, httpPort: http?.port });
+  log.info('started', { identity: cfg.identity, namespace: cfg.namespace, httpPort: http?.port, redis: describeRedisEndpoint(cfg.redis) });
   return () => manager.stop();
 }
 

@@ -1,4 +1,4 @@
-import type { ConfigMapView, DrainProgress, NodeAttestation, NodeAttestationPolicy, NodeAttestationStatus, NodeView, PodView } from '../status/resources.js';
+import type { ConfigMapView, DrainProgress, NodeAttestation, NodeAttestationPolicy, NodeAttestationStatus, NodeCondition, NodeView, PodView } from '../status/resources.js';
 import type { Cluster, ClusterEvent, EvictionResult, NodeEdit, Pods } from './cluster.js';
 
 /**
@@ -125,6 +125,15 @@ export class MemoryCluster implements Cluster, Pods {
       spec: { ...node.spec, ...(change.taints ? { taints: change.taints } : {}), ...(change.unschedulable === undefined ? {} : { unschedulable: change.unschedulable }) },
     });
     return true;
+  }
+  async patchNodeCondition(name: string, condition: NodeCondition): Promise<void> {
+    this.check('patchNodeCondition');
+    const node = this.nodes.get(name);
+    if (node === undefined) return Promise.resolve();
+    this.write(`status node/${name}`);
+    const others = (node.status?.conditions ?? []).filter((c) => c.type !== condition.type);
+    this.nodes.set(name, { ...node, status: { ...node.status, conditions: [...others, { ...condition }] } });
+    return Promise.resolve();
   }
   async createEvent(event: ClusterEvent): Promise<void> {
     this.check('createEvent');
