@@ -355,6 +355,31 @@ export interface NodeAttestationPolicyStatus {
    */
   matchedNodes?: number;
   /**
+   * How many of the policy's NodeAttestations are Trusted.
+   * Schema: format int32; minimum 0.
+   */
+  trustedNodes?: number;
+  /**
+   * How many of the policy's NodeAttestations are Untrusted.
+   * Schema: format int32; minimum 0.
+   */
+  untrustedNodes?: number;
+  /**
+   * How many of the policy's NodeAttestations are Unreachable.
+   * Schema: format int32; minimum 0.
+   */
+  unreachableNodes?: number;
+  /**
+   * How many of the policy's NodeAttestations are Stale (no passing round within the freshness window).
+   * Schema: format int32; minimum 0.
+   */
+  staleNodes?: number;
+  /**
+   * How many of the policy's failing nodes the blast-radius budget (maxUnavailable) holds from enforcement.
+   * Schema: format int32; minimum 0.
+   */
+  heldNodes?: number;
+  /**
    * The latest observations of the policy's state (metav1.Condition).
    * Schema: at most 16 items.
    */

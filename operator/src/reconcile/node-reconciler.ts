@@ -17,6 +17,8 @@ import { ANNOTATION } from '../status/resources.js';
 import { desiredNodeCondition, nodeConditionUpdate } from '../status/node-condition.js';
 import { parseDurationMs } from './duration.js';
 import { policyConditions } from './policy-conditions.js';
+import { policyCounts, sameCounts } from './policy-counts.js';
+import { checkTrustAnchors } from './trust-anchors.js';
 import { attestationFor, findNode, makeRuntimePolicyLoader, type RoundContextCaches, type RuntimePolicyLoader } from './round-context.js';
 import { internalIpOf, planNode, plan, type DesiredAttestation, type NodePlan, type PlanInputs, type PlanOptions } from './planner.js';
 import type { ReconcileResult } from './work-queue.js';
@@ -363,19 +365,23 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
     if (policy === undefined) return;
     const all = plan(planInputs(deps.caches), deps.plan).policies[name] ?? { matchedNodes: 0, conflictingNodes: [] };
     const gen = policy.metadata.generation;
-    const conflictCond = all.conflictingNodes.length > 0
-      ? { type: CONDITION.PolicyConflict, status: 'True' as const, reason: REASON.MultiplePolicies, message: `nodes also selected by another policy: ${all.conflictingNodes.join(', ')}`.slice(0, 4096) }
-      : { type: CONDITION.PolicyConflict, status: 'False' as const, reason: 'NoConflict', message: '' };
-    const { conditions: more, events } = policyConditions(policy, loadRuntimePolicy(policy.spec));
-    const status = { matchedNodes: all.matchedNodes, observedGeneration: gen ?? 0, conditions: setConditions(policy.status?.conditions, [conflictCond, ...more], gen, now()) };
+    const { conditions: more, events } = policyConditions(policy, loadRuntimePolicy(policy.spec), checkTrustAnchors(policy.spec, (ns, n) => deps.caches.configMap(ns, n)));
+    const counts = policyCounts(name, deps.caches.nodeAttestations());
+    const status = { matchedNodes: all.matchedNodes, ...counts, observedGeneration: gen ?? 0, conditions: setConditions(policy.status?.conditions, [conflictCondition(all.conflictingNodes), ...more], gen, now()) };
     const prev = policy.status;
-    if (prev?.matchedNodes === status.matchedNodes && prev.observedGeneration === status.observedGeneration && sameConditions(prev.conditions, status.conditions)) return;
+    if (prev?.matchedNodes === status.matchedNodes && sameCounts(prev, counts) && prev.observedGeneration === status.observedGeneration && sameConditions(prev.conditions, status.conditions)) return;
     await deps.cluster.applyPolicyStatus(name, status);
     for (const e of events) await deps.cluster.createEvent({ ...e, involved: [{ kind: 'NodeAttestationPolicy', name, ...(policy.metadata.uid ? { uid: policy.metadata.uid } : {}) }] });
     return;
   };
 
   return (key: string) => (key.startsWith(POLICY_KEY_PREFIX) ? reconcilePolicy(key.slice(POLICY_KEY_PREFIX.length)) : reconcileNode(key));
+}
+
+function conflictCondition(conflictingNodes: readonly string[]): ConditionInput {
+  return conflictingNodes.length > 0
+    ? { type: CONDITION.PolicyConflict, status: 'True', reason: REASON.MultiplePolicies, message: `nodes also selected by another policy: ${conflictingNodes.join(', ')}`.slice(0, 4096) }
+    : { type: CONDITION.PolicyConflict, status: 'False', reason: 'NoConflict', message: '' };
 }
 
 /** The NodeAttestation is the desired one: same policy, owned by that policy object (not a deleted namesake). */
