@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
+import { redisOptions, type RedisClientOptions, type RedisEndpoint } from './redis-config.js';
 
 type LogFields = Record<string, string | number | boolean | undefined>;
 /** Structured log sink (the operator's logger fits). */
@@ -54,4 +56,10 @@ export function createRedisClient(options: RedisOptions, log: RedisLog): Redis {
 /** Why the operator is not ready because of Redis (rounds cannot run), or undefined when it is connected. */
 export function redisNotReady(redis: Pick<Redis, 'status'>): string | undefined {
   return redis.status === 'ready' ? undefined : `redis ${redis.status}`;
+}
+
+/** ioredis options for every Redis client (BullMQ's and the state store's); a TLS CA file is read here. */
+export function redisConnection(endpoint: RedisEndpoint): RedisClientOptions {
+  const caFile = endpoint.tls?.caFile;
+  return redisOptions(endpoint, caFile === undefined ? undefined : readFileSync(caFile, 'utf8'));
 }
