@@ -33,7 +33,7 @@ export class KubeKubeletIdentityApi implements KubeletIdentityApi {
   private readonly certificates: CertificatesV1Api;
   private readonly custom: CustomObjectsApi;
   private readonly csrInformer: Informer<V1CertificateSigningRequest & KubernetesObject> & ObjectCache<V1CertificateSigningRequest & KubernetesObject>;
-  private readonly njrInformer: Informer<KubernetesObject>;
+  private readonly njrInformer: Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
   private stopped = false;
   private readonly timers = new Set<NodeJS.Timeout>();
 
@@ -68,6 +68,10 @@ export class KubeKubeletIdentityApi implements KubeletIdentityApi {
 
   pendingCsrs(): CsrView[] {
     return this.csrInformer.list().map(csrViewFrom).filter((c) => c.state === 'Pending');
+  }
+
+  unansweredJoinRequests(): JoinRequestView[] {
+    return this.njrInformer.list().map((o) => joinRequestViewFrom(o as NjrObject)).filter((r) => r.status?.phase === undefined);
   }
 
   async getJoinRequest(name: string): Promise<JoinRequestView | undefined> {

@@ -18,6 +18,8 @@ export interface KubeletIdentityApi {
   stop(): Promise<void>;
   /** CSRs from the watch cache that are still pending. */
   pendingCsrs(): CsrView[];
+  /** NodeJoinRequests from the watch cache that have no answer yet. */
+  unansweredJoinRequests(): JoinRequestView[];
   /** A live read. */
   getJoinRequest(name: string): Promise<JoinRequestView | undefined>;
   /** Replaces the status if the object is still at `req.resourceVersion`; resolves false on a conflict. */

@@ -62,8 +62,9 @@ export class KubeletIdentityController {
     await Promise.allSettled([...this.inFlight.values()]);
   }
 
-  /** Looks at every pending CSR again (on becoming leader). */
+  /** Looks at every unanswered NodeJoinRequest and pending CSR again (on becoming leader). */
   resync(): void {
+    for (const req of this.deps.api.unansweredJoinRequests()) this.enqueue(`njr/${req.name}`, () => this.handleJoinRequest(req));
     for (const csr of this.deps.api.pendingCsrs()) this.enqueue(`csr/${csr.name}`, () => this.handleCsr(csr));
   }
 
