@@ -12,3 +12,4 @@ export * from './replay-event-log.js';
 export * from './secure-boot.js';
 export * from './spec-id-event.js';
 export * from './verify-event-log.js';
+export * from './bootlog-failure.js';

@@ -13,3 +13,4 @@ export * from './create-runtime-policy.js';
 export { parseImaSignature, imaKeyId, type ImaSignature, type ImaSignatureHashAlg } from './ima-signature.js';
 export { ImaVerificationKeys, SignatureBudget, VerificationKeysError, verificationKeyFrom, verificationKeysString, type SignatureCheck, type VerificationKeyInput } from './verification-keys.js';
 export * from './runtime-policy-parts.js';
+export * from './ima-failure.js';
