@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { verifyBootPolicy, type BootPolicy } from './boot-policy.js';
-import { encodeEventLog, eventLogPcrs, type EventLogSpec, type EventSpec } from './encode-event-log.js';
-import { efiBootApplicationEvent, encodeVariableData, grubCommandEvent, grubKernelCmdlineEvent, secureBootEvent, separatorEvent, systemdCmdlineEvent } from './event-builders.js';
+import { encodeEventLog, eventLogPcrs, type EventLogSpec, type EventSpec } from '../testing/encode-event-log.js';
+import { efiBootApplicationEvent, encodeVariableData, grubCommandEvent, grubKernelCmdlineEvent, secureBootEvent, separatorEvent, systemdCmdlineEvent } from '../testing/event-builders.js';
 import { EV, EVENT_TAG } from './event-types.js';
 import { measuredKernelCommandLines } from './kernel-cmdline.js';
 import { parseEventLog } from './parse-event-log.js';

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { ParseError } from '../binary/parse-error.js';
 import { verifyBootPolicy } from './boot-policy.js';
-import { encodeEventLog } from './encode-event-log.js';
-import { efiBootApplicationEvent, grubCommandEvent, grubKernelCmdlineEvent, secureBootEvent, separatorEvent, systemdCmdlineEvent } from './event-builders.js';
+import { encodeEventLog } from '../testing/encode-event-log.js';
+import { efiBootApplicationEvent, grubCommandEvent, grubKernelCmdlineEvent, secureBootEvent, separatorEvent, systemdCmdlineEvent } from '../testing/event-builders.js';
 import { EV, EVENT_TAG } from './event-types.js';
 import { parseEventLog } from './parse-event-log.js';
 import { replayEventLog } from './replay-event-log.js';

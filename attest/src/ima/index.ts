@@ -8,7 +8,6 @@ export { evaluateImaEntry } from './evaluate-ima-entry.js';
 export * from './ima-state.js';
 export * from './verify-ima-entries.js';
 export { plausibleTemplateHashAlgs, templateHashAlgFor } from './template-hash-alg.js';
-export * from './encode-ima-entry.js';
 export * from './create-runtime-policy.js';
 export { parseImaSignature, imaKeyId, type ImaSignature, type ImaSignatureHashAlg } from './ima-signature.js';
 export { ImaVerificationKeys, SignatureBudget, VerificationKeysError, verificationKeyFrom, verificationKeysString, type SignatureCheck, type VerificationKeyInput } from './verification-keys.js';

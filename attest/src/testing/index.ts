@@ -9,3 +9,7 @@
  * trust (a simulator's own PCRs, a fixture's expected values).
  */
 export { verified as assumeVerified } from '../verified.js';
+export * from './encode-event-log.js';
+export * from './event-builders.js';
+export * from './encode-ima-entry.js';
+export * from './evmctl-fixture.js';
