@@ -15,6 +15,7 @@ export const metrics = {
   revocations: new Counter({ name: 'nodeward_credential_revocations_total', help: 'Node credentials revoked (serial added to the CRL)', registers: [registry] }),
   apiWrites: new Counter({ name: 'nodeward_api_writes_total', help: 'Write requests sent to the Kubernetes API server', labelNames: ['verb', 'resource'] as const, registers: [registry] }),
   reconcileErrors: new Counter({ name: 'nodeward_reconcile_errors_total', help: 'Reconcile attempts that threw (retried with backoff)', labelNames: ['kind'] as const, registers: [registry] }),
+  enforcementHeld: new Gauge({ name: 'nodeward_enforcement_held_nodes', help: 'Failing nodes whose enforcement the policy\'s maxUnavailable budget holds, by policy', labelNames: ['policy'] as const, registers: [registry] }),
   leader: new Gauge({ name: 'nodeward_leader', help: '1 when this replica holds the leader Lease', registers: [registry] }),
 };
 
@@ -29,4 +30,10 @@ export function recordAction(action: string, op: string): void {
 /** Set the per-phase gauge from a full count (absent phases become 0). */
 export function setNodesByPhase(counts: Readonly<Partial<Record<string, number>>>): void {
   for (const phase of PHASES) metrics.nodesByPhase.set({ phase }, counts[phase] ?? 0);
+}
+
+/** Set the held-by-budget gauge from a full count per policy (policies no longer listed are dropped). */
+export function setEnforcementHeld(byPolicy: Readonly<Record<string, number>>): void {
+  metrics.enforcementHeld.reset();
+  for (const [policy, n] of Object.entries(byPolicy)) metrics.enforcementHeld.set({ policy }, n);
 }
