@@ -16,6 +16,10 @@ export const metrics = {
   apiWrites: new Counter({ name: 'nodeward_api_writes_total', help: 'Write requests sent to the Kubernetes API server', labelNames: ['verb', 'resource'] as const, registers: [registry] }),
   reconcileErrors: new Counter({ name: 'nodeward_reconcile_errors_total', help: 'Reconcile attempts that threw (retried with backoff)', labelNames: ['kind'] as const, registers: [registry] }),
   enforcementHeld: new Gauge({ name: 'nodeward_enforcement_held_nodes', help: 'Failing nodes whose enforcement the policy\'s maxUnavailable budget holds, by policy', labelNames: ['policy'] as const, registers: [registry] }),
+  policyReferencesInvalid: new Gauge({
+    name: 'nodeward_policy_references_invalid', help: 'Policy references (runtime policy, EK trust anchors) that are missing or invalid: 1 per policy, condition and reason',
+    labelNames: ['policy', 'condition', 'reason'] as const, registers: [registry],
+  }),
   leader: new Gauge({ name: 'nodeward_leader', help: '1 when this replica holds the leader Lease', registers: [registry] }),
 };
 
@@ -36,4 +40,10 @@ export function setNodesByPhase(counts: Readonly<Partial<Record<string, number>>
 export function setEnforcementHeld(byPolicy: Readonly<Record<string, number>>): void {
   metrics.enforcementHeld.reset();
   for (const [policy, n] of Object.entries(byPolicy)) metrics.enforcementHeld.set({ policy }, n);
+}
+
+/** Set the invalid-reference gauge from every policy's status (a fixed reference's series goes). */
+export function setPolicyReferencesInvalid(invalid: readonly { policy: string; condition: string; reason: string }[]): void {
+  metrics.policyReferencesInvalid.reset();
+  for (const i of invalid) metrics.policyReferencesInvalid.set(i, 1);
 }

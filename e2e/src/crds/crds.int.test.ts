@@ -143,7 +143,7 @@ describe('the CRDs', () => {
     expect(table((await harness.kubectl(['get', 'na'])).stdout).rows[0]?.[0]).toBe('node-a');
   });
 
-  it('print NAME SELECTOR INTERVAL MODE NODES AGE for kubectl get nodeattestationpolicies', async () => {
+  it('print NAME SELECTOR INTERVAL MODE NODES TRUSTED UNTRUSTED UNREACHABLE HELD AGE for kubectl get nodeattestationpolicies', async () => {
     const plural = 'nodeattestationpolicies';
     const policy = (await custom.getClusterCustomObject({ group, version, plural, name: 'workers-enforce' })) as Obj;
     policy['status'] = { observedGeneration: 1, matchedNodes: 3 };
@@ -152,7 +152,7 @@ describe('the CRDs', () => {
     const result = await harness.kubectl(['get', 'nap', 'workers-enforce', 'all-nodes-audit']);
     expect(result.code).toBe(0);
     const { header, rows } = table(result.stdout);
-    expect(header).toEqual(['NAME', 'SELECTOR', 'INTERVAL', 'MODE', 'NODES', 'AGE']);
+    expect(header).toEqual(['NAME', 'SELECTOR', 'INTERVAL', 'MODE', 'NODES', 'TRUSTED', 'UNTRUSTED', 'UNREACHABLE', 'HELD', 'AGE']);
     expect(rows[0]?.slice(0, 5)).toEqual(['workers-enforce', '{"node-role.kubernetes.io/worker":""}', '30s', 'Enforce', '3']);
     expect(rows[1]?.slice(0, 5)).toEqual(['all-nodes-audit', '', '1m', 'Audit', '']);
   });

@@ -167,5 +167,7 @@ describe('enforcement actions (real apiserver, Redis, swtpm agents, operator)', 
     expect(condition).toMatchObject({ reason: 'NodesHeld' });
     for (const n of settled.held) expect(condition.message).toContain(n);
     expect(await eventReasons(stack, 'budget')).toContain('EnforcementHeld');
+    // The HELD column of kubectl get nap.
+    await waitFor('policy heldNodes 2', async () => (await getJson<{ status?: { heldNodes?: number } }>(stack, ['get', 'nap', 'budget'])).status?.heldNodes === 2, 30_000);
   }, 180_000);
 });
