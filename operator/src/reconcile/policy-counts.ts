@@ -4,11 +4,13 @@ import type { NodeAttestation, NodeAttestationPolicy, Phase } from '../status/re
 export type PolicyCounts = Required<Pick<NonNullable<NodeAttestationPolicy['status']>, 'trustedNodes' | 'untrustedNodes' | 'unreachableNodes' | 'staleNodes' | 'heldNodes'>>;
 
 /**
- * Whether the blast-radius budget (maxUnavailable) holds the node's enforcement back. Nothing marks
- * that on a NodeAttestation yet; this is the one place that will read it.
+ * Whether the blast-radius budget (maxUnavailable) holds the node's enforcement back:
+ * status.enforcement.held, or in mode Audit status.wouldEnforce.held (what Enforce would hold). Read
+ * structurally, so this counts as soon as the enforcement table writes the field.
  */
-export function isHeldByBudget(_na: NodeAttestation): boolean {
-  return false;
+export function isHeldByBudget(na: NodeAttestation): boolean {
+  const s = na.status as { enforcement?: { held?: boolean }; wouldEnforce?: { held?: boolean } } | undefined;
+  return s?.enforcement?.held === true || s?.wouldEnforce?.held === true;
 }
 
 /** The count each phase adds to; the compiler checks every phase is listed. */
