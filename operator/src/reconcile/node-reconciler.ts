@@ -8,7 +8,7 @@ import type { AttestationTarget, RoundScheduler } from '../ports.js';
 import { AgentError } from '../agent-client/agent-error.js';
 import { decideActions, type Decision } from '../decide/decide-actions.js';
 import type { IdentityClaims } from '../registration/identity-claims.js';
-import { identityFailure, type IdentityFailure } from '../registration/identity-failure.js';
+import { identityFailure, type IdentityFailure } from '@nodeward/attest';
 import { registerIdentity, trustAnchorsFrom, type RegistrationDeps } from '../registration/register-identity.js';
 import { CONDITION, REASON, findCondition, sameConditions, setConditions, type ConditionInput } from '../status/conditions.js';
 import { currentState, recordDecision, type StatusDeps } from '../status/outcome-handler.js';

@@ -1,4 +1,4 @@
-import { EVMCTL_RSA_SPKI } from '../../../attest/src/ima/evmctl-fixture.js';
+import { EVMCTL_RSA_SPKI } from '@nodeward/attest/testing';
 import { createLogger, silentLogger } from '../log.js';
 import type { ConfigMapView, NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
 import type { CompiledRuntimePolicy, RoundPolicy } from '@nodeward/attest';
