@@ -19,4 +19,10 @@ describe('policyCounts', () => {
     expect(sameCounts({ matchedNodes: 1 }, counts)).toBe(false);
     expect(sameCounts({ ...counts, trustedNodes: 0 }, counts)).toBe(false);
   });
+
+  it('counts nodes the budget holds (Enforce) or would hold (Audit preview) as HELD, besides their phase', () => {
+    const held = (name: string, status: object): NodeAttestation => ({ metadata: { name }, spec: { nodeName: name, policyName: 'p' }, status: { phase: 'Untrusted', ...status } });
+    const counts = policyCounts('p', [held('a', { enforcement: { held: true } }), held('b', { wouldEnforce: { held: true } }), held('c', { enforcement: { held: false } })]);
+    expect(counts).toMatchObject({ untrustedNodes: 3, heldNodes: 2 });
+  });
 });
