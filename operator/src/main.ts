@@ -3,6 +3,8 @@ import { agentClientFromFiles } from './agent-client/index.js';
 import { CredentialAuthority, crlRefreshPeriodMs } from './ca/credential-authority.js';
 import { loadConfig, type OperatorConfig } from './config.js';
 import { Enforcer } from './enforce/enforcer.js';
+import type { Admission } from './decide/budget.js';
+import { EnforcementBudget } from './enforce/enforcement-budget.js';
 import { makeNodeEnforcement } from './enforce/node-enforcement.js';
 import { startHttpServer } from './http-server.js';
 import { makeInformers, type ChangeKind } from './kube/informers.js';
@@ -14,7 +16,7 @@ import { loadKubeConfig } from './kube/kube-config.js';
 import { LeaderElector } from './kube/leader-election.js';
 import { createLogger, type Logger } from './log.js';
 import { Manager, runnable, ticker } from './manager/manager.js';
-import { metrics, recordApiWrite, registry, setNodesByPhase, setPolicyReferencesInvalid } from './metrics.js';
+import { metrics, recordApiWrite, registry, setEnforcementHeld, setNodesByPhase, setPolicyReferencesInvalid } from './metrics.js';
 import { RevocationNotifier } from './notify/index.js';
 import { BullRoundScheduler, RoundWorker } from './queue/index.js';
 import { ConvergenceMemo } from './reconcile/convergence-memo.js';
@@ -27,7 +29,8 @@ import { IdentityClaims } from './registration/identity-claims.js';
 import { createRoundMetrics, runRound } from './round/index.js';
 import { createRedisClient, describeRedisEndpoint, rateLimitedLog, redisConnection, redisNotReady, RedisNodeStateStore } from './state/index.js';
 import { makeRoundOutcomeHandler } from './status/outcome-handler.js';
-import { phaseCounts } from './status/phase-counts.js';
+import { heldCounts, phaseCounts } from './status/phase-counts.js';
+import type { NodeAttestationPolicy } from './status/resources.js';
 
 /**
  * Builds the operator's components and registers them with the manager, which starts them and runs
@@ -67,6 +70,9 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
   const redis = createRedisClient(connection, redisLog);
   const store = new RedisNodeStateStore({ redis, log });
 
+  // Only the leader spends a policy's maxUnavailable budget; a follower's round defers to it (decide/budget.ts).
+  const budget = new EnforcementBudget(() => informers.nodeAttestations());
+  const admission = manager.byLeadership((p: NodeAttestationPolicy, n: string) => budget.admit(p, n), (p: NodeAttestationPolicy): Admission => (p.spec.maxUnavailable === undefined ? { verdict: 'admit' } : { verdict: 'defer' }));
   const planOptions = { agentPort: cfg.agentPort, defaultIntervalMs: cfg.defaultIntervalMs };
   // Reconciles, round contexts and round outcomes see this replica's own status writes before the
   // informer shows them (a node's first round can run before the informer has its registration).
@@ -81,7 +87,7 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
   });
   const controller: NodeController = new NodeController({
     caches, concurrency: cfg.reconcileConcurrency, log,
-    reconcile: makeNodeReconciler({ cluster, caches, loadRuntimePolicy, scheduler, registration: { agent }, claims, enforce, plan: planOptions, heartbeatMs: cfg.heartbeatMs, log }),
+    reconcile: makeNodeReconciler({ cluster, caches, loadRuntimePolicy, scheduler, registration: { agent }, claims, enforce, admission, plan: planOptions, heartbeatMs: cfg.heartbeatMs, log }),
     reconcileSchedules: () => scheduler.reconcileSchedules(() => scheduledTargets(planInputs(informers), planOptions)),
     onError: (item, e, attempt) => {
       metrics.reconcileErrors.inc({ kind: item.startsWith('policy/') ? 'policy' : 'node' });
@@ -89,6 +95,7 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
     },
   });
   const onOutcome = makeRoundOutcomeHandler({
+    admission,
     cluster, log, heartbeatMs: cfg.heartbeatMs, enforce, nodeAttestation: caches.nodeAttestation,
     policy: (n) => informers.policies().find((p) => p.metadata.name === n),
   });
@@ -103,6 +110,7 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
     runnable('round-worker', false, () => { worker = new RoundWorker({ connection, runRound: (n) => runRound(n, { context, agent, store, metrics: roundMetrics }), onOutcome, metrics: roundMetrics, concurrency: cfg.roundConcurrency, log: redisLog }); }, () => worker?.close()),
     ticker('phase-metrics', false, cfg.resyncMs, () => {
       setNodesByPhase(phaseCounts(informers.nodeAttestations()));
+      setEnforcementHeld(heldCounts(informers.nodeAttestations()));
       setPolicyReferencesInvalid(informers.policies().flatMap((p) => invalidReferences(p).map((c) => ({ policy: p.metadata.name, condition: c.type, reason: c.reason }))));
     }),
     // The leader re-signs the CRL at half its lifetime; every replica re-reads what it published, for its GET /crl.

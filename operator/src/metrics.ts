@@ -15,6 +15,7 @@ export const metrics = {
   revocations: new Counter({ name: 'nodeward_credential_revocations_total', help: 'Node credentials revoked (serial added to the CRL)', registers: [registry] }),
   apiWrites: new Counter({ name: 'nodeward_api_writes_total', help: 'Write requests sent to the Kubernetes API server', labelNames: ['verb', 'resource'] as const, registers: [registry] }),
   reconcileErrors: new Counter({ name: 'nodeward_reconcile_errors_total', help: 'Reconcile attempts that threw (retried with backoff)', labelNames: ['kind'] as const, registers: [registry] }),
+  enforcementHeld: new Gauge({ name: 'nodeward_enforcement_held_nodes', help: 'Failing nodes whose enforcement the policy\'s maxUnavailable budget holds, by policy', labelNames: ['policy'] as const, registers: [registry] }),
   policyReferencesInvalid: new Gauge({
     name: 'nodeward_policy_references_invalid', help: 'Policy references (runtime policy, EK trust anchors) that are missing or invalid: 1 per policy, condition and reason',
     labelNames: ['policy', 'condition', 'reason'] as const, registers: [registry],
@@ -33,6 +34,12 @@ export function recordAction(action: string, op: string): void {
 /** Set the per-phase gauge from a full count (absent phases become 0). */
 export function setNodesByPhase(counts: Readonly<Partial<Record<string, number>>>): void {
   for (const phase of PHASES) metrics.nodesByPhase.set({ phase }, counts[phase] ?? 0);
+}
+
+/** Set the held-by-budget gauge from a full count per policy (policies no longer listed are dropped). */
+export function setEnforcementHeld(byPolicy: Readonly<Record<string, number>>): void {
+  metrics.enforcementHeld.reset();
+  for (const [policy, n] of Object.entries(byPolicy)) metrics.enforcementHeld.set({ policy }, n);
 }
 
 /** Set the invalid-reference gauge from every policy's status (a fixed reference's series goes). */

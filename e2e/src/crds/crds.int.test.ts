@@ -97,6 +97,18 @@ describe('the CRDs', () => {
     expect(audit['spec']).toMatchObject({ mode: 'Audit', interval: '1m', recovery: 'Automatic', tpm: { hashAlg: 'sha256', akKeyType: 'rsa' } });
   });
 
+  it('accept escalation steps, a budget, hysteresis, and actions in Audit mode (previewed, not enforced)', async () => {
+    const spec = validSpec();
+    spec['mode'] = 'Audit';
+    spec['maxUnavailable'] = '25%';
+    spec['recoverAfterPasses'] = 3;
+    spec['onFailure'] = { taint: { effect: 'NoSchedule' }, steps: [{ after: '2m', cordon: true, drain: { timeout: '90s' } }, { after: '10m', revokeCredentials: true, taint: { effect: 'NoExecute' } }] };
+    await createPolicy('escalating-audit', spec);
+    const count = validSpec();
+    count['maxUnavailable'] = 1;
+    await createPolicy('budget-count', count);
+  });
+
   it('accept the valid policy the invalid cases below derive from', async () => {
     const created = await createPolicy('valid-base', validSpec());
     expect(created['spec']['onUnreachable']['afterMisses']).toBe(2);
@@ -188,9 +200,12 @@ const invalidPolicies: [string, Mutation, string[], string[]?][] = [
   ['an expected PCR not quoted', (s) => (s['tpm']['expectedPcrs'] = { '4': 'ab'.repeat(32) }), ['spec.tpm.expectedPcrs', 'must also be listed in pcrs']],
   ['a verity root hash that is not hex', (s) => (s['verity']['devices'][0]['allowedRootHashes'] = ['xyz']), ['spec.verity.devices[0].allowedRootHashes[0]', 'should match']],
   ['an unknown taint effect', (s) => (s['onFailure']['taint']['effect'] = 'Evict'), ['spec.onFailure.taint.effect', 'Unsupported value: "Evict"', '"NoExecute"']],
-  ['cordon in Audit mode', (s) => { s['mode'] = 'Audit'; delete s['onFailure']['taint']; delete s['onFailure']['revokeCredentials']; delete s['onUnreachable']['taint']; },
-    ['spec.onFailure.cordon', 'Forbidden', 'requires mode Enforce']],
-  ['an unreachable taint in Audit mode', (s) => { s['mode'] = 'Audit'; s['onFailure'] = {}; }, ['spec.onUnreachable.taint', 'Forbidden', 'requires mode Enforce']],
+  ['a drain timeout over 24h', (s) => (s['onFailure']['drain'] = { timeout: '25h' }), ['spec.onFailure.drain.timeout', 'timeout must be between 1s and 24h, got 25h']],
+  ['an escalation step without a delay', (s) => (s['onFailure']['steps'] = [{ cordon: true }]), ['spec.onFailure.steps[0].after', 'Required value']],
+  ['an escalation step after more than 24h', (s) => (s['onFailure']['steps'] = [{ after: '48h', cordon: true }]), ['spec.onFailure.steps[0].after', 'after must be at most 24h, got 48h']],
+  ['a maxUnavailable percentage over 100%', (s) => (s['maxUnavailable'] = '150%'), ['spec.maxUnavailable', 'maxUnavailable must be a count >= 0 or a percentage from 0% to 100%']],
+  ['a negative maxUnavailable', (s) => (s['maxUnavailable'] = -1), ['spec.maxUnavailable', 'maxUnavailable must be a count >= 0']],
+  ['recoverAfterPasses 0', (s) => (s['recoverAfterPasses'] = 0), ['spec.recoverAfterPasses', 'should be greater than or equal to 1']],
   ['an unknown mode', (s) => (s['mode'] = 'Observe'), ['spec.mode', 'Unsupported value: "Observe"', '"Enforce"', '"Audit"']],
   ['an unknown recovery', (s) => (s['recovery'] = 'Never'), ['spec.recovery', 'Unsupported value: "Never"']],
   ['a negative afterMisses', (s) => (s['onUnreachable']['afterMisses'] = -1), ['spec.onUnreachable.afterMisses', 'should be greater than or equal to 1']],

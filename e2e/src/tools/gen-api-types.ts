@@ -66,6 +66,7 @@ const NAMES: Readonly<Record<string, string>> = {
   NodeAttestationPolicySpecOnFailureTaint: 'TaintAction',
   NodeAttestationPolicySpecOnFailureTaintEffect: 'TaintEffect',
   NodeAttestationPolicySpecOnFailureDrain: 'DrainAction',
+  NodeAttestationPolicySpecOnFailureSteps: 'EscalationStep',
   NodeAttestationPolicySpecOnUnreachable: 'UnreachableActions',
   NodeAttestationPolicySpecRecovery: 'RecoveryMode',
   NodeAttestationPolicySpecMode: 'PolicyMode',
@@ -123,7 +124,9 @@ class Emitter {
   }
 
   private named(schema: Schema, pathName: string, declare: () => string): string {
-    const shape = JSON.stringify(schema, (key, value: unknown) => (key === 'description' ? undefined : value));
+    // Keys sorted: the YAML loader's models and the raw schemas below `items` list them in different orders.
+    const shape = JSON.stringify(schema, (key, value: unknown) => (key === 'description' ? undefined
+      : value !== null && typeof value === 'object' && !Array.isArray(value) ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b))) : value));
     const existing = this.byShape.get(shape);
     if (existing !== undefined) return existing;
     const name = NAMES[pathName] ?? pathName;
@@ -233,6 +236,13 @@ const RAW_KEYS: Readonly<Record<string, string>> = {
   _not: 'not',
   _ref: '$ref',
   xKubernetesIntOrString: 'x-kubernetes-int-or-string',
+  x_kubernetes_int_or_string: 'x-kubernetes-int-or-string',
+  x_kubernetes_list_type: 'x-kubernetes-list-type',
+  x_kubernetes_list_map_keys: 'x-kubernetes-list-map-keys',
+  x_kubernetes_map_type: 'x-kubernetes-map-type',
+  x_kubernetes_preserve_unknown_fields: 'x-kubernetes-preserve-unknown-fields',
+  x_kubernetes_embedded_resource: 'x-kubernetes-embedded-resource',
+  x_kubernetes_validations: 'x-kubernetes-validations',
   xKubernetesListType: 'x-kubernetes-list-type',
   xKubernetesListMapKeys: 'x-kubernetes-list-map-keys',
   xKubernetesMapType: 'x-kubernetes-map-type',

@@ -166,6 +166,16 @@ export interface NodeAttestationPolicySpec {
    */
   recovery?: RecoveryMode;
   /**
+   * Hysteresis: passing rounds in a row an Untrusted or Unreachable node needs before recovery lifts its enforcement (then recovery Manual still waits for the annotation).
+   * Schema: format int32; minimum 1; maximum 100.
+   * @defaultValue 1
+   */
+  recoverAfterPasses?: number;
+  /**
+   * Blast-radius budget: at most this many selected nodes (a count, or a percentage of the nodes the policy attests, rounded up, as a PodDisruptionBudget says it) are enforced at once; further failing nodes are held (Untrusted and alerted, not enforced) until enforcement ends on another. Identity and impersonation failures bypass it. Unset: no budget.
+   */
+  maxUnavailable?: number | string;
+  /**
    * Enforce acts on verdicts; Audit only records them.
    * @defaultValue "Enforce"
    */
@@ -214,7 +224,7 @@ export interface TpmPolicy {
   hashAlg?: HashAlg;
   /**
    * The PCR indices every quote must cover.
-   * Schema: at least 1 items; at most 24 items; items: minimum 0; items: maximum 23.
+   * Schema: at least 1 items; at most 24 items; unique items; items: minimum 0; items: maximum 23.
    */
   pcrs: number[];
   /**
@@ -265,7 +275,7 @@ export interface MeasuredBootPolicy {
   secureBootRequired?: boolean;
   /**
    * Lowercase hex digests (hashAlg bank) of the boot loaders and kernels allowed to run.
-   * Schema: at most 256 items; items: pattern `^([0-9a-f]{40}|[0-9a-f]{64}|[0-9a-f]{96})$`.
+   * Schema: at most 256 items; unique items; items: pattern `^([0-9a-f]{40}|[0-9a-f]{64}|[0-9a-f]{96})$`.
    */
   allowedBootDigests?: string[];
   /**
@@ -336,6 +346,11 @@ export interface FailureActions {
    * Revoke the credentials issued to the node.
    */
   revokeCredentials?: boolean;
+  /**
+   * Escalation: actions added later, each after its delay from when enforcement began (the fields above apply at once). Each step is recorded in status.enforcement before it acts; recovery lifts every step.
+   * Schema: at most 8 items.
+   */
+  steps?: EscalationStep[];
 }
 
 export interface TaintAction {
@@ -354,6 +369,30 @@ export interface DrainAction {
    * @defaultValue "5m"
    */
   timeout?: string;
+}
+
+export interface EscalationStep {
+  /**
+   * The delay from when enforcement began, a Go duration from 0s to 24h.
+   * Schema: pattern `^([0-9]+([.][0-9]+)?(ms|s|m|h))+$`.
+   */
+  after: string;
+  /**
+   * Taint the node with attestation.nodeward.io/untrusted.
+   */
+  taint?: TaintAction;
+  /**
+   * Mark the node unschedulable.
+   */
+  cordon?: boolean;
+  /**
+   * Evict the node's pods through the Eviction API, as kubectl drain does: PodDisruptionBudgets are respected (an eviction they refuse is retried), DaemonSet and mirror pods stay. Progress is in the NodeAttestation's status.drain.
+   */
+  drain?: DrainAction;
+  /**
+   * Revoke the credentials issued to the node.
+   */
+  revokeCredentials?: boolean;
 }
 
 export interface UnreachableActions {
@@ -379,6 +418,11 @@ export interface UnreachableActions {
    * Revoke the credentials issued to the node.
    */
   revokeCredentials?: boolean;
+  /**
+   * Escalation: actions added later, each after its delay from when enforcement began (the fields above apply at once). Each step is recorded in status.enforcement before it acts; recovery lifts every step.
+   * Schema: at most 8 items.
+   */
+  steps?: EscalationStep[];
 }
 
 export type RecoveryMode = 'Automatic' | 'Manual';
@@ -520,6 +564,15 @@ export interface NodeAttestationStatus {
    */
   enforcement?: EnforcementState;
   /**
+   * Mode Audit: what mode Enforce would have in force now, step by step, including a hold by the budget (nothing is applied).
+   */
+  wouldEnforce?: EnforcementState;
+  /**
+   * Passing rounds in a row of a node still Untrusted or Unreachable (recovery needs the policy's recoverAfterPasses).
+   * Schema: format int32; minimum 0.
+   */
+  consecutivePasses?: number;
+  /**
    * Progress of the drain (written by field manager nodeward-drain; removed when enforcement is lifted).
    */
   drain?: DrainProgress;
@@ -592,6 +645,29 @@ export interface EnforcementState {
    * The node's credentials were revoked.
    */
   credentialsRevoked?: boolean;
+  /**
+   * The effect of the taint in force (the strongest its steps asked for).
+   */
+  taintEffect?: TaintEffect;
+  /**
+   * When enforcement began (escalation delays count from here).
+   * Schema: format date-time.
+   */
+  since?: string;
+  /**
+   * The last escalation step applied (0, the actions applied at once).
+   * Schema: format int32; minimum 0.
+   */
+  step?: number;
+  /**
+   * When the next escalation step is due, if there is one.
+   * Schema: format date-time.
+   */
+  nextStepAt?: string;
+  /**
+   * The node fails but its policy's maxUnavailable budget holds its enforcement (nothing is applied).
+   */
+  held?: boolean;
 }
 
 export interface DrainProgress {

@@ -55,7 +55,7 @@ function convergingActions(kind: ActionKind, spec: ActionSpec, phase: Phase | un
   const on = inForce(e, kind);
   switch (kind) {
     case 'taint':
-      return taintActions(spec, phase, on);
+      return taintActions(spec, phase, on, e.taintEffect);
     case 'cordon':
       return [{ kind: 'cordon', op: on ? 'apply' : 'lift' }];
     case 'drain':
@@ -75,9 +75,12 @@ export function drainTimeoutMs(spec: EnforcementSpec): number {
   return parseDurationMs(spec.drain?.timeout) ?? DEFAULT_DRAIN_TIMEOUT_MS;
 }
 
-/** Apply the phase's taint key (Unreachable: unreachable key) with the recorded or asked effect, and lift the others. */
-function taintActions(spec: ActionSpec, phase: Phase | undefined, tainted: boolean): TaintAction[] {
+/**
+ * Apply the phase's taint key (Unreachable: unreachable key) with the effect recorded in status (the
+ * strongest its escalation steps reached) or else the one the spec asks for, and lift the others.
+ */
+function taintActions(spec: ActionSpec, phase: Phase | undefined, tainted: boolean, recorded: TaintEffect | undefined): TaintAction[] {
   const key = phase === 'Unreachable' ? TAINT_UNREACHABLE : TAINT_UNTRUSTED;
-  const effect: TaintEffect = actionSpecFor(spec, phase).taint?.effect ?? 'NoSchedule';
+  const effect: TaintEffect = recorded ?? actionSpecFor(spec, phase).taint?.effect ?? 'NoSchedule';
   return OUR_TAINT_KEYS.map((k): TaintAction => (tainted && k === key ? { kind: 'taint', op: 'apply', key: k, effect } : { kind: 'taint', op: 'lift', key: k }));
 }

@@ -63,6 +63,11 @@ export class Manager {
     return (...args: A) => (this.leading ? fn(...args) : Promise.resolve());
   }
 
+  /** `leader` while this replica leads, `follower` otherwise: behaviour that differs by leadership is chosen here. */
+  byLeadership<A extends unknown[], R>(leader: (...args: A) => R, follower: (...args: A) => R): (...args: A) => R {
+    return (...args: A) => (this.leading ? leader(...args) : follower(...args));
+  }
+
   /** Start the components every replica runs, then take part in the election. */
   async start(): Promise<void> {
     for (const r of this.runnables.filter((x) => !x.needsLeader)) {

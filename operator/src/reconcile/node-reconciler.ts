@@ -6,12 +6,14 @@ import type { Cluster } from '../kube/cluster.js';
 import type { Logger } from '../log.js';
 import type { AttestationTarget, RoundScheduler } from '../ports.js';
 import { AgentError } from '../agent-client/agent-error.js';
-import { decideActions, type Decision } from '../decide/decide-actions.js';
+import { budgetCondition, type Admission } from '../decide/budget.js';
+import { budgetedEnforcement } from '../enforce/enforcement-budget.js';
+import { decideActions, type Decision, type PlannedEvent } from '../decide/decide-actions.js';
 import type { IdentityClaims } from '../registration/identity-claims.js';
 import { identityFailure, type IdentityFailure } from '@nodeward/attest';
 import { registerIdentity, trustAnchorsFrom, type RegistrationDeps } from '../registration/register-identity.js';
 import { CONDITION, REASON, findCondition, sameConditions, setConditions, type ConditionInput } from '../status/conditions.js';
-import { currentState, recordDecision, type StatusDeps } from '../status/outcome-handler.js';
+import { currentState, decisionContext, recordDecision, type StatusDeps } from '../status/outcome-handler.js';
 import type { Identity, NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
 import { ANNOTATION } from '../status/resources.js';
 import { NodeConditionWrites, desiredNodeCondition, nodeConditionUpdate } from '../status/node-condition.js';
@@ -32,6 +34,8 @@ export interface NodeReconcilerDeps {
   registration: RegistrationDeps;
   /** Which node holds which TPM (EK and AK): one NodeAttestation each. */
   claims: Pick<IdentityClaims, 'claim' | 'otherHolder' | 'release' | 'drop'>;
+  /** The maxUnavailable budget's admission (the leader's EnforcementBudget); default: admit. */
+  admission?: (policy: NodeAttestationPolicy, nodeName: string) => Admission;
   /** Converge enforcement for one NodeAttestation (the Enforcer, bound to the agent URL). */
   enforce: (na: NodeAttestation, actions: EnforcementAction[]) => Promise<void>;
   plan: PlanOptions;
@@ -71,6 +75,7 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
   const conditionWrites = new NodeConditionWrites();
   const statusDeps = (): StatusDeps => ({
     cluster: deps.cluster, heartbeatMs: deps.heartbeatMs, log: deps.log, enforce: deps.enforce, now,
+    ...(deps.admission === undefined ? {} : { admission: deps.admission }),
     nodeAttestation: (n) => attestationFor(deps.caches, n), policy: (n) => findPolicy(deps.caches, n),
   });
 
@@ -135,14 +140,14 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
   const attest = async (na: NodeAttestation, policy: NodeAttestationPolicy, target: AttestationTarget): Promise<ReconcileResult> => {
     const untilStale = msUntilStale(na.status, freshnessWindowMs(target.intervalMs, deps.heartbeatMs), now());
     const stale = untilStale !== undefined && untilStale <= 0;
-    const decided = withSettledSelection(na, decideActions(policy.spec, { kind: 'reconcile' }, { ...currentState(na, stale), conflict: false }));
+    const decided = withSettledSelection(na, decideActions(policy.spec, { kind: 'reconcile' }, { ...currentState(na, stale, decisionContext(statusDeps(), na, policy)), conflict: false }));
     const decision = stale ? explainStale(policy, decided) : decided;
     if (stale) await recordDecision(statusDeps(), na, policy, decision);
     const scheduled = bounded(deps.scheduler.ensure(target), schedulerTimeoutMs);
     scheduled.catch(() => undefined); // awaited below; a failed convergence must not leave it unhandled
     if (!stale) await recordDecision(statusDeps(), na, policy, decision);
     await scheduled;
-    return untilStale === undefined ? undefined : { requeueAfterMs: Math.max(untilStale, 0) + 1000 };
+    return requeueAt(untilStale, decision.enforcement.nextStepAt ?? decision.wouldEnforce?.nextStepAt, now());
   };
 
   /**
@@ -168,7 +173,7 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
     const intervalMs = parseDurationMs(policy.spec.interval) ?? deps.plan.defaultIntervalMs;
     const untilStale = msUntilStale(na.status, freshnessWindowMs(intervalMs, deps.heartbeatMs), now());
     if (untilStale !== undefined && untilStale <= 0) {
-      await recordDecision(statusDeps(), na, policy, explainStale(policy, withSettledSelection(na, decideActions(policy.spec, { kind: 'reconcile' }, { ...currentState(na, true), conflict: false }))));
+      await recordDecision(statusDeps(), na, policy, explainStale(policy, withSettledSelection(na, decideActions(policy.spec, { kind: 'reconcile' }, { ...currentState(na, true, decisionContext(statusDeps(), na, policy)), conflict: false }))));
     }
     return { requeueAfterMs: untilStale === undefined || untilStale <= 0 ? 30_000 : Math.min(30_000, untilStale + 1000) };
   };
@@ -255,7 +260,7 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
     }
     const at = now();
     const outcome = { kind: 'identity-changed' as const, nodeName: na.spec.nodeName, policyName: policy.metadata.name, at, failures, akName: registered.akName };
-    await recordDecision(statusDeps(), na, policy, decideActions(policy.spec, { kind: 'identity-changed', failures }, currentState(na)), outcome);
+    await recordDecision(statusDeps(), na, policy, decideActions(policy.spec, { kind: 'identity-changed', failures }, currentState(na, false, decisionContext(statusDeps(), na, policy))), outcome);
     await identityEvent(na, failures[0]!);
     return { requeueAfterMs: deps.registrationRetryMs ?? 30_000 };
   };
@@ -263,7 +268,7 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
   const addressMiss = async (na: NodeAttestation, policy: NodeAttestationPolicy, target: AttestationTarget, e: AgentError): Promise<ReconcileResult> => {
     const error = `re-verifying the node's new address: ${e.message}`;
     const outcome = { kind: 'unreachable' as const, nodeName: na.spec.nodeName, policyName: policy.metadata.name, at: now(), error };
-    await recordDecision(statusDeps(), na, policy, decideActions(policy.spec, { kind: 'unreachable', error }, currentState(na)), outcome);
+    await recordDecision(statusDeps(), na, policy, decideActions(policy.spec, { kind: 'unreachable', error }, currentState(na, false, decisionContext(statusDeps(), na, policy))), outcome);
     return { requeueAfterMs: target.intervalMs };
   };
 
@@ -369,7 +374,7 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
   const markConflict = async (na: NodeAttestation, condition: ConditionInput): Promise<void> => {
     const policy = findPolicy(deps.caches, na.spec.policyName);
     if (policy !== undefined) {
-      const decision = decideActions(policy.spec, { kind: 'reconcile' }, { ...currentState(na), conflict: true });
+      const decision = decideActions(policy.spec, { kind: 'reconcile' }, { ...currentState(na, false, decisionContext(statusDeps(), na, policy)), conflict: true });
       await recordDecision(statusDeps(), na, policy, { ...decision, conditions: [condition, ...decision.conditions] });
     } else if (findCondition(na.status?.conditions, CONDITION.PolicyConflict)?.status !== 'True') {
       const conditions = setConditions(na.status?.conditions, [condition], na.metadata.generation, now());
@@ -385,8 +390,10 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
     const all = plan(planInputs(deps.caches), deps.plan).policies[name] ?? { matchedNodes: 0, conflictingNodes: [] };
     const gen = policy.metadata.generation;
     const { conditions: more, events } = policyConditions(policy, loadRuntimePolicy(policy.spec), checkTrustAnchors(policy.spec, (ns, n) => deps.caches.configMap(ns, n)));
+    const budget = budgetStatus(deps.caches, policy);
+    events.push(...budget.events);
     const counts = policyCounts(name, deps.caches.nodeAttestations());
-    const status = { matchedNodes: all.matchedNodes, ...counts, observedGeneration: gen ?? 0, conditions: setConditions(policy.status?.conditions, [conflictCondition(all.conflictingNodes), ...more], gen, now()) };
+    const status = { matchedNodes: all.matchedNodes, ...counts, observedGeneration: gen ?? 0, conditions: setConditions(policy.status?.conditions, [conflictCondition(all.conflictingNodes), ...more, ...budget.conditions], gen, now()) };
     const prev = policy.status;
     if (prev?.matchedNodes === status.matchedNodes && sameCounts(prev, counts) && prev.observedGeneration === status.observedGeneration && sameConditions(prev.conditions, status.conditions)) return;
     await deps.cluster.applyPolicyStatus(name, status);
@@ -395,6 +402,26 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
   };
 
   return (key: string) => (key.startsWith(POLICY_KEY_PREFIX) ? reconcilePolicy(key.slice(POLICY_KEY_PREFIX.length)) : reconcileNode(key));
+}
+
+/**
+ * The policy's BudgetExceeded condition from the nodes its maxUnavailable budget holds (the would-be
+ * holds in Audit), and an EnforcementHeld Warning when it turns True; none for a policy that never had a budget.
+ */
+function budgetStatus(c: RoundContextCaches, policy: NodeAttestationPolicy): { conditions: ConditionInput[]; events: PlannedEvent[] } {
+  const before = findCondition(policy.status?.conditions, CONDITION.BudgetExceeded);
+  if (policy.spec.maxUnavailable === undefined && before === undefined) return { conditions: [], events: [] };
+  const held = c.nodeAttestations().filter((na) => na.spec.policyName === policy.metadata.name && budgetedEnforcement(na, policy)?.held === true).map((na) => na.spec.nodeName).sort();
+  const condition = budgetCondition(policy.spec.maxUnavailable, held);
+  const turned = condition.status === 'True' && before?.status !== 'True';
+  return { conditions: [condition], events: turned ? [{ type: 'Warning', reason: 'EnforcementHeld', message: condition.message }] : [] };
+}
+
+/** Look again when the node may turn Stale or its next escalation step is due, whichever is first. */
+function requeueAt(untilStaleMs: number | undefined, nextStepAt: string | undefined, now: Date): ReconcileResult {
+  const untilStep = nextStepAt === undefined ? undefined : Date.parse(nextStepAt) - now.getTime();
+  const waits = [untilStaleMs, untilStep].filter((w): w is number => w !== undefined && !Number.isNaN(w));
+  return waits.length === 0 ? undefined : { requeueAfterMs: Math.max(Math.min(...waits), 0) + 1000 };
 }
 
 function conflictCondition(conflictingNodes: readonly string[]): ConditionInput {

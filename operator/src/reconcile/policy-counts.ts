@@ -4,11 +4,11 @@ import type { NodeAttestation, NodeAttestationPolicy, Phase } from '../status/re
 export type PolicyCounts = Required<Pick<NonNullable<NodeAttestationPolicy['status']>, 'trustedNodes' | 'untrustedNodes' | 'unreachableNodes' | 'staleNodes' | 'heldNodes'>>;
 
 /**
- * Whether the blast-radius budget (maxUnavailable) holds the node's enforcement back. Nothing marks
- * that on a NodeAttestation yet; this is the one place that will read it.
+ * Whether the blast-radius budget (maxUnavailable) holds the node's enforcement back: status.enforcement.held,
+ * or in mode Audit the would-be hold (status.wouldEnforce.held; decide/budget.ts).
  */
-export function isHeldByBudget(_na: NodeAttestation): boolean {
-  return false;
+export function isHeldByBudget(na: NodeAttestation): boolean {
+  return na.status?.enforcement?.held === true || na.status?.wouldEnforce?.held === true;
 }
 
 /** The count each phase adds to; the compiler checks every phase is listed. */

@@ -12,6 +12,8 @@ export const CONDITION = {
   PolicyConflict: 'PolicyConflict',
   /** The node left its policy's selector while Untrusted or enforced; enforcement kept until an administrator acts. */
   LeftPolicy: 'LeftPolicy',
+  /** Policy condition: failing nodes are held, not enforced, by the policy's maxUnavailable budget. */
+  BudgetExceeded: 'BudgetExceeded',
 } as const;
 export type ConditionType = (typeof CONDITION)[keyof typeof CONDITION];
 
@@ -35,6 +37,13 @@ export const REASON = {
   RoundsStale: 'RoundsStale',
   LeftPolicyWhileEnforced: 'LeftPolicyWhileEnforced',
   Selected: 'Selected',
+  /** Recovery waits for more passing rounds in a row (the policy's recoverAfterPasses). */
+  AwaitingConsecutivePasses: 'AwaitingConsecutivePasses',
+  /** Enforcement held by the policy's maxUnavailable budget. */
+  HeldByBudget: 'HeldByBudget',
+  /** Policy: nodes held by the budget (BudgetExceeded True), or none (False). */
+  NodesHeld: 'NodesHeld',
+  WithinBudget: 'WithinBudget',
 } as const;
 
 export interface ConditionInput {

@@ -117,7 +117,7 @@ describe('RoundOutcomeHandler', () => {
     const s = cluster.attestations.get('n1')!.status!;
     expect(s.phase).toBe('Untrusted');
     expect(s.lastFailure).toEqual({ reason: 'ima.digest_not_allowed', detail: 'ima.digest_not_allowed, quote.pcr_unexpected' });
-    expect(s.enforcement).toEqual({ tainted: true, cordoned: false, drained: false, credentialsRevoked: false });
+    expect(s.enforcement).toEqual({ tainted: true, cordoned: false, drained: false, credentialsRevoked: false, taintEffect: 'NoSchedule', since: '2025-01-01T00:00:00.000Z', step: 0 });
     expect(s.conditions!.find((c) => c.type === 'ImaVerified')).toMatchObject({ status: 'False', reason: 'VerificationFailed' });
     expect(s.conditions!.find((c) => c.type === 'QuoteVerified')).toMatchObject({ status: 'False' });
     expect(cluster.events.map((e) => e.reason)).toEqual(['AttestationFailed']);

@@ -1,4 +1,5 @@
-import { decideActions, type Decision, type DecisionInput } from '../decide/decide-actions.js';
+import type { Admission } from '../decide/budget.js';
+import { decideActions, type CurrentState, type Decision, type DecisionInput } from '../decide/decide-actions.js';
 import type { EnforcementAction } from '../decide/actions.js';
 import type { Cluster } from '../kube/cluster.js';
 import type { Logger } from '../log.js';
@@ -22,20 +23,40 @@ export interface StatusDeps {
   heartbeatMs: number;
   log: Logger;
   now?: () => Date;
+  /**
+   * Whether the policy's maxUnavailable budget lets enforcement begin on the node: the leader's ledger,
+   * `defer` on a follower for a policy with a budget (see decide/budget.ts). Default: admit.
+   */
+  admission?: (policy: NodeAttestationPolicy, nodeName: string) => Admission;
+}
+
+/** What a decision needs beside the NodeAttestation: its time, and the budget's admission (the leader's ledger). */
+export type DecisionContext = Pick<CurrentState, 'now' | 'admission'>;
+
+/** The decision context of a NodeAttestation under its policy, from StatusDeps. */
+export function decisionContext(deps: Pick<StatusDeps, 'admission' | 'now'>, na: NodeAttestation, policy: NodeAttestationPolicy): DecisionContext {
+  return {
+    now: (deps.now ?? (() => new Date()))(),
+    admission: () => deps.admission?.(policy, na.spec.nodeName) ?? { verdict: 'admit' },
+  };
 }
 
 /**
  * The decide inputs read from a NodeAttestation's status and annotations. `stale` is the caller's
  * freshness judgement (see decide/freshness.ts); a round's outcome is fresh by definition.
  */
-export function currentState(na: NodeAttestation, stale = false): Parameters<typeof decideActions>[2] {
-  const trusted = findCondition(na.status?.conditions, CONDITION.Trusted);
+export function currentState(na: NodeAttestation, stale = false, ctx: DecisionContext = {}): CurrentState {
+  const status = na.status ?? {};
+  const trusted = findCondition(status.conditions, CONDITION.Trusted);
   return {
-    conflict: findCondition(na.status?.conditions, CONDITION.PolicyConflict)?.status === 'True',
+    ...ctx,
+    wouldEnforce: status.wouldEnforce,
+    consecutivePasses: status.consecutivePasses ?? 0,
+    conflict: findCondition(status.conditions, CONDITION.PolicyConflict)?.status === 'True',
     stale,
-    phase: na.status?.phase,
-    enforcement: na.status?.enforcement,
-    consecutiveMisses: na.status?.consecutiveMisses ?? 0,
+    phase: status.phase,
+    enforcement: status.enforcement,
+    consecutiveMisses: status.consecutiveMisses ?? 0,
     identityHold: trusted?.reason === REASON.IdentityChanged,
     recoverRequested: na.metadata.annotations?.[ANNOTATION.recover] === 'true',
     awaitingRecovery: trusted?.reason === REASON.AwaitingManualRecovery,
@@ -54,9 +75,12 @@ export function nextStatus(na: NodeAttestation, policy: NodeAttestationPolicy, d
     conditions: setConditions(prev.conditions, [...verdictConds, ...decision.conditions], generation, now),
     enforcement: decision.enforcement,
     consecutiveMisses: decision.consecutiveMisses,
+    consecutivePasses: decision.consecutivePasses,
+    ...(decision.wouldEnforce === undefined ? {} : { wouldEnforce: decision.wouldEnforce }),
     observedGeneration: generation ?? prev.observedGeneration,
   };
   if (status.observedGeneration === undefined) delete status.observedGeneration;
+  if (decision.wouldEnforce === undefined) delete status.wouldEnforce;
   return outcome === undefined ? status : { ...status, ...outcomeFields(outcome) };
 }
 
@@ -163,7 +187,7 @@ export function makeRoundOutcomeHandler(deps: StatusDeps): RoundOutcomeHandler {
     }
     const policy = deps.policy(na.spec.policyName);
     if (policy === undefined) return;
-    const decision = decideActions(policy.spec, toInput(outcome), currentState(na));
+    const decision = decideActions(policy.spec, toInput(outcome), currentState(na, false, decisionContext(deps, na, policy)));
     await recordDecision(deps, na, policy, decision, outcome);
   };
 }

@@ -6,3 +6,12 @@ export function phaseCounts(nas: readonly NodeAttestation[]): Record<string, num
   for (const a of nas) counts[a.status?.phase ?? 'Pending'] = (counts[a.status?.phase ?? 'Pending'] ?? 0) + 1;
   return counts;
 }
+
+/** How many nodes each policy's budget holds (enforcement.held, or wouldEnforce.held in Audit). Pure. */
+export function heldCounts(nas: readonly NodeAttestation[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const a of nas) {
+    if (a.status?.enforcement?.held === true || a.status?.wouldEnforce?.held === true) counts[a.spec.policyName] = (counts[a.spec.policyName] ?? 0) + 1;
+  }
+  return counts;
+}
