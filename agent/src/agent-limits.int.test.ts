@@ -3,7 +3,7 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Agent } from 'node:https';
-import { createMtlsPki, createSwtpmCa, prepareSimNode, type MtlsPki, type SimNode } from '../../e2e/src/sim/index.js';
+import { createMtlsPki, createSwtpmCa, prepareSimNode, type MtlsPki, type SimNode } from '@nodeward/e2e/sim';
 import { startAgent, type RunningAgent } from './agent.js';
 import { agentHttpsAgent, agentRequest } from './agent-client.js';
 import { createLogger } from './log.js';

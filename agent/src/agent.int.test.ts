@@ -7,7 +7,7 @@ import {
   makeCredential, parseEventLog, parsePublic, quotePcrsFromWire, replayEventLog, tpmObjectName, verifyQuote,
   type IdentityResponse, type QuoteResponse, type RoundResponse,
 } from '@nodeward/attest';
-import { createMtlsPki, createSwtpmCa, prepareSimNode, tpm2, type MtlsPki, type SimNode } from '../../e2e/src/sim/index.js';
+import { createMtlsPki, createSwtpmCa, prepareSimNode, tpm2, type MtlsPki, type SimNode } from '@nodeward/e2e/sim';
 import { startAgent, type AgentConfig, type RunningAgent } from './agent.js';
 import { agentHttpsAgent, agentRequest, type AgentReply } from './agent-client.js';
 import { createLogger } from './log.js';

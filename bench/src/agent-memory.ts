@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { quotePcrsFromWire, verifyQuote, type IdentityResponse, type QuoteResponse } from '@nodeward/attest';
 import { agentHttpsAgent, agentRequest } from '@nodeward/agent';
-import { createMtlsPki, createSwtpmCa, prepareSimNode, type SimNode } from '@nodeward/e2e/sim/index';
+import { createMtlsPki, createSwtpmCa, prepareSimNode, type SimNode } from '@nodeward/e2e/sim';
 import { rssMiB } from './cluster/stats.js';
 import { fmt, met, table } from './timing.js';
 

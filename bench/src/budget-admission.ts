@@ -1,5 +1,4 @@
-import { EnforcementBudget } from '@nodeward/operator/enforce/enforcement-budget';
-import type { NodeAttestation, NodeAttestationPolicy } from '@nodeward/operator/status/resources';
+import { EnforcementBudget, type NodeAttestation, type NodeAttestationPolicy } from '@nodeward/operator';
 
 /**
  * What one maxUnavailable admission costs the leader: it is asked only when enforcement would begin on

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compileRuntimePolicy, createRuntimePolicy, parseImaBinaryLog, verifyImaLog } from '@nodeward/attest';
 import { encodeImaNgEntry, encodeImaSigEntry, type EncodedImaEntry } from '@nodeward/attest/testing';
-import { evmctlSignDigests } from '@nodeward/e2e/sim/evmctl';
+import { evmctlSignDigests } from '@nodeward/e2e/sim';
 import { pcr10After } from './ima-fixture.js';
 import { keylime } from './keylime.js';
 import { fmt, once, table } from './timing.js';

@@ -3,8 +3,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { gzipSync } from 'node:zlib';
 import { compileRuntimePolicy, parseRuntimePolicy, runtimePolicyConfigMaps, type CompiledRuntimePolicy, type RuntimePolicy } from '@nodeward/attest';
-import { runtimePolicySource } from '@nodeward/operator/reconcile/runtime-policy-source';
-import type { ConfigMapView } from '@nodeward/operator/status/resources';
+import { runtimePolicySource } from '@nodeward/operator';
+import type { ConfigMapView } from '@nodeward/operator';
 import { median, once } from './timing.js';
 
 /**

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSignature, prepareAk, verifyQuote, type PreparedAk } from '@nodeward/attest';
-import { createSoftAk, softQuote, type SoftAk } from '@nodeward/e2e/sim/soft-tpm';
+import { createSoftAk, softQuote, type SoftAk } from '@nodeward/e2e/sim';
 import { keylime } from './keylime.js';
 import { tpm2ToolsPcrBlob } from './pcr-blob.js';
 import { fmt, interleave, median, met, rate, table } from './timing.js';

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileRuntimePolicy, verifyRound, type RoundEvidence, type RoundPolicy, type RoundState } from '@nodeward/attest';
-import { createSoftAk, softQuote, type SoftAk } from '@nodeward/e2e/sim/soft-tpm';
+import { createSoftAk, softQuote, type SoftAk } from '@nodeward/e2e/sim';
 import { imaFixture, pcr10After, type ImaFixture } from './ima-fixture.js';
 import { IMA_COUNT } from './ima-bench.js';
 import { keylime } from './keylime.js';

@@ -4,8 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeCredential } from '@nodeward/attest';
-import { AgentTpm } from '@nodeward/agent/tpm/agent-tpm';
-import { createSwtpmCa, startSwtpm, type Swtpm } from '@nodeward/e2e/sim/index';
+import { AgentTpm } from '@nodeward/agent';
+import { createSwtpmCa, startSwtpm, type Swtpm } from '@nodeward/e2e/sim';
 import { fmt, table } from './timing.js';
 
 /**

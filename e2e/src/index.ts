@@ -12,3 +12,4 @@ export { installCrds, loadCrds, repoCrdFiles } from './harness/crds.js';
 export { runKubectl, type KubectlResult, type KubectlTarget } from './harness/kubectl.js';
 export { repoRoot } from './harness/repo-root.js';
 export { cleanUpSync } from './harness/process-registry.js';
+export { RedisSentinelTopology, type SentinelTopologyOptions } from './harness/redis-sentinel.js';

@@ -4,7 +4,7 @@ import type { Agent, Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createMtlsPki, type MtlsPki } from '../../../e2e/src/sim/pki.js';
+import { createMtlsPki, type MtlsPki } from '@nodeward/e2e/sim';
 import { agentHttpsAgent, agentRequest } from '../agent-client.js';
 import type { ImaLogIndex } from '../evidence/ima-log-index.js';
 import { createLogger } from '../log.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import {
   makeCredential, parsePublic, quotePcrsFromWire, tpmObjectName, verifyAkAttributes, verifyQuote,
 } from '@nodeward/attest';
-import { createSwtpmCa, startSwtpm, tpm2, type Swtpm } from '../../../e2e/src/sim/index.js';
+import { createSwtpmCa, startSwtpm, tpm2, type Swtpm } from '@nodeward/e2e/sim';
 import type { LogFields, Logger } from '../log.js';
 import { AgentTpm } from './agent-tpm.js';
 import { nativeActivate, nativeCreateAk, nativeQuote, nativeReadPublic } from './native-tpm.js';

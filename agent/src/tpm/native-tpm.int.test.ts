@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeCredential, parseAttest, quotePcrsFromWire, verifyQuote, type QuoteResponse } from '@nodeward/attest';
-import { createSwtpmCa, startSwtpm, tpm2, type Swtpm } from '../../../e2e/src/sim/index.js';
+import { createSwtpmCa, startSwtpm, tpm2, type Swtpm } from '@nodeward/e2e/sim';
 import { AgentTpm } from './agent-tpm.js';
 import { nativeActivate, nativeQuote } from './native-tpm.js';
 import { TpmResponseError } from './tpm-command.js';

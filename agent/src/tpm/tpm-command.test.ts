@@ -1,4 +1,4 @@
-import { seededRandom } from '../../../e2e/src/sim/seeded-random.js';
+import { seededRandom } from '@nodeward/e2e/sim';
 import {
   activateCredentialCommand, describeRc, nvReadCommand, parseNvReadPublicResponse, parseNvReadResponse, flushContextCommand, isNoObjectAt, parseActivateCredentialResponse, parsePcrReadResponse,
   parseQuoteResponse, parseReadPublicResponse, parseStartAuthSessionResponse, pcrReadCommand, policySecretEndorsementCommand,

@@ -2,9 +2,9 @@ import { createHash, generateKeyPairSync, randomBytes, type KeyObject } from 'no
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { evmctlSignDigests } from '../../../e2e/src/sim/evmctl.js';
-import { runCommand } from '../../../e2e/src/sim/run-command.js';
-import { seededRandom } from '../../../e2e/src/sim/seeded-random.js';
+import { evmctlSignDigests } from '@nodeward/e2e/sim';
+import { runCommand } from '@nodeward/e2e/sim';
+import { seededRandom } from '@nodeward/e2e/sim';
 import { compileRuntimePolicy } from './compile-runtime-policy.js';
 import { encodeImaNgEntry, encodeImaSigEntry } from '../testing/encode-ima-entry.js';
 import { imaKeyId, parseImaSignature } from './ima-signature.js';

@@ -1,6 +1,7 @@
 export * from './ima-entry.js';
-export { parseImaBinaryLog, type ImaParseOptions } from './parse-ima-binary.js';
-export { parseImaAsciiLog } from './parse-ima-ascii.js';
+export { parseImaBinaryLog, scanImaBinaryLog, type ImaParseOptions } from './parse-ima-binary.js';
+export { parseImaAsciiLog, scanImaAsciiLog } from './parse-ima-ascii.js';
+export { Pcr10Replay } from './pcr10-replay.js';
 export * from './parse-ima-log.js';
 export * from './runtime-policy.js';
 export * from './compile-runtime-policy.js';

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createSoftAk, softExtend, softQuote, type SoftAk } from '../../../e2e/src/sim/soft-tpm.js';
+import { createSoftAk, softExtend, softQuote, type SoftAk } from '@nodeward/e2e/sim';
 import type { PcrValues } from '../pcr.js';
 import { compileRuntimePolicy, createRuntimePolicy, parseImaBinaryLog } from '../index.js';
 import { efiBootApplicationEvent, encodeEventLog, encodeImaNgEntry, eventLogPcrs, grubKernelCmdlineEvent, secureBootEvent, separatorEvent, type EncodedImaEntry, type EventLogSpec } from '../testing/index.js';

@@ -6,7 +6,7 @@ import { failure, type Failure } from '../failure.js';
 import { isParseError } from '../binary/parse-error.js';
 import { IMA_INITIAL_STATE, type ImaBank, type ImaState } from '../ima/ima-state.js';
 import { verifyImaAgainstQuote } from '../ima/verify-ima-entries.js';
-import { detectReboot } from '../tpm/reboot.js';
+import { detectReboot, type BootCounters } from '../tpm/reboot.js';
 import { verifyQuote, type VerifiedQuote } from '../tpm/verify-quote.js';
 import { verifyVerity } from '../verity/verify-verity.js';
 import { BANK_NAMES, IMA_PCR, type BankName, type PcrSelection, type PcrValues } from '../pcr.js';
@@ -183,6 +183,6 @@ function rebootSince(prev: RoundState | undefined, clock: VerifiedQuote['clockIn
   return detectReboot({ clock: 0n, resetCount: prev.resetCount, restartCount: prev.restartCount ?? 0, safe: true }, clock);
 }
 
-function advancedState(ima: ImaState, boot: BootResult, counters: { resetCount: number; restartCount: number }): RoundState {
+function advancedState(ima: ImaState, boot: BootResult, counters: BootCounters): RoundState {
   return { ima, ...counters, ...(boot.digest ? { bootPcrsDigest: boot.digest } : {}), ...(boot.cmdlines ? { kernelCmdlines: boot.cmdlines } : {}) };
 }

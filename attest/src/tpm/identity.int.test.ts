@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BasicConstraintsExtension, ExtendedKeyUsageExtension, KeyUsageFlags, SubjectAlternativeNameExtension, KeyUsagesExtension, X509Certificate, X509CertificateGenerator } from '@peculiar/x509';
-import { createSwtpmCa, readSwtpmCa, startSwtpm, tpm2, type Swtpm, type SwtpmCa } from '../../../e2e/src/sim/swtpm.js';
+import { createSwtpmCa, readSwtpmCa, startSwtpm, tpm2, type Swtpm, type SwtpmCa } from '@nodeward/e2e/sim';
 import { decodeCredentialFile, encodeCredentialFile } from './credential-file.js';
 import { verifyEkCertificate, type EkCertificateInput } from './ek-certificate.js';
 import { makeCredential } from './make-credential.js';

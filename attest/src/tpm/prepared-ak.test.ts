@@ -1,4 +1,4 @@
-import { createSoftAk } from '../../../e2e/src/sim/soft-tpm.js';
+import { createSoftAk } from '@nodeward/e2e/sim';
 import { ownedCopy } from '../binary/bytes.js';
 import { prepareAk } from './prepared-ak.js';
 

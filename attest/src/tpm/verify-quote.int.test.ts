@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSwtpmCa, startSwtpm, tpm2, type Swtpm } from '../../../e2e/src/sim/swtpm.js';
+import { createSwtpmCa, startSwtpm, tpm2, type Swtpm } from '@nodeward/e2e/sim';
 import { marshalAttest, parseAttest } from './attest.js';
 import { TPM_ST } from './constants.js';
 import { tpmObjectName } from './name.js';

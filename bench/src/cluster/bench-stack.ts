@@ -1,5 +1,5 @@
 import * as k8s from '@kubernetes/client-node';
-import { attestationPolicy, NODEWARD_NAMESPACE, startStack, type OperatorProcess, type Stack } from '@nodeward/e2e/stack/index';
+import { attestationPolicy, NODEWARD_NAMESPACE, startStack, type OperatorProcess, type Stack } from '@nodeward/e2e/stack';
 import { ClusterPoller, type PollerOptions } from './cluster-poller.js';
 
 /** The stack, operator, policy and poller every cluster benchmark starts from. */

@@ -1,7 +1,7 @@
 // @peculiar/x509 (through @nodeward/attest) needs the Reflect polyfill first (STYLE.md).
 import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
-import { HttpsAgentClient } from '@nodeward/operator/agent-client/index';
+import { HttpsAgentClient } from '@nodeward/operator';
 import { rssMiB } from './stats.js';
 
 /**

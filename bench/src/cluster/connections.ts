@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createMtlsPki } from '@nodeward/e2e/sim/index';
+import { createMtlsPki } from '@nodeward/e2e/sim';
 
 /**
  * What an idle agent connection costs the operator, and what closing it costs instead: the

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { StackNode } from '@nodeward/e2e/stack/index';
+import type { StackNode } from '@nodeward/e2e/stack';
 import type { BenchStack } from './bench-stack.js';
 import { mapLimit, SELECTOR_LABEL, startBenchStack } from './bench-stack.js';
 import type { ClusterView } from './cluster-poller.js';

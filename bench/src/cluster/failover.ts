@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RedisSentinelTopology } from '@nodeward/e2e/harness/redis-sentinel';
-import { createSimulatedNode } from '@nodeward/e2e/harness/simulated-node';
-import { NODEWARD_NAMESPACE, type OperatorProcess } from '@nodeward/e2e/stack/index';
+import { RedisSentinelTopology } from '@nodeward/e2e';
+import { createSimulatedNode } from '@nodeward/e2e';
+import { NODEWARD_NAMESPACE, type OperatorProcess } from '@nodeward/e2e/stack';
 import { mapLimit, SELECTOR_LABEL, startBenchStack } from './bench-stack.js';
 import type { ClusterView } from './cluster-poller.js';
 import type { Fleet } from './fleet-procs.js';

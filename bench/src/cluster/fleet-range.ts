@@ -1,5 +1,5 @@
 import { webcrypto } from 'node:crypto';
-import { createSoftAk, type SoftAk } from '@nodeward/e2e/sim/soft-tpm';
+import { createSoftAk, type SoftAk } from '@nodeward/e2e/sim';
 import { mapLimit } from './bench-stack.js';
 import { ekCertificate, importIssuer, servingCert, servingKey, type Issuer } from './fleet-pki.js';
 import { createSoftEk, type SoftEk } from './soft-credential.js';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { AgentTpm, joinCluster, silentLogger } from '@nodeward/agent';
-import { prepareSimNode, type SimNode } from '@nodeward/e2e/sim/index';
-import { attestationPolicy, startStack } from '@nodeward/e2e/stack/index';
+import { prepareSimNode, type SimNode } from '@nodeward/e2e/sim';
+import { attestationPolicy, startStack } from '@nodeward/e2e/stack';
 import { machine, median, met, quantile, secs, table } from './stats.js';
 
 const EVENT_LOG = 'sys/kernel/security/tpm0/binary_bios_measurements';

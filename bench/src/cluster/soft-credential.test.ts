@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { makeCredential } from '@nodeward/attest';
-import { createSoftAk } from '@nodeward/e2e/sim/soft-tpm';
+import { createSoftAk } from '@nodeward/e2e/sim';
 import { createSoftEk, softActivateCredential, SoftActivationError } from './soft-credential.js';
 
 describe('softActivateCredential', () => {

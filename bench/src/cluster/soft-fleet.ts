@@ -7,8 +7,8 @@ import {
 } from '@nodeward/attest';
 import { encodeEventLog, encodeImaNgEntry, eventLogPcrs } from '@nodeward/attest/testing';
 import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS } from '@nodeward/agent';
-import { bootAggregate, bootLogSpec } from '@nodeward/e2e/sim/sim-node';
-import { softQuote, type SoftAk } from '@nodeward/e2e/sim/soft-tpm';
+import { bootAggregate, bootLogSpec } from '@nodeward/e2e/sim';
+import { softQuote, type SoftAk } from '@nodeward/e2e/sim';
 import { softActivateCredential, type SoftEk } from './soft-credential.js';
 
 /**

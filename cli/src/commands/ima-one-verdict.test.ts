@@ -4,9 +4,9 @@ import {
   compileRuntimePolicy, detectImaLogFormat, plausibleTemplateHashAlgs, parseImaLog, parseRuntimePolicy, verifyRound, type ImaBank, type ImaEntry,
 } from '@nodeward/attest';
 import { encodeImaNgEntry, encodeImaViolationEntry } from '@nodeward/attest/testing';
-import { createSoftAk, softQuote } from '../../../e2e/src/sim/soft-tpm.js';
-import type { NodeAttestationPolicy } from '../../../operator/src/status/resources.js';
-import { roundPolicyFromSpec } from '../../../operator/src/reconcile/round-context.js';
+import { createSoftAk, softQuote } from '@nodeward/e2e/sim';
+import type { NodeAttestationPolicy } from '@nodeward/operator';
+import { roundPolicyFromSpec } from '@nodeward/operator';
 import { CliUsageError, type CliIo } from '../cli-io.js';
 import { runCli } from '../run-cli.js';
 

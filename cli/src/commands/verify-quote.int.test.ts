@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSwtpmCa, startSwtpm, tpm2, type Swtpm } from '../../../e2e/src/sim/swtpm.js';
+import { createSwtpmCa, startSwtpm, tpm2, type Swtpm } from '@nodeward/e2e/sim';
 import { processIo, type CliIo } from '../cli-io.js';
 import { runCli } from '../run-cli.js';
 

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { parseRedisEndpoint, redisOptions } from '../../../operator/src/state/redis-config.js';
+import { parseRedisEndpoint, redisOptions } from '@nodeward/operator';
 import { RedisSentinelTopology } from './redis-sentinel.js';
 
 /**

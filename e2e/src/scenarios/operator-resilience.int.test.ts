@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import { ROUND_QUEUE, ROUND_QUEUE_PREFIX } from '../../../operator/src/queue/round-job.js';
+import { ROUND_QUEUE, ROUND_QUEUE_PREFIX } from '@nodeward/operator';
 import { attestationPolicy, NODEWARD_NAMESPACE } from '../stack/policy.js';
 import { startStack, waitFor, type Stack } from '../stack/stack.js';
 import type { OperatorProcess } from '../stack/operator-process.js';

@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { crlEntries } from '../../../operator/src/ca/ca.js';
+import { crlEntries } from '@nodeward/operator';
 import { NODEWARD_NAMESPACE } from '../stack/policy.js';
 import { waitFor, type Stack } from '../stack/stack.js';
 import { eventsFor, getJson, hasTaint, nodeAttestation, nodeObject, phaseOf, type NodeAttestationView } from './kube-read.js';

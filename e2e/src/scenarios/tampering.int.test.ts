@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startAgent, type RunningAgent } from '../../../agent/src/agent.js';
-import { createLogger } from '../../../agent/src/log.js';
+import { startAgent, type RunningAgent } from '@nodeward/agent';
+import { createLogger } from '@nodeward/agent';
 import { encodeImaNgEntry } from '../sim/attest-parts.js';
 import { IMA_PATH, prepareSimNode, type SimNode } from '../sim/sim-node.js';
 import { freePort } from '../sim/free-port.js';

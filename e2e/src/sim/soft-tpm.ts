@@ -1,7 +1,7 @@
 import { constants, createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import {
   ALG, BANK_NAMES, ECC_CURVE, TPM_GENERATED_VALUE, TPM_ST, TPMA_OBJECT, marshalAttest, marshalPublic,
-  marshalSignature, parsePublic, pcrSelection, tpmObjectName, type BankName, type HashAlgName, type PcrValues, type TpmPublic,
+  marshalSignature, parsePublic, pcrSelection, tpmObjectName, type BankName, type BootCounters, type HashAlgName, type PcrValues, type TpmPublic,
 } from '@nodeward/attest';
 
 /**
@@ -43,7 +43,7 @@ export function createSoftAk(scheme: SoftAk['scheme'] = 'rsassa'): SoftAk {
 }
 
 
-export interface SoftClock { resetCount: number; restartCount: number; clock?: bigint }
+export interface SoftClock extends BootCounters { clock?: bigint }
 
 /** Quotes the given PCR values (all of them, banks in sha1, sha256, sha384 order) with this nonce. */
 export function softQuote(ak: SoftAk, nonce: Uint8Array, pcrs: PcrValues, clock: SoftClock = { resetCount: 0, restartCount: 0 }): { quoted: Buffer; signature: Buffer } {

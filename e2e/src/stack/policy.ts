@@ -1,4 +1,4 @@
-import type { NodeAttestationPolicySpec } from '../../../operator/src/api/v1alpha1.js';
+import type { NodeAttestationPolicySpec } from '@nodeward/operator';
 
 export const NODEWARD_NAMESPACE = 'nodeward-system';
 export const TRUST_ANCHORS_CONFIGMAP = 'tpm-ek-trust-anchors';

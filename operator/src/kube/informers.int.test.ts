@@ -1,5 +1,5 @@
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { startHarness, type Harness } from '../../../e2e/src/harness/harness.js';
+import { startHarness, type Harness } from '@nodeward/e2e';
 import { makeInformers, type Informers } from './informers.js';
 
 let h: Harness;

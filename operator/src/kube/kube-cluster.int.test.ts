@@ -1,6 +1,6 @@
 import { CoreV1Api, CustomObjectsApi, CoordinationV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { NODE_CONDITION_TRUSTED } from '../status/resources.js';
-import { startHarness, type Harness } from '../../../e2e/src/harness/harness.js';
+import { startHarness, type Harness } from '@nodeward/e2e';
 import { withCordon, withoutCordon, withTaint, withoutTaint } from '../enforce/taints.js';
 import { KeepAliveKubeConfig } from './kube-config.js';
 import { KubeCluster } from './kube-cluster.js';

@@ -89,7 +89,7 @@ describe('registerIdentity', () => {
 
 describe('attestTpmChecks.akNameOf', () => {
   it('computes the Name from TPM2B_PUBLIC bytes as the agent serves them, and rejects garbage without throwing', async () => {
-    const { createSoftAk } = await import('../../../e2e/src/sim/soft-tpm.js');
+    const { createSoftAk } = await import('@nodeward/e2e/sim');
     const ak = createSoftAk('rsassa');
     expect(attestTpmChecks.akNameOf(ak.publicArea)?.toString('hex')).toBe(ak.name.toString('hex'));
     expect(attestTpmChecks.akNameOf(Buffer.from('ak-public'))).toBeUndefined();

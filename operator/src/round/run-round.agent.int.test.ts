@@ -7,9 +7,9 @@ import type { CompiledRuntimePolicy } from '@nodeward/attest';
 /** runRound only checks whether the policy has IMA rules. */
 const IMA = {} as CompiledRuntimePolicy;
 import { verifyQuote, type RoundPolicy, type RoundState } from '@nodeward/attest';
-import { startAgent, type RunningAgent } from '../../../agent/src/agent.js';
-import { silentLogger } from '../../../agent/src/log.js';
-import { createMtlsPki, createSwtpmCa, prepareSimNode, type MtlsPki, type SimNode } from '../../../e2e/src/sim/index.js';
+import { startAgent, type RunningAgent } from '@nodeward/agent';
+import { silentLogger } from '@nodeward/agent';
+import { createMtlsPki, createSwtpmCa, prepareSimNode, type MtlsPki, type SimNode } from '@nodeward/e2e/sim';
 import { HttpsAgentClient } from '../agent-client/https-agent-client.js';
 import type { NodeStateStore, RoundContext } from '../ports.js';
 import { bootPcrsDigest } from '@nodeward/attest';

@@ -1,0 +1,5 @@
+/**
+ * `@nodeward/operator/testing`: fakes for tests of code built on the operator, outside its main
+ * exports (controller-runtime's client/fake).
+ */
+export { MemoryCluster } from '../kube/memory-cluster.js';
