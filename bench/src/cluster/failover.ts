@@ -24,7 +24,7 @@ const SETTLE_S = 15;
 const BEFORE_INTERVALS = 3;
 const AFTER_INTERVALS = 8;
 
-interface Outcome { event: string; recoveredMs: number; recoveredWhat: string; gaps: number[] }
+interface Outcome { event: string; recoveredMs: number; recoveredWhat: string; gaps: number[]; stuckBefore: number }
 
 async function leaderOf(kubectl: (args: string[]) => Promise<string>): Promise<string | undefined> {
   const lease = JSON.parse(await kubectl(['get', 'lease', '-n', NODEWARD_NAMESPACE, 'nodeward-operator', '-o', 'json'])) as { spec?: { holderIdentity?: string } };
@@ -35,10 +35,14 @@ async function leaderOf(kubectl: (args: string[]) => Promise<string>): Promise<s
 async function window(fleet: Fleet, intervalS: number, kill: () => Promise<{ recoveredMs: number; recoveredWhat: string }>): Promise<Omit<Outcome, 'event'>> {
   await fleet.startGapWindow();
   await sleep(BEFORE_INTERVALS * intervalS * 1000);
+  // Nodes already without rounds for two intervals before the kill are not the failover's doing: counted apart.
+  const before = await fleet.gaps();
   const killedAt = Date.now();
   const r = await kill();
   await sleep(Math.max(0, AFTER_INTERVALS * intervalS * 1000 - (Date.now() - killedAt)));
-  return { ...r, gaps: await fleet.gaps() };
+  const after = await fleet.gaps();
+  const stuck = before.map((g) => g > 2 * intervalS * 1000);
+  return { ...r, gaps: after.filter((_, i) => !stuck[i]), stuckBefore: stuck.filter(Boolean).length };
 }
 
 function row(o: Outcome, intervalS: number): string[] {
@@ -48,7 +52,7 @@ function row(o: Outcome, intervalS: number): string[] {
   return [
     o.event, `${o.recoveredWhat} ${fmt(o.recoveredMs / 1000, 2)} s`,
     `${fmt(worst / 1000, 2)} s (${fmt(worst / ms, 2)} intervals)`, `${fmt(quantile(o.gaps, 0.99) / 1000, 2)} s`, `${fmt(quantile(o.gaps, 0.5) / 1000, 2)} s`,
-    `${fmt(over)} of ${fmt(o.gaps.length)}`, `≤ 2 intervals: ${met(worst <= 2 * ms)}`,
+    `${fmt(over)} of ${fmt(o.gaps.length)}${o.stuckBefore === 0 ? '' : ` (${fmt(o.stuckBefore)} more without rounds before the kill)`}`, `≤ 2 intervals: ${met(worst <= 2 * ms)}`,
   ];
 }
 
@@ -56,7 +60,13 @@ export async function failoverBench(o: FailoverOptions, progress: (s: string) =>
   let fleet: Fleet | undefined;
   let topology: RedisSentinelTopology | undefined;
   // Filled in once the Sentinel topology runs (before the first replica starts).
-  const operatorEnv: Record<string, string> = { NODEWARD_RESYNC_MS: '60000', NODEWARD_LOG_LEVEL: process.env['SCALE_OPERATOR_LOG_LEVEL'] ?? 'warn' };
+  // A dead replica's shards move after the membership TTL plus a heartbeat, then wait for their tick:
+  // TTL + heartbeat + one interval must stay under two intervals.
+  const memberHeartbeatMs = Math.min(2000, (o.intervalS * 1000) / 5);
+  const operatorEnv: Record<string, string> = {
+    NODEWARD_RESYNC_MS: '60000', NODEWARD_LOG_LEVEL: process.env['SCALE_OPERATOR_LOG_LEVEL'] ?? 'warn',
+    NODEWARD_MEMBER_HEARTBEAT_MS: String(memberHeartbeatMs), NODEWARD_MEMBER_TTL_MS: String(3 * memberHeartbeatMs),
+  };
   const b = await startBenchStack({
     interval: `${o.intervalS}s`, poll: { everyMs: o.nodes > 2000 ? 10_000 : 3000, phases: true }, operatorEnv,
     before: async (stack) => {
@@ -73,10 +83,17 @@ export async function failoverBench(o: FailoverOptions, progress: (s: string) =>
     const t0 = Date.now();
     await mapLimit(Array.from({ length: o.nodes }, (_, i) => i), 48, (i) =>
       createSimulatedNode(b.stack.harness, `soft-${i}`, { ip: fleetIp(i), labels: { [SELECTOR_LABEL]: 'true' } }));
-    const trusted = (v: ClusterView): number => [...v.phase.values()].filter((p) => p === 'Trusted').length;
-    await b.poller.until(`${o.nodes} Trusted`, (v) => trusted(v) >= o.nodes, o.enrollTimeoutS * 1000);
+    // Enrolled: Trusted at least once (on a loaded box a node may go Stale for a while and come back).
+    const enrolled = new Set<string>();
+    const count = (v: ClusterView): number => {
+      for (const [n, p] of v.phase) if (p === 'Trusted') enrolled.add(n);
+      return enrolled.size;
+    };
+    await b.poller.until(`${o.nodes} enrolled`, (v) => count(v) >= o.nodes, o.enrollTimeoutS * 1000)
+      .catch(() => progress(`enrollment deadline (${o.enrollTimeoutS} s): ${enrolled.size} of ${o.nodes} enrolled; measuring anyway`));
     await b.poller.stop();
-    progress(`${o.nodes} Trusted after ${fmt((Date.now() - t0) / 1000, 1)} s on ${o.replicas} replicas; settling ${SETTLE_S} s`);
+    const trustedNow = [...b.poller.latest.phase.values()].filter((p) => p === 'Trusted').length;
+    progress(`${enrolled.size} enrolled (${trustedNow} Trusted now) after ${fmt((Date.now() - t0) / 1000, 1)} s on ${o.replicas} replicas; settling ${SETTLE_S} s`);
     await sleep(SETTLE_S * 1000);
     const kubectl = (args: string[]): Promise<string> => b.stack.kubectl(args);
 
@@ -107,6 +124,7 @@ export async function failoverBench(o: FailoverOptions, progress: (s: string) =>
     return [
       `Machine: ${machine()}`, '',
       `### Failover: ${fmt(o.nodes)} nodes at ${o.intervalS} s, ${o.replicas} replicas on Redis Sentinel`, '',
+      `${fmt(enrolled.size)} of ${fmt(o.nodes)} nodes enrolled, ${fmt(trustedNow)} Trusted at the last poll before the windows. Membership heartbeat ${memberHeartbeatMs} ms, TTL ${3 * memberHeartbeatMs} ms.`, '',
       `Soft fleet (ECDSA AKs), Sentinel topology of the e2e harness (down-after 1 s, quorum 2 of 3). Each window: ${BEFORE_INTERVALS} intervals before the SIGKILL, ${AFTER_INTERVALS} after; a node's gap is its longest time between two quotes served (or since its last one) in the window.`, '',
       table(['SIGKILL of', 'recovery', 'longest gap, any node', 'p99 node', 'median node', 'nodes over 2 intervals', 'target'],
         [row({ event: 'the leading replica', ...leader }, o.intervalS), row({ event: 'the Redis primary', ...redis }, o.intervalS)]),

@@ -19,7 +19,11 @@ const BAD = 'ha-bad';
 const INTERVAL_MS = 3000;
 /** A gap is measured between two rounds' completion times, so one round's own duration may add to it. */
 const ROUND_SLACK_MS = 1000;
-const REPLICA_ENV = { NODEWARD_HEARTBEAT_MS: '500' };
+/**
+ * Status written every round (heartbeat < interval), and a replica's membership (its share of the
+ * shards) given up 2 s after its last heartbeat: a dead replica's nodes must move within two intervals.
+ */
+const REPLICA_ENV = { NODEWARD_HEARTBEAT_MS: '500', NODEWARD_MEMBER_HEARTBEAT_MS: '500', NODEWARD_MEMBER_TTL_MS: '2000' };
 
 describe('high availability (Redis Sentinel, three replicas, swtpm agents, real apiserver)', () => {
   let stack: Stack;
