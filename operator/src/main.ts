@@ -12,7 +12,7 @@ import { loadKubeConfig } from './kube/kube-config.js';
 import { LeaderElector } from './kube/leader-election.js';
 import { createLogger, type Logger } from './log.js';
 import { metrics, recordApiWrite, registry, setNodesByPhase } from './metrics.js';
-import { BullRoundScheduler, RoundWorker } from './queue/index.js';
+import { BullRoundScheduler, RoundWorker, ShardOwnership } from './queue/index.js';
 import { ConvergenceMemo } from './reconcile/convergence-memo.js';
 import { makeNodeReconciler, planInputs, policyKey } from './reconcile/node-reconciler.js';
 import { agentUrlFor, internalIpOf, scheduledTargets } from './reconcile/planner.js';
@@ -85,7 +85,13 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
   // Every Redis client's errors are logged (structured, once per 30 s per message while Redis is down).
   const redisLog = rateLimitedLog(log, 30_000);
   // The scheduler's info lines (a schedule per node) are debug detail for the operator's log.
-  const scheduler = new BullRoundScheduler({ connection, log: { info: (m, f) => log.debug(m, f), warn: (m, f) => redisLog.warn(m, f) }, onReconnect: () => { if (elector.isLeader()) for (const k of allKeys(informers)) queue.add(k); } });
+  const queueLog = { info: (m: string, f?: Record<string, string | number | boolean | undefined>) => log.debug(m, f), warn: (m: string, f?: Record<string, string | number | boolean | undefined>) => redisLog.warn(m, f) };
+  // This replica's share of the shards: its own queue of their ticks, synced every heartbeat.
+  const ownership = new ShardOwnership({
+    connection, identity: cfg.identity, heartbeatMs: cfg.memberHeartbeatMs, ttlMs: cfg.memberTtlMs, log: queueLog,
+    onSync: (o) => { metrics.ownedNodes.set(o.nodes); metrics.ownedShards.set(o.shards); metrics.liveReplicas.set(o.replicas); },
+  });
+  const scheduler = new BullRoundScheduler({ connection, log: queueLog, ownerQueue: (s) => ownership.ownerQueue(s), onReconnect: () => { if (elector.isLeader()) for (const k of allKeys(informers)) queue.add(k); } });
   const redis = createRedisClient(cfg.redisUrl, redisLog);
   const store = new RedisNodeStateStore({ redis, log });
 
@@ -134,12 +140,13 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
     nodeAttestation: latestAttestation,
     policy: (n) => informers.policies().find((p) => p.metadata.name === n),
   });
-  const worker = new RoundWorker({ connection, runRound: (n) => runRound(n, { context, agent, store, metrics: roundMetrics }), onOutcome, metrics: roundMetrics, concurrency: cfg.roundConcurrency, log: redisLog });
+  const worker = new RoundWorker({ connection, jobQueueName: ownership.queueName, owns: (s) => ownership.owns(s), runRound: (n) => runRound(n, { context, agent, store, metrics: roundMetrics }), onOutcome, metrics: roundMetrics, concurrency: cfg.roundConcurrency, log: redisLog });
 
   const http = await startHttpServer(cfg.httpPort, {
     notReady: () => (informers.synced() ? redisNotReady(redis) : 'informers not synced'), crl: () => ca.crlPem(),
   });
   await informers.start();
+  await ownership.start();
   elector.start();
 
   let schedulesResyncing = false;
@@ -171,6 +178,7 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
     queue.stop();
     await elector.stop();
     await worker.close();
+    await ownership.stop();
     notifier?.close();
     await scheduler.close();
     redis.disconnect();
