@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     options: {
       singles: { type: 'string', default: '5' }, batches: { type: 'string', default: '10,20' },
       runs: { type: 'string', default: '100' }, nodes: { type: 'string' }, interval: { type: 'string' },
-      window: { type: 'string', default: '90' }, rounds: { type: 'string', default: '3' }, repeats: { type: 'string', default: '3' }, ak: { type: 'string', default: 'rsassa' }, 'enroll-timeout': { type: 'string', default: '1800' },
+      window: { type: 'string', default: '90' }, replicas: { type: 'string', default: '1' }, rounds: { type: 'string', default: '3' }, repeats: { type: 'string', default: '3' }, ak: { type: 'string', default: 'rsassa' }, 'enroll-timeout': { type: 'string', default: '1800' },
     },
   });
   const which = positionals[0] ?? '';
@@ -37,14 +37,14 @@ async function main(): Promise<void> {
     },
     scale: () => scaleBench({
       nodeCounts: numbers(values.nodes ?? '1000'), intervalS: intervalS('10'), windowS: Number(values.window),
-      ak: values.ak === 'ecdsa' ? 'ecdsa' : 'rsassa', enrollTimeoutS: Number(values['enroll-timeout']),
+      ak: values.ak === 'ecdsa' ? 'ecdsa' : 'rsassa', enrollTimeoutS: Number(values['enroll-timeout']), replicas: numbers(values.replicas),
     }, progress),
     'scale-plot': async () => `Plot: ${await scalePlot()}\n`,
     connections: () => connectionsBench({ agents: Number(values.nodes ?? '2000'), rounds: Number(values.rounds), repeats: Number(values.repeats) }, progress),
   };
   const bench = benches[which];
   if (bench === undefined) {
-    throw new Error('usage: main.js enrollment [--singles 5] [--batches 10,20] | detection [--runs 100] [--nodes 5] [--interval 2] | scale [--nodes 1000,10000] [--interval 10] [--window 90] [--ak rsassa|ecdsa] [--enroll-timeout 1800] | scale-plot | connections [--nodes 2000] [--rounds 3] [--repeats 3]');
+    throw new Error('usage: main.js enrollment [--singles 5] [--batches 10,20] | detection [--runs 100] [--nodes 5] [--interval 2] | scale [--nodes 1000,10000] [--replicas 1,3] [--interval 10] [--window 90] [--ak rsassa|ecdsa] [--enroll-timeout 1800] | scale-plot | connections [--nodes 2000] [--rounds 3] [--repeats 3]');
   }
   process.stdout.write(`Command: node bench/dist/cluster/main.js ${process.argv.slice(2).join(' ')}\n\n`);
   await mkdir(resultsDir(), { recursive: true });
