@@ -1,3 +1,5 @@
+import { parseRedisEndpoint, type RedisEndpoint } from './state/redis-config.js';
+
 /** Operator settings, from the environment (NODEWARD_*), with defaults. */
 export interface OperatorConfig {
   /** Namespace of the CA Secret, credential Secrets, CRL ConfigMap and the leader Lease. */
@@ -23,7 +25,8 @@ export interface OperatorConfig {
   leaseName: string;
   leaseDurationMs: number;
   leaseRetryMs: number;
-  redisUrl: string;
+  /** Redis: one server or a Sentinel group (NODEWARD_REDIS_*, state/redis-config.ts). */
+  redis: RedisEndpoint;
   /** How often a replica renews its membership and re-syncs the shards it owns. */
   memberHeartbeatMs: number;
   /** A replica silent this long is no longer live and its shards move to the others (> heartbeat). */
@@ -108,7 +111,7 @@ export function loadConfig(env: Env = process.env): OperatorConfig {
     leaseName: env['NODEWARD_LEASE_NAME'] ?? 'nodeward-operator',
     leaseDurationMs: num(env, 'NODEWARD_LEASE_DURATION_MS', 15_000),
     leaseRetryMs: num(env, 'NODEWARD_LEASE_RETRY_MS', 2_000),
-    redisUrl: env['NODEWARD_REDIS_URL'] ?? 'redis://127.0.0.1:6379',
+    redis: parseRedisEndpoint(env),
     memberHeartbeatMs: num(env, 'NODEWARD_MEMBER_HEARTBEAT_MS', 2000),
     memberTtlMs: num(env, 'NODEWARD_MEMBER_TTL_MS', 6000),
     agentMaxIdleConnections: num(env, 'NODEWARD_AGENT_MAX_IDLE_CONNECTIONS', Infinity),

@@ -3,12 +3,12 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import {
-  encodeEventLog, encodeImaNgEntry, eventLogPcrs, type ActivateRequest, type BankName, type IdentityResponse, type QuoteRequest, type QuoteResponse,
+  BANK_NAMES, encodeEventLog, encodeImaNgEntry, eventLogPcrs, type ActivateRequest, type BankName, type IdentityResponse, type PcrValues, type QuoteRequest, type QuoteResponse,
   type RoundRequest, type RoundResponse, type EventLogResponse, type ImaLogResponse, type VerityStatusResponse,
 } from '@nodeward/attest';
 import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS } from '@nodeward/agent';
 import { bootAggregate, bootLogSpec } from '@nodeward/e2e/sim/sim-node';
-import { softQuote, type SoftAk, type SoftPcrs } from '@nodeward/e2e/sim/soft-tpm';
+import { softQuote, type SoftAk } from '@nodeward/e2e/sim/soft-tpm';
 import { softActivateCredential, type SoftEk } from './soft-credential.js';
 
 /**
@@ -18,8 +18,6 @@ import { softActivateCredential, type SoftEk } from './soft-credential.js';
  * a few more before every quote), boot event log, dm-verity status, credential. Each node's PCR 10 is
  * extended exactly as its IMA list grows, so the operator's verification does the full work.
  */
-
-export const BANKS: readonly BankName[] = ['sha1', 'sha256', 'sha384'];
 
 export interface FleetImage {
   /** Kernel command line with the fleet's `roothash=`. */
@@ -46,7 +44,7 @@ interface FleetNode {
 const zero = (bank: BankName): Buffer => Buffer.alloc(createHash(bank).digest().length);
 
 function measured(e: { bytes: Buffer; hashInput: Buffer }): Measured {
-  return { bytes: e.bytes, extend: Object.fromEntries(BANKS.map((b) => [b, createHash(b).update(e.hashInput).digest()])) as Record<BankName, Buffer> };
+  return { bytes: e.bytes, extend: Object.fromEntries(BANK_NAMES.map((b) => [b, createHash(b).update(e.hashInput).digest()])) as Record<BankName, Buffer> };
 }
 
 const measure = (path: string, contents: string): Measured =>
@@ -65,7 +63,7 @@ export class SoftFleet {
     const spec = bootLogSpec(image.cmdline, true);
     this.eventLog = Buffer.from(encodeEventLog(spec));
     const pcrs = eventLogPcrs(spec);
-    this.bootPcrs = Object.fromEntries(BANKS.map((b) => [b, Object.fromEntries(
+    this.bootPcrs = Object.fromEntries(BANK_NAMES.map((b) => [b, Object.fromEntries(
       Object.entries(pcrs[b] ?? {}).map(([i, hex]) => [i, Buffer.from(hex, 'hex')]))])) as Record<BankName, Record<string, Buffer>>;
     // The boot_aggregate entry's digest is computed over PCRs 0-9, not a file hash.
     this.aggregate = measured(encodeImaNgEntry({ path: 'boot_aggregate', fileDigest: bootAggregate(pcrs), fileDigestAlg: 'sha256' }));
@@ -81,7 +79,7 @@ export class SoftFleet {
     }, (req, res) => this.handle(name, req, res));
     // As the agent: an idle connection outlives the round interval, so rounds reuse it.
     server.keepAliveTimeout = DEFAULT_KEEP_ALIVE_TIMEOUT_MS;
-    const node: FleetNode = { keys, ima: [], pcr10: Object.fromEntries(BANKS.map((b) => [b, zero(b)])) as Record<BankName, Buffer>, next: 0, server };
+    const node: FleetNode = { keys, ima: [], pcr10: Object.fromEntries(BANK_NAMES.map((b) => [b, zero(b)])) as Record<BankName, Buffer>, next: 0, server };
     this.append(node, this.aggregate);
     this.nodes.set(name, node);
     await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(port, ip, () => resolve()); });
@@ -93,7 +91,7 @@ export class SoftFleet {
 
   private append(node: FleetNode, m: Measured): void {
     node.ima.push(m.bytes);
-    for (const b of BANKS) node.pcr10[b] = createHash(b).update(node.pcr10[b]).update(m.extend[b]).digest();
+    for (const b of BANK_NAMES) node.pcr10[b] = createHash(b).update(node.pcr10[b]).update(m.extend[b]).digest();
   }
 
   private handle(name: string, req: IncomingMessage, res: ServerResponse): void {
@@ -160,7 +158,7 @@ export class SoftFleet {
 
   private quote(node: FleetNode, r: QuoteRequest): QuoteResponse {
     for (let i = 0; i < this.image.entriesPerRound; i++) this.append(node, this.runs[node.next++ % this.runs.length]!);
-    const pcrs: SoftPcrs = {};
+    const pcrs: PcrValues = {};
     for (const [bank, indices] of Object.entries(r.pcrSelection) as [BankName, number[]][]) {
       pcrs[bank] = Object.fromEntries(indices.map((i) => [String(i), i === 10 ? node.pcr10[bank] : this.bootPcrs[bank][String(i)] ?? zero(bank)]));
     }

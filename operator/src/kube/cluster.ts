@@ -1,5 +1,5 @@
 import type {
-  ConfigMapView, NodeAttestation, NodeAttestationPolicy, NodeAttestationStatus, NodeView, OwnerReference,
+  ConfigMapView, NodeAttestation, NodeAttestationPolicy, NodeAttestationStatus, NodeCondition, NodeView, OwnerReference,
 } from '../status/resources.js';
 
 /**
@@ -27,6 +27,12 @@ export interface Cluster {
    * something was written.
    */
   editNode(name: string, edit: (node: NodeView) => NodeEdit | undefined): Promise<boolean>;
+
+  /**
+   * Set one condition in a Node's status (a strategic merge patch of nodes/status keyed by type: the
+   * kubelet's conditions are untouched).
+   */
+  patchNodeCondition(name: string, condition: NodeCondition): Promise<void>;
 
   createEvent(event: ClusterEvent): Promise<void>;
 

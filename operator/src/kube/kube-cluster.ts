@@ -3,8 +3,8 @@ import {
   type KubeConfig, type V1Node, type V1Taint, type CoreV1Event,
 } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
-import type { ConfigMapView, NodeAttestation, NodeAttestationPolicy, NodeAttestationStatus, NodeView } from '../status/resources.js';
-import { API_VERSION, FIELD_MANAGER, GROUP, VERSION } from '../status/resources.js';
+import type { ConfigMapView, NodeAttestation, NodeAttestationPolicy, NodeAttestationStatus, NodeCondition, NodeView } from '../status/resources.js';
+import { API_VERSION, FIELD_MANAGER, GROUP, NODE_CONDITION_TRUSTED, VERSION } from '../status/resources.js';
 import type { Cluster, ClusterEvent, NodeEdit } from './cluster.js';
 import { isAlreadyExists, isConflict, isNotFound, kubeCall } from './errors.js';
 import { OwnStatusWrites } from './own-status-writes.js';
@@ -14,6 +14,7 @@ const NA = { group: GROUP, version: VERSION, plural: 'nodeattestations' };
 const NAP = { group: GROUP, version: VERSION, plural: 'nodeattestationpolicies' };
 const SSA = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
 const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const STRATEGIC = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
 const MAX_CONFLICT_RETRIES = 8;
 
 /** Counts every write request sent to the API server (for the steady-state write metric). */
@@ -116,6 +117,12 @@ export class KubeCluster implements Cluster {
         if (!isConflict(e) || attempt >= MAX_CONFLICT_RETRIES) throw e;
       }
     }
+  }
+
+  async patchNodeCondition(name: string, condition: NodeCondition): Promise<void> {
+    this.countWrite('patch', 'nodes/status');
+    const body = { status: { conditions: [condition] } };
+    await ignoreNotFound(kubeCall(() => this.core.patchNodeStatus({ name, body, fieldManager: FIELD_MANAGER }, STRATEGIC)));
   }
 
   /**
@@ -228,7 +235,24 @@ export function toNodeView(n: V1Node): NodeView {
   return {
     metadata: { name: m.name ?? '', labels: m.labels ?? {}, annotations: m.annotations ?? {}, ...optional },
     spec: { taints: (n.spec?.taints ?? []).map((t) => ({ ...t })), unschedulable: n.spec?.unschedulable === true },
-    status: { addresses: (n.status?.addresses ?? []).map((a) => ({ type: a.type, address: a.address })) },
+    status: { addresses: (n.status?.addresses ?? []).map((a) => ({ type: a.type, address: a.address })), ...ourConditions(n) },
+  };
+}
+
+/** The Node conditions the operator writes, as strings (the kubelet's are not kept: memory at 10,000 nodes). */
+function ourConditions(n: V1Node): { conditions?: NodeCondition[] } {
+  const ours = (n.status?.conditions ?? []).filter((c) => c.type === NODE_CONDITION_TRUSTED);
+  if (ours.length === 0) return {};
+  const time = (t: Date | string | undefined): string | undefined => (t === undefined ? undefined : new Date(t).toISOString());
+  return {
+    conditions: ours.map((c) => {
+      const transition = time(c.lastTransitionTime);
+      const heartbeat = time(c.lastHeartbeatTime);
+      return {
+        type: c.type, status: c.status as NodeCondition['status'], reason: c.reason ?? '', message: c.message ?? '',
+        ...(transition === undefined ? {} : { lastTransitionTime: transition }), ...(heartbeat === undefined ? {} : { lastHeartbeatTime: heartbeat }),
+      };
+    }),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { ConfigMapView, NodeAttestation, NodeAttestationPolicy, NodeAttestationStatus, NodeView } from '../status/resources.js';
+import type { ConfigMapView, NodeAttestation, NodeAttestationPolicy, NodeAttestationStatus, NodeCondition, NodeView } from '../status/resources.js';
 import type { Cluster, ClusterEvent, NodeEdit } from './cluster.js';
 
 /**
@@ -98,6 +98,15 @@ export class MemoryCluster implements Cluster {
       spec: { ...node.spec, ...(change.taints ? { taints: change.taints } : {}), ...(change.unschedulable === undefined ? {} : { unschedulable: change.unschedulable }) },
     });
     return true;
+  }
+  async patchNodeCondition(name: string, condition: NodeCondition): Promise<void> {
+    this.check('patchNodeCondition');
+    const node = this.nodes.get(name);
+    if (node === undefined) return Promise.resolve();
+    this.write(`status node/${name}`);
+    const others = (node.status?.conditions ?? []).filter((c) => c.type !== condition.type);
+    this.nodes.set(name, { ...node, status: { ...node.status, conditions: [...others, { ...condition }] } });
+    return Promise.resolve();
   }
   async createEvent(event: ClusterEvent): Promise<void> {
     this.check('createEvent');

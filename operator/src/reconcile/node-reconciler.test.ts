@@ -25,7 +25,7 @@ function setup(policies: NodeAttestationPolicy[], nodes: NodeView[], ensure?: Ro
   };
   const run = makeNodeReconciler({
     cluster, scheduler, heartbeatMs: 300_000, log: silentLogger, schedulerTimeoutMs: 50, plan: { agentPort: 9443, defaultIntervalMs: 30_000 },
-    caches: { policies: () => policies, nodes: () => nodes, nodeAttestations: () => [...cluster.attestations.values()] as NodeAttestation[], configMap: () => ({ metadata: { name: 'a' }, data: { 'ca.pem': 'PEM' } }) },
+    caches: { policies: () => policies, nodes: () => nodes.map((n) => cluster.nodes.get(n.metadata.name) ?? n), nodeAttestations: () => [...cluster.attestations.values()] as NodeAttestation[], configMap: () => ({ metadata: { name: 'a' }, data: { 'ca.pem': 'PEM' } }) },
     claims: new IdentityClaims(cluster, 'nodeward-system'),
     registration: {
       tpm,
@@ -203,6 +203,84 @@ describe('node reconciler', () => {
     await expect(run('n1')).rejects.toThrow('did not answer within 50 ms');
     cluster.attestations.get('n1')!.status = registered({ phase: 'Trusted', lastSuccessTime: new Date(Date.now() - 400_000).toISOString() });
     await expect(run('n1')).rejects.toThrow('did not answer');
+    expect(cluster.attestations.get('n1')!.status?.phase).toBe('Stale');
+  });
+
+  describe('the Node condition attestation.nodeward.io/Trusted', () => {
+    const trustedCondition = (c: MemoryCluster): unknown => c.nodes.get('n1')?.status?.conditions?.find((x) => x.type === 'attestation.nodeward.io/Trusted');
+    const writesTo = (c: MemoryCluster): number => c.writes.filter((w) => w === 'status node/n1').length;
+
+    it('is written when the attestation changes, and only then', async () => {
+      const n1 = node('n1', { r: 'w' });
+      const { cluster, run } = setup([policy('p', { r: 'w' })], [n1]);
+      cluster.nodes.set('n1', structuredClone(n1));
+      await run('n1');
+      expect(trustedCondition(cluster)).toMatchObject({ status: 'Unknown', reason: 'AwaitingAttestation' });
+      cluster.attestations.get('n1')!.status = registered({ phase: 'Trusted', lastSuccessTime: new Date().toISOString(), conditions: [{ type: 'Trusted', status: 'True', reason: 'AttestationPassed', message: 'ok', lastTransitionTime: new Date().toISOString() }] });
+      await run('n1');
+      expect(trustedCondition(cluster)).toMatchObject({ status: 'True', reason: 'AttestationPassed' });
+      const before = writesTo(cluster);
+      await run('n1');
+      await run('n1');
+      expect(writesTo(cluster)).toBe(before);
+    });
+
+    it('is put back when the node\'s kubelet overwrites it', async () => {
+      const n1 = node('n1', { r: 'w' });
+      const { cluster, run } = setup([policy('p', { r: 'w' })], [n1]);
+      cluster.nodes.set('n1', structuredClone(n1));
+      await run('n1');
+      cluster.attestations.get('n1')!.status = registered({ phase: 'Untrusted', conditions: [{ type: 'Trusted', status: 'False', reason: 'AttestationFailed', message: 'ima.digest_not_allowed', lastTransitionTime: new Date().toISOString() }] });
+      await run('n1');
+      expect(trustedCondition(cluster)).toMatchObject({ status: 'False', reason: 'AttestationFailed' });
+      const node1 = cluster.nodes.get('n1')!;
+      node1.status!.conditions = [{ type: 'attestation.nodeward.io/Trusted', status: 'True', reason: 'AttestationPassed', message: 'forged' }];
+      await run('n1');
+      expect(trustedCondition(cluster)).toMatchObject({ status: 'False', reason: 'AttestationFailed' });
+    });
+
+    it('leaves True as soon as the last passing round is past the window, even when the reconcile fails on Redis', async () => {
+      let redisDown = false;
+      const n1 = node('n1', { r: 'w' });
+      const { cluster, run, schedule } = setup([policy('p', { r: 'w' })], [n1],
+        (t) => (redisDown ? new Promise<void>(() => undefined) : Promise.resolve(void schedule.set(t.nodeName, t))));
+      cluster.nodes.set('n1', structuredClone(n1));
+      await run('n1');
+      const passed = [{ type: 'Trusted', status: 'True' as const, reason: 'AttestationPassed', message: 'ok', lastTransitionTime: new Date().toISOString() }];
+      cluster.attestations.get('n1')!.status = registered({ phase: 'Trusted', lastSuccessTime: new Date().toISOString(), conditions: passed });
+      await run('n1');
+      expect(trustedCondition(cluster)).toMatchObject({ status: 'True' });
+      redisDown = true;
+      cluster.attestations.get('n1')!.status = registered({ phase: 'Trusted', lastSuccessTime: new Date(Date.now() - 400_000).toISOString(), conditions: passed });
+      await expect(run('n1')).rejects.toThrow('did not answer');
+      expect(trustedCondition(cluster)).toMatchObject({ status: 'Unknown', reason: 'RoundsStale' });
+    });
+
+    it('turns Unknown when the node leaves every policy, and is not written on nodes no policy attests', async () => {
+      const n1 = node('n1', { r: 'w' });
+      const other = node('n2', { r: 'db' });
+      const { cluster, run } = setup([policy('p', { r: 'w' })], [n1, other]);
+      cluster.nodes.set('n1', structuredClone(n1));
+      cluster.nodes.set('n2', structuredClone(other));
+      await run('n1');
+      await run('n2');
+      expect(cluster.writes).not.toContain('status node/n2');
+      cluster.nodes.get('n1')!.metadata.labels = { r: 'db' };
+      await run('n1');
+      expect(cluster.attestations.has('n1')).toBe(false);
+      expect(trustedCondition(cluster)).toMatchObject({ status: 'Unknown', reason: 'NotAttested' });
+    });
+  });
+
+  it('makes a Trusted node without an address Stale (no round can run)', async () => {
+    const noIp: NodeView = { metadata: { name: 'n1', labels: { r: 'w' } }, status: { addresses: [] } };
+    const { cluster, run } = setup([policy('p', { r: 'w' })], [noIp]);
+    await run('n1');
+    cluster.attestations.get('n1')!.status = registered({ phase: 'Trusted', lastSuccessTime: new Date(Date.now() - 100_000).toISOString() });
+    expect(await run('n1')).toEqual({ requeueAfterMs: 30_000 });
+    expect(cluster.attestations.get('n1')!.status?.phase).toBe('Trusted');
+    cluster.attestations.get('n1')!.status = registered({ phase: 'Trusted', lastSuccessTime: new Date(Date.now() - 400_000).toISOString() });
+    await run('n1');
     expect(cluster.attestations.get('n1')!.status?.phase).toBe('Stale');
   });
 });

@@ -52,8 +52,26 @@ export interface Taint {
 export interface NodeView {
   metadata: ObjectMeta;
   spec?: { taints?: Taint[]; unschedulable?: boolean };
-  status?: { addresses?: { type: string; address: string }[] };
+  /** conditions: only the ones the operator writes (NODE_CONDITION_TRUSTED); the kubelet's are not kept. */
+  status?: { addresses?: { type: string; address: string }[]; conditions?: NodeCondition[] };
 }
+
+/** A Node status condition (core v1 NodeCondition), as the operator writes and reads it. */
+export interface NodeCondition {
+  type: string;
+  status: api.ConditionStatus;
+  reason: string;
+  message: string;
+  lastTransitionTime?: string;
+  lastHeartbeatTime?: string;
+}
+
+/**
+ * The Node condition mirroring a node's attestation, for schedulers and node-readiness tooling that do
+ * not know Nodeward. The NodeAttestation stays authoritative: the operator re-asserts this condition
+ * whenever the Node changes (a node's kubelet can write its own Node status).
+ */
+export const NODE_CONDITION_TRUSTED = `${GROUP}/Trusted`;
 
 export interface ConfigMapView {
   metadata: ObjectMeta;
