@@ -82,9 +82,9 @@ export class RoundWorker {
 
   /**
    * Whether this replica runs this tick of the shard: it owns the shard and is the first to claim the
-   * tick. The tick number is the job's due time on the shard's grid (a scheduler's first job, run at
-   * once when an owner takes the shard over, counts as the tick before it: it is skipped if that tick
-   * ran, and makes it up if the old owner died before running it).
+   * tick. The tick number is the job's due time on the shard's grid, rounded down with a tenth of an
+   * interval of slack (BullMQ runs the first job of a new phase-0 scheduler at once, off the grid: it
+   * counts as the tick before it, skipped if that tick ran, run if the old owner died before running it).
    */
   private async claimTick(redis: Redis, job: Job<RoundJobData, void>, shardId: string): Promise<boolean> {
     const shard = shardFromId(shardId);
