@@ -4,10 +4,12 @@
  * Redis a base plus a cost per node; API writes a rate per node.
  */
 export interface MeasuredCosts {
-  /** Replica RSS with no node owned (MiB): the intercept of RSS against owned nodes. */
+  /** Replica RSS with no node in the fleet (MiB). */
   baseMiB: number;
-  /** Replica RSS per owned node (MiB). */
+  /** Replica RSS per owned node (MiB): its agent connections and round state. */
   perNodeMiB: number;
+  /** Replica RSS per node of the fleet, owned or not (MiB): every replica's informer caches hold every Node and NodeAttestation. */
+  perFleetNodeMiB: number;
   /** Operator CPU-seconds per round, all replicas together. */
   cpuPerRound: number;
   /** Redis used_memory per node (MiB) above its base. */
@@ -18,7 +20,9 @@ export interface MeasuredCosts {
 }
 
 export interface Projection {
-  nodes: number; intervalS: number; replicas: number; roundsPerS: number;
+  nodes: number; intervalS: number;
+  /** Infinity when no replica count fits the memory cap (the per-fleet-node caches alone exceed it). */
+  replicas: number; roundsPerS: number;
   /** Operator cores, all replicas together, and per replica. */
   cores: number; coresPerReplica: number;
   memoryPerReplicaMiB: number; redisMiB: number; apiWritesPerS: number;
@@ -32,14 +36,15 @@ export interface Projection {
 export function project(c: MeasuredCosts, nodes: number, intervalS: number, o: { memoryCapMiB: number; coresPerReplicaCap: number; imbalance: number }): Projection {
   if (!(c.perNodeMiB > 0) || !(c.cpuPerRound > 0) || nodes <= 0 || intervalS <= 0) throw new RangeError('projection needs positive per-node costs, nodes and interval');
   if (c.baseMiB >= o.memoryCapMiB) throw new RangeError(`a replica's base memory (${c.baseMiB} MiB) is over the cap (${o.memoryCapMiB} MiB)`);
+  const fixed = c.baseMiB + nodes * Math.max(0, c.perFleetNodeMiB);
   const roundsPerS = nodes / intervalS;
   const cores = roundsPerS * c.cpuPerRound;
-  const byMemory = Math.ceil((nodes * c.perNodeMiB * o.imbalance) / (o.memoryCapMiB - c.baseMiB));
+  const byMemory = fixed >= o.memoryCapMiB ? Infinity : Math.ceil((nodes * c.perNodeMiB * o.imbalance) / (o.memoryCapMiB - fixed));
   const byCpu = Math.ceil((cores * o.imbalance) / o.coresPerReplicaCap);
   const replicas = Math.max(1, byMemory, byCpu);
   return {
     nodes, intervalS, replicas, roundsPerS, cores, coresPerReplica: (cores / replicas) * o.imbalance,
-    memoryPerReplicaMiB: c.baseMiB + (nodes / replicas) * o.imbalance * c.perNodeMiB,
+    memoryPerReplicaMiB: fixed + (Number.isFinite(replicas) ? (nodes / replicas) * o.imbalance * c.perNodeMiB : 0),
     redisMiB: c.redisBaseMiB + nodes * c.redisPerNodeMiB, apiWritesPerS: (nodes * c.writesPerNodePer5Min) / 300,
   };
 }

@@ -250,36 +250,56 @@ function summary(rows: readonly ScaleRow[], o: ScaleOptions): string {
     + `\nInterval ${o.intervalS} s; targets: rounds ≥ 99.9 % of due, ≤ 1 API write per node per 5 min, every replica ≤ 384 MiB.\n`;
 }
 
+/** Solves the 3×3 system m·x = v (Cramer's rule); undefined when singular. */
+function solve3(m: number[][], v: number[]): number[] | undefined {
+  const det = (a: number[][]): number => a[0]![0]! * (a[1]![1]! * a[2]![2]! - a[1]![2]! * a[2]![1]!) - a[0]![1]! * (a[1]![0]! * a[2]![2]! - a[1]![2]! * a[2]![0]!) + a[0]![2]! * (a[1]![0]! * a[2]![1]! - a[1]![1]! * a[2]![0]!);
+  const d = det(m);
+  if (Math.abs(d) < 1e-9) return undefined;
+  return [0, 1, 2].map((c) => det(m.map((row, r) => row.map((x, k) => (k === c ? v[r]! : x)))) / d);
+}
+
 /**
- * Per-node costs from the runs of the largest node count. Memory per owned node: the slope between the
- * leaders' end-of-window RSS in runs where they own different shares (the leader also registers and
- * reconciles, so leaders are compared with leaders); a replica's base: the largest RSS less that slope
- * times its owned nodes (the leader's, conservatively). CPU per round, Redis and writes: the mean.
+ * Per-node costs. Memory: end-of-window RSS of every replica of every run fitted (least squares) as
+ * base + per fleet node × fleet + per owned node × owned. With a single fleet size the two per-node
+ * terms cannot be told apart from the base, and the fleet term is taken as 0 (said in the output).
+ * CPU per round: the costliest run's; Redis and API writes: the mean over the largest fleet's runs.
  */
-function costsFrom(rows: readonly ScaleRow[]): MeasuredCosts | undefined {
+function costsFrom(rows: readonly ScaleRow[]): (MeasuredCosts & { fleetTermFitted: boolean }) | undefined {
+  const pts = rows.flatMap((r) => r.perReplica.map((x) => [1, r.nodes, x.owned, x.rssMiB] as const));
+  const ata = [0, 1, 2].map((i) => [0, 1, 2].map((j) => pts.reduce((t, p) => t + p[i]! * p[j]!, 0)));
+  const atb = [0, 1, 2].map((i) => pts.reduce((t, p) => t + p[i]! * p[3], 0));
+  const fitted = new Set(rows.map((r) => r.nodes)).size > 1 ? solve3(ata, atb) : undefined;
+  const two = (): number[] | undefined => {
+    const mx = pts.reduce((t, p) => t + p[2], 0) / pts.length;
+    const my = pts.reduce((t, p) => t + p[3], 0) / pts.length;
+    const sxx = pts.reduce((t, p) => t + (p[2] - mx) ** 2, 0);
+    if (sxx === 0) return undefined;
+    const b = pts.reduce((t, p) => t + (p[2] - mx) * (p[3] - my), 0) / sxx;
+    return [my - b * mx, 0, b];
+  };
+  const [base, perFleet, perOwned] = fitted ?? two() ?? [];
+  if (base === undefined || perFleet === undefined || perOwned === undefined) return undefined;
   const n = Math.max(...rows.map((r) => r.nodes));
   const at = rows.filter((r) => r.nodes === n);
-  const leaders = at.flatMap((r) => r.perReplica.filter((x) => x.leader)).sort((a, b) => a.owned - b.owned);
-  const [few, many] = [leaders[0], leaders[leaders.length - 1]];
-  if (few === undefined || many === undefined || many.owned === few.owned) return undefined;
-  const perNodeMiB = (many.rssMiB - few.rssMiB) / (many.owned - few.owned);
-  const baseMiB = Math.max(...at.flatMap((r) => r.perReplica.map((x) => x.rssMiB - perNodeMiB * x.owned)));
   const mean = (f: (r: ScaleRow) => number): number => at.reduce((t, r) => t + f(r), 0) / at.length;
   return {
-    baseMiB, perNodeMiB, cpuPerRound: Math.max(...at.map((r) => r.opCpuPerRound)),
+    baseMiB: base, perNodeMiB: perOwned, perFleetNodeMiB: perFleet, fleetTermFitted: fitted !== undefined,
+    cpuPerRound: Math.max(...rows.map((r) => r.opCpuPerRound)),
     redisBaseMiB: 1, redisPerNodeMiB: Math.max(0, mean((r) => r.redisMiB) - 1) / n, writesPerNodePer5Min: mean((r) => r.perNode5),
   };
 }
 
 function projection(rows: readonly ScaleRow[]): string {
   const c = costsFrom(rows);
-  if (c === undefined || !(c.perNodeMiB > 0)) return 'Projection: not enough distinct owned-node counts to fit memory per node (run with --replicas 1,3).\n';
+  if (c === undefined || !(c.perNodeMiB > 0) || c.baseMiB >= 384) return 'Projection: the runs do not give positive per-node costs under the cap (run --replicas 1,3, and two --nodes counts to separate the per-fleet-node caches).\n';
   const p = project(c, 65_000, 30, { memoryCapMiB: 384, coresPerReplicaCap: 1, imbalance: 1.1 });
+  const fleetTerm = c.fleetTermFitted ? `${fmt(c.perFleetNodeMiB * 1024, 1)} KiB per node of the fleet (every replica caches every Node and NodeAttestation)`
+    : 'the per-fleet-node cache cost not separated (one fleet size: it is inside the base)';
   return [
     '### Projection (not measured): 65,000 nodes at a 30 s interval', '',
-    `From the measured per-node costs above: replica RSS ${fmt(c.baseMiB, 0)} MiB + ${fmt(c.perNodeMiB * 1024, 1)} KiB per owned node (the leaders' RSS at their two shares), ${fmt(c.cpuPerRound * 1000, 3)} ms of operator CPU per round (the costlier run, all replicas' CPU over all rounds), Redis ${fmt(c.redisPerNodeMiB * 1024, 2)} KiB per node, ${fmt(c.writesPerNodePer5Min, 3)} API writes per node per 5 min. Each replica sized for 1.1× its even share (shards spread nodes unevenly) and at most 384 MiB and one core.`, '',
+    `From the measured costs above: replica RSS ${fmt(c.baseMiB, 0)} MiB + ${fmt(c.perNodeMiB * 1024, 1)} KiB per owned node + ${fleetTerm} (least squares over every replica's end-of-window RSS), ${fmt(c.cpuPerRound * 1000, 3)} ms of operator CPU per round (the costlier run, all replicas' CPU over all rounds), Redis ${fmt(c.redisPerNodeMiB * 1024, 2)} KiB per node, ${fmt(c.writesPerNodePer5Min, 3)} API writes per node per 5 min. Each replica sized for 1.1× its even share (shards spread nodes unevenly) and at most 384 MiB and one core.`, '',
     table(['nodes', 'interval', 'replicas', 'rounds/s', 'operator cores (all)', 'cores per replica', 'memory per replica', 'Redis memory', 'API writes/s'],
-      [[fmt(p.nodes), `${p.intervalS} s`, String(p.replicas), fmt(p.roundsPerS, 0), fmt(p.cores, 2), fmt(p.coresPerReplica, 2), `${fmt(p.memoryPerReplicaMiB, 0)} MiB`, `${fmt(p.redisMiB, 0)} MiB`, fmt(p.apiWritesPerS, 0)]]),
+      [[fmt(p.nodes), `${p.intervalS} s`, Number.isFinite(p.replicas) ? String(p.replicas) : 'none fits 384 MiB', fmt(p.roundsPerS, 0), fmt(p.cores, 2), Number.isFinite(p.replicas) ? fmt(p.coresPerReplica, 2) : '', `${fmt(p.memoryPerReplicaMiB, 0)} MiB${Number.isFinite(p.replicas) ? '' : ' before any owned node'}`, `${fmt(p.redisMiB, 0)} MiB`, fmt(p.apiWritesPerS, 0)]]),
   ].join('\n');
 }
 
