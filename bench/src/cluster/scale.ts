@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import { join } from 'node:path';
-import type { KubeConfig } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { createRuntimePolicy, encodeImaNgEntry, parseImaBinaryLog } from '@nodeward/attest';
@@ -142,8 +142,9 @@ interface ScaleRow {
 async function createRealisticNode(b: BenchStack, name: string, ip: string): Promise<number> {
   b.stack.harness.addresses.reserve(ip);
   const full = realisticNode(name, ip, { [SELECTOR_LABEL]: 'true' });
-  const created = await b.core.createNode({ body: { ...full, status: {} } });
-  const written = await b.core.replaceNodeStatus({ name, body: { ...created, status: full.status } });
+  await b.core.createNode({ body: { ...full, status: {} } });
+  // A merge patch, not a replace: kube-controller-manager may have changed the Node since its creation.
+  const written = await b.core.patchNodeStatus({ name, body: { status: full.status } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
   return JSON.stringify(written).length;
 }
 
