@@ -1,10 +1,11 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { GROUP } from '../status/resources.js';
+import { GROUP, NODE_CONDITION_TRUSTED } from '../status/resources.js';
 
 /**
  * What the operator reads of a Node (toNodeView, selectors, the agent's address, the taint and cordon
- * decisions): name, uid, resourceVersion, deletionTimestamp, every label (a policy may select on any),
- * the operator's own annotations, taints, unschedulable and the addresses. The rest of a real Node (an
+ * decisions, the Node condition it mirrors): name, uid, resourceVersion, deletionTimestamp, every label
+ * (a policy may select on any), the operator's own annotations, taints, unschedulable, the addresses
+ * and the operator's own condition (NODE_CONDITION_TRUSTED). The rest of a real Node (an
  * image list, conditions, capacity, nodeInfo, other controllers' annotations, managedFields: 10-20 KB of
  * JSON) is never read; writes to a Node read it whole from the API server first.
  */
@@ -13,7 +14,7 @@ const OWN_ANNOTATIONS = `${GROUP}/`;
 
 interface NodeLike extends KubernetesObject {
   spec?: { taints?: unknown[]; unschedulable?: boolean } & Record<string, unknown>;
-  status?: { addresses?: unknown[] } & Record<string, unknown>;
+  status?: { addresses?: unknown[]; conditions?: { type?: string }[] } & Record<string, unknown>;
 }
 
 /**
@@ -23,20 +24,22 @@ interface NodeLike extends KubernetesObject {
  */
 export function transformNode(o: KubernetesObject): void {
   const node = o as NodeLike;
-  const meta = node.metadata as Record<string, unknown> | undefined;
-  if (meta !== undefined) {
-    for (const k of Object.keys(meta)) if (!(KEPT_META as readonly string[]).includes(k)) delete meta[k];
-    const ann = meta['annotations'] as Record<string, string> | undefined;
-    if (ann !== undefined) {
-      const own = Object.entries(ann).filter(([k]) => k.startsWith(OWN_ANNOTATIONS));
-      if (own.length === 0) delete meta['annotations'];
-      else meta['annotations'] = Object.fromEntries(own);
-    }
-  }
+  if (node.metadata !== undefined) trimMetadata(node.metadata as Record<string, unknown>);
   const { taints, unschedulable } = node.spec ?? {};
   node.spec = { ...(taints === undefined ? {} : { taints }), ...(unschedulable === undefined ? {} : { unschedulable }) };
   const addresses = node.status?.addresses;
-  node.status = addresses === undefined ? {} : { addresses };
+  // Without its own condition the operator would see it missing and write it again every round.
+  const conditions = node.status?.conditions?.filter((c) => c.type === NODE_CONDITION_TRUSTED) ?? [];
+  node.status = { ...(addresses === undefined ? {} : { addresses }), ...(conditions.length === 0 ? {} : { conditions }) };
+}
+
+function trimMetadata(meta: Record<string, unknown>): void {
+  for (const k of Object.keys(meta)) if (!(KEPT_META as readonly string[]).includes(k)) delete meta[k];
+  const ann = meta['annotations'] as Record<string, string> | undefined;
+  if (ann === undefined) return;
+  const own = Object.entries(ann).filter(([k]) => k.startsWith(OWN_ANNOTATIONS));
+  if (own.length === 0) delete meta['annotations'];
+  else meta['annotations'] = Object.fromEntries(own);
 }
 
 /** Trims any other cached object: the server-side-apply bookkeeping, over half of a NodeAttestation's JSON, is never read. */
