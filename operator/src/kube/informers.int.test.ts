@@ -59,7 +59,7 @@ it("caches a realistic Node as what the operator reads of it: labels, addresses,
   const full = realisticNode('realistic-node', '10.0.9.9', { 'node-restriction.kubernetes.io/attest': 'true' });
   full.metadata!.annotations!['attestation.nodeward.io/cordoned-by'] = 'nodeward';
   full.spec!.taints = [{ key: 'attestation.nodeward.io/untrusted', effect: 'NoSchedule' }];
-  const ours = { type: 'attestation.nodeward.io/Trusted', status: 'True', reason: 'Attested', message: 'the last round passed', lastTransitionTime: new Date('2026-12-01T00:00:00Z') };
+  const ours = { type: 'attestation.nodeward.io/Trusted', status: 'True', reason: 'Attested', message: 'the last round passed', lastTransitionTime: new Date('2026-12-01T00:00:00Z'), lastHeartbeatTime: new Date('2026-12-01T00:00:00Z') };
   full.status!.conditions!.push(ours);
   const created = await core.createNode({ body: { ...full, status: {} } });
   await core.replaceNodeStatus({ name: 'realistic-node', body: { ...created, status: full.status } });
@@ -72,7 +72,7 @@ it("caches a realistic Node as what the operator reads of it: labels, addresses,
     // Ours, and what the API server's admission added (node.kubernetes.io/not-ready).
     spec: { taints: stored.spec!.taints!.map((t) => ({ key: t.key, effect: t.effect })), unschedulable: false },
     // Its own condition kept (or it would write it again every round); the kubelet's five gone.
-    status: { addresses: full.status!.addresses!.map((a) => ({ type: a.type, address: a.address })), conditions: [{ ...ours, lastTransitionTime: '2026-12-01T00:00:00.000Z' }] },
+    status: { addresses: full.status!.addresses!.map((a) => ({ type: a.type, address: a.address })), conditions: [{ ...ours, lastTransitionTime: '2026-12-01T00:00:00.000Z', lastHeartbeatTime: '2026-12-01T00:00:00.000Z' }] },
   });
   await core.deleteNode({ name: 'realistic-node' });
 });
