@@ -7,15 +7,19 @@ import { makeNodeEnforcement } from './enforce/node-enforcement.js';
 import { startHttpServer } from './http-server.js';
 import { makeInformers, type ChangeKind } from './kube/informers.js';
 import { KubeCluster } from './kube/kube-cluster.js';
+import { KubeKubeletIdentityApi } from './kube/kubelet-identity-kube.js';
+import { joinLookups } from './kubelet-identity/join-lookups.js';
+import { KubeletIdentityController } from './kubelet-identity/kubelet-identity-controller.js';
 import { loadKubeConfig } from './kube/kube-config.js';
 import { LeaderElector } from './kube/leader-election.js';
 import { createLogger, type Logger } from './log.js';
 import { Manager, runnable, ticker } from './manager/manager.js';
-import { metrics, recordApiWrite, registry, setNodesByPhase } from './metrics.js';
+import { metrics, recordApiWrite, registry, setNodesByPhase, setPolicyReferencesInvalid } from './metrics.js';
 import { RevocationNotifier } from './notify/index.js';
 import { BullRoundScheduler, RoundWorker, ShardOwnership } from './queue/index.js';
 import { ConvergenceMemo } from './reconcile/convergence-memo.js';
 import { NodeController } from './reconcile/node-controller.js';
+import { invalidReferences } from './reconcile/policy-conditions.js';
 import { makeNodeReconciler, planInputs } from './reconcile/node-reconciler.js';
 import { scheduledTargets } from './reconcile/planner.js';
 import { logRuntimePolicyWarnings, makeRoundContextProvider, makeRuntimePolicyLoader } from './reconcile/round-context.js';
@@ -75,9 +79,15 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
   const caches = { ...informers, nodeAttestation: (n: string) => cluster.latestNodeAttestation(informers.nodeAttestation(n)) };
   // One runtime-policy loader for reconciles and rounds: each policy version is compiled once.
   const loadRuntimePolicy = makeRuntimePolicyLoader(caches, undefined, (id, p) => logRuntimePolicyWarnings(log, id, p));
+  const claims = new IdentityClaims(cluster, cfg.namespace);
+  // Attested join and the kubelet CSRs after it: NodeJoinRequests challenged, kubelet CSRs decided (leader only).
+  const kubeletIdentity = new KubeletIdentityController({
+    api: new KubeKubeletIdentityApi(kc, (what, e) => log.warn('watch failed; restarting', { kind: what, error: e })),
+    lookups: joinLookups(informers, cluster, claims), claims, isLeader: () => manager.isLeader(), log: log.child({ component: 'kubelet-identity' }),
+  });
   const controller: NodeController = new NodeController({
     caches, concurrency: cfg.reconcileConcurrency, log,
-    reconcile: makeNodeReconciler({ cluster, caches, loadRuntimePolicy, scheduler, registration: { agent }, claims: new IdentityClaims(cluster, cfg.namespace), enforce, plan: planOptions, heartbeatMs: cfg.heartbeatMs, log }),
+    reconcile: makeNodeReconciler({ cluster, caches, loadRuntimePolicy, scheduler, registration: { agent }, claims, enforce, plan: planOptions, heartbeatMs: cfg.heartbeatMs, log }),
     reconcileSchedules: () => scheduler.reconcileSchedules(() => scheduledTargets(planInputs(informers), planOptions)),
     onError: (item, e, attempt) => {
       metrics.reconcileErrors.inc({ kind: item.startsWith('policy/') ? 'policy' : 'node' });
@@ -99,12 +109,17 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
     // Stopped after the worker (reverse order): leaves the live set, so the others take its shards at once.
     runnable('shard-ownership', false, () => ownership.start(), () => ownership.stop()),
     runnable('round-worker', false, () => { worker = new RoundWorker({ connection, jobQueueName: ownership.queueName, owns: (s) => ownership.owns(s), runRound: (n) => runRound(n, { context, agent, store, metrics: roundMetrics }), onOutcome, metrics: roundMetrics, concurrency: cfg.roundConcurrency, log: redisLog }); }, () => worker?.close()),
-    ticker('phase-metrics', false, cfg.resyncMs, () => setNodesByPhase(phaseCounts(informers.nodeAttestations()))),
+    ticker('phase-metrics', false, cfg.resyncMs, () => {
+      setNodesByPhase(phaseCounts(informers.nodeAttestations()));
+      setPolicyReferencesInvalid(informers.policies().flatMap((p) => invalidReferences(p).map((c) => ({ policy: p.metadata.name, condition: c.type, reason: c.reason }))));
+    }),
     // The leader re-signs the CRL at half its lifetime; every replica re-reads what it published, for its GET /crl.
     ticker('crl-reader', false, crlRefreshPeriodMs(ca.crlLifetimeMs), () => { ca.reloadCrl().catch((e: unknown) => log.warn('CRL reload failed', { error: e })); }),
     ticker('crl-signer', true, crlRefreshPeriodMs(ca.crlLifetimeMs), () => { ca.refreshCrl().catch((e: unknown) => log.warn('CRL refresh failed', { error: e })); }),
     controller,
     ticker('resync', true, cfg.resyncMs, () => controller.resync()),
+    runnable('kubelet-identity', false, () => kubeletIdentity.start(), () => kubeletIdentity.stop()),
+    runnable('kubelet-identity-resync', true, () => kubeletIdentity.resync()),
   );
   await manager.start();
   log.info('started', { identity: cfg.identity, namespace: cfg.namespace, httpPort: http?.port, redis: describeRedisEndpoint(cfg.redis) });

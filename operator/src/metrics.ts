@@ -15,6 +15,10 @@ export const metrics = {
   revocations: new Counter({ name: 'nodeward_credential_revocations_total', help: 'Node credentials revoked (serial added to the CRL)', registers: [registry] }),
   apiWrites: new Counter({ name: 'nodeward_api_writes_total', help: 'Write requests sent to the Kubernetes API server', labelNames: ['verb', 'resource'] as const, registers: [registry] }),
   reconcileErrors: new Counter({ name: 'nodeward_reconcile_errors_total', help: 'Reconcile attempts that threw (retried with backoff)', labelNames: ['kind'] as const, registers: [registry] }),
+  policyReferencesInvalid: new Gauge({
+    name: 'nodeward_policy_references_invalid', help: 'Policy references (runtime policy, EK trust anchors) that are missing or invalid: 1 per policy, condition and reason',
+    labelNames: ['policy', 'condition', 'reason'] as const, registers: [registry],
+  }),
   leader: new Gauge({ name: 'nodeward_leader', help: '1 when this replica holds the leader Lease', registers: [registry] }),
   ownedNodes: new Gauge({ name: 'nodeward_owned_nodes', help: "Nodes in the shards this replica owns (the replicas' values sum to the attested fleet)", registers: [registry] }),
   ownedShards: new Gauge({ name: 'nodeward_owned_shards', help: 'Round shards this replica owns', registers: [registry] }),
@@ -32,4 +36,10 @@ export function recordAction(action: string, op: string): void {
 /** Set the per-phase gauge from a full count (absent phases become 0). */
 export function setNodesByPhase(counts: Readonly<Partial<Record<string, number>>>): void {
   for (const phase of PHASES) metrics.nodesByPhase.set({ phase }, counts[phase] ?? 0);
+}
+
+/** Set the invalid-reference gauge from every policy's status (a fixed reference's series goes). */
+export function setPolicyReferencesInvalid(invalid: readonly { policy: string; condition: string; reason: string }[]): void {
+  metrics.policyReferencesInvalid.reset();
+  for (const i of invalid) metrics.policyReferencesInvalid.set(i, 1);
 }

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { createRuntimePolicy, encodeImaNgEntry, parseImaBinaryLog } from '@nodeward/attest';
+import { createRuntimePolicy, parseImaBinaryLog } from '@nodeward/attest';
+import { encodeImaNgEntry } from '@nodeward/attest/testing';
 import { realisticNode } from '@nodeward/operator/kube/testing/realistic-node';
 import { AGENT_PORT, configMap, KNOWN_GOOD_FILES, RUNTIME_POLICY_CONFIGMAP, TRUST_ANCHORS_CONFIGMAP, type OperatorProcess, type Stack } from '@nodeward/e2e/stack/index';
 import type { SoftAk } from '@nodeward/e2e/sim/soft-tpm';
@@ -44,14 +45,14 @@ function runtimePolicyJson(): string {
   return JSON.stringify(createRuntimePolicy(parseImaBinaryLog(log)));
 }
 
-async function configure(stack: Stack, ekCaPem: string): Promise<void> {
+export async function configure(stack: Stack, ekCaPem: string): Promise<void> {
   await stack.apply([
     configMap(TRUST_ANCHORS_CONFIGMAP, { 'roots.pem': stack.swtpmCa.rootCertPem + stack.swtpmCa.issuerCertPem + ekCaPem }),
     configMap(RUNTIME_POLICY_CONFIGMAP, { 'runtime-policy.json': runtimePolicyJson() }),
   ]);
 }
 
-async function startSoftFleet(stack: Stack, n: number, ak: SoftAk['scheme'], progress: (s: string) => void): Promise<{ fleet: Fleet; ekCaPem: string }> {
+export async function startSoftFleet(stack: Stack, n: number, ak: SoftAk['scheme'], progress: (s: string) => void): Promise<{ fleet: Fleet; ekCaPem: string }> {
   const ekCa = await createIssuer('Nodeward soft TPM manufacturer CA');
   const spec: FleetSpec = {
     ak, cmdline: `BOOT_IMAGE=/vmlinuz root=/dev/mapper/root ro ima_policy=tcb roothash=${stack.verityRootHash}`, verityRootHash: stack.verityRootHash,

@@ -3,9 +3,9 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import {
-  BANK_NAMES, encodeEventLog, encodeImaNgEntry, eventLogPcrs, type ActivateRequest, type BankName, type IdentityResponse, type PcrValues, type QuoteRequest, type QuoteResponse,
-  type RoundRequest, type RoundResponse, type EventLogResponse, type ImaLogResponse, type VerityStatusResponse,
+  BANK_NAMES, type ActivateRequest, type BankName, type IdentityResponse, type PcrValues, type QuoteRequest, type QuoteResponse, type RoundRequest, type RoundResponse, type EventLogResponse, type ImaLogResponse, type VerityStatusResponse,
 } from '@nodeward/attest';
+import { encodeEventLog, encodeImaNgEntry, eventLogPcrs } from '@nodeward/attest/testing';
 import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS } from '@nodeward/agent';
 import { bootAggregate, bootLogSpec } from '@nodeward/e2e/sim/sim-node';
 import { softQuote, type SoftAk } from '@nodeward/e2e/sim/soft-tpm';
@@ -39,6 +39,9 @@ interface FleetNode {
   pcr10: Record<BankName, Buffer>;
   next: number;
   server: Server;
+  /** When it last served a quote (ms), and the longest time between two since the gap window opened. */
+  lastQuoteAt: number;
+  maxGapMs: number;
 }
 
 const zero = (bank: BankName): Buffer => Buffer.alloc(createHash(bank).digest().length);
@@ -79,10 +82,23 @@ export class SoftFleet {
     }, (req, res) => this.handle(name, req, res));
     // As the agent: an idle connection outlives the round interval, so rounds reuse it.
     server.keepAliveTimeout = DEFAULT_KEEP_ALIVE_TIMEOUT_MS;
-    const node: FleetNode = { keys, ima: [], pcr10: Object.fromEntries(BANK_NAMES.map((b) => [b, zero(b)])) as Record<BankName, Buffer>, next: 0, server };
+    const node: FleetNode = { keys, ima: [], pcr10: Object.fromEntries(BANK_NAMES.map((b) => [b, zero(b)])) as Record<BankName, Buffer>, next: 0, server, lastQuoteAt: 0, maxGapMs: 0 };
     this.append(node, this.aggregate);
     this.nodes.set(name, node);
     await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(port, ip, () => resolve()); });
+  }
+
+  /** Opens a gap window: each node's longest time between two quotes is counted from here on. */
+  startGapWindow(): void {
+    for (const n of this.nodes.values()) n.maxGapMs = 0;
+  }
+
+  /**
+   * Each node's longest time without a quote in the window: between two quotes (the first may predate
+   * the window), or since its last one. A round asks for one quote, so this is its longest unattested time.
+   */
+  gaps(now = Date.now()): number[] {
+    return [...this.nodes.values()].map((n) => Math.max(n.maxGapMs, n.lastQuoteAt === 0 ? Infinity : now - n.lastQuoteAt));
   }
 
   async close(): Promise<void> {
@@ -164,6 +180,9 @@ export class SoftFleet {
     }
     const q = softQuote(node.keys.ak, Buffer.from(r.nonce, 'hex'), pcrs, { resetCount: 0, restartCount: 0, clock: BigInt(Date.now() - this.start) });
     this.quotes++;
+    const now = Date.now();
+    if (node.lastQuoteAt !== 0) node.maxGapMs = Math.max(node.maxGapMs, now - node.lastQuoteAt);
+    node.lastQuoteAt = now;
     const hex = Object.fromEntries(Object.entries(pcrs).map(([b, v]) => [b, Object.fromEntries(Object.entries(v).map(([i, d]) => [i, Buffer.from(d).toString('hex')]))]));
     return { quoted: q.quoted.toString('base64'), signature: q.signature.toString('base64'), pcrs: hex };
   }

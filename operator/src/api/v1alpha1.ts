@@ -87,6 +87,44 @@ export interface NodeAttestationList {
   items: NodeAttestation[];
 }
 
+/** The NodeJoinRequest resource; also a kubernetes-fluent-client GroupVersionKind: RegisterKind(NodeJoinRequest, NodeJoinRequestResource). */
+export const NodeJoinRequestResource = {
+  group: 'attestation.nodeward.io',
+  version: 'v1alpha1',
+  kind: 'NodeJoinRequest',
+  plural: 'nodejoinrequests',
+  singular: 'nodejoinrequest',
+  listKind: 'NodeJoinRequestList',
+  shortNames: ['njr'],
+  categories: ['attestation'],
+  scope: 'Cluster',
+} as const;
+
+/**
+ * NodeJoinRequest is a joining machine's claim to a node name with its TPM's endorsement and attestation keys. Nothing in spec is trusted: the operator verifies the EK chain and answers with a credential only that TPM can activate.
+ */
+export class NodeJoinRequest {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: ObjectMeta;
+  /**
+   * The TPM identity a joining machine presents (untrusted until verified).
+   */
+  spec?: NodeJoinRequestSpec;
+  /**
+   * The operator's answer.
+   */
+  status?: NodeJoinRequestStatus;
+}
+
+/** A list of NodeJoinRequest objects, as returned by list calls. */
+export interface NodeJoinRequestList {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: ListMeta;
+  items: NodeJoinRequest[];
+}
+
 export interface NodeAttestationPolicySpec {
   /**
    * The nodes this policy attests; an empty selector selects every node.
@@ -132,6 +170,10 @@ export interface NodeAttestationPolicySpec {
    * @defaultValue "Enforce"
    */
   mode?: PolicyMode;
+  /**
+   * Which new machines may join as nodes through an attested TLS bootstrap: a bootstrap token CSR for a node name matching nodeNames gets a kubelet client certificate only after the TPM proves itself against this policy (EK chaining to tpm.ekTrustAnchors, credential activation, a fresh quote satisfying tpm and measuredBoot).
+   */
+  join?: NodeAttestationPolicySpecJoin;
 }
 
 export interface LabelSelector {
@@ -287,6 +329,10 @@ export interface FailureActions {
    */
   cordon?: boolean;
   /**
+   * Evict the node's pods through the Eviction API, as kubectl drain does: PodDisruptionBudgets are respected (an eviction they refuse is retried), DaemonSet and mirror pods stay. Progress is in the NodeAttestation's status.drain.
+   */
+  drain?: DrainAction;
+  /**
    * Revoke the credentials issued to the node.
    */
   revokeCredentials?: boolean;
@@ -300,6 +346,15 @@ export interface TaintAction {
 }
 
 export type TaintEffect = 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+
+export interface DrainAction {
+  /**
+   * How long refused evictions are retried before the drain is reported TimedOut (a Go duration from 1s to 24h).
+   * Schema: pattern `^([0-9]+([.][0-9]+)?(ms|s|m|h))+$`.
+   * @defaultValue "5m"
+   */
+  timeout?: string;
+}
 
 export interface UnreachableActions {
   /**
@@ -317,6 +372,10 @@ export interface UnreachableActions {
    */
   cordon?: boolean;
   /**
+   * Evict the node's pods through the Eviction API, as kubectl drain does: PodDisruptionBudgets are respected (an eviction they refuse is retried), DaemonSet and mirror pods stay. Progress is in the NodeAttestation's status.drain.
+   */
+  drain?: DrainAction;
+  /**
    * Revoke the credentials issued to the node.
    */
   revokeCredentials?: boolean;
@@ -325,6 +384,19 @@ export interface UnreachableActions {
 export type RecoveryMode = 'Automatic' | 'Manual';
 
 export type PolicyMode = 'Enforce' | 'Audit';
+
+export interface NodeAttestationPolicySpecJoin {
+  /**
+   * Node names this policy admits; `*` matches any run of characters (e.g. worker-*).
+   * Schema: at least 1 items; at most 64 items; items: pattern `^[a-z0-9*]([-a-z0-9.*]*[a-z0-9*])?$`.
+   */
+  nodeNames: string[];
+  /**
+   * When set, the bootstrap token must carry one of these groups (its auth-extra-groups), so a token issued for one node pool cannot join names of another.
+   * Schema: at most 16 items; items: pattern `^system:bootstrappers:[a-z0-9:_-]+$`.
+   */
+  bootstrapGroups?: string[];
+}
 
 export interface NodeAttestationPolicyStatus {
   /**
@@ -337,6 +409,31 @@ export interface NodeAttestationPolicyStatus {
    * Schema: format int32; minimum 0.
    */
   matchedNodes?: number;
+  /**
+   * How many of the policy's NodeAttestations are Trusted.
+   * Schema: format int32; minimum 0.
+   */
+  trustedNodes?: number;
+  /**
+   * How many of the policy's NodeAttestations are Untrusted.
+   * Schema: format int32; minimum 0.
+   */
+  untrustedNodes?: number;
+  /**
+   * How many of the policy's NodeAttestations are Unreachable.
+   * Schema: format int32; minimum 0.
+   */
+  unreachableNodes?: number;
+  /**
+   * How many of the policy's NodeAttestations are Stale (no passing round within the freshness window).
+   * Schema: format int32; minimum 0.
+   */
+  staleNodes?: number;
+  /**
+   * How many of the policy's failing nodes the blast-radius budget (maxUnavailable) holds from enforcement.
+   * Schema: format int32; minimum 0.
+   */
+  heldNodes?: number;
   /**
    * The latest observations of the policy's state (metav1.Condition).
    * Schema: at most 16 items.
@@ -423,6 +520,10 @@ export interface NodeAttestationStatus {
    */
   enforcement?: EnforcementState;
   /**
+   * Progress of the drain (written by field manager nodeward-drain; removed when enforcement is lifted).
+   */
+  drain?: DrainProgress;
+  /**
    * Attestation rounds missed in a row.
    * Schema: format int32; minimum 0.
    */
@@ -484,7 +585,125 @@ export interface EnforcementState {
    */
   cordoned?: boolean;
   /**
+   * The node's pods are being (or were) evicted; progress in status.drain.
+   */
+  drained?: boolean;
+  /**
    * The node's credentials were revoked.
    */
   credentialsRevoked?: boolean;
 }
+
+export interface DrainProgress {
+  /**
+   * Draining while pods remain, Drained when every evictable pod is evicted, TimedOut when evictions were still refused after the timeout.
+   */
+  phase: DrainPhase;
+  /**
+   * When the first eviction was attempted (RFC 3339).
+   * Schema: format date-time.
+   */
+  startedAt: string;
+  /**
+   * Pods evicted so far (terminating or gone).
+   * Schema: format int32; minimum 0.
+   */
+  evicted?: number;
+  /**
+   * Evictable pods not yet evicted.
+   * Schema: format int32; minimum 0.
+   */
+  pending?: number;
+  /**
+   * Pods whose last eviction a PodDisruptionBudget refused (HTTP 429), as namespace/name (at most 16 listed).
+   * Schema: at most 16 items.
+   */
+  blockedByDisruptionBudget?: string[];
+  /**
+   * Pods left in place, as kubectl drain leaves them (DaemonSet and mirror pods).
+   * Schema: format int32; minimum 0.
+   */
+  skipped?: number;
+}
+
+export type DrainPhase = 'Draining' | 'Drained' | 'TimedOut';
+
+export interface NodeJoinRequestSpec {
+  /**
+   * The node name the machine asks for.
+   */
+  nodeName: string;
+  /**
+   * DER EK certificates read from the TPM's NV indices.
+   * Schema: at most 2 items.
+   */
+  ekCertificates: NodeJoinRequestSpecEkCertificates[];
+  /**
+   * TPM2B_PUBLIC of the EK (base64).
+   */
+  ekPublic: string;
+  /**
+   * TPM2B_PUBLIC of the attestation key (base64).
+   */
+  akPublic: string;
+}
+
+export interface NodeJoinRequestSpecEkCertificates {
+  keyType: NodeJoinRequestSpecEkCertificatesKeyType;
+  /**
+   * base64 DER.
+   */
+  der: string;
+}
+
+export type NodeJoinRequestSpecEkCertificatesKeyType = 'rsa' | 'ecc';
+
+export interface NodeJoinRequestStatus {
+  /**
+   * Challenged once the EK verified; Denied with a reason otherwise; Used once a CSR consumed the challenge.
+   */
+  phase?: NodeJoinRequestStatusPhase;
+  /**
+   * CamelCase reason of the phase.
+   */
+  reason?: string;
+  message?: string;
+  /**
+   * TPM2B_ID_OBJECT (base64) from MakeCredential, for the AK Name, encrypted to the EK.
+   */
+  credentialBlob?: string;
+  /**
+   * TPM2B_ENCRYPTED_SECRET (base64).
+   */
+  encryptedSecret?: string;
+  /**
+   * SHA-256 (hex) of the secret only the TPM can recover; the CSR's proof must reveal the secret.
+   * Schema: pattern `^[0-9a-f]{64}$`.
+   */
+  secretSha256?: string;
+  /**
+   * The PCR bank the proof's quote must use (the admitting policy's tpm.hashAlg).
+   */
+  quoteBank?: NodeJoinRequestStatusQuoteBank;
+  /**
+   * The PCR indices the proof's quote must cover (the admitting policy's tpm.pcrs).
+   * Schema: at most 24 items; items: minimum 0; items: maximum 23.
+   */
+  quotePcrs?: number[];
+  /**
+   * Whether the proof must carry the UEFI boot event log (the policy has measuredBoot rules).
+   */
+  eventLogRequired?: boolean;
+  /**
+   * SHA-256 of the verified EK certificate.
+   */
+  ekCertificateFingerprint?: string;
+  /**
+   * The CSR that consumed the challenge (a challenge proves one key, once).
+   */
+  usedBy?: string;
+}
+
+export type NodeJoinRequestStatusPhase = 'Challenged' | 'Denied' | 'Used';
+
+export type NodeJoinRequestStatusQuoteBank = 'sha1' | 'sha256' | 'sha384';

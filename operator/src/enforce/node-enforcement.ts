@@ -21,6 +21,7 @@ export function enforceTargetFor(na: NodeAttestation, node: NodeView | undefined
   return {
     nodeName: na.spec.nodeName, attestationName: na.metadata.name, akName: na.status?.identity?.akName,
     agentUrl: node === undefined || internalIpOf(node) !== na.status?.identity?.agentAddress ? undefined : agentUrlFor(node, agentPort),
+    drain: na.status?.drain,
   };
 }
 

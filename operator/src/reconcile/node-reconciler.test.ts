@@ -47,7 +47,7 @@ describe('node reconciler', () => {
     const stray: NodeView = { ...node('n1', { r: 'db' }), spec: { taints: [{ key: 'attestation.nodeward.io/untrusted', effect: 'NoSchedule' }, { key: 'other', effect: 'NoSchedule' }] } };
     const { run, enforced } = setup([policy('p', { r: 'w' })], [stray, node('n2', { r: 'db' })]);
     await run('n1');
-    expect(enforced.map(([n, a]) => [n, a.map((x) => `${x.kind}:${'op' in x ? x.op : ''}`)])).toEqual([['n1', ['taint:lift', 'taint:lift', 'cordon:lift', 'revoke-credentials:']]]);
+    expect(enforced.map(([n, a]) => [n, a.map((x) => `${x.kind}:${'op' in x ? x.op : ''}`)])).toEqual([['n1', ['taint:lift', 'taint:lift', 'cordon:lift', 'drain:lift', 'revoke-credentials:']]]);
     await run('n2');
     expect(enforced).toHaveLength(1);
   });
@@ -91,7 +91,7 @@ describe('node reconciler', () => {
     await run('n1');
     expect(cluster.attestations.has('n1')).toBe(false);
     expect(schedule.has('n1')).toBe(false);
-    expect(enforced.at(-1)![1].map((a) => `${a.kind}:${'op' in a ? a.op : ''}`)).toEqual(['taint:lift', 'taint:lift', 'cordon:lift', 'revoke-credentials:']);
+    expect(enforced.at(-1)![1].map((a) => `${a.kind}:${'op' in a ? a.op : ''}`)).toEqual(['taint:lift', 'taint:lift', 'cordon:lift', 'drain:lift', 'revoke-credentials:']);
   });
 
   it('reports a policy conflict once (Event + condition), does not attest, and marks both policies', async () => {
@@ -103,16 +103,21 @@ describe('node reconciler', () => {
     expect(cluster.attestations.size).toBe(0);
     expect(schedule.size).toBe(0);
     await run(policyKey('a'));
-    expect(cluster.policyStatus.get('a')).toMatchObject({ matchedNodes: 0, conditions: [{ type: 'PolicyConflict', status: 'True' }, { type: 'SelectorProtected', status: 'False' }, { type: 'RuntimePolicyReady', status: 'True' }] });
+    expect(cluster.policyStatus.get('a')).toMatchObject({ matchedNodes: 0, conditions: [{ type: 'PolicyConflict', status: 'True' }, { type: 'SelectorProtected', status: 'False' }, { type: 'RuntimePolicyReady', status: 'True' },
+      // The test's trust anchors ConfigMap holds 'PEM', not a certificate.
+      { type: 'TrustAnchorsReady', status: 'False', reason: 'NoCertificates' }] });
+    expect(cluster.events.filter((e) => e.reason === 'PolicyInvalid').map((e) => e.message)).toEqual([expect.stringMatching(/^spec\.tpm\.ekTrustAnchors: ConfigMap b\/a holds no PEM certificate/)]);
   });
 
   it('does not rewrite an unchanged policy status whose fields the API server returned in another order', async () => {
     // The API server returns JSON with sorted keys: the same status must not look changed.
-    const p: NodeAttestationPolicy = { ...policy('p', { 'node-restriction.kubernetes.io/r': 'w' }), status: { conditions: [
+    const audit = policy('p', { 'node-restriction.kubernetes.io/r': 'w' });
+    const p: NodeAttestationPolicy = { ...audit, spec: { ...audit.spec, mode: 'Audit', tpm: { pcrs: [0] } }, status: { conditions: [
       { lastTransitionTime: '2026-01-01T00:00:00.000Z', message: '', observedGeneration: 1, reason: 'NoConflict', status: 'False', type: 'PolicyConflict' },
       { lastTransitionTime: '2026-01-01T00:00:00.000Z', message: '', observedGeneration: 1, reason: 'NotConfigured', status: 'True', type: 'RuntimePolicyReady' },
       { lastTransitionTime: '2026-01-01T00:00:00.000Z', message: 'no selector label can be written by a node\'s kubelet', observedGeneration: 1, reason: 'RestrictedLabels', status: 'True', type: 'SelectorProtected' },
-    ], matchedNodes: 1, observedGeneration: 1 } };
+      { lastTransitionTime: '2026-01-01T00:00:00.000Z', message: '', observedGeneration: 1, reason: 'NotConfigured', status: 'True', type: 'TrustAnchorsReady' },
+    ], heldNodes: 0, matchedNodes: 1, observedGeneration: 1, staleNodes: 0, trustedNodes: 0, unreachableNodes: 0, untrustedNodes: 0 } };
     const { cluster, run } = setup([p], [node('n1', { 'node-restriction.kubernetes.io/r': 'w' })]);
     await run(policyKey('p'));
     expect(cluster.policyStatus.has('p')).toBe(false);
@@ -270,6 +275,19 @@ describe('node reconciler', () => {
       expect(cluster.attestations.has('n1')).toBe(false);
       expect(trustedCondition(cluster)).toMatchObject({ status: 'Unknown', reason: 'NotAttested' });
     });
+  });
+
+  it('a node Stale because its runtime policy cannot be used says which field and why', async () => {
+    const p = policy('p', { r: 'w' });
+    p.spec.ima = { runtimePolicy: { configMapRef: { name: 'rp', namespace: 'b' }, key: 'policy.json' } };
+    const { cluster, run } = setup([p], [node('n1', { r: 'w' })]);
+    await run('n1');
+    cluster.attestations.get('n1')!.status = registered({ phase: 'Trusted', lastSuccessTime: new Date(Date.now() - 400_000).toISOString() });
+    await run('n1');
+    const trusted = cluster.attestations.get('n1')!.status?.conditions?.find((c) => c.type === 'Trusted');
+    expect(trusted).toMatchObject({ status: 'Unknown', reason: 'RoundsStale' });
+    expect(trusted?.message).toMatch(/^no round runs: policy p KeyNotFound: spec\.ima\.runtimePolicy: /);
+    expect(cluster.events.find((e) => e.reason === 'AttestationStale')?.message).toBe(trusted?.message);
   });
 
   it('makes a Trusted node without an address Stale (no round can run)', async () => {
