@@ -37,3 +37,9 @@ describe('credential lifetime', () => {
     expect(() => loadConfig({ NODEWARD_HEARTBEAT_MS: '500' })).not.toThrow();
   });
 });
+
+it('refuses a replica TTL that does not exceed the membership heartbeat', () => {
+  expect([loadConfig({}).memberHeartbeatMs, loadConfig({}).memberTtlMs]).toEqual([2000, 6000]);
+  expect(() => loadConfig({ NODEWARD_MEMBER_HEARTBEAT_MS: '5000', NODEWARD_MEMBER_TTL_MS: '5000' })).toThrow(/NODEWARD_MEMBER_TTL_MS/);
+  expect(() => loadConfig({ NODEWARD_MEMBER_HEARTBEAT_MS: '0' })).toThrow(/NODEWARD_MEMBER_HEARTBEAT_MS/);
+});

@@ -27,6 +27,10 @@ export interface OperatorConfig {
   leaseRetryMs: number;
   /** Redis: one server or a Sentinel group (NODEWARD_REDIS_*, state/redis-config.ts). */
   redis: RedisEndpoint;
+  /** How often a replica renews its membership and re-syncs the shards it owns. */
+  memberHeartbeatMs: number;
+  /** A replica silent this long is no longer live and its shards move to the others (> heartbeat). */
+  memberTtlMs: number;
   /**
    * Idle agent connections kept across all agents (Infinity: one per agent). Each costs ~55 KiB of
    * this process's memory; past the cap, rounds reconnect with TLS session resumption (more CPU).
@@ -79,6 +83,13 @@ function checkCredentialTimes(c: Pick<OperatorConfig, 'credentialTtlMs' | 'crede
   }
 }
 
+/** A replica is live while its heartbeat is younger than the TTL: the TTL must span more than one heartbeat. */
+function checkMemberTimes(c: Pick<OperatorConfig, 'memberHeartbeatMs' | 'memberTtlMs'>): void {
+  if (!(c.memberHeartbeatMs > 0 && c.memberTtlMs > c.memberHeartbeatMs)) {
+    throw new Error(`NODEWARD_MEMBER_TTL_MS (${c.memberTtlMs}) must be longer than NODEWARD_MEMBER_HEARTBEAT_MS (${c.memberHeartbeatMs}), which must be positive`);
+  }
+}
+
 export function loadConfig(env: Env = process.env): OperatorConfig {
   const level = env['NODEWARD_LOG_LEVEL'] ?? 'info';
   if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new Error(`NODEWARD_LOG_LEVEL must be debug|info|warn|error, got ${level}`);
@@ -101,11 +112,14 @@ export function loadConfig(env: Env = process.env): OperatorConfig {
     leaseDurationMs: num(env, 'NODEWARD_LEASE_DURATION_MS', 15_000),
     leaseRetryMs: num(env, 'NODEWARD_LEASE_RETRY_MS', 2_000),
     redis: parseRedisEndpoint(env),
+    memberHeartbeatMs: num(env, 'NODEWARD_MEMBER_HEARTBEAT_MS', 2000),
+    memberTtlMs: num(env, 'NODEWARD_MEMBER_TTL_MS', 6000),
     agentMaxIdleConnections: num(env, 'NODEWARD_AGENT_MAX_IDLE_CONNECTIONS', Infinity),
     agentTls: { certFile: optional(env['NODEWARD_AGENT_CLIENT_CERT']), keyFile: optional(env['NODEWARD_AGENT_CLIENT_KEY']), caFile: optional(env['NODEWARD_AGENT_CA']) },
     logLevel: level as OperatorConfig['logLevel'],
     revocationWebhooks: (env['NODEWARD_REVOCATION_WEBHOOKS'] ?? '').split(',').map((u) => u.trim()).filter((u) => u !== '').map(webhookUrl),
   };
   checkCredentialTimes(cfg);
+  checkMemberTimes(cfg);
   return cfg;
 }

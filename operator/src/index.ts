@@ -24,6 +24,6 @@ export * from './kube/errors.js';
 export * from './kube/cluster.js';
 export { HttpsAgentClient } from './agent-client/https-agent-client.js';
 export { runtimePolicySource } from './reconcile/runtime-policy-source.js';
-export { ROUND_QUEUE, ROUND_QUEUE_PREFIX } from './queue/round-job.js';
+export { replicaQueueName, ROUND_QUEUE, ROUND_QUEUE_PREFIX } from './queue/round-job.js';
 export { parseRedisEndpoint, redisOptions } from './state/redis-config.js';
 export { EnforcementBudget } from './enforce/enforcement-budget.js';

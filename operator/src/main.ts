@@ -18,7 +18,7 @@ import { createLogger, type Logger } from './log.js';
 import { Manager, runnable, ticker } from './manager/manager.js';
 import { metrics, recordApiWrite, registry, setEnforcementHeld, setNodesByPhase, setPolicyReferencesInvalid } from './metrics.js';
 import { RevocationNotifier } from './notify/index.js';
-import { BullRoundScheduler, RoundWorker } from './queue/index.js';
+import { BullRoundScheduler, RoundWorker, ShardOwnership } from './queue/index.js';
 import { ConvergenceMemo } from './reconcile/convergence-memo.js';
 import { NodeController } from './reconcile/node-controller.js';
 import { invalidReferences } from './reconcile/policy-conditions.js';
@@ -66,7 +66,13 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
   // Every Redis client's errors are logged (structured, once per 30 s per message while Redis is down).
   const redisLog = rateLimitedLog(log, 30_000);
   // The scheduler's info lines (a schedule per node) are debug detail for the operator's log.
-  const scheduler = new BullRoundScheduler({ connection, log: { info: (m, f) => log.debug(m, f), warn: (m, f) => redisLog.warn(m, f) }, onReconnect: () => controller.enqueueAll() });
+  const queueLog = { info: (m: string, f?: Record<string, string | number | boolean | undefined>) => log.debug(m, f), warn: (m: string, f?: Record<string, string | number | boolean | undefined>) => redisLog.warn(m, f) };
+  // This replica's share of the shards: its own queue of their ticks, synced every heartbeat.
+  const ownership = new ShardOwnership({
+    connection, identity: cfg.identity, heartbeatMs: cfg.memberHeartbeatMs, ttlMs: cfg.memberTtlMs, log: queueLog,
+    onSync: (o) => { metrics.ownedNodes.set(o.nodes); metrics.ownedShards.set(o.shards); metrics.liveReplicas.set(o.replicas); },
+  });
+  const scheduler = new BullRoundScheduler({ connection, log: queueLog, ownerQueue: (s) => ownership.ownerQueue(s), onReconnect: () => controller.enqueueAll() });
   const redis = createRedisClient(connection, redisLog);
   const store = new RedisNodeStateStore({ redis, log });
 
@@ -107,7 +113,9 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
     runnable('http', false, async () => { http = await startHttpServer(cfg.httpPort, { notReady: () => (informers.synced() ? redisNotReady(redis) : 'informers not synced'), crl: () => ca.crlPem() }); }, () => http?.close()),
     runnable('informers', false, () => informers.start(), () => informers.stop()),
     runnable('redis', false, () => undefined, async () => { notifier?.close(); await scheduler.close(); redis.disconnect(); }),
-    runnable('round-worker', false, () => { worker = new RoundWorker({ connection, runRound: (n) => runRound(n, { context, agent, store, metrics: roundMetrics }), onOutcome, metrics: roundMetrics, concurrency: cfg.roundConcurrency, log: redisLog }); }, () => worker?.close()),
+    // Stopped after the worker (reverse order): leaves the live set, so the others take its shards at once.
+    runnable('shard-ownership', false, () => ownership.start(), () => ownership.stop()),
+    runnable('round-worker', false, () => { worker = new RoundWorker({ connection, jobQueueName: ownership.queueName, owns: (s) => ownership.owns(s), runRound: (n) => runRound(n, { context, agent, store, metrics: roundMetrics }), onOutcome, metrics: roundMetrics, concurrency: cfg.roundConcurrency, log: redisLog }); }, () => worker?.close()),
     ticker('phase-metrics', false, cfg.resyncMs, () => {
       setNodesByPhase(phaseCounts(informers.nodeAttestations()));
       setEnforcementHeld(heldCounts(informers.nodeAttestations()));

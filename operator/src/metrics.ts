@@ -21,6 +21,9 @@ export const metrics = {
     labelNames: ['policy', 'condition', 'reason'] as const, registers: [registry],
   }),
   leader: new Gauge({ name: 'nodeward_leader', help: '1 when this replica holds the leader Lease', registers: [registry] }),
+  ownedNodes: new Gauge({ name: 'nodeward_owned_nodes', help: "Nodes in the shards this replica owns (the replicas' values sum to the attested fleet)", registers: [registry] }),
+  ownedShards: new Gauge({ name: 'nodeward_owned_shards', help: 'Round shards this replica owns', registers: [registry] }),
+  liveReplicas: new Gauge({ name: 'nodeward_live_replicas', help: 'Live replicas this replica sees (itself included)', registers: [registry] }),
 };
 
 const PHASES = ['Pending', 'Registered', 'Trusted', 'Untrusted', 'Unreachable', 'Conflict', 'Stale'] as const;

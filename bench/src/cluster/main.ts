@@ -26,7 +26,8 @@ async function main(): Promise<void> {
       singles: { type: 'string', default: '5' }, batches: { type: 'string', default: '10,20' },
       runs: { type: 'string', default: '100' }, nodes: { type: 'string' }, interval: { type: 'string' },
       window: { type: 'string', default: '90' }, rounds: { type: 'string', default: '3' }, repeats: { type: 'string', default: '3' }, ak: { type: 'string', default: 'rsassa' }, 'enroll-timeout': { type: 'string', default: '1800' },
-      replicas: { type: 'string', default: '3' },
+      // No default: scale runs 1 replica unless told, failover 3.
+      replicas: { type: 'string' },
     },
   });
   const which = positionals[0] ?? '';
@@ -40,18 +41,18 @@ async function main(): Promise<void> {
     },
     scale: () => scaleBench({
       nodeCounts: numbers(values.nodes ?? '1000'), intervalS: intervalS('10'), windowS: Number(values.window),
-      ak: values.ak === 'ecdsa' ? 'ecdsa' : 'rsassa', enrollTimeoutS: Number(values['enroll-timeout']),
+      ak: values.ak === 'ecdsa' ? 'ecdsa' : 'rsassa', enrollTimeoutS: Number(values['enroll-timeout']), replicas: numbers(values.replicas ?? '1'),
     }, progress),
     'scale-plot': async () => `Plot: ${await scalePlot()}\n`,
     failover: () => failoverBench({
-      nodes: Number(values.nodes ?? '1000'), intervalS: intervalS('5'), replicas: Number(values.replicas), enrollTimeoutS: Number(values['enroll-timeout']),
+      nodes: Number(values.nodes ?? '1000'), intervalS: intervalS('5'), replicas: Number(values.replicas ?? '3'), enrollTimeoutS: Number(values['enroll-timeout']),
     }, progress),
     join: () => joinBench({ runs: Number(values.runs === '100' ? '20' : values.runs) }, progress),
     connections: () => connectionsBench({ agents: Number(values.nodes ?? '2000'), rounds: Number(values.rounds), repeats: Number(values.repeats) }, progress),
   };
   const bench = benches[which];
   if (bench === undefined) {
-    throw new Error('usage: main.js enrollment [--singles 5] [--batches 10,20] | detection [--runs 100] [--nodes 5] [--interval 2] | scale [--nodes 1000,10000] [--interval 10] [--window 90] [--ak rsassa|ecdsa] [--enroll-timeout 1800] | scale-plot | failover [--nodes 1000] [--interval 5] [--replicas 3] | connections [--nodes 2000] [--rounds 3] [--repeats 3] | join [--runs 20]');
+    throw new Error('usage: main.js enrollment [--singles 5] [--batches 10,20] | detection [--runs 100] [--nodes 5] [--interval 2] | scale [--nodes 1000,10000] [--replicas 1,3] [--interval 10] [--window 90] [--ak rsassa|ecdsa] [--enroll-timeout 1800] | scale-plot | failover [--nodes 1000] [--interval 5] [--replicas 3] | connections [--nodes 2000] [--rounds 3] [--repeats 3] | join [--runs 20]');
   }
   process.stdout.write(`Command: node bench/dist/cluster/main.js ${process.argv.slice(2).join(' ')}\n\n`);
   await mkdir(resultsDir(), { recursive: true });

@@ -1,6 +1,7 @@
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { startHarness, type Harness } from '@nodeward/e2e';
 import { makeInformers, type Informers } from './informers.js';
+import { realisticNode } from './testing/realistic-node.js';
 
 let h: Harness;
 let informers: Informers | undefined;
@@ -49,4 +50,29 @@ it('keeps the Node index up to date from watch events: an update is seen, a dele
   await core.deleteNode({ name: 'indexed-node' });
   await until(() => (informers!.node('indexed-node') === undefined ? true : undefined));
   expect(informers.nodes().some((n) => n.metadata.name === 'indexed-node')).toBe(false);
+});
+
+it("caches a realistic Node as what the operator reads of it: labels, addresses, taints, its own annotations", async () => {
+  const core = h.kubeConfig.makeApiClient(CoreV1Api);
+  informers ??= makeInformers(h.kubeConfig, () => undefined);
+  await informers.start().catch(() => undefined);
+  const full = realisticNode('realistic-node', '10.0.9.9', { 'node-restriction.kubernetes.io/attest': 'true' });
+  full.metadata!.annotations!['attestation.nodeward.io/cordoned-by'] = 'nodeward';
+  full.spec!.taints = [{ key: 'attestation.nodeward.io/untrusted', effect: 'NoSchedule' }];
+  const ours = { type: 'attestation.nodeward.io/Trusted', status: 'True', reason: 'Attested', message: 'the last round passed', lastTransitionTime: new Date('2026-12-01T00:00:00Z'), lastHeartbeatTime: new Date('2026-12-01T00:00:00Z') };
+  full.status!.conditions!.push(ours);
+  const created = await core.createNode({ body: { ...full, status: {} } });
+  await core.replaceNodeStatus({ name: 'realistic-node', body: { ...created, status: full.status } });
+  const stored = await core.readNode({ name: 'realistic-node' });
+  const cached = await until(() => (informers!.node('realistic-node')?.metadata.resourceVersion === stored.metadata!.resourceVersion ? informers!.node('realistic-node') : undefined));
+  expect(stored.status?.images).toHaveLength(50);
+  expect(stored.spec?.taints?.map((t) => t.key)).toContain('attestation.nodeward.io/untrusted');
+  expect(cached).toEqual({
+    metadata: { name: 'realistic-node', uid: stored.metadata!.uid, resourceVersion: stored.metadata!.resourceVersion, labels: stored.metadata!.labels, annotations: { 'attestation.nodeward.io/cordoned-by': 'nodeward' } },
+    // Ours, and what the API server's admission added (node.kubernetes.io/not-ready).
+    spec: { taints: stored.spec!.taints!.map((t) => ({ key: t.key, effect: t.effect })), unschedulable: false },
+    // Its own condition kept (or it would write it again every round); the kubelet's five gone.
+    status: { addresses: full.status!.addresses!.map((a) => ({ type: a.type, address: a.address })), conditions: [{ ...ours, lastTransitionTime: '2026-12-01T00:00:00.000Z', lastHeartbeatTime: '2026-12-01T00:00:00.000Z' }] },
+  });
+  await core.deleteNode({ name: 'realistic-node' });
 });

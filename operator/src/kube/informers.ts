@@ -5,6 +5,7 @@ import {
 import type { ConfigMapView, NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
 import { GROUP, VERSION } from '../status/resources.js';
 import { toNodeView } from './kube-cluster.js';
+import { transformCached, transformNode } from './node-transform.js';
 
 /** Read-only views of the informer caches: reconcile reads these, never event payloads. */
 export interface Caches {
@@ -143,9 +144,9 @@ export function makeInformers(kc: KubeConfig, onChange: ChangeListener, opts: { 
   const timers = new Set<NodeJS.Timeout>();
   for (const w of watched) {
     const notify = (verb: 'add' | 'update' | 'delete') => (o: KubernetesObject): void => {
-      // The handlers get the cached object: drop its server-side-apply bookkeeping, over half of a
-      // NodeAttestation's or Node's JSON, which nothing reads from the cache (RSS at 10,000 nodes).
-      delete o.metadata?.managedFields;
+      // The handlers get the object the informer keeps: trimming it trims the cache (node-transform.ts).
+      if (w.kind === 'node') transformNode(o);
+      else transformCached(o);
       if (verb === 'delete') caches[w.kind]?.remove(o);
       else caches[w.kind]?.upsert(o);
       const spec = (o as { spec?: { nodeName?: string } }).spec;

@@ -3,10 +3,12 @@ import { Registry } from 'prom-client';
 import type { AttestationTarget, RoundOutcome } from '../ports.js';
 import { createRoundMetrics } from '../round/round-metrics.js';
 import { TestRedis } from '../state/testing/redis-server.js';
-import { BullRoundScheduler, shardSchedulerId } from './bull-round-scheduler.js';
+import { BullRoundScheduler } from './bull-round-scheduler.js';
 import { Redis } from 'ioredis';
-import { shardKeys, shardOf } from './round-job.js';
+import { replicaQueueName, shardKeys, shardOf } from './round-job.js';
 import { RoundWorker } from './round-worker.js';
+import { ownerOfNode } from './shard-owner.js';
+import { shardSchedulerId, ShardOwnership, type Ownership } from './shard-ownership.js';
 
 let redis: TestRedis;
 let n = 0;
@@ -20,17 +22,38 @@ afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
 
-function scheduler(onReconnect?: () => void): BullRoundScheduler {
-  const s = new BullRoundScheduler({ connection: redis.connection, queueName, onReconnect });
+const HEARTBEAT_MS = 200;
+
+/** A replica's shard ownership (heartbeat every 200 ms); `started: false` syncs once only, as a replica that then dies. */
+async function ownership(identity: string, o: { started?: boolean; seen?: (o: Ownership) => void } = {}): Promise<ShardOwnership> {
+  const own = new ShardOwnership({ connection: redis.connection, queueName, identity, heartbeatMs: HEARTBEAT_MS, ...(o.seen ? { onSync: o.seen } : {}) });
+  closers.push(() => own.stop());
+  if (o.started ?? true) await own.start();
+  else await own.sync();
+  return own;
+}
+
+/** The leader's scheduler, sending first rounds to the owners `route` sees. */
+function scheduler(route: ShardOwnership, onReconnect?: () => void): BullRoundScheduler {
+  const s = new BullRoundScheduler({ connection: redis.connection, queueName, onReconnect, ownerQueue: (id) => route.ownerQueue(id) });
   closers.push(() => s.close());
   return s;
 }
 
-function worker(runRound: (node: string) => Promise<RoundOutcome | undefined>, ids: string[] = [], metrics = createRoundMetrics(new Registry())): RoundWorker {
-  const w = new RoundWorker({ connection: redis.connection, queueName, concurrency: 2, runRound, onOutcome: () => Promise.resolve(), metrics });
+type Rounds = (node: string) => Promise<RoundOutcome | undefined>;
+
+function worker(own: ShardOwnership, runRound: Rounds, ids: string[] = [], metrics = createRoundMetrics(new Registry())): RoundWorker {
+  const w = new RoundWorker({ connection: redis.connection, queueName, jobQueueName: own.queueName, owns: (id) => own.owns(id), concurrency: 2, runRound, onOutcome: () => Promise.resolve(), metrics });
   w.worker.on('completed', (job) => ids.push(job.id!));
   closers.push(() => w.close());
   return w;
+}
+
+/** One replica (ownership started, worker running) and the scheduler routing to it. */
+async function oneReplica(runRound: Rounds, metrics?: ReturnType<typeof createRoundMetrics>): Promise<{ s: BullRoundScheduler; own: ShardOwnership }> {
+  const own = await ownership('solo');
+  worker(own, runRound, [], metrics);
+  return { s: scheduler(own), own };
 }
 
 const target = (nodeName: string, intervalMs: number, policyName = 'p'): AttestationTarget =>
@@ -74,69 +97,73 @@ function timedRounds(ms: (run: number) => number): { run: () => Promise<undefine
   return r;
 }
 
-async function shardSchedulers(s: BullRoundScheduler): Promise<string[]> {
-  return (await s.queue.getJobSchedulers(0, -1)).map((j) => j.id ?? j.key).sort();
+async function shardSchedulers(own: ShardOwnership): Promise<string[]> {
+  return (await own.queue.getJobSchedulers(0, -1)).map((j) => j.id ?? j.key).sort();
 }
 
 it('puts nodes in their shard, keeps an unchanged ensure, moves a node on an interval change and removes an empty shard', async () => {
-  const s = scheduler();
+  const own = await ownership('solo', { started: false });
+  const s = scheduler(own);
   const [a, b] = sameShard(2, 60_000);
   const c = sameShard(1, 60_000, 'other').find((n) => shardOf(n, 60_000).id !== shardOf(a!, 60_000).id)!;
   const shardAB = shardOf(a!, 60_000);
   for (const n of [a!, b!, c]) await s.ensure(target(n, 60_000));
   expect((await s.members(shardAB.id)).sort()).toEqual([a, b].sort());
-  expect(await shardSchedulers(s)).toEqual([shardSchedulerId(shardAB.id), shardSchedulerId(shardOf(c, 60_000).id)].sort());
-  const sched = await s.queue.getJobScheduler(shardSchedulerId(shardAB.id));
+  expect((await s.list()).sort()).toEqual([a, b, c].sort());
+  // Each first round went to the owner's queue (the only replica), once per node.
+  expect(await own.queue.getWaitingCount()).toBe(3);
+  await own.sync();
+  expect(await shardSchedulers(own)).toEqual([shardSchedulerId(shardAB.id), shardSchedulerId(shardOf(c, 60_000).id)].sort());
+  const sched = await own.queue.getJobScheduler(shardSchedulerId(shardAB.id));
   expect(sched).toMatchObject({ every: 60_000, template: { data: { shard: shardAB.id } } });
   expect(sched!.next! % 60_000).toBe(shardAB.offset);
-  expect((await s.list()).sort()).toEqual([a, b, c].sort());
-  expect(await s.queue.getDelayedCount()).toBe(2); // one tick per shard, not per node
 
   await s.ensure(target(a!, 60_000, 'other-policy'));
-  expect((await s.queue.getJobScheduler(shardSchedulerId(shardAB.id)))!.next).toBe(sched!.next);
-  expect(await s.queue.getDelayedCount()).toBe(2);
+  await own.sync();
+  expect((await own.queue.getJobScheduler(shardSchedulerId(shardAB.id)))!.next).toBe(sched!.next);
+  expect(await own.queue.getWaitingCount()).toBe(3);
 
   await s.ensure(target(a!, 30_000));
   expect(await s.members(shardAB.id)).toEqual([b]);
   expect(await s.members(shardOf(a!, 30_000).id)).toEqual([a]);
-  const moved = await s.queue.getJobScheduler(shardSchedulerId(shardOf(a!, 30_000).id));
+  await own.sync();
+  const moved = await own.queue.getJobScheduler(shardSchedulerId(shardOf(a!, 30_000).id));
   expect(moved!.every).toBe(30_000);
   expect(moved!.next! % 30_000).toBe(shardOf(a!, 30_000).offset);
-  expect(await s.queue.getDelayedCount()).toBe(3);
 
   await s.remove(b!);
   await s.remove(b!);
   expect(await s.members(shardAB.id)).toEqual([]);
-  expect(await s.queue.getJobScheduler(shardSchedulerId(shardAB.id))).toBeUndefined();
+  await own.sync();
+  expect(await own.queue.getJobScheduler(shardSchedulerId(shardAB.id))).toBeUndefined();
   expect((await s.list()).sort()).toEqual([a, c].sort());
-  expect(await s.queue.getDelayedCount()).toBe(2);
+  expect(await shardSchedulers(own)).toEqual([shardOf(a!, 30_000), shardOf(c, 60_000)].map((sh) => shardSchedulerId(sh.id)).sort());
 });
 
-it('reconcileSchedules removes the stale, drops stray members and makes one scheduler per non-empty shard', async () => {
-  const s = scheduler();
+it('reconcileSchedules removes the stale, drops stray members and empty shards', async () => {
+  const own = await ownership('solo', { started: false });
+  const s = scheduler(own);
   await s.ensure(target('gone', 60_000));
   await s.ensure(target('kept', 60_000));
-  await s.ensure(target('lost-scheduler', 60_000));
-  // A per-node scheduler of the unsharded shape, a member left in a shard by a move cut short, and a
-  // shard scheduler lost (e.g. by a race): all put right.
-  await s.queue.upsertJobScheduler('legacy', { every: 60_000 }, { name: 'round', data: { nodeName: 'legacy', policyName: 'p' } });
   const redisClient = new Redis(redis.connection);
   closers.push(async () => { await redisClient.quit(); });
   const keys = shardKeys('nodeward', queueName);
+  // A member left in a shard by a move cut short, and a shard of nothing but strays.
   await redisClient.sadd(keys.members(shardOf('kept', 60_000).id), 'stray');
-  await s.queue.removeJobScheduler(shardSchedulerId(shardOf('lost-scheduler', 60_000).id));
+  await redisClient.multi().sadd(keys.members('60000:599'), 'stray-2').sadd(keys.shards, '60000:599').exec();
 
-  const r = await s.reconcileSchedules([target('kept', 60_000), target('new', 45_000), target('lost-scheduler', 60_000)]);
-  expect(r).toEqual({ ensured: 3, removed: ['gone'] });
-  expect((await s.list()).sort()).toEqual(['kept', 'lost-scheduler', 'new']);
+  const r = await s.reconcileSchedules([target('kept', 60_000), target('new', 45_000)]);
+  expect(r).toEqual({ ensured: 2, removed: ['gone'] });
+  expect((await s.list()).sort()).toEqual(['kept', 'new']);
   expect(await s.members(shardOf('kept', 60_000).id)).toEqual(['kept']);
   expect(await s.members(shardOf('gone', 60_000).id)).not.toContain('gone');
-  expect(await shardSchedulers(s)).toEqual([shardOf('kept', 60_000), shardOf('new', 45_000), shardOf('lost-scheduler', 60_000)]
-    .map((sh) => shardSchedulerId(sh.id)).sort());
+  expect((await redisClient.smembers(keys.shards)).sort()).toEqual([...new Set([shardOf('kept', 60_000).id, shardOf('new', 45_000).id])].sort());
+  await own.sync();
+  expect(await shardSchedulers(own)).toEqual([...new Set([shardOf('kept', 60_000), shardOf('new', 45_000)].map((sh) => shardSchedulerId(sh.id)))].sort());
 });
 
 it('reconcileSchedules reads the node hash once, then its targets, and re-ensures only nodes not in their shard', async () => {
-  const s = scheduler();
+  const s = scheduler(await ownership('solo', { started: false }));
   await s.ensure(target('same', 60_000));
   await s.ensure(target('moved', 60_000));
   const ensure = jest.spyOn(s, 'ensure');
@@ -150,37 +177,99 @@ it('reconcileSchedules reads the node hash once, then its targets, and re-ensure
   expect(await s.members(shardOf('moved', 45_000).id)).toEqual(['moved']);
 });
 
-it('with two workers on one queue runs each round job exactly once, on schedule', async () => {
-  const s = scheduler();
-  const runs: string[] = [];
+it("three replicas split the shards: the owned nodes sum to the fleet, and a dead replica's share moves to the others", async () => {
+  const seen = new Map<string, Ownership>();
+  const see = (id: string) => (o: Ownership): void => { seen.set(id, o); };
+  const [r0, r1] = [await ownership('r0', { seen: see('r0') }), await ownership('r1', { seen: see('r1') })];
+  // r2 syncs once and never again: a replica SIGKILLed after joining.
+  const r2 = await ownership('r2', { started: false, seen: see('r2') });
+  const s = scheduler(r0);
+  const fleet = Array.from({ length: 400 }, (_, i) => target(`ip-10-0-${i >> 8}-${i & 255}.ec2.internal`, i % 3 === 0 ? 30_000 : 10_000));
+  await s.reconcileSchedules(fleet);
+  await r2.sync();
+  const sum = (ids: string[]): number => ids.reduce((t, id) => t + (seen.get(id)?.nodes ?? 0), 0);
+  await until('three replicas see each other and own the fleet', () => ['r0', 'r1', 'r2'].every((id) => seen.get(id)?.replicas === 3) && sum(['r0', 'r1', 'r2']) === fleet.length);
+  await r0.sync();
+  await r1.sync();
+  expect(sum(['r0', 'r1', 'r2'])).toBe(fleet.length);
+  for (const id of ['r0', 'r1', 'r2']) {
+    const expected = fleet.filter((t) => ownerOfNode(t.nodeName, t.intervalMs, ['r0', 'r1', 'r2']) === id).length;
+    expect({ id, nodes: seen.get(id)!.nodes }).toEqual({ id, nodes: expected });
+    expect(expected).toBeGreaterThan(fleet.length / 6);
+  }
+  // Every shard has exactly one scheduler, in its owner's queue.
+  const all = [...await shardSchedulers(r0), ...await shardSchedulers(r1), ...await shardSchedulers(r2)].sort();
+  expect(all).toEqual([...new Set(fleet.map((t) => shardSchedulerId(shardOf(t.nodeName, t.intervalMs).id)))].sort());
+
+  const died = Date.now();
+  await until("r2's shards taken over", () => seen.get('r0')?.replicas === 2 && seen.get('r1')?.replicas === 2 && sum(['r0', 'r1']) === fleet.length);
+  const tookMs = Date.now() - died;
+  // The TTL (3 heartbeats) plus a heartbeat, with a heartbeat of slack for the loaded test box.
+  expect(tookMs).toBeLessThanOrEqual(5 * HEARTBEAT_MS + 500);
+  // Its queue goes a TTL later (its scheduler would otherwise sit in Redis forever).
+  await until("r2's queue deleted", async () => (await shardSchedulers(r2)).length === 0);
+});
+
+it("each replica runs only its own shards' rounds, each once per tick, and a first round runs on the owner", async () => {
+  const ran: { replica: string; node: string }[] = [];
+  const replicas = [await ownership('a'), await ownership('b'), await ownership('c')];
+  await until('all live', () => replicas.every((r) => r.replicas().length === 3));
   const ids: string[] = [];
-  const run = async (node: string): Promise<undefined> => { runs.push(node); await sleep(100); return undefined; };
-  worker(run, ids);
-  worker(run, ids);
-  const nodes = [...sameShard(3, 1000, 'n'), ...sameShard(3, 1000, 'm')];
+  for (const r of replicas) {
+    const id = r.queueName.slice(r.queueName.lastIndexOf('-') + 1);
+    worker(r, async (node) => { ran.push({ replica: id, node }); await sleep(50); return undefined; }, ids);
+  }
+  const s = scheduler(replicas[0]!);
+  const nodes = Array.from({ length: 60 }, (_, i) => `n-${i}`);
   for (const node of nodes) await s.ensure(target(node, 1000));
+  const t0 = Date.now();
   await sleep(3500);
   await s.reconcileSchedules([]);
-  await until('in-flight rounds done', async () => (await s.queue.getActiveCount()) === 0);
-  expect(new Set(ids).size).toBe(ids.length);
-  // Each first round ran once; each shard tick ran once (ids unique) and ran its members' rounds, so
-  // a node's count is its first round plus its shard's ticks, whichever worker took them.
-  expect(ids.filter((id) => id.startsWith('first-')).sort()).toEqual(nodes.map((n) => `first-${n}`).sort());
+  await sleep(HEARTBEAT_MS * 2);
+  await until('in-flight rounds done', async () => (await Promise.all(replicas.map((r) => r.queue.getActiveCount()))).every((c) => c === 0));
+  const elapsed = Date.now() - t0;
   for (const node of nodes) {
-    const count = runs.filter((r) => r === node).length;
-    // One immediate first round, then 3 or 4 shard ticks on the 1 s schedule in 3.5 s.
-    expect(count).toBeGreaterThanOrEqual(4);
-    expect(count).toBeLessThanOrEqual(5);
+    const runs = ran.filter((r) => r.node === node);
+    expect(new Set(runs.map((r) => r.replica))).toEqual(new Set([ownerOfNode(node, 1000, ['a', 'b', 'c'])]));
+    // One immediate first round, then a tick a second for ~3.5 s (the schedulers appear within a heartbeat).
+    expect(runs.length).toBeGreaterThanOrEqual(3);
+    expect(runs.length).toBeLessThanOrEqual(2 + Math.ceil(elapsed / 1000));
   }
+  expect(new Set(ids).size).toBe(ids.length);
+  expect(ids.filter((id) => id.startsWith('first-')).sort()).toEqual(nodes.map((n) => `first-${n}`).sort());
+});
+
+it('a tick held by two replicas at once (their views of the live set differ) runs once', async () => {
+  const [a, b] = [await ownership('x', { started: false }), await ownership('y', { started: false })];
+  const runs: string[] = [];
+  for (const r of [a, b]) worker(r, (node) => { runs.push(node); return Promise.resolve(undefined); });
+  const [node] = sameShard(1, 1000, 'dup');
+  const shard = shardOf(node!, 1000);
+  const s = scheduler(a);
+  await s.ensure(target(node!, 1000));
+  // Both replicas schedule the same shard, as two that each believe they own it would.
+  for (const r of [a, b]) {
+    await r.queue.upsertJobScheduler(shardSchedulerId(shard.id), { every: shard.every, offset: shard.offset },
+      { name: 'round', data: { shard: shard.id }, opts: { removeOnComplete: true, removeOnFail: true } });
+  }
+  // Owner judgement aside (both claim the shard), only the Redis claim decides.
+  (a as unknown as { owned: Set<string> }).owned = new Set([shard.id]);
+  (b as unknown as { owned: Set<string> }).owned = new Set([shard.id]);
+  await sleep(3300);
+  // One first round and one round per tick: 3 or 4 ticks in 3.3 s (each scheduler's immediate first job claims the tick before it).
+  expect(runs.length).toBeGreaterThanOrEqual(4);
+  expect(runs.length).toBeLessThanOrEqual(6);
+  expect(replicaQueueName(queueName, 'x')).toBe(a.queueName);
 });
 
 it('hands outcomes to the handler, does not retry a failing round, and observes queue lag', async () => {
-  const s = scheduler();
+  const own = await ownership('solo');
+  const s = scheduler(own);
   const metrics = createRoundMetrics(new Registry());
   const outcomes: RoundOutcome[] = [];
   let calls = 0;
   const w = new RoundWorker({
-    connection: redis.connection, queueName, metrics, onOutcome: (o) => { outcomes.push(o); return Promise.resolve(); },
+    connection: redis.connection, queueName, jobQueueName: own.queueName, owns: (id) => own.owns(id), metrics, onOutcome: (o) => { outcomes.push(o); return Promise.resolve(); },
     runRound: (node) => {
       calls++;
       if (node === 'bad') return Promise.reject(new Error('boom'));
@@ -200,12 +289,13 @@ it('hands outcomes to the handler, does not retry a failing round, and observes 
 });
 
 it("a round that throws does not stop its shard's other rounds", async () => {
-  const s = scheduler();
+  const own = await ownership('solo');
+  const s = scheduler(own);
   const [bad, ...good] = sameShard(3, 1000, 'f');
   const calls = new Map<string, number>();
   const outcomes: string[] = [];
   const w = new RoundWorker({
-    connection: redis.connection, queueName, concurrency: 4, onOutcome: (o) => { outcomes.push(o.nodeName); return Promise.resolve(); },
+    connection: redis.connection, queueName, jobQueueName: own.queueName, owns: (id) => own.owns(id), concurrency: 4, onOutcome: (o) => { outcomes.push(o.nodeName); return Promise.resolve(); },
     runRound: (node) => {
       calls.set(node, (calls.get(node) ?? 0) + 1);
       if (node === bad) throw new Error('boom');
@@ -217,7 +307,7 @@ it("a round that throws does not stop its shard's other rounds", async () => {
   for (const n of [bad!, ...good]) await s.ensure(target(n, 1000));
   await sleep(2600);
   await s.reconcileSchedules([]);
-  await until('in-flight rounds done', async () => (await s.queue.getActiveCount()) === 0);
+  await until('in-flight rounds done', async () => (await own.queue.getActiveCount()) === 0);
   // Each node's first round is immediate and the ensures are sequential, so a
   // shard tick can fall between them: counts may differ by one, never more.
   const badCalls = calls.get(bad!) ?? 0;
@@ -231,9 +321,8 @@ it("a round that throws does not stop its shard's other rounds", async () => {
 });
 
 it("bounds the replica's rounds by its concurrency across all shard jobs", async () => {
-  const s = scheduler();
   const rounds = timedRounds(() => 50);
-  worker(rounds.run);
+  const { s } = await oneReplica(rounds.run);
   const nodes = [...sameShard(4, 1000, 'c'), ...sameShard(4, 1000, 'd')];
   for (const n of nodes) await s.ensure(target(n, 1000));
   await until('a tick of every shard', () => rounds.runs >= nodes.length * 2);
@@ -241,10 +330,9 @@ it("bounds the replica's rounds by its concurrency across all shard jobs", async
 });
 
 it("never runs two rounds of a node at once in a replica: a late tick's round for a node still in its round is coalesced", async () => {
-  const s = scheduler();
   const metrics = createRoundMetrics(new Registry());
   const rounds = timedRounds((run) => (run === 1 ? 1600 : 10)); // the first round outlasts three ticks
-  worker(rounds.run, [], metrics);
+  const { s } = await oneReplica(rounds.run, metrics);
   await s.ensure(target('slow', 500));
   await until('rounds after the slow one', () => rounds.runs >= 3);
   expect(rounds.maxInFlight).toBe(1);
@@ -254,12 +342,13 @@ it("never runs two rounds of a node at once in a replica: a late tick's round fo
 it('after Redis restarts empty, reconcileSchedules on reconnect brings every schedule back', async () => {
   const targets = ['r1', 'r2', 'r3'].map((node) => target(node, 500));
   let reconnects = 0;
-  const s = scheduler(() => {
+  const own = await ownership('solo');
+  const s = scheduler(own, () => {
     reconnects++;
     s.reconcileSchedules(targets).catch(() => undefined);
   });
   const runs: string[] = [];
-  worker((node) => { runs.push(node); return Promise.resolve(undefined); });
+  worker(own, (node) => { runs.push(node); return Promise.resolve(undefined); });
   await s.reconcileSchedules(targets);
   await until('rounds before the restart', () => targets.every((t) => runs.includes(t.nodeName)));
 

@@ -1,7 +1,7 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AttestationTarget, RoundScheduler } from '../ports.js';
-import { ROUND_JOB, ROUND_QUEUE, ROUND_QUEUE_PREFIX, shardKeys, shardOf, type RoundJobData, type Shard } from './round-job.js';
+import { ROUND_JOB, ROUND_QUEUE, ROUND_QUEUE_PREFIX, shardKeys, shardOf, type RoundJobData, type Shard, type ShardKeys } from './round-job.js';
 
 /** Structured log sink (the operator's logger fits). */
 export interface QueueLog {
@@ -21,6 +21,12 @@ export interface BullRoundSchedulerOptions {
    * schedule): the leader should call `reconcileSchedules` with the targets from the CRs.
    */
   onReconnect?: () => void;
+  /**
+   * The queue of the replica that owns a shard (`ShardOwnership.ownerQueue`): a node new to the
+   * schedules gets its first round there. Undefined (no live replica known yet): no first round; the
+   * node's shard tick runs it within an interval.
+   */
+  ownerQueue: (shardId: string) => string | undefined;
   log?: QueueLog;
 }
 
@@ -30,20 +36,23 @@ export interface ReconcileResult {
 }
 
 const JOB_OPTS = { attempts: 1, removeOnComplete: true, removeOnFail: true } as const;
-/** Job scheduler id of a shard (node names have no ':', so no clash with a node name). */
-export const shardSchedulerId = (shardId: string): string => `shard:${shardId}`;
 
 /**
- * Sharded round schedules: nodes with the same interval and phase slot (`shardOf`) share one BullMQ
- * job scheduler (`every` = interval, `offset` = the slot's phase) whose tick runs every member's
- * round, so BullMQ's per-job Redis round trips are paid per shard, not per node. Membership lives in
- * Redis: a set per shard and a hash node → shard, so ensuring an unchanged node is one HGET. A new
- * node also gets a one-off round at once. Owned by the leader; workers in every replica run the ticks.
+ * Sharded round schedules: nodes with the same interval and phase slot (`shardOf`) share one shard,
+ * whose tick (one BullMQ job scheduler, `every` = interval, `offset` = the slot's phase, kept by the
+ * shard's owner: see ShardOwnership) runs every member's round, so BullMQ's per-job Redis round trips
+ * are paid per shard, not per node. Membership lives in Redis: a set per shard, the set of non-empty
+ * shards and a hash node → shard, so ensuring an unchanged node is one HGET. A new node also gets a
+ * one-off round at once, in its shard owner's queue. Owned by the leader.
  */
 export class BullRoundScheduler implements RoundScheduler {
+  /** The base queue: its connection holds the membership keys; no job runs in it. */
   readonly queue: Queue<RoundJobData>;
   private readonly log: QueueLog | undefined;
-  private readonly keys: ReturnType<typeof shardKeys>;
+  private readonly keys: ShardKeys;
+  private readonly opts: BullRoundSchedulerOptions;
+  /** The replicas' queues first rounds were sent to, by name. */
+  private readonly replicaQueues = new Map<string, Queue<RoundJobData>>();
   /** Membership changes of one shard run one at a time (so a remove cannot drop a scheduler an add needs). */
   private readonly locks = new Map<string, Promise<unknown>>();
 
@@ -53,6 +62,7 @@ export class BullRoundScheduler implements RoundScheduler {
     this.queue = new Queue<RoundJobData>(queueName, { connection: opts.connection, prefix });
     this.keys = shardKeys(prefix, queueName);
     this.log = opts.log;
+    this.opts = opts;
     this.queue.on('error', (e: Error) => this.log?.warn('round queue: redis error', { error: e.message }));
     this.watchReconnects(opts.onReconnect);
   }
@@ -67,13 +77,9 @@ export class BullRoundScheduler implements RoundScheduler {
     if (current !== null) await this.locked(current, () => this.dropMember(current, nodeName));
     // Last: the hash entry is what makes the next ensure a no-op, so a crash above is redone.
     await redis.hset(this.keys.nodes, nodeName, shard.id);
-    if (current === null) {
-      // Per-node scheduler of the unsharded shape (an upgrade): the shard now schedules the node.
-      await this.queue.removeJobScheduler(nodeName);
-      // A node new to the schedules (just registered, or schedules lost with Redis) is attested now,
-      // not only at its shard's phase up to one interval later.
-      await this.queue.add(ROUND_JOB, { nodeName, policyName }, { jobId: `first-${nodeName}`, ...JOB_OPTS });
-    }
+    // A node new to the schedules (just registered, or schedules lost with Redis) is attested now,
+    // not only at its shard's phase up to one interval later.
+    if (current === null) await this.firstRound(shard.id, nodeName, policyName);
     this.log?.info('round schedule set', { node: nodeName, policy: policyName, intervalMs: shard.every, shard: shard.id });
   }
 
@@ -96,9 +102,9 @@ export class BullRoundScheduler implements RoundScheduler {
   }
 
   /**
-   * Makes the schedules exactly `targets`: ensures each one not already in its shard, removes every other node, drops
-   * members a shard should not have (a move cut short by a crash), and makes the job schedulers exactly
-   * one per non-empty shard (one lost by a race is recreated, a stray or per-node one removed).
+   * Makes the schedules exactly `targets`: ensures each one not already in its shard, removes every other node, and
+   * drops members a shard should not have (a move cut short by a crash) and empty shards. The shards' owners make
+   * their job schedulers match at their next heartbeat.
    */
   async reconcileSchedules(targetsOrRead: readonly AttestationTarget[] | (() => readonly AttestationTarget[])): Promise<ReconcileResult> {
     // One read of the node → shard hash, so a resync over 10,000 unchanged nodes is not 10,000 HGETs.
@@ -109,14 +115,26 @@ export class BullRoundScheduler implements RoundScheduler {
     for (const t of targets) if (current[t.nodeName] !== wanted.get(t.nodeName)!.id) await this.ensure(t);
     const removed = Object.keys(current).filter((n) => !wanted.has(n));
     for (const n of removed) await this.remove(n);
-    const shards = new Map([...wanted.values()].map((s) => [s.id, s]));
     await this.pruneMembers(wanted);
-    await this.syncSchedulers(shards);
     return { ensured: targets.length, removed };
   }
 
   async close(): Promise<void> {
+    for (const q of this.replicaQueues.values()) await q.close();
+    this.replicaQueues.clear();
     await this.queue.close();
+  }
+
+  private async firstRound(shardId: string, nodeName: string, policyName: string): Promise<void> {
+    const name = this.opts.ownerQueue(shardId);
+    if (name === undefined) return;
+    let q = this.replicaQueues.get(name);
+    if (q === undefined) {
+      q = new Queue<RoundJobData>(name, { connection: this.opts.connection, prefix: this.opts.prefix ?? ROUND_QUEUE_PREFIX });
+      q.on('error', (e: Error) => this.log?.warn('round queue: redis error', { error: e.message }));
+      this.replicaQueues.set(name, q);
+    }
+    await q.add(ROUND_JOB, { nodeName, policyName }, { jobId: `first-${nodeName}`, ...JOB_OPTS });
   }
 
   /** The queue's connection: BullMQ's Redis backend client is an ioredis client. */
@@ -136,22 +154,13 @@ export class BullRoundScheduler implements RoundScheduler {
   private async addMember(shard: Shard, nodeName: string): Promise<void> {
     const redis = await this.redis();
     results(await redis.multi().sadd(this.keys.members(shard.id), nodeName).sadd(this.keys.shards, shard.id).exec());
-    if (await this.queue.getJobScheduler(shardSchedulerId(shard.id)) !== undefined) return;
-    await this.upsertShard(shard);
   }
 
-  private async upsertShard(shard: Shard): Promise<void> {
-    await this.queue.upsertJobScheduler(shardSchedulerId(shard.id), { every: shard.every, offset: shard.offset },
-      { name: ROUND_JOB, data: { shard: shard.id }, opts: JOB_OPTS });
-    this.log?.info('round shard scheduled', { shard: shard.id, intervalMs: shard.every, offsetMs: shard.offset });
-  }
-
-  /** Removes a node from a shard; the last member's removal removes the shard's job scheduler. */
+  /** Removes a node from a shard; the last member's removal removes the shard (its owner then drops its scheduler). */
   private async dropMember(shardId: string, nodeName: string): Promise<void> {
     const redis = await this.redis();
     const [, left] = results(await redis.multi().srem(this.keys.members(shardId), nodeName).scard(this.keys.members(shardId)).exec());
     if (left !== 0) return;
-    await this.queue.removeJobScheduler(shardSchedulerId(shardId));
     await redis.srem(this.keys.shards, shardId);
     this.log?.info('round shard removed', { shard: shardId });
   }
@@ -161,18 +170,9 @@ export class BullRoundScheduler implements RoundScheduler {
     for (const shardId of await redis.smembers(this.keys.shards)) {
       const stray = (await this.members(shardId)).filter((n) => wanted.get(n)?.id !== shardId);
       for (const n of stray) await this.locked(shardId, () => this.dropMember(shardId, n));
-      // An empty shard left by a crash: its scheduler goes in syncSchedulers.
+      // An empty shard left by a crash.
       if ((await redis.scard(this.keys.members(shardId))) === 0) await redis.srem(this.keys.shards, shardId);
     }
-  }
-
-  private async syncSchedulers(shards: Map<string, Shard>): Promise<void> {
-    const existing = new Set((await this.queue.getJobSchedulers(0, -1)).map((s) => s.id ?? s.key));
-    for (const [id, shard] of shards) {
-      if (!existing.has(shardSchedulerId(id))) await this.locked(id, () => this.upsertShard(shard));
-    }
-    const keep = new Set([...shards.keys()].map(shardSchedulerId));
-    for (const id of existing) if (!keep.has(id)) await this.queue.removeJobScheduler(id);
   }
 
   private watchReconnects(onReconnect: (() => void) | undefined): void {

@@ -1,4 +1,4 @@
-import { jitterMs, MAX_SLOTS, queueLagMs, shardOf } from './round-job.js';
+import { jitterMs, MAX_SLOTS, queueLagMs, replicaQueueName, shardFromId, shardOf } from './round-job.js';
 
 describe('jitterMs', () => {
   it('is deterministic and within [0, interval)', () => {
@@ -53,5 +53,24 @@ describe('shardOf', () => {
     for (let i = 0; i < 20_000; i++) slots.add(shardOf(`n${i}`, 3_600_000).id);
     expect(slots.size).toBe(MAX_SLOTS);
     expect(shardOf('a', 50)).toEqual({ id: '50:0', every: 50, offset: 0 });
+  });
+});
+
+describe('shardFromId', () => {
+  it('gives back the shard shardOf made, for every interval shape', () => {
+    for (const every of [1, 50, 1000, 10_000, 30_000, 300_000, 86_400_000]) {
+      for (let i = 0; i < 200; i++) expect(shardFromId(shardOf(`n-${i}`, every).id)).toEqual(shardOf(`n-${i}`, every));
+    }
+  });
+
+  it.each(['', 'shard:10000:1', '10000', '10000:', ':1', '0:0', '10000:100', '10000:01', '-5:1', '1e4:1', '10000:1:2'])('rejects %j', (id) => {
+    expect(shardFromId(id)).toBeUndefined();
+  });
+});
+
+describe('replicaQueueName', () => {
+  it('keeps pod names and replaces what a Redis key or BullMQ name should not hold', () => {
+    expect(replicaQueueName('nodeward-rounds', 'nodeward-operator-7d9f-abc12')).toBe('nodeward-rounds-replica-nodeward-operator-7d9f-abc12');
+    expect(replicaQueueName('q', 'a:b/c d')).toBe('q-replica-a_b_c_d');
   });
 });

@@ -35,10 +35,44 @@ export function shardOf(nodeName: string, every: number): Shard {
   return { id: `${every}:${slot}`, every, offset: Math.floor((slot * every) / slots) };
 }
 
-/** Redis keys of the shard membership, beside BullMQ's own keys of the queue. */
-export function shardKeys(prefix: string, queueName: string): { members: (shardId: string) => string; nodes: string; shards: string } {
+/** The shard of an id made by `shardOf` (`<every>:<slot>`); undefined for anything else. */
+export function shardFromId(id: string): Shard | undefined {
+  const m = /^([1-9][0-9]{0,12}):(0|[1-9][0-9]{0,3})$/.exec(id);
+  if (m === null) return undefined;
+  const every = Number(m[1]);
+  const slot = Number(m[2]);
+  const slots = Math.min(MAX_SLOTS, Math.max(1, Math.floor(every / SLOT_MS)));
+  return slot < slots ? { id, every, offset: Math.floor((slot * every) / slots) } : undefined;
+}
+
+export interface ShardKeys {
+  /** Set of a shard's node names. */
+  members: (shardId: string) => string;
+  /** Hash node name → shard id. */
+  nodes: string;
+  /** Set of the non-empty shards' ids. */
+  shards: string;
+  /** Sorted set of the replicas: member identity, scored by when its heartbeat expires (Redis time, ms). */
+  replicas: string;
+  /** Claimed once per shard tick (SET NX), so a tick two replicas both believe theirs runs once. */
+  tick: (shardId: string, tick: number) => string;
+}
+
+/** Redis keys of the shard membership and the replicas, beside BullMQ's own keys of the queue. */
+export function shardKeys(prefix: string, queueName: string): ShardKeys {
   const base = `${prefix}:${queueName}:nw-shard`;
-  return { members: (id) => `${base}:members:${id}`, nodes: `${base}:of-node`, shards: `${base}:ids` };
+  return {
+    members: (id) => `${base}:members:${id}`, nodes: `${base}:of-node`, shards: `${base}:ids`,
+    replicas: `${prefix}:${queueName}:nw-replicas`, tick: (id, n) => `${base}:tick:${id}:${n}`,
+  };
+}
+
+/**
+ * The BullMQ queue of one replica's shard ticks and first rounds: `<queue>-replica-<identity>` (identity
+ * characters outside [A-Za-z0-9._-] become '_').
+ */
+export function replicaQueueName(queueName: string, identity: string): string {
+  return `${queueName}-replica-${identity.replace(/[^A-Za-z0-9._-]/g, '_')}`;
 }
 
 /**

@@ -4,12 +4,16 @@ import type { RoundOutcome, RoundOutcomeHandler } from '../ports.js';
 import type { RoundMetrics } from '../round/round-metrics.js';
 import { defaultRoundMetrics } from '../round/round-metrics.js';
 import type { QueueLog } from './bull-round-scheduler.js';
-import { queueLagMs, ROUND_QUEUE, ROUND_QUEUE_PREFIX, shardKeys, type RoundJobData } from './round-job.js';
+import { queueLagMs, ROUND_QUEUE, ROUND_QUEUE_PREFIX, shardFromId, shardKeys, type RoundJobData, type ShardKeys } from './round-job.js';
 
 export interface RoundWorkerOptions {
   connection: ConnectionOptions;
-  /** Default `nodeward-rounds`. */
+  /** The base queue name (of the shard keys). Default `nodeward-rounds`. */
   queueName?: string;
+  /** The queue this worker consumes: the replica's own (`ShardOwnership.queueName`). Default `queueName`. */
+  jobQueueName?: string;
+  /** Whether this replica owns a shard now: a tick of a shard it no longer owns is dropped. Default: all. */
+  owns?: (shardId: string) => boolean;
   /** BullMQ key prefix. Default `nodeward`. */
   prefix?: string;
   /** Rounds run at once by this replica, across all its jobs. Default 4. */
@@ -24,17 +28,19 @@ export interface RoundWorkerOptions {
 }
 
 /**
- * Processes round jobs: a node's first round, or a shard tick, whose members (one SMEMBERS) have
- * their rounds run concurrently. Rounds are bounded by `concurrency` across all the replica's jobs;
- * each outcome goes to the control plane. Runs in every replica; BullMQ's job lock keeps a job on one
- * worker. A round is never retried (a failed or stalled job is dropped; the next tick is the retry),
- * and its failures are logged, not thrown, so one failing round does not stop its shard's others.
+ * Processes round jobs of this replica's queue: a node's first round, or a shard tick, whose members
+ * (one SMEMBERS) have their rounds run concurrently. Rounds are bounded by `concurrency` across all the
+ * replica's jobs; each outcome goes to the control plane. A shard tick runs only if this replica owns
+ * the shard and wins the tick's claim in Redis (SET NX per shard and tick): while replicas briefly
+ * disagree on who is live, two of them may hold a shard's scheduler, and its tick still runs once.
+ * A round is never retried (a failed or stalled job is dropped; the next tick is the retry), and its
+ * failures are logged, not thrown, so one failing round does not stop its shard's others.
  */
 export class RoundWorker {
   readonly worker: Worker<RoundJobData, void>;
   private readonly opts: RoundWorkerOptions;
   private readonly metrics: RoundMetrics;
-  private readonly keys: ReturnType<typeof shardKeys>;
+  private readonly keys: ShardKeys;
   private readonly limit: Limiter;
   /** Nodes with a round running or waiting for a slot in this replica. */
   private readonly pending = new Set<string>();
@@ -47,7 +53,7 @@ export class RoundWorker {
     const concurrency = opts.concurrency ?? 4;
     this.keys = shardKeys(prefix, queueName);
     this.limit = limiter(concurrency);
-    this.worker = new Worker<RoundJobData, void>(queueName, (job) => this.process(job), {
+    this.worker = new Worker<RoundJobData, void>(opts.jobQueueName ?? queueName, (job) => this.process(job), {
       connection: opts.connection, prefix, concurrency, maxStalledCount: 0,
     });
     this.worker.on('error', (e: Error) => opts.log?.warn('round worker: redis error', { error: e.message }));
@@ -61,6 +67,7 @@ export class RoundWorker {
     const data = job.data as Partial<{ nodeName: unknown; shard: unknown }> | undefined;
     if (typeof data?.shard === 'string') {
       const redis = (await this.worker.getBackend().client) as unknown as Redis;
+      if (!(await this.claimTick(redis, job, data.shard))) return;
       const members = await redis.smembers(this.keys.members(data.shard));
       await Promise.all(members.map((n) => this.once(job, n)));
       return;
@@ -71,6 +78,20 @@ export class RoundWorker {
       return;
     }
     await this.once(job, nodeName);
+  }
+
+  /**
+   * Whether this replica runs this tick of the shard: it owns the shard and is the first to claim the
+   * tick. The tick number is the job's due time on the shard's grid, rounded down with a tenth of an
+   * interval of slack (BullMQ runs the first job of a new phase-0 scheduler at once, off the grid: it
+   * counts as the tick before it, skipped if that tick ran, run if the old owner died before running it).
+   */
+  private async claimTick(redis: Redis, job: Job<RoundJobData, void>, shardId: string): Promise<boolean> {
+    const shard = shardFromId(shardId);
+    if (shard === undefined || !(this.opts.owns?.(shardId) ?? true)) return false;
+    const due = job.timestamp + Math.max(job.delay, job.opts.delay ?? 0);
+    const tick = Math.floor((due - shard.offset + shard.every / 10) / shard.every);
+    return (await redis.set(this.keys.tick(shardId, tick), '1', 'PX', 2 * shard.every, 'NX')) === 'OK';
   }
 
   /**

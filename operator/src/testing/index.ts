@@ -3,3 +3,4 @@
  * exports (controller-runtime's client/fake).
  */
 export { MemoryCluster } from '../kube/memory-cluster.js';
+export { realisticNode } from '../kube/testing/realistic-node.js';
