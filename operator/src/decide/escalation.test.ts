@@ -153,7 +153,7 @@ describe('maxUnavailable budget (pure)', () => {
   });
   it.each([
     ['identity.ek_claimed_by_other_node', true], ['quote.wrong_signing_key', true], ['quote.nonce_mismatch', true], ['quote.bad_signature', true],
-    ['ima.digest_not_allowed', false], ['bootlog.secure_boot_disabled', false], ['verity.roothash_not_allowed', false], ['quote.pcr_mismatch', false],
+    ['ima.digest_not_allowed', false], ['bootlog.secure_boot_disabled', false], ['verity.roothash_not_allowed', false], ['quote.pcr_unexpected', false],
   ] as const)('%s bypasses the budget: %p', (id, bypass) => {
     expect(bypassesBudget([{ id, message: '' }])).toBe(bypass);
   });

@@ -5,7 +5,7 @@ import type { RoundContextCaches } from './round-context.js';
 import { WorkQueue, type Reconciler } from './work-queue.js';
 
 /** How long a NodeAttestation change may wait to be counted in its policy's status. */
-export const POLICY_COUNTS_DELAY_MS = 2000;
+export const POLICY_COUNTS_DELAY_MS = 5000;
 
 /** What an informer reports changed (kube/informers ChangeKind, restated so this folder needs no kube/ import). */
 export type ChangedKind = 'policy' | 'nodeattestation' | 'node' | 'configmap';

@@ -10,7 +10,7 @@ import { budgetCondition, type Admission } from '../decide/budget.js';
 import { budgetedEnforcement } from '../enforce/enforcement-budget.js';
 import { decideActions, type Decision, type PlannedEvent } from '../decide/decide-actions.js';
 import type { IdentityClaims } from '../registration/identity-claims.js';
-import { identityFailure, type IdentityFailure } from '../registration/identity-failure.js';
+import { identityFailure, type IdentityFailure } from '@nodeward/attest';
 import { registerIdentity, trustAnchorsFrom, type RegistrationDeps } from '../registration/register-identity.js';
 import { CONDITION, REASON, findCondition, sameConditions, setConditions, type ConditionInput } from '../status/conditions.js';
 import { currentState, decisionContext, recordDecision, type StatusDeps } from '../status/outcome-handler.js';
