@@ -1,4 +1,4 @@
-import type { Failure } from '@nodeward/attest';
+import type { Failure, FailureId } from '@nodeward/attest';
 
 /**
  * Whether enforcement may begin on a node now, under its policy's maxUnavailable budget: `admit`;
@@ -17,7 +17,7 @@ export type Admission = { verdict: 'admit' } | { verdict: 'hold'; message: strin
  * attack on that node and are enforced whatever the budget, as is an IdentityChanged outcome.
  */
 const BYPASS_PREFIXES = ['identity.'] as const;
-const BYPASS_IDS: ReadonlySet<string> = new Set(['quote.wrong_signing_key', 'quote.bad_signature', 'quote.nonce_mismatch']);
+const BYPASS_IDS: ReadonlySet<FailureId> = new Set<FailureId>(['quote.wrong_signing_key', 'quote.bad_signature', 'quote.nonce_mismatch']);
 
 export function bypassesBudget(failures: readonly Failure[]): boolean {
   return failures.some((f) => BYPASS_IDS.has(f.id) || BYPASS_PREFIXES.some((p) => f.id.startsWith(p)));
