@@ -5,6 +5,7 @@ import { CredentialAuthority, crlRefreshPeriodMs } from './ca/credential-authori
 import { loadConfig, type OperatorConfig } from './config.js';
 import type { EnforcementAction } from './decide/actions.js';
 import { Enforcer, type EnforceTarget } from './enforce/enforcer.js';
+import { KubeletQuarantine, QUARANTINE_CONFIGMAP, quarantineReason } from './enforce/kubelet-quarantine.js';
 import { startHttpServer } from './http-server.js';
 import { makeInformers, type ChangeKind, type Informers } from './kube/informers.js';
 import { KubeCluster } from './kube/kube-cluster.js';
@@ -51,7 +52,8 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
   const agent = agentClient(cfg);
   const ca = new CredentialAuthority(cluster, { namespace: cfg.namespace, ttlMs: cfg.credentialTtlMs, ...(cfg.crlLifetimeMs > 0 ? { crlLifetimeMs: cfg.crlLifetimeMs } : {}) });
   await ca.start();
-  const enforcer = new Enforcer(cluster, ca, agent, log, { renewBeforeMs: cfg.credentialRenewBeforeMs });
+  const quarantine = new KubeletQuarantine(cluster, { namespace: cfg.namespace, cached: () => informers.configMap(cfg.namespace, QUARANTINE_CONFIGMAP) });
+  const enforcer = new Enforcer(cluster, ca, agent, log, { renewBeforeMs: cfg.credentialRenewBeforeMs, quarantine });
   const notifier = cfg.revocationWebhooks.length === 0 ? undefined
     : new RevocationNotifier({ urls: cfg.revocationWebhooks, metrics: roundMetrics, log });
 
@@ -72,12 +74,13 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
   });
   // Enforcement found converged is re-checked on a change to the node or its NodeAttestation, or after the heartbeat.
   const converged = new ConvergenceMemo(cfg.heartbeatMs);
-  const onChange = (kind: ChangeKind, obj: { name: string; nodeName?: string }): void => {
+  const onChange = (kind: ChangeKind, obj: { name: string; namespace?: string; nodeName?: string }): void => {
     if (kind === 'node') converged.forget(obj.name);
     else if (kind === 'nodeattestation') converged.forget(obj.nodeName ?? obj.name);
     if (!elector.isLeader()) return;
     if (kind === 'node') queue.add(obj.name);
     else if (kind === 'nodeattestation') queue.add(obj.nodeName ?? obj.name);
+    else if (kind === 'configmap' && obj.name === QUARANTINE_CONFIGMAP && obj.namespace === cfg.namespace) return; // our own list
     else for (const k of allKeys(informers)) queue.add(k); // policy or ConfigMap: every node may be affected
   };
 
@@ -95,6 +98,7 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
       nodeName: na.spec.nodeName, attestationName: na.metadata.name, akName: na.status?.identity?.akName,
       // Credentials go only to the agent proven to serve the node: at the address its identity was proven at.
       agentUrl: node === undefined || internalIpOf(node) !== na.status?.identity?.agentAddress ? undefined : agentUrlFor(node, cfg.agentPort),
+      failure: quarantineReason(na.status),
     };
   };
   const enforce = async (na: NodeAttestation, actions: EnforcementAction[]): Promise<void> => {

@@ -13,13 +13,21 @@ export interface CordonAction {
   kind: 'cordon';
   op: 'apply' | 'lift';
 }
+/**
+ * Refuse the node's kubelet identity server-side (`apply`: the node on the quarantine list the
+ * ValidatingAdmissionPolicy reads) or allow it again (`lift`). In force exactly while credentials are.
+ */
+export interface QuarantineAction {
+  kind: 'quarantine';
+  op: 'apply' | 'lift';
+}
 export interface RevokeCredentialsAction {
   kind: 'revoke-credentials';
 }
 export interface IssueCredentialAction {
   kind: 'issue-credential';
 }
-export type EnforcementAction = TaintAction | CordonAction | RevokeCredentialsAction | IssueCredentialAction;
+export type EnforcementAction = TaintAction | CordonAction | QuarantineAction | RevokeCredentialsAction | IssueCredentialAction;
 
 export const OUR_TAINT_KEYS = [TAINT_UNTRUSTED, TAINT_UNREACHABLE] as const;
 
@@ -35,10 +43,19 @@ export function actionsFor(spec: Pick<NodeAttestationPolicySpec, 'mode' | 'onFai
   const audit = (spec.mode ?? 'Enforce') === 'Audit';
   const actions: EnforcementAction[] = taintActions(spec, phase, !audit && e.tainted === true);
   actions.push({ kind: 'cordon', op: !audit && e.cordoned === true ? 'apply' : 'lift' });
+  actions.push({ kind: 'quarantine', op: !audit && e.credentialsRevoked === true ? 'apply' : 'lift' });
   if (audit) return actions;
   if (e.credentialsRevoked === true) actions.push({ kind: 'revoke-credentials' });
   else if (phase === 'Trusted') actions.push({ kind: 'issue-credential' });
   return actions;
+}
+
+/**
+ * Release a node no policy attests any more (deleted, unselected, its NodeAttestation deleted): every
+ * action lifted, the quarantine included, and its Nodeward credential revoked (it proves nothing now).
+ */
+export function releaseActions(): EnforcementAction[] {
+  return [...actionsFor({ mode: 'Enforce' }, 'Pending', {}), { kind: 'revoke-credentials' }];
 }
 
 /** Apply the phase's taint key (Unreachable: unreachable key and effect) and lift the others. */

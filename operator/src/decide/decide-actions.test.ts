@@ -1,5 +1,5 @@
 import type { NodeAttestationPolicySpec } from '../status/resources.js';
-import { actionsFor } from './actions.js';
+import { actionsFor, releaseActions } from './actions.js';
 import { decideActions, type CurrentState, type DecisionInput } from './decide-actions.js';
 
 type Spec = Pick<NodeAttestationPolicySpec, 'mode' | 'onFailure' | 'onUnreachable' | 'recovery'>;
@@ -118,18 +118,23 @@ describe('actionsFor', () => {
   const r = 'attestation.nodeward.io/unreachable';
   it.each([
     ['Untrusted, all actions', enforceAll, 'Untrusted', all, [
-      { kind: 'taint', op: 'apply', key: u, effect: 'NoExecute' }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'apply' }, { kind: 'revoke-credentials' }]],
+      { kind: 'taint', op: 'apply', key: u, effect: 'NoExecute' }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'apply' }, { kind: 'quarantine', op: 'apply' }, { kind: 'revoke-credentials' }]],
     ['Unreachable taint uses its own key and effect', enforceAll, 'Unreachable', { tainted: true }, [
-      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'apply', key: r, effect: 'NoSchedule' }, { kind: 'cordon', op: 'lift' }]],
+      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'apply', key: r, effect: 'NoSchedule' }, { kind: 'cordon', op: 'lift' }, { kind: 'quarantine', op: 'lift' }]],
     ['Trusted lifts and issues a credential', enforceAll, 'Trusted', none, [
-      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'issue-credential' }]],
+      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'quarantine', op: 'lift' }, { kind: 'issue-credential' }]],
     ['Registered does nothing to credentials', enforceAll, 'Registered', undefined, [
-      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }]],
+      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'quarantine', op: 'lift' }]],
     ['taint effect defaults to NoSchedule when the policy lost it', { mode: 'Enforce' }, 'Untrusted', { tainted: true }, [
-      { kind: 'taint', op: 'apply', key: u, effect: 'NoSchedule' }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }]],
+      { kind: 'taint', op: 'apply', key: u, effect: 'NoSchedule' }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'quarantine', op: 'lift' }]],
     ['Audit only lifts, never touches credentials', audit, 'Untrusted', all, [
-      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }]],
+      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'quarantine', op: 'lift' }]],
   ] as const)('%s', (_n, spec, phase, enforcement, expected) => {
     expect(actionsFor(spec as Spec, phase, enforcement)).toEqual(expected);
+  });
+
+  it('releasing a node lifts everything, the quarantine included, and revokes', () => {
+    expect(releaseActions()).toEqual([
+      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'quarantine', op: 'lift' }, { kind: 'revoke-credentials' }]);
   });
 });

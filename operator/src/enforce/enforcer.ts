@@ -1,9 +1,10 @@
 import type { AgentClient } from '../agent-client/agent-client.js';
 import type { CredentialAuthority } from '../ca/credential-authority.js';
-import type { EnforcementAction } from '../decide/actions.js';
+import type { EnforcementAction, QuarantineAction } from '../decide/actions.js';
 import type { Cluster } from '../kube/cluster.js';
 import type { Logger } from '../log.js';
 import { metrics, recordAction } from '../metrics.js';
+import type { KubeletQuarantine } from './kubelet-quarantine.js';
 import { nodeEditFor, type NodeAction } from './taints.js';
 
 export interface EnforceTarget {
@@ -14,11 +15,15 @@ export interface EnforceTarget {
   akName: string | undefined;
   /** Where the node's agent listens, if known (credential delivery / deletion). */
   agentUrl: string | undefined;
+  /** The failure a quarantine names (quarantineReason of the status). */
+  failure: string;
 }
 
 export interface EnforcerOptions {
   /** Re-issue a credential that expires within this. */
   renewBeforeMs: number;
+  /** The quarantine list the kubelet-quarantine ValidatingAdmissionPolicy reads. */
+  quarantine: Pick<KubeletQuarantine, 'apply' | 'lift'>;
   now?: () => Date;
 }
 
@@ -67,7 +72,10 @@ export class Enforcer {
   }
 
   private async convergeNow(t: EnforceTarget, actions: readonly EnforcementAction[]): Promise<EnforcementAction[]> {
-    const changed: EnforcementAction[] = await this.editNode(t, actions.filter((a): a is NodeAction => a.kind === 'taint' || a.kind === 'cordon'));
+    // The quarantine first: of all actions it is the one that stops the node's kubelet identity at once.
+    const changed: EnforcementAction[] = [];
+    for (const a of actions) if (a.kind === 'quarantine' && await this.quarantine(t, a)) changed.push(a);
+    changed.push(...await this.editNode(t, actions.filter((a): a is NodeAction => a.kind === 'taint' || a.kind === 'cordon')));
     for (const a of actions) {
       if (a.kind === 'revoke-credentials' && await this.revoke(t)) changed.push(a);
       if (a.kind === 'issue-credential' && await this.issue(t)) changed.push(a);
@@ -90,6 +98,15 @@ export class Enforcer {
       if (a.kind === 'cordon' && a.op === 'apply') await this.event(t, 'NodeCordoned', 'node cordoned (unschedulable)');
     }
     return changed;
+  }
+
+  private async quarantine(t: EnforceTarget, a: QuarantineAction): Promise<boolean> {
+    const changed = a.op === 'apply' ? await this.o.quarantine.apply(t.nodeName, t.failure) : await this.o.quarantine.lift(t.nodeName);
+    if (!changed) return false;
+    recordAction(a.kind, a.op);
+    if (a.op === 'apply') await this.event(t, 'KubeletIdentityQuarantined', `every write by system:node:${t.nodeName} is refused (ValidatingAdmissionPolicy nodeward-kubelet-quarantine): ${t.failure}`);
+    else await this.event(t, 'KubeletIdentityRestored', `system:node:${t.nodeName} may write again`, undefined, 'Normal');
+    return true;
   }
 
   private async revoke(t: EnforceTarget): Promise<boolean> {
@@ -137,9 +154,9 @@ export class Enforcer {
     return changed;
   }
 
-  private async event(t: EnforceTarget, reason: string, message: string, id?: string): Promise<void> {
+  private async event(t: EnforceTarget, reason: string, message: string, id?: string, type: 'Normal' | 'Warning' = 'Warning'): Promise<void> {
     await this.cluster.createEvent({
-      type: 'Warning', reason, message,
+      type, reason, message,
       involved: [{ kind: 'Node', name: t.nodeName }, { kind: 'NodeAttestation', name: t.attestationName }],
       ...(id === undefined ? {} : { id }),
     });
