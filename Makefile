@@ -11,6 +11,7 @@ deps:
 
 testenv: deps
 	@bash e2e/testenv/build.sh >/dev/null
+	@bash e2e/testenv/build.sh kube-controller-manager >/dev/null
 
 build: deps
 	@npm run --silent build

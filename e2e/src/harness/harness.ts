@@ -2,17 +2,19 @@ import * as k8s from '@kubernetes/client-node';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { createBootstrapToken, type BootstrapToken, type BootstrapTokenOptions } from './bootstrap-token.js';
 import { installCrds, repoCrdFiles } from './crds.js';
 import { startEtcd, type RunningEtcd } from './etcd.js';
 import { allocateFreePorts } from './free-ports.js';
 import { startKubeApiserver, type RunningKubeApiserver } from './kube-apiserver.js';
-import { writeKubeconfig } from './kubeconfig.js';
+import { startKubeControllerManager, type RunningKubeControllerManager } from './kube-controller-manager.js';
+import { writeKubeconfig, type KubeconfigParams } from './kubeconfig.js';
 import { runKubectl, type KubectlResult } from './kubectl.js';
 import { LoopbackAddressAllocator } from './loopback-addresses.js';
 import { generateTestPki, issueClientCertificate, kubeletSubject, type TestPki } from './pki.js';
 import { trackTempDir, untrackTempDir } from './process-registry.js';
 import { RedisServer } from './redis.js';
-import { resolveTestenvBinaries, type TestenvBinaries } from './testenv-binaries.js';
+import { resolveKubeControllerManager, resolveTestenvBinaries, type TestenvBinaries } from './testenv-binaries.js';
 
 /** How to start the harness; every field is optional. */
 export interface HarnessOptions {
@@ -22,6 +24,11 @@ export interface HarnessOptions {
   readonly crdFiles?: readonly string[];
   /** Start redis-server (default true). */
   readonly redis?: boolean;
+  /**
+   * Start kube-controller-manager signing approved CSRs with the harness CA (default false: only the tests
+   * of the kubelet identity pay for it). Its controllers: {@link harnessControllers}, never the approver.
+   */
+  readonly kubeControllerManager?: boolean;
   /** Keep the temporary directory (logs, etcd data) after stop(); also NODEWARD_KEEP_TESTENV=1. */
   readonly keepTempDir?: boolean;
   /** Per-component start-up timeout (default 90 s; a cold kube-apiserver on 2 cores takes a few seconds). */
@@ -35,6 +42,11 @@ export interface ClientIdentity {
   readonly kubeconfigPath: string;
   readonly kubeConfig: k8s.KubeConfig;
   kubectl(args: readonly string[], opts?: { input?: string }): Promise<KubectlResult>;
+}
+
+/** A bootstrap token stored in kube-system and a kubeconfig that authenticates with it. */
+export interface BootstrapIdentity extends ClientIdentity {
+  readonly token: BootstrapToken;
 }
 
 /** A running etcd + kube-apiserver (+ redis-server) on loopback, with the Nodeward CRDs installed. */
@@ -65,6 +77,12 @@ export interface Harness {
    * NodeRestriction, so it may do exactly what a real kubelet may.
    */
   kubeletIdentity(nodeName: string): Promise<ClientIdentity>;
+  /**
+   * A new bootstrap token (a `bootstrap.kubernetes.io/token` Secret in kube-system; the API server runs
+   * with --enable-bootstrap-token-auth) and a kubeconfig using it: user `system:bootstrap:<id>`, groups
+   * `system:bootstrappers` and the token's extra groups. What a stolen join token gives an attacker.
+   */
+  bootstrapIdentity(opts?: BootstrapTokenOptions): Promise<BootstrapIdentity>;
   stopRedis(): Promise<void>;
   startRedis(): Promise<void>;
   /** Stops redis-server and starts a fresh, empty one on the same port after `downtimeMs` (default 0). */
@@ -76,6 +94,7 @@ export interface Harness {
 interface Started {
   etcd?: RunningEtcd;
   apiserver?: RunningKubeApiserver;
+  controllerManager?: RunningKubeControllerManager;
   redis?: RedisServer;
 }
 
@@ -111,7 +130,7 @@ async function startOnce(opts: HarnessOptions): Promise<Harness> {
   const started: Started = {};
   const keep = opts.keepTempDir ?? process.env['NODEWARD_KEEP_TESTENV'] === '1';
   try {
-    const [etcdClient, etcdPeer, apiserverPort, redisPort] = (await allocateFreePorts(4)) as [number, number, number, number];
+    const [etcdClient, etcdPeer, apiserverPort, redisPort, kcmPort] = (await allocateFreePorts(5)) as [number, number, number, number, number];
     const redis = opts.redis === false ? undefined : new RedisServer({ binary: 'redis-server', dir: path.join(tempDir, 'redis'), port: redisPort, timeoutMs });
     started.redis = redis;
     // allSettled, not all: whatever started must be known (and stopped) even when a sibling failed.
@@ -137,6 +156,10 @@ async function startOnce(opts: HarnessOptions): Promise<Harness> {
       const files = opts.crdFiles ?? (await repoCrdFiles());
       await timed('crds', () => installCrds(kubeConfig, files, timeoutMs));
     }
+    if (opts.kubeControllerManager === true) {
+      const server = started.apiserver.server;
+      started.controllerManager = await timed('controllerManager', () => startControllerManager({ tempDir, pki, server, port: kcmPort, timeoutMs }));
+    }
     const harness = new RunningHarness({ ...started, apiserver: started.apiserver, etcd }, {
       kubeconfigPath, kubeConfig, tempDir, pki, binaries, keep, startupMs: Date.now() - began,
     });
@@ -152,6 +175,21 @@ async function startOnce(opts: HarnessOptions): Promise<Harness> {
   }
 }
 
+async function startControllerManager(params: {
+  tempDir: string; pki: TestPki; server: string; port: number; timeoutMs: number;
+}): Promise<RunningKubeControllerManager> {
+  const binary = await resolveKubeControllerManager();
+  // Its own identity, bound by the API server's bootstrap RBAC policy to system:kube-controller-manager.
+  const cert = await issueClientCertificate(params.pki, 'kube-controller-manager', 'CN=system:kube-controller-manager');
+  const kubeconfigPath = path.join(params.tempDir, 'kube-controller-manager.kubeconfig');
+  await writeKubeconfig(kubeconfigPath, {
+    server: params.server, caPem: params.pki.ca.certPem, clientCertPem: cert.certPem, clientKeyPem: cert.keyPem, contextName: 'kube-controller-manager',
+  });
+  return startKubeControllerManager({
+    binary, dir: params.tempDir, kubeconfigPath, signer: params.pki.ca, securePort: params.port, timeoutMs: params.timeoutMs,
+  });
+}
+
 function settledValue<T>(result: PromiseSettledResult<T>): T {
   if (result.status === 'rejected') throw result.reason;
   return result.value;
@@ -162,7 +200,8 @@ function logToStderr(line: string): void {
 }
 
 async function stopAll(started: Started): Promise<void> {
-  // The API server first, so that it does not log etcd errors while etcd goes away.
+  // The controller manager, then the API server, so that neither logs errors while what it talks to goes away.
+  await started.controllerManager?.process.stop();
   await started.apiserver?.process.stop();
   await Promise.all([started.etcd?.process.stop(), started.redis?.stop()]);
 }
@@ -196,7 +235,7 @@ class RunningHarness implements Harness {
   private stopping: Promise<void> | undefined;
 
   constructor(
-    private readonly children: Required<Omit<Started, 'redis'>> & Pick<Started, 'redis'>,
+    private readonly children: Required<Pick<Started, 'etcd' | 'apiserver'>> & Pick<Started, 'redis' | 'controllerManager'>,
     private readonly state: HarnessState,
   ) {
     this.kubeconfigPath = state.kubeconfigPath;
@@ -211,7 +250,8 @@ class RunningHarness implements Harness {
   }
 
   pids(): number[] {
-    return [this.children.etcd.process.pid, this.children.apiserver.process.pid, ...(this.children.redis?.pids() ?? [])];
+    const kcm = this.children.controllerManager === undefined ? [] : [this.children.controllerManager.process.pid];
+    return [this.children.etcd.process.pid, this.children.apiserver.process.pid, ...(this.children.redis?.pids() ?? []), ...kcm];
   }
 
   kubectl(args: readonly string[], opts: { input?: string } = {}): Promise<KubectlResult> {
@@ -222,10 +262,21 @@ class RunningHarness implements Harness {
   async kubeletIdentity(nodeName: string): Promise<ClientIdentity> {
     const name = `kubelet-${nodeName}`;
     const cert = await issueClientCertificate(this.pki, name, kubeletSubject(nodeName));
+    return this.clientIdentity(name, { clientCertPem: cert.certPem, clientKeyPem: cert.keyPem });
+  }
+
+  async bootstrapIdentity(opts: BootstrapTokenOptions = {}): Promise<BootstrapIdentity> {
+    const token = await createBootstrapToken(this.kubeConfig, opts);
+    return { token, ...(await this.clientIdentity(`bootstrap-${token.id}`, { token: token.token })) };
+  }
+
+  private async clientIdentity(
+    name: string,
+    credential: { clientCertPem: string; clientKeyPem: string } | { token: string },
+  ): Promise<ClientIdentity> {
     const kubeconfigPath = path.join(this.tempDir, `${name}.kubeconfig`);
-    await writeKubeconfig(kubeconfigPath, {
-      server: this.server, caPem: this.pki.ca.certPem, clientCertPem: cert.certPem, clientKeyPem: cert.keyPem, contextName: name,
-    });
+    const params: KubeconfigParams = { server: this.server, caPem: this.pki.ca.certPem, contextName: name, ...credential };
+    await writeKubeconfig(kubeconfigPath, params);
     const kubeConfig = new k8s.KubeConfig();
     kubeConfig.loadFromFile(kubeconfigPath);
     const target = { kubectl: this.binaries.kubectl, kubeconfigPath, cacheDir: path.join(this.tempDir, `${name}-kubectl-cache`) };

@@ -22,9 +22,9 @@ export interface RunningKubeApiserver {
 }
 
 /**
- * The flags: loopback only, client-certificate auth, no cloud provider, no front proxy, and authorization
- * as production clusters run it (Node,RBAC with the NodeRestriction admission plugin), so that a test
- * acting with a node's kubelet credential is held to what a real kubelet may do.
+ * The flags: loopback only, client-certificate and bootstrap-token auth, no cloud provider, no front proxy,
+ * and authorization as production clusters run it (Node,RBAC with the NodeRestriction admission plugin),
+ * so that a test acting with a node's kubelet credential is held to what a real kubelet may do.
  */
 export function kubeApiserverArgs(opts: Omit<KubeApiserverOptions, 'binary' | 'timeoutMs'>): string[] {
   const server = `https://127.0.0.1:${opts.securePort}`;
@@ -43,6 +43,8 @@ export function kubeApiserverArgs(opts: Omit<KubeApiserverOptions, 'binary' | 't
     '--service-cluster-ip-range=10.0.0.0/24',
     '--authorization-mode=Node,RBAC',
     '--enable-admission-plugins=NodeRestriction',
+    // Joining nodes authenticate with kubeadm-style bootstrap tokens (Secrets in kube-system).
+    '--enable-bootstrap-token-auth',
     // No controller-manager runs, so nothing would create the service-account tokens this plugin demands.
     '--disable-admission-plugins=ServiceAccount',
     '--allow-privileged=true',

@@ -1,11 +1,14 @@
 import { writeFile } from 'node:fs/promises';
 
-/** The cluster and the client certificate a kubeconfig names. */
-export interface KubeconfigParams {
+/** The cluster and the credential (a client certificate, or a bearer token) a kubeconfig names. */
+export type KubeconfigParams = KubeconfigCluster & (
+  | { readonly clientCertPem: string; readonly clientKeyPem: string }
+  | { readonly token: string }
+);
+
+interface KubeconfigCluster {
   readonly server: string;
   readonly caPem: string;
-  readonly clientCertPem: string;
-  readonly clientKeyPem: string;
   readonly contextName?: string;
 }
 
@@ -24,8 +27,9 @@ export function renderKubeconfig(params: KubeconfigParams): string {
     'users:',
     `- name: ${name}-admin`,
     '  user:',
-    `    client-certificate-data: ${b64(params.clientCertPem)}`,
-    `    client-key-data: ${b64(params.clientKeyPem)}`,
+    ...('token' in params
+      ? [`    token: ${params.token}`]
+      : [`    client-certificate-data: ${b64(params.clientCertPem)}`, `    client-key-data: ${b64(params.clientKeyPem)}`]),
     'contexts:',
     `- name: ${name}`,
     '  context:',

@@ -32,10 +32,26 @@ async function resolveOnce(): Promise<TestenvBinaries> {
   return { kubeApiserver, etcd, kubectl };
 }
 
-function runBuildScript(): Promise<string> {
+let cachedKcm: Promise<string> | undefined;
+
+/**
+ * Builds (or finds in its cache, or in KUBEBUILDER_ASSETS) kube-controller-manager at the pinned version
+ * with `e2e/testenv/build.sh kube-controller-manager`. Only harnesses started with a controller manager ask.
+ */
+export function resolveKubeControllerManager(): Promise<string> {
+  cachedKcm ??= runBuildScript(['kube-controller-manager'])
+    .then((dir) => requireExecutable(path.join(dir, 'kube-controller-manager'), 'kube-controller-manager'))
+    .catch((error: unknown) => {
+      cachedKcm = undefined;
+      throw error;
+    });
+  return cachedKcm;
+}
+
+function runBuildScript(args: readonly string[] = []): Promise<string> {
   const script = path.join(repoRoot(), 'e2e', 'testenv', 'build.sh');
   return new Promise((resolve, reject) => {
-    execFile('bash', [script], { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    execFile('bash', [script, ...args], { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       const dir = stdout.trim().split('\n').pop()?.trim() ?? '';
       if (error !== null || dir === '') {
         const tail = stderr.split(/[\r\n]/).filter((l) => l.trim() !== '').slice(-15).join('\n');
