@@ -9,3 +9,4 @@ export * from './eventlog/index.js';
 export * from './verity/index.js';
 export * from './tpm/index.js';
 export * from './ima/index.js';
+export * from './join-wire.js';

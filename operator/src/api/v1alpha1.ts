@@ -87,6 +87,44 @@ export interface NodeAttestationList {
   items: NodeAttestation[];
 }
 
+/** The NodeJoinRequest resource; also a kubernetes-fluent-client GroupVersionKind: RegisterKind(NodeJoinRequest, NodeJoinRequestResource). */
+export const NodeJoinRequestResource = {
+  group: 'attestation.nodeward.io',
+  version: 'v1alpha1',
+  kind: 'NodeJoinRequest',
+  plural: 'nodejoinrequests',
+  singular: 'nodejoinrequest',
+  listKind: 'NodeJoinRequestList',
+  shortNames: ['njr'],
+  categories: ['attestation'],
+  scope: 'Cluster',
+} as const;
+
+/**
+ * NodeJoinRequest is a joining machine's claim to a node name with its TPM's endorsement and attestation keys. Nothing in spec is trusted: the operator verifies the EK chain and answers with a credential only that TPM can activate.
+ */
+export class NodeJoinRequest {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: ObjectMeta;
+  /**
+   * The TPM identity a joining machine presents (untrusted until verified).
+   */
+  spec?: NodeJoinRequestSpec;
+  /**
+   * The operator's answer.
+   */
+  status?: NodeJoinRequestStatus;
+}
+
+/** A list of NodeJoinRequest objects, as returned by list calls. */
+export interface NodeJoinRequestList {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: ListMeta;
+  items: NodeJoinRequest[];
+}
+
 export interface NodeAttestationPolicySpec {
   /**
    * The nodes this policy attests; an empty selector selects every node.
@@ -132,6 +170,10 @@ export interface NodeAttestationPolicySpec {
    * @defaultValue "Enforce"
    */
   mode?: PolicyMode;
+  /**
+   * Which new machines may join as nodes through an attested TLS bootstrap: a bootstrap token CSR for a node name matching nodeNames gets a kubelet client certificate only after the TPM proves itself against this policy (EK chaining to tpm.ekTrustAnchors, credential activation, a fresh quote satisfying tpm and measuredBoot).
+   */
+  join?: NodeAttestationPolicySpecJoin;
 }
 
 export interface LabelSelector {
@@ -326,6 +368,19 @@ export type RecoveryMode = 'Automatic' | 'Manual';
 
 export type PolicyMode = 'Enforce' | 'Audit';
 
+export interface NodeAttestationPolicySpecJoin {
+  /**
+   * Node names this policy admits; `*` matches any run of characters (e.g. worker-*).
+   * Schema: at least 1 items; at most 64 items; items: pattern `^[a-z0-9*]([-a-z0-9.*]*[a-z0-9*])?$`.
+   */
+  nodeNames: string[];
+  /**
+   * When set, the bootstrap token must carry one of these groups (its auth-extra-groups), so a token issued for one node pool cannot join names of another.
+   * Schema: at most 16 items; items: pattern `^system:bootstrappers:[a-z0-9:_-]+$`.
+   */
+  bootstrapGroups?: string[];
+}
+
 export interface NodeAttestationPolicyStatus {
   /**
    * The metadata.generation this status was computed from.
@@ -488,3 +543,68 @@ export interface EnforcementState {
    */
   credentialsRevoked?: boolean;
 }
+
+export interface NodeJoinRequestSpec {
+  /**
+   * The node name the machine asks for.
+   */
+  nodeName: string;
+  /**
+   * DER EK certificates read from the TPM's NV indices.
+   * Schema: at most 2 items.
+   */
+  ekCertificates: NodeJoinRequestSpecEkCertificates[];
+  /**
+   * TPM2B_PUBLIC of the EK (base64).
+   */
+  ekPublic: string;
+  /**
+   * TPM2B_PUBLIC of the attestation key (base64).
+   */
+  akPublic: string;
+}
+
+export interface NodeJoinRequestSpecEkCertificates {
+  keyType: NodeJoinRequestSpecEkCertificatesKeyType;
+  /**
+   * base64 DER.
+   */
+  der: string;
+}
+
+export type NodeJoinRequestSpecEkCertificatesKeyType = 'rsa' | 'ecc';
+
+export interface NodeJoinRequestStatus {
+  /**
+   * Challenged once the EK verified; Denied with a reason otherwise; Used once a CSR consumed the challenge.
+   */
+  phase?: NodeJoinRequestStatusPhase;
+  /**
+   * CamelCase reason of the phase.
+   */
+  reason?: string;
+  message?: string;
+  /**
+   * TPM2B_ID_OBJECT (base64) from MakeCredential, for the AK Name, encrypted to the EK.
+   */
+  credentialBlob?: string;
+  /**
+   * TPM2B_ENCRYPTED_SECRET (base64).
+   */
+  encryptedSecret?: string;
+  /**
+   * SHA-256 (hex) of the secret only the TPM can recover; the CSR's proof must reveal the secret.
+   * Schema: pattern `^[0-9a-f]{64}$`.
+   */
+  secretSha256?: string;
+  /**
+   * SHA-256 of the verified EK certificate.
+   */
+  ekCertificateFingerprint?: string;
+  /**
+   * The CSR that consumed the challenge (a challenge proves one key, once).
+   */
+  usedBy?: string;
+}
+
+export type NodeJoinRequestStatusPhase = 'Challenged' | 'Denied' | 'Used';

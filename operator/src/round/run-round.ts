@@ -176,7 +176,8 @@ async function completeEvidence(url: string, agent: AgentClient, a: Asked): Prom
   return evidence;
 }
 
-function quoteEvidence(q: QuoteResponse): RoundEvidence['quote'] {
+/** The quote of an answer as round evidence (PCR values hex → bytes). */
+export function quoteEvidence(q: QuoteResponse): RoundEvidence['quote'] {
   const pcrs: QuotedPcrs = {};
   for (const [bank, values] of Object.entries(q.pcrs)) {
     pcrs[bank as keyof QuotedPcrs] = Object.fromEntries(Object.entries(values).map(([i, hex]) => [i, Buffer.from(hex, 'hex')]));
