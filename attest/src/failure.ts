@@ -3,7 +3,7 @@
  * (e.g. `quote.nonce_mismatch`, `ima.digest_not_allowed`), a human message, and context.
  * Bad evidence is data: verifiers return lists of these, they do not throw.
  */
-export type Component = 'quote' | 'identity' | 'ima' | 'bootlog' | 'verity' | 'agent' | 'policy' | 'join';
+export type Component = 'quote' | 'identity' | 'ima' | 'bootlog' | 'verity' | 'agent' | 'policy' | 'join' | 'kubelet';
 
 export interface Failure {
   readonly id: `${Component}.${string}`;

@@ -15,6 +15,7 @@ export const metrics = {
   revocations: new Counter({ name: 'nodeward_credential_revocations_total', help: 'Node credentials revoked (serial added to the CRL)', registers: [registry] }),
   apiWrites: new Counter({ name: 'nodeward_api_writes_total', help: 'Write requests sent to the Kubernetes API server', labelNames: ['verb', 'resource'] as const, registers: [registry] }),
   reconcileErrors: new Counter({ name: 'nodeward_reconcile_errors_total', help: 'Reconcile attempts that threw (retried with backoff)', labelNames: ['kind'] as const, registers: [registry] }),
+  kubeletCsrDecisions: new Counter({ name: 'nodeward_kubelet_csr_decisions_total', help: 'Kubelet CSRs approved or denied, by route (BootstrapJoin, NodeClientRenewal, KubeletServing, ForeignRequester), verdict and condition reason', labelNames: ['route', 'verdict', 'reason'] as const, registers: [registry] }),
   leader: new Gauge({ name: 'nodeward_leader', help: '1 when this replica holds the leader Lease', registers: [registry] }),
 };
 
