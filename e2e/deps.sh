@@ -3,7 +3,7 @@
 # it names the packages to install and stops.
 set -euo pipefail
 declare -A need=(
-  [redis-server]=redis-server [swtpm]=swtpm [swtpm_setup]=swtpm-tools [tpm2_quote]=tpm2-tools
+  [redis-server]=redis-server [redis-sentinel]=redis-sentinel [swtpm]=swtpm [swtpm_setup]=swtpm-tools [tpm2_quote]=tpm2-tools
   [veritysetup]=cryptsetup-bin [openssl]=openssl [evmctl]=ima-evm-utils
   [mmdebstrap]=mmdebstrap [umoci]=umoci [skopeo]=skopeo [unshare]=util-linux [curl]=curl
 )

@@ -1,6 +1,6 @@
 export * from './agent.js';
 export * from './log.js';
-export { AgentTpm, selectionArg, type AkType, type PcrSelection, type TpmConfig } from './tpm/agent-tpm.js';
+export { AgentTpm, selectionArg, type AkType, type TpmConfig } from './tpm/agent-tpm.js';
 export { TpmError, isTpmError } from './tpm/tpm-error.js';
 export { ImaLogIndex, imaEntryLength, type ImaSlice } from './evidence/ima-log-index.js';
 export * from './evidence/verity-source.js';

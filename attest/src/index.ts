@@ -3,6 +3,7 @@ export * from './binary/reader.js';
 export { ownedCopy } from './binary/bytes.js';
 export * from './failure.js';
 export * from './hash-alg.js';
+export * from './pcr.js';
 export * from './wire.js';
 export * from './round/index.js';
 export * from './eventlog/index.js';

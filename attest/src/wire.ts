@@ -4,9 +4,10 @@
  * the operator parses it with the attest/ parsers before believing any of it.
  * Version: every path is under /v1; a breaking change adds /v2.
  */
+import type { PcrSelection, PcrValues } from './pcr.js';
+
 export type B64 = string;
 export type Hex = string;
-export type BankName = 'sha1' | 'sha256' | 'sha384';
 
 export const AGENT_API_VERSION = 'v1';
 
@@ -39,7 +40,7 @@ export interface QuoteRequest {
   /** Fresh random nonce, 8 to 64 bytes, hex. Mandatory. */
   nonce: Hex;
   /** PCR indices (0-23) per bank. */
-  pcrSelection: Partial<Record<BankName, number[]>>;
+  pcrSelection: PcrSelection;
 }
 export interface QuoteResponse {
   /** TPMS_ATTEST as the TPM signed it (the bytes inside TPM2B_ATTEST). */
@@ -47,7 +48,7 @@ export interface QuoteResponse {
   /** TPMT_SIGNATURE. */
   signature: B64;
   /** PCR values read with the quote, per bank, index → hex. */
-  pcrs: Partial<Record<BankName, Record<string, Hex>>>;
+  pcrs: PcrValues<Hex>;
 }
 
 /** GET /v1/ima?from=N: the binary runtime measurement list from entry N (0-based). */

@@ -1,3 +1,5 @@
+import { parseRedisEndpoint, type RedisEndpoint } from './state/redis-config.js';
+
 /** Operator settings, from the environment (NODEWARD_*), with defaults. */
 export interface OperatorConfig {
   /** Namespace of the CA Secret, credential Secrets, CRL ConfigMap and the leader Lease. */
@@ -23,7 +25,8 @@ export interface OperatorConfig {
   leaseName: string;
   leaseDurationMs: number;
   leaseRetryMs: number;
-  redisUrl: string;
+  /** Redis: one server or a Sentinel group (NODEWARD_REDIS_*, state/redis-config.ts). */
+  redis: RedisEndpoint;
   /**
    * Idle agent connections kept across all agents (Infinity: one per agent). Each costs ~55 KiB of
    * this process's memory; past the cap, rounds reconnect with TLS session resumption (more CPU).
@@ -103,7 +106,7 @@ export function loadConfig(env: Env = process.env): OperatorConfig {
     leaseName: env['NODEWARD_LEASE_NAME'] ?? 'nodeward-operator',
     leaseDurationMs: num(env, 'NODEWARD_LEASE_DURATION_MS', 15_000),
     leaseRetryMs: num(env, 'NODEWARD_LEASE_RETRY_MS', 2_000),
-    redisUrl: env['NODEWARD_REDIS_URL'] ?? 'redis://127.0.0.1:6379',
+    redis: parseRedisEndpoint(env),
     agentMaxIdleConnections: num(env, 'NODEWARD_AGENT_MAX_IDLE_CONNECTIONS', Infinity),
     agentTls: { certFile: optional(env['NODEWARD_AGENT_CLIENT_CERT']), keyFile: optional(env['NODEWARD_AGENT_CLIENT_KEY']), caFile: optional(env['NODEWARD_AGENT_CA']) },
     logLevel: level as OperatorConfig['logLevel'],

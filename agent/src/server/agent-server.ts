@@ -6,12 +6,12 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type {
   ActivateResponse, ErrorResponse, EventLogResponse, IdentityResponse, ImaLogResponse, QuoteResponse, RoundResponse,
-  VerityStatusResponse,
+  PcrSelection, VerityStatusResponse,
 } from '@nodeward/attest';
 import { RateLimitedLog, type Logger } from '../log.js';
 import { isTpmError } from '../tpm/tpm-error.js';
 import { describeRc, TpmResponseError } from '../tpm/tpm-command.js';
-import type { AgentTpm, PcrSelection } from '../tpm/agent-tpm.js';
+import type { AgentTpm } from '../tpm/agent-tpm.js';
 import type { ImaLogIndex } from '../evidence/ima-log-index.js';
 import { readVerity, type VeritySourceConfig } from '../evidence/verity-source.js';
 import { deleteCredential, writeCredential, type CredentialFields } from './credential-store.js';

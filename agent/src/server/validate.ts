@@ -1,11 +1,9 @@
-import type { BankName } from '@nodeward/attest';
-import type { PcrSelection } from '../tpm/agent-tpm.js';
+import { isBankName, type BankName, type PcrSelection } from '@nodeward/attest';
 import type { CredentialFields } from './credential-store.js';
 import { badRequest } from './http-error.js';
 
 /** Validation of request bodies (already JSON-parsed, untrusted). Each throws HttpError 400. */
 
-const BANKS: readonly BankName[] = ['sha1', 'sha256', 'sha384'];
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function requireObject(body: unknown, what: string): Record<string, unknown> {
@@ -22,16 +20,16 @@ export function parseNonce(v: unknown): Buffer {
 
 export function parsePcrSelection(v: unknown): PcrSelection {
   const sel = requireObject(v, 'pcrSelection');
-  const out: PcrSelection = {};
+  const out: Partial<Record<BankName, number[]>> = {};
   let count = 0;
   for (const [bank, indices] of Object.entries(sel)) {
-    const name = BANKS.find((b) => b === bank);
-    if (!name) throw badRequest('quote.invalid_bank', `unsupported PCR bank ${JSON.stringify(bank).slice(0, 40)}`);
+    if (!isBankName(bank)) throw badRequest('quote.invalid_bank', `unsupported PCR bank ${JSON.stringify(bank).slice(0, 40)}`);
     if (!Array.isArray(indices) || indices.some((i) => !Number.isInteger(i) || (i as number) < 0 || (i as number) > 23)) {
-      throw badRequest('quote.invalid_pcr', `${name}: PCR indices must be integers 0-23`);
+      throw badRequest('quote.invalid_pcr', `${bank}: PCR indices must be integers 0-23`);
     }
-    out[name] = [...new Set(indices as number[])].sort((a, b) => a - b);
-    count += out[name].length;
+    const pcrs = [...new Set(indices as number[])].sort((a, b) => a - b);
+    out[bank] = pcrs;
+    count += pcrs.length;
   }
   if (count === 0) throw badRequest('quote.invalid_pcr', 'pcrSelection selects no PCR');
   return out;

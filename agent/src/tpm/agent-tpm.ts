@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeCredentialFile, type BankName, type IdentityResponse, type QuoteResponse } from '@nodeward/attest';
+import { BANK_NAMES, encodeCredentialFile, type IdentityResponse, type PcrSelection, type QuoteResponse } from '@nodeward/attest';
 import { silentLogger, type Logger } from '../log.js';
 import { SerialQueue } from './serial-queue.js';
 import { toolRunner, type ToolRunner } from './tool-runner.js';
@@ -36,8 +36,6 @@ export interface TpmConfig {
   logger?: Logger;
 }
 
-export type PcrSelection = Partial<Record<BankName, number[]>>;
-
 /** NV indices of EK certificates (TCG EK Credential Profile): RSA-2048, ECC P-256, and swtpm's ECC P-384. */
 const EK_CERT_INDICES: { index: string; keyType: 'rsa' | 'ecc' }[] = [
   { index: '0x1c00002', keyType: 'rsa' },
@@ -45,11 +43,9 @@ const EK_CERT_INDICES: { index: string; keyType: 'rsa' | 'ecc' }[] = [
   { index: '0x1c00016', keyType: 'ecc' },
 ];
 
-const BANK_ORDER: readonly BankName[] = ['sha1', 'sha256', 'sha384'];
-
 /** tpm2_quote's -l argument: banks in a fixed order, indices ascending, e.g. `sha1:10+sha256:0,7,10`. */
 export function selectionArg(sel: PcrSelection): string {
-  return BANK_ORDER.filter((b) => (sel[b]?.length ?? 0) > 0)
+  return BANK_NAMES.filter((b) => (sel[b]?.length ?? 0) > 0)
     .map((b) => `${b}:${[...new Set(sel[b])].sort((x, y) => x - y).join(',')}`)
     .join('+');
 }

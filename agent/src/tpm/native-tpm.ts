@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { hash, parseAttest, type BankName, type QuoteResponse } from '@nodeward/attest';
+import { hash, parseAttest, type BankName, type Hex, type PcrSelection, type PcrValues, type QuoteResponse } from '@nodeward/attest';
 import {
   activateCredentialCommand, asksResubmit, flushContextCommand, getCapabilityCommand, HANDLE_RANGES, parseHandlesResponse,
   parsePropertiesResponse, TPM_PT_FIXED, NV_READ_CHUNK, nvReadCommand, nvReadPublicCommand, parseNvReadPublicResponse, parseNvReadResponse, isNoObjectAt, malformedAsTpmError, parseActivateCredentialResponse,
   parseFlushContextResponse, parsePcrReadResponse, parsePolicySecretResponse, parseQuoteResponse, parseReadPublicResponse,
   parseStartAuthSessionResponse, pcrReadCommand, policySecretEndorsementCommand, quoteCommand, readPublicCommand,
-  startPolicySessionCommand, type PcrSelection,
+  startPolicySessionCommand,
 } from './tpm-command.js';
 import type { TpmConnection } from './tpm-transport.js';
 import {
@@ -17,7 +17,6 @@ import {
  * command): the quote with the PCR values it covers, credential activation, and reading a public area.
  */
 
-type PcrValues = Partial<Record<BankName, Record<string, string>>>;
 
 /** At most this many submissions of one command the TPM answers with RETRY, YIELDED or TESTING (ESAPI: 5). */
 const MAX_SUBMISSIONS = 5;
@@ -33,15 +32,15 @@ export async function submit(c: TpmConnection, command: Buffer): Promise<Buffer>
 const QUOTE_ATTEMPTS = 3;
 
 /** Reads the selected PCRs, looping because TPM2_PCR_Read returns at most 8 per call; PCRs the TPM lacks are left out. */
-export async function readPcrs(c: TpmConnection, sel: PcrSelection): Promise<PcrValues> {
+export async function readPcrs(c: TpmConnection, sel: PcrSelection): Promise<PcrValues<Hex>> {
   const remaining = new Map<BankName, Set<number>>();
-  for (const [bank, idx] of Object.entries(sel) as [BankName, number[]][]) if (idx.length > 0) remaining.set(bank, new Set(idx));
-  const out: PcrValues = {};
+  for (const [bank, idx] of Object.entries(sel) as [BankName, readonly number[]][]) if (idx.length > 0) remaining.set(bank, new Set(idx));
+  const out: PcrValues<Hex> = {};
   while ([...remaining.values()].some((s) => s.size > 0)) {
     const ask: PcrSelection = Object.fromEntries([...remaining].map(([b, s]) => [b, [...s]]));
     const r = parsePcrReadResponse(await submit(c, pcrReadCommand(ask)));
     let progress = false;
-    for (const [bank, values] of Object.entries(r.values) as [BankName, Record<number, Buffer>][]) {
+    for (const [bank, values] of Object.entries(r.values) as [BankName, Record<string, Buffer>][]) {
       for (const [index, v] of Object.entries(values)) {
         (out[bank] ??= {})[index] = v.toString('hex');
         progress = remaining.get(bank)?.delete(Number(index)) === true || progress;
@@ -53,7 +52,7 @@ export async function readPcrs(c: TpmConnection, sel: PcrSelection): Promise<Pcr
 }
 
 /** Whether the PCR values are the ones the quote's digest covers (selection order, SHA-256 as the AK signs). */
-function coversValues(quoted: Buffer, pcrs: PcrValues): boolean {
+function coversValues(quoted: Buffer, pcrs: PcrValues<Hex>): boolean {
   const attest = malformedAsTpmError('Quote', () => parseAttest(quoted));
   if (attest.attested.kind !== 'quote') return false;
   const values: Buffer[] = [];
@@ -73,7 +72,7 @@ function coversValues(quoted: Buffer, pcrs: PcrValues): boolean {
  * values are sent as read and the verifier reports the mismatch.
  */
 export async function nativeQuote(c: TpmConnection, o: { akHandle: number; akType: 'rsa' | 'ecc'; nonce: Buffer; sel: PcrSelection }): Promise<QuoteResponse> {
-  let q: { quoted: Buffer; signature: Buffer; pcrs: PcrValues } | undefined;
+  let q: { quoted: Buffer; signature: Buffer; pcrs: PcrValues<Hex> } | undefined;
   for (let attempt = 0; attempt < QUOTE_ATTEMPTS; attempt++) {
     const signed = parseQuoteResponse(await submit(c, quoteCommand(o.akHandle, o.akType, o.nonce, o.sel)));
     q = { ...signed, pcrs: await readPcrs(c, o.sel) };

@@ -1,22 +1,20 @@
-import type { BankName, Hex } from '@nodeward/attest';
+import { isBankName, type BankName, type Hex, type PcrValues } from '@nodeward/attest';
 
 /**
  * Parsing of tpm2-tools' YAML-ish stdout. Only the few shapes the agent needs, line-based: the
  * tools print `key: value` pairs with two-space indentation.
  */
 
-const BANKS: readonly BankName[] = ['sha1', 'sha256', 'sha384'];
-
 /** The `pcrs:` section tpm2_quote prints: bank → index → lowercase hex. */
-export function parseQuotePcrs(stdout: string): Partial<Record<BankName, Record<string, Hex>>> {
-  const out: Partial<Record<BankName, Record<string, Hex>>> = {};
+export function parseQuotePcrs(stdout: string): PcrValues<Hex> {
+  const out: PcrValues<Hex> = {};
   let inPcrs = false;
   let bank: BankName | undefined;
   for (const line of stdout.split('\n')) {
     if (/^\S/.test(line)) { inPcrs = line.startsWith('pcrs:'); bank = undefined; continue; }
     if (!inPcrs) continue;
     const b = /^ {2}(\w+):\s*$/.exec(line);
-    if (b) { bank = BANKS.find((n) => n === b[1]); if (bank) out[bank] = {}; continue; }
+    if (b) { bank = isBankName(b[1]!) ? b[1] : undefined; if (bank) out[bank] = {}; continue; }
     const v = /^ {4}(\d+)\s*:\s*0x([0-9A-Fa-f]+)\s*$/.exec(line);
     if (v && bank) out[bank]![String(Number(v[1]))] = v[2]!.toLowerCase();
   }

@@ -1,6 +1,6 @@
 import {
   ByteReader, ByteWriter, hashAlgId, isParseError, marshalPcrSelection, readPcrSelection, TPM_ALG,
-  type BankName, type PcrSelection as TpmlPcrSelection,
+  BANK_NAMES, isBankName, type PcrSelection, type PcrValues, type TpmlPcrSelection,
 } from '@nodeward/attest';
 import { TpmError } from './tpm-error.js';
 
@@ -161,14 +161,9 @@ export function malformedAsTpmError<T>(command: CommandName, parse: () => T): T 
   }
 }
 
-/** PCR indices per bank, as the agent's API takes them. */
-export type PcrSelection = Partial<Record<BankName, readonly number[]>>;
-
-const BANK_ORDER: readonly BankName[] = ['sha1', 'sha256', 'sha384'];
-
 /** TPML_PCR_SELECTION in a fixed bank order (sha1, sha256, sha384), indices ascending, 3-byte bitmaps (PCRs 0-23). */
 export function tpmlSelection(sel: PcrSelection): TpmlPcrSelection {
-  return BANK_ORDER.filter((b) => (sel[b]?.length ?? 0) > 0)
+  return BANK_NAMES.filter((b) => (sel[b]?.length ?? 0) > 0)
     .map((bank) => ({ bank, sizeofSelect: 3, pcrs: [...new Set(sel[bank])].sort((x, y) => x - y) }));
 }
 
@@ -181,7 +176,7 @@ export function pcrReadCommand(sel: PcrSelection): Buffer {
 export interface PcrReadResult {
   readonly updateCounter: number;
   /** bank → index → value, for the PCRs the TPM returned (at most 8 per call). */
-  readonly values: Partial<Record<BankName, Record<number, Buffer>>>;
+  readonly values: PcrValues<Buffer>;
   readonly count: number;
 }
 
@@ -194,10 +189,10 @@ export function parsePcrReadResponse(bytes: Uint8Array): PcrReadResult {
     const countAt = r.offset;
     const count = r.u32be('pcrValues.count');
     if (count !== selected.length || count > MAX_PCR_READ_DIGESTS) r.fail(`${count} digests for ${selected.length} selected PCRs`, countAt);
-    const values: Partial<Record<BankName, Record<number, Buffer>>> = {};
+    const values: PcrValues<Buffer> = {};
     for (const { bank, index } of selected) {
-      if (!(BANK_ORDER as readonly string[]).includes(bank)) r.fail(`bank ${bank} was not asked for`, countAt);
-      (values[bank as BankName] ??= {})[index] = Buffer.from(r.tpm2b('pcrValues.digest', 64));
+      if (!isBankName(bank)) return r.fail(`bank ${bank} was not asked for`, countAt);
+      (values[bank] ??= {})[index] = Buffer.from(r.tpm2b('pcrValues.digest', 64));
     }
     r.expectEnd();
     return { updateCounter, values, count };

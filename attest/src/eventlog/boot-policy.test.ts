@@ -7,14 +7,16 @@ import { EV, EVENT_TAG } from './event-types.js';
 import { measuredKernelCommandLines } from './kernel-cmdline.js';
 import { parseEventLog } from './parse-event-log.js';
 import { EFI_GLOBAL_VARIABLE, secureBootState } from './secure-boot.js';
-import { verifyEventLogAgainstPcrs, type QuotedPcrs, type VerifiedEventLog } from './verify-event-log.js';
+import { verifyEventLogAgainstPcrs, type VerifiedEventLog } from './verify-event-log.js';
+import type { PcrValues } from '../pcr.js';
+import type { Hex } from '../wire.js';
 
 const te = new TextEncoder();
 const shim = te.encode('shim');
 const kernel = te.encode('kernel');
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
-function verified(events: EventSpec[], quoted?: QuotedPcrs): VerifiedEventLog {
+function verified(events: EventSpec[], quoted?: PcrValues<Hex>): VerifiedEventLog {
   const spec: EventLogSpec = { banks: ['sha1', 'sha256'], events };
   const verdict = verifyEventLogAgainstPcrs(parseEventLog(encodeEventLog(spec)), quoted ?? (eventLogPcrs(spec)));
   if (!verdict.ok) throw new Error(JSON.stringify(verdict.failures));
@@ -34,7 +36,7 @@ const replace = (i: number, e: EventSpec): EventSpec[] => good.map((x, j) => (j 
 const without = (i: number): EventSpec[] => good.filter((_, j) => j !== i);
 
 const fixtureDir = new URL('../../../../shared/fixtures/eventlogs/', import.meta.url);
-const expected = JSON.parse(readFileSync(new URL('expected.json', fixtureDir), 'utf8')) as Record<string, { pcrs: QuotedPcrs }>;
+const expected = JSON.parse(readFileSync(new URL('expected.json', fixtureDir), 'utf8')) as Record<string, { pcrs: PcrValues<Hex> }>;
 function fixture(file: string): VerifiedEventLog {
   const verdict = verifyEventLogAgainstPcrs(parseEventLog(readFileSync(new URL(file, fixtureDir))), expected[file]!.pcrs);
   if (!verdict.ok) throw new Error(JSON.stringify(verdict.failures));

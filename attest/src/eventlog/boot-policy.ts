@@ -1,5 +1,6 @@
 import { failure, type Failure } from '../failure.js';
-import type { BankName, Hex } from '../wire.js';
+import type { BankName, PcrValues } from '../pcr.js';
+import type { Hex } from '../wire.js';
 import { EV } from './event-types.js';
 import { normalizeHex, toHex } from './hex.js';
 import { kernelCmdlineParams, splitBoundClaims } from './kernel-cmdline.js';
@@ -15,7 +16,7 @@ export interface BootPolicy {
   /** Every measured kernel command line must hold each term: `x=` matches any `x=…`, anything else matches exactly. */
   requiredKernelCmdline?: string[];
   /** Exact PCR values, per bank, index → hex. */
-  expectedPcrs?: Partial<Record<BankName, Record<string, Hex>>>;
+  expectedPcrs?: PcrValues<Hex>;
 }
 
 function checkSecureBoot(log: VerifiedEventLog): Failure[] {

@@ -1,7 +1,9 @@
 import { digestSize, extend, hash, hashAlgId, type HashAlgName } from '../hash-alg.js';
 import { EV } from './event-types.js';
 import { toHex } from './hex.js';
-import { initialPcrValue, type PcrValues } from './replay-event-log.js';
+import type { PcrValues } from '../pcr.js';
+import type { Hex } from '../wire.js';
+import { initialPcrValue } from './replay-event-log.js';
 
 /** One event to write. The digests are hashes of `measured` when given (grub strings, images), else of `data`. */
 export interface EventSpec {
@@ -94,8 +96,8 @@ export function eventLogMeasurements(spec: EventLogSpec): Measurement[] {
 }
 
 /** The PCR values a TPM holds after extending eventLogMeasurements(spec), computed without parsing. */
-export function eventLogPcrs(spec: EventLogSpec): PcrValues {
-  const out: PcrValues = {};
+export function eventLogPcrs(spec: EventLogSpec): PcrValues<Hex, HashAlgName> {
+  const out: PcrValues<Hex, HashAlgName> = {};
   for (const alg of spec.banks) {
     const pcrs = new Map<number, Uint8Array>();
     for (const m of eventLogMeasurements(spec)) {

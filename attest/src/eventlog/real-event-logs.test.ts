@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { ParseError } from '../binary/parse-error.js';
 import { EV } from './event-types.js';
 import { parseEventLog } from './parse-event-log.js';
-import { replayEventLog, type PcrValues } from './replay-event-log.js';
+import type { HashAlgName } from '../hash-alg.js';
+import type { PcrValues } from '../pcr.js';
+import { replayEventLog } from './replay-event-log.js';
 import { verifyEventLogAgainstPcrs } from './verify-event-log.js';
 
 /**
@@ -12,7 +14,7 @@ import { verifyEventLogAgainstPcrs } from './verify-event-log.js';
  * EV_POST_CODE events and a duplicated EV_EFI_VARIABLE_AUTHORITY, GCE shielded VMs with a sha384
  * bank and Secure Boot certificates, and a legacy log holding only a StartupLocality.
  */
-interface Expected { readonly pcrs: PcrValues; readonly startupLocality?: number; readonly expectedBy: string }
+interface Expected { readonly pcrs: PcrValues<string, HashAlgName>; readonly startupLocality?: number; readonly expectedBy: string }
 const dir = new URL('testdata/', import.meta.url);
 const expected = JSON.parse(readFileSync(new URL('expected.json', dir), 'utf8')) as Record<string, Expected>;
 const log = (name: string): Uint8Array => new Uint8Array(readFileSync(new URL(name, dir)));

@@ -1,11 +1,9 @@
 import { digestSize, extend, type HashAlgName } from '../hash-alg.js';
+import type { PcrValues } from '../pcr.js';
 import type { Hex } from '../wire.js';
 import { EV } from './event-types.js';
 import { toHex } from './hex.js';
 import type { ParsedEventLog } from './parsed-event-log.js';
-
-/** PCR values per bank, index (as a decimal string) → lowercase hex; the shape of QuoteResponse.pcrs. */
-export type PcrValues = Partial<Record<HashAlgName, Record<string, Hex>>>;
 
 /**
  * The value a PCR holds after TPM2_Startup, before any extension: zero, except the locality in the
@@ -23,8 +21,8 @@ export function initialPcrValue(alg: HashAlgName, index: number, startupLocality
  * events are never extended. Returns only the PCRs the log extends. This is a computation over
  * untrusted data; compare it with quoted PCRs (verifyEventLogAgainstPcrs) before trusting it.
  */
-export function replayEventLog(parsed: ParsedEventLog): PcrValues {
-  const out: PcrValues = {};
+export function replayEventLog(parsed: ParsedEventLog): PcrValues<Hex, HashAlgName> {
+  const out: PcrValues<Hex, HashAlgName> = {};
   for (const alg of parsed.banks) {
     const pcrs = new Map<number, Uint8Array>();
     for (const e of parsed.events) {

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { parseEventLog } from './parse-event-log.js';
 import { replayEventLog } from './replay-event-log.js';
-import { verifyEventLogAgainstPcrs, type QuotedPcrs } from './verify-event-log.js';
+import { verifyEventLogAgainstPcrs } from './verify-event-log.js';
+import type { PcrValues } from '../pcr.js';
+import type { Hex } from '../wire.js';
 
 const dir = new URL('../../../../shared/fixtures/eventlogs/', import.meta.url);
 const expected = JSON.parse(readFileSync(new URL('expected.json', dir), 'utf8')) as Record<string, { pcrs: Record<string, Record<string, string>> }>;
@@ -62,7 +64,7 @@ describe('real event logs', () => {
     { name: 'not hex', quoted: { sha256: { '0': 'zz'.repeat(32) } }, id: 'bootlog.pcr_mismatch' },
     { name: 'index out of range', quoted: { sha256: { '24': '00'.repeat(32) } }, id: 'bootlog.pcr_mismatch' },
   ])('rejects a quote with $name', ({ quoted, id }) => {
-    const verdict = verifyEventLogAgainstPcrs(parseEventLog(load('kl_binary_bios_measurements-secureboot.bin')), quoted as QuotedPcrs);
+    const verdict = verifyEventLogAgainstPcrs(parseEventLog(load('kl_binary_bios_measurements-secureboot.bin')), quoted as PcrValues<Hex>);
     expect(verdict.ok).toBe(false);
     expect(verdict.failures.map((f) => f.id)).toEqual([id]);
   });

@@ -1,9 +1,10 @@
 import { digestSize, type HashAlgName } from '../hash-alg.js';
 import { failure, type Failure } from '../failure.js';
-import type { BankName, Hex } from '../wire.js';
+import type { PcrValues } from '../pcr.js';
+import type { Hex } from '../wire.js';
 import { normalizeHex, toHex } from './hex.js';
 import type { ParsedEvent, ParsedEventLog } from './parsed-event-log.js';
-import { initialPcrValue, replayEventLog, type PcrValues } from './replay-event-log.js';
+import { initialPcrValue, replayEventLog } from './replay-event-log.js';
 
 declare const verifiedBrand: unique symbol;
 /** A value only a verify* function produces: it has been checked against evidence the TPM signed. */
@@ -14,7 +15,7 @@ export interface EventLogEvidence {
   /** Banks whose replay matched the quote; only their digests are trustworthy. */
   readonly banks: readonly HashAlgName[];
   /** PCR values of the matched banks, for the quoted indices only. */
-  readonly pcrs: PcrValues;
+  readonly pcrs: PcrValues<Hex, HashAlgName>;
   /** Events in the quoted PCRs, in log order. Events of unquoted PCRs are left out: nothing vouches for them. */
   readonly events: readonly ParsedEvent[];
 }
@@ -24,9 +25,6 @@ export type VerifiedEventLog = Verified<EventLogEvidence>;
 export type EventLogVerdict =
   | { readonly ok: true; readonly log: VerifiedEventLog; readonly failures: readonly [] }
   | { readonly ok: false; readonly failures: readonly Failure[] };
-
-/** Quoted PCR values per bank, index → hex (QuoteResponse.pcrs, after the quote itself was verified). */
-export type QuotedPcrs = Partial<Record<BankName, Record<string, Hex>>>;
 
 function checkBank(parsed: ParsedEventLog, alg: HashAlgName, quoted: Record<string, Hex>, replayed: Record<string, Hex>): Failure[] {
   const out: Failure[] = [];
@@ -50,14 +48,14 @@ function checkBank(parsed: ParsedEventLog, alg: HashAlgName, quoted: Record<stri
  * then only for the quoted PCRs. `quoted` must come from a quote whose signature and nonce were
  * already verified.
  */
-export function verifyEventLogAgainstPcrs(parsed: ParsedEventLog, quoted: QuotedPcrs): EventLogVerdict {
+export function verifyEventLogAgainstPcrs(parsed: ParsedEventLog, quoted: PcrValues<Hex>): EventLogVerdict {
   const replayed = replayEventLog(parsed);
   const failures: Failure[] = [];
   const banks: HashAlgName[] = [];
-  const pcrs: PcrValues = {};
+  const pcrs: PcrValues<Hex, HashAlgName> = {};
   const indices = new Set<number>();
   for (const alg of parsed.banks) {
-    const q = quoted[alg as BankName];
+    const q = (quoted as PcrValues<Hex, HashAlgName>)[alg];
     if (q === undefined || Object.keys(q).length === 0) continue;
     failures.push(...checkBank(parsed, alg, q, replayed[alg] ?? {}));
     banks.push(alg);

@@ -13,8 +13,8 @@ import { missingBanks, Pcr10Replay, quotedTarget, type QuotedTarget } from './pc
 import type { RuntimePolicy } from './runtime-policy.js';
 import { logHashAlgMismatch, templateHashAlgFor } from './template-hash-alg.js';
 import { SignatureBudget } from './verification-keys.js';
+import { IMA_PCR } from '../pcr.js';
 
-export const IMA_PCR = 10;
 
 export interface ImaVerifyOptions extends ImaLogParseOptions {
   /**

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createSoftAk, softExtend, softQuote, type SoftPcrs } from '../../../e2e/src/sim/soft-tpm.js';
+import { createSoftAk, softExtend, softQuote } from '../../../e2e/src/sim/soft-tpm.js';
+import type { PcrValues } from '../pcr.js';
 import { compileRuntimePolicy, createRuntimePolicy, encodeImaNgEntry, parseImaBinaryLog, type EncodedImaEntry } from '../index.js';
 import { EVIDENCE_BOUND_FAILURE_IDS, IMA_MAX_UNCOVERED_BYTES } from './evidence-bounds.js';
 import type { RoundEvidence, RoundPolicy } from './round-types.js';
@@ -12,7 +13,7 @@ const entry = (path: string): EncodedImaEntry => encodeImaNgEntry({ path, fileDi
 function evidence(covered: EncodedImaEntry[], tail: EncodedImaEntry[]): RoundEvidence {
   let pcr10: Uint8Array = Buffer.alloc(32);
   for (const e of covered) pcr10 = softExtend('sha256', pcr10, createHash('sha256').update(e.hashInput).digest());
-  const pcrs: SoftPcrs = { sha256: { '10': pcr10 } };
+  const pcrs: PcrValues = { sha256: { '10': pcr10 } };
   const nonce = randomBytes(32);
   const { quoted, signature } = softQuote(ak, nonce, pcrs);
   const all = [...covered, ...tail];

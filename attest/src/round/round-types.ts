@@ -3,7 +3,8 @@ import type { Failure } from '../failure.js';
 import type { CompiledRuntimePolicy } from '../ima/compile-runtime-policy.js';
 import type { ImaState } from '../ima/ima-state.js';
 import type { VerityPolicy } from '../verity/verify-verity.js';
-import type { BankName, Hex, VerityDeviceStatus } from '../wire.js';
+import type { PcrSelection, PcrValues } from '../pcr.js';
+import type { Hex, VerityDeviceStatus } from '../wire.js';
 
 /**
  * One attestation round: what the operator fetched from an agent, what the policy requires, and
@@ -13,7 +14,7 @@ import type { BankName, Hex, VerityDeviceStatus } from '../wire.js';
 export interface RoundEvidence {
   /** The nonce this round sent. */
   nonce: Uint8Array;
-  quote: { quoted: Uint8Array; signature: Uint8Array; pcrs: Partial<Record<BankName, Record<string, Uint8Array>>> };
+  quote: { quoted: Uint8Array; signature: Uint8Array; pcrs: PcrValues };
   /** IMA entries from `state.ima.count` (absent when the policy has no IMA rules). */
   ima?: { from: number; total: number; entries: Uint8Array };
   /** The boot event log, fetched when boot PCRs changed since the last round (or on the first). */
@@ -24,8 +25,8 @@ export interface RoundEvidence {
 export interface RoundPolicy {
   /** TPM2B_PUBLIC of the registered AK. */
   akPublic: Uint8Array;
-  pcrSelection: Partial<Record<BankName, number[]>>;
-  expectedPcrs?: Partial<Record<BankName, Record<string, Hex>>>;
+  pcrSelection: PcrSelection;
+  expectedPcrs?: PcrValues<Hex>;
   /** A compiled Keylime runtime policy, or undefined for no IMA rules. */
   ima?: CompiledRuntimePolicy;
   /** IMA violations fail the round unless 'ignore' (Keylime's default only logs them). */

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createSoftAk, softExtend, softQuote, type SoftAk, type SoftPcrs } from '../../../e2e/src/sim/soft-tpm.js';
+import { createSoftAk, softExtend, softQuote, type SoftAk } from '../../../e2e/src/sim/soft-tpm.js';
+import type { PcrValues } from '../pcr.js';
 import {
   compileRuntimePolicy, createRuntimePolicy, efiBootApplicationEvent, encodeEventLog, encodeImaNgEntry,
   eventLogPcrs, grubKernelCmdlineEvent, parseImaBinaryLog, secureBootEvent, separatorEvent,
@@ -15,7 +16,7 @@ const BANKS = ['sha1', 'sha256'] as const;
 /** A simulated node in software: boot log, PCRs, IMA list, and a soft AK that quotes them. */
 class Node {
   readonly ak: SoftAk;
-  pcrs: SoftPcrs = {};
+  pcrs: PcrValues = {};
   ima: EncodedImaEntry[] = [];
   bootLog: Uint8Array = new Uint8Array();
   resetCount = 0;

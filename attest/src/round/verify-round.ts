@@ -1,7 +1,7 @@
 import { parseEventLog } from '../eventlog/parse-event-log.js';
 import { verifyBootPolicy } from '../eventlog/boot-policy.js';
 import { measuredKernelCommandLines } from '../eventlog/kernel-cmdline.js';
-import { verifyEventLogAgainstPcrs, type QuotedPcrs } from '../eventlog/verify-event-log.js';
+import { verifyEventLogAgainstPcrs } from '../eventlog/verify-event-log.js';
 import { failure, type Failure } from '../failure.js';
 import { isParseError } from '../binary/parse-error.js';
 import { IMA_INITIAL_STATE, type ImaBank, type ImaState } from '../ima/ima-state.js';
@@ -9,20 +9,19 @@ import { verifyImaAgainstQuote } from '../ima/verify-ima-entries.js';
 import { detectReboot } from '../tpm/reboot.js';
 import { verifyQuote, type VerifiedQuote } from '../tpm/verify-quote.js';
 import { verifyVerity } from '../verity/verify-verity.js';
-import type { BankName } from '../wire.js';
-import { bootAggregates, bootPcrsDigest, type QuotedPcrBytes } from './boot-pcrs.js';
+import { BANK_NAMES, IMA_PCR, type BankName, type PcrSelection, type PcrValues } from '../pcr.js';
+import type { Hex } from '../wire.js';
+import { bootAggregates, bootPcrsDigest } from './boot-pcrs.js';
 import { evidenceBoundFailure, IMA_MAX_UNCOVERED_BYTES } from './evidence-bounds.js';
 import type { RoundEvidence, RoundPolicy, RoundState, RoundVerdict } from './round-types.js';
-
-const BANKS: readonly BankName[] = ['sha1', 'sha256', 'sha384'];
 
 /**
  * Only PCRs the signed quote covers are trusted: verifyQuote already returns a fresh copy holding
  * only the selected ones, so this just narrows it to the banks a round uses.
  */
-function trustedPcrs(q: VerifiedQuote): QuotedPcrBytes {
-  const out: QuotedPcrBytes = {};
-  for (const bank of BANKS) {
+function trustedPcrs(q: VerifiedQuote): PcrValues {
+  const out: PcrValues = {};
+  for (const bank of BANK_NAMES) {
     const values = q.pcrs[bank];
     if (values) out[bank] = values;
   }
@@ -30,10 +29,10 @@ function trustedPcrs(q: VerifiedQuote): QuotedPcrBytes {
 }
 
 /** PCRs the firmware and boot loader measure: all but 10 (IMA's) and 16-23 (debug, DRTM, applications). */
-const isBootPcr = (index: string): boolean => Number(index) <= 15 && Number(index) !== 10;
+const isBootPcr = (index: string): boolean => Number(index) <= 15 && Number(index) !== IMA_PCR;
 
-function bootPcrsHex(pcrs: QuotedPcrBytes): QuotedPcrs {
-  const out: QuotedPcrs = {};
+function bootPcrsHex(pcrs: PcrValues): PcrValues<Hex> {
+  const out: PcrValues<Hex> = {};
   for (const [bank, values] of Object.entries(pcrs) as [BankName, Record<string, Uint8Array>][]) {
     out[bank] = Object.fromEntries(Object.entries(values).filter(([i]) => isBootPcr(i)).map(([i, v]) => [i, Buffer.from(v).toString('hex')]));
   }
@@ -41,9 +40,9 @@ function bootPcrsHex(pcrs: QuotedPcrBytes): QuotedPcrs {
 }
 
 /** The agent must quote at least what the policy selects. */
-function checkSelection(policy: RoundPolicy, pcrs: QuotedPcrBytes): Failure[] {
+function checkSelection(policy: RoundPolicy, pcrs: PcrValues): Failure[] {
   const out: Failure[] = [];
-  for (const [bank, wanted] of Object.entries(policy.pcrSelection) as [BankName, number[]][]) {
+  for (const [bank, wanted] of Object.entries(policy.pcrSelection) as [BankName, readonly number[]][]) {
     const missing = wanted.filter((i) => pcrs[bank]?.[String(i)] === undefined);
     if (missing.length > 0) {
       out.push(failure('quote.pcr_not_quoted', `the quote does not cover ${bank} PCRs ${missing.join(',')}`, { bank, missing: missing.join(',') }));
@@ -52,7 +51,7 @@ function checkSelection(policy: RoundPolicy, pcrs: QuotedPcrBytes): Failure[] {
   return out;
 }
 
-function checkExpectedPcrs(policy: RoundPolicy, pcrs: QuotedPcrBytes): Failure[] {
+function checkExpectedPcrs(policy: RoundPolicy, pcrs: PcrValues): Failure[] {
   const out: Failure[] = [];
   for (const [bank, expected] of Object.entries(policy.expectedPcrs ?? {}) as [BankName, Record<string, string>][]) {
     for (const [index, want] of Object.entries(expected)) {
@@ -80,7 +79,7 @@ function reuseVerifiedBoot(policy: RoundPolicy, digest: string | undefined, base
   return { failures: [failure('bootlog.missing', 'boot PCRs changed since the last verified event log, and no event log was supplied')] };
 }
 
-function checkBoot(evidence: RoundEvidence, policy: RoundPolicy, pcrs: QuotedPcrBytes, base: RoundState | undefined): BootResult {
+function checkBoot(evidence: RoundEvidence, policy: RoundPolicy, pcrs: PcrValues, base: RoundState | undefined): BootResult {
   const digest = bootPcrsDigest(pcrs);
   if (evidence.eventLog === undefined) return reuseVerifiedBoot(policy, digest, base);
   let parsed;
@@ -98,7 +97,7 @@ function checkBoot(evidence: RoundEvidence, policy: RoundPolicy, pcrs: QuotedPcr
 
 interface ImaResult { failures: Failure[]; state: ImaState }
 
-function checkIma(evidence: RoundEvidence, policy: RoundPolicy, pcrs: QuotedPcrBytes, saved: ImaState): ImaResult {
+function checkIma(evidence: RoundEvidence, policy: RoundPolicy, pcrs: PcrValues, saved: ImaState): ImaResult {
   let base = saved;
   if (policy.ima === undefined) return { failures: [], state: base };
   const ima = evidence.ima;
@@ -114,7 +113,7 @@ function checkIma(evidence: RoundEvidence, policy: RoundPolicy, pcrs: QuotedPcrB
     return { failures: [failure('ima.log_truncated', `the IMA log was supplied from entry ${ima.from}, but ${base.count} entries were already verified`, { from: ima.from, verified: base.count, total: ima.total })], state: base };
   }
   if (bank === undefined) return { failures: [failure('ima.pcr_not_quoted', 'PCR 10 is not in the quote (sha1 or sha256 bank)')], state: base };
-  const quoted = Buffer.from(pcrs[bank]!['10']!).toString('hex');
+  const quoted = Buffer.from(pcrs[bank]![String(IMA_PCR)]!).toString('hex');
   const result = verifyImaAgainstQuote(base, ima.entries, policy.ima, { bank, value: quoted }, {
     bootAggregates: () => bootAggregates(pcrs),
     violations: policy.imaViolations ?? 'fail',
@@ -131,10 +130,10 @@ function checkIma(evidence: RoundEvidence, policy: RoundPolicy, pcrs: QuotedPcrB
  * The PCR 10 bank a round replays IMA into: sha256 when its PCR 10 is selected, else sha1. Applied to
  * the quoted PCRs here and, by the operator, to the selection it asks for (see imaResumePoint).
  */
-export function roundImaBank(selection: Partial<Record<BankName, object>>): ImaBank | undefined {
+export function roundImaBank(selection: PcrSelection | PcrValues): ImaBank | undefined {
   const has = (bank: ImaBank): boolean => {
     const s = selection[bank];
-    return s !== undefined && (Array.isArray(s) ? s.includes(10) : '10' in s);
+    return s !== undefined && (Array.isArray(s) ? s.includes(IMA_PCR) : String(IMA_PCR) in s);
   };
   return has('sha256') ? 'sha256' : has('sha1') ? 'sha1' : undefined;
 }

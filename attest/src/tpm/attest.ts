@@ -1,6 +1,6 @@
 import { ByteReader } from '../binary/reader.js';
 import { TPM_ST } from './constants.js';
-import { readPcrSelection, writePcrSelection, type PcrSelection } from './pcr-selection.js';
+import { readPcrSelection, writePcrSelection, type TpmlPcrSelection } from './pcr-selection.js';
 import { ByteWriter } from './writer.js';
 
 /** sizeof(TPMU_NAME) = sizeof(TPMT_HA) with SHA-512: a TPM2B_NAME is at most 2 + 64 bytes. */
@@ -18,7 +18,7 @@ export interface ClockInfo {
 
 /** TPMU_ATTEST, decoded for the types this library uses; the others are kept as raw bytes. */
 export type Attested =
-  | { readonly kind: 'quote'; readonly pcrSelect: PcrSelection; readonly pcrDigest: Uint8Array }
+  | { readonly kind: 'quote'; readonly pcrSelect: TpmlPcrSelection; readonly pcrDigest: Uint8Array }
   | { readonly kind: 'certify'; readonly name: Uint8Array; readonly qualifiedName: Uint8Array }
   | { readonly kind: 'creation'; readonly objectName: Uint8Array; readonly creationHash: Uint8Array }
   | { readonly kind: 'other'; readonly raw: Uint8Array };

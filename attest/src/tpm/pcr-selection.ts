@@ -2,6 +2,7 @@ import { ByteReader } from '../binary/reader.js';
 import { hashAlgId, type HashAlgName } from '../hash-alg.js';
 import { readHashAlg } from './hash-alg-field.js';
 import { ByteWriter } from './writer.js';
+import type { PcrSelection } from '../pcr.js';
 
 /** One TPMS_PCR_SELECTION: a bank and the PCR indices selected in it, ascending. */
 export interface PcrBankSelection {
@@ -12,7 +13,7 @@ export interface PcrBankSelection {
 }
 
 /** TPML_PCR_SELECTION: banks in the order the TPM listed them (the order the PCR digest uses). */
-export type PcrSelection = readonly PcrBankSelection[];
+export type TpmlPcrSelection = readonly PcrBankSelection[];
 
 /** HASH_COUNT bound: no TPM has more banks than hash algorithms. */
 export const MAX_PCR_BANKS = 16;
@@ -33,7 +34,7 @@ function readBankSelection(r: ByteReader): PcrBankSelection {
 }
 
 /** Reads a TPML_PCR_SELECTION at the reader's cursor. */
-export function readPcrSelection(r: ByteReader): PcrSelection {
+export function readPcrSelection(r: ByteReader): TpmlPcrSelection {
   const countAt = r.offset;
   const count = r.u32be('count');
   if (count > MAX_PCR_BANKS) r.fail(`count ${count} exceeds ${MAX_PCR_BANKS}`, countAt);
@@ -43,14 +44,14 @@ export function readPcrSelection(r: ByteReader): PcrSelection {
 }
 
 /** Parses exactly one TPML_PCR_SELECTION. Throws only ParseError. */
-export function parsePcrSelection(bytes: Uint8Array): PcrSelection {
+export function parsePcrSelection(bytes: Uint8Array): TpmlPcrSelection {
   const r = new ByteReader(bytes, 'TPML_PCR_SELECTION');
   const sel = readPcrSelection(r);
   r.expectEnd();
   return sel;
 }
 
-export function writePcrSelection(w: ByteWriter, sel: PcrSelection): ByteWriter {
+export function writePcrSelection(w: ByteWriter, sel: TpmlPcrSelection): ByteWriter {
   w.u32be(sel.length);
   for (const s of sel) {
     const bitmap = new Uint8Array(s.sizeofSelect);
@@ -63,12 +64,12 @@ export function writePcrSelection(w: ByteWriter, sel: PcrSelection): ByteWriter 
   return w;
 }
 
-export function marshalPcrSelection(sel: PcrSelection): Buffer {
+export function marshalPcrSelection(sel: TpmlPcrSelection): Buffer {
   return writePcrSelection(new ByteWriter(), sel).finish();
 }
 
 /** A selection from bank → indices, in the given bank order, with the usual 3-byte bitmap (or larger if needed). */
-export function pcrSelection(banks: Partial<Record<HashAlgName, readonly number[]>>): PcrSelection {
+export function pcrSelection(banks: PcrSelection<HashAlgName>): TpmlPcrSelection {
   return Object.entries(banks).map(([bank, idx]) => {
     const pcrs = [...new Set(idx)].sort((a, b) => a - b);
     const max = pcrs.length === 0 ? 0 : pcrs[pcrs.length - 1]!;

@@ -1,6 +1,6 @@
 import { ParseError } from '../binary/parse-error.js';
 import { digestSize, isHashAlgName, type HashAlgName } from '../hash-alg.js';
-import type { QuotePcrs } from './quote-pcrs.js';
+import type { PcrValues } from '../pcr.js';
 
 const STRUCTURE = 'tpm2-tools PCR YAML';
 const BANK = /^(sha1|sha256|sha384|sha512)\s*:$/;
@@ -30,7 +30,7 @@ function pcrSection(all: Line[]): Line[] {
   return end < 0 ? rest : rest.slice(0, end);
 }
 
-function addValue(out: Partial<Record<HashAlgName, Record<number, Uint8Array>>>, bank: HashAlgName, m: RegExpExecArray, at: number): void {
+function addValue(out: PcrValues<Uint8Array, HashAlgName>, bank: HashAlgName, m: RegExpExecArray, at: number): void {
   const index = Number(m[1]);
   const hex = m[2]!;
   const values = out[bank]!;
@@ -45,8 +45,8 @@ function addValue(out: Partial<Record<HashAlgName, Record<number, Uint8Array>>>,
  * `sha256:` bank lines followed by `10: 0x…` value lines. Strict: any other line is an error.
  * Throws only ParseError (offset = the offending line's start).
  */
-export function parsePcrYaml(text: string): QuotePcrs {
-  const out: Partial<Record<HashAlgName, Record<number, Uint8Array>>> = {};
+export function parsePcrYaml(text: string): PcrValues<Uint8Array, HashAlgName> {
+  const out: PcrValues<Uint8Array, HashAlgName> = {};
   let bank: HashAlgName | undefined;
   for (const { text: line, offset } of pcrSection(lines(text))) {
     const t = line.trim();

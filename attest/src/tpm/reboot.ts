@@ -1,5 +1,35 @@
+import { isParseError } from '../binary/parse-error.js';
 import { failure, type Failure } from '../failure.js';
-import type { ClockInfo } from './attest.js';
+import { parseAttest, type ClockInfo } from './attest.js';
+
+/** The TPMS_CLOCK_INFO counters that tell boots (resetCount) and resumes (restartCount) apart. */
+export interface BootCounters {
+  readonly resetCount: number;
+  readonly restartCount: number;
+}
+
+/**
+ * The one reboot test: whether `current` is another boot than `previous`, i.e. both resetCounts are
+ * known and differ. The round state, the sticky dm-verity verdict and the evidence fetch all use it;
+ * detectReboot adds what two verified quotes can tell on top (counters going backwards).
+ */
+export function bootChanged(previous: number | undefined, current: number | undefined): boolean {
+  return previous !== undefined && current !== undefined && previous !== current;
+}
+
+/**
+ * The counters a quote claims (TPMS_ATTEST read before its signature is checked): a hint for what
+ * evidence to fetch, never a verdict. Undefined when the bytes are malformed.
+ */
+export function readBootCountersHint(quoted: Uint8Array): BootCounters | undefined {
+  try {
+    const { clockInfo } = parseAttest(quoted);
+    return { resetCount: clockInfo.resetCount, restartCount: clockInfo.restartCount };
+  } catch (e) {
+    if (isParseError(e)) return undefined;
+    throw e;
+  }
+}
 
 export interface RebootVerdict {
   /** resetCount moved: the TPM was reset (the machine rebooted); PCRs start over. */
@@ -24,7 +54,7 @@ export function detectReboot(previous: ClockInfo, current: ClockInfo): RebootVer
   if (current.resetCount < previous.resetCount) {
     return { rebooted: false, resumed: false, failure: failure('quote.reset_count_regressed', 'resetCount went backwards', ctx) };
   }
-  if (current.resetCount > previous.resetCount) return { rebooted: true, resumed: false };
+  if (bootChanged(previous.resetCount, current.resetCount)) return { rebooted: true, resumed: false };
   if (current.restartCount < previous.restartCount) {
     return { rebooted: false, resumed: false, failure: failure('quote.restart_count_regressed', 'restartCount went backwards', ctx) };
   }

@@ -14,7 +14,8 @@ import { marshalSignature, parseSignature } from './signature.js';
 import { prepareAk } from './prepared-ak.js';
 import { verifyAkAttributes } from './ak-attributes.js';
 import { verifyQuote, type QuoteInput, type QuoteVerdict } from './verify-quote.js';
-import type { QuotePcrs } from './quote-pcrs.js';
+import type { HashAlgName } from '../hash-alg.js';
+import type { PcrValues } from '../pcr.js';
 
 /** Real quotes from swtpm, each AK kind, verified by verifyQuote and cross-checked with tpm2_checkquote. */
 
@@ -26,7 +27,7 @@ interface Quote {
   quoted: Buffer;
   signature: Buffer;
   nonce: Buffer;
-  pcrs: QuotePcrs;
+  pcrs: PcrValues<Uint8Array, HashAlgName>;
   dir: string;
 }
 

@@ -5,8 +5,8 @@ import { digestSize, hashIs, type HashAlgName } from '../hash-alg.js';
 import { parseAttest, type ClockInfo, type TpmsAttest } from './attest.js';
 import { TPM_GENERATED_VALUE, TPM_ST, eccCurve } from './constants.js';
 import { padTo } from './key-object.js';
-import type { PcrSelection } from './pcr-selection.js';
-import type { QuotePcrs } from './quote-pcrs.js';
+import type { PcrValues } from '../pcr.js';
+import type { TpmlPcrSelection } from './pcr-selection.js';
 import { prepareAk, type PreparedAk } from './prepared-ak.js';
 import type { TpmPublic } from './public.js';
 import { quoteFailure, type QuoteFailure } from './quote-failure.js';
@@ -22,16 +22,16 @@ export interface QuoteInput {
   /** The nonce the verifier sent; must equal extraData. */
   readonly nonce: Uint8Array;
   /** The PCR values the agent reported; only those the quote selects end up trusted. */
-  readonly pcrs: QuotePcrs;
+  readonly pcrs: PcrValues<Uint8Array, HashAlgName>;
 }
 
 /** What a valid quote proves: the TPM's clock state and the selected PCR values, nothing else. */
 export interface VerifiedQuote {
   readonly clockInfo: ClockInfo;
   readonly firmwareVersion: bigint;
-  readonly pcrSelection: PcrSelection;
+  readonly pcrSelection: TpmlPcrSelection;
   /** Only the selected PCRs, each equal to what the signed digest covers. */
-  readonly pcrs: QuotePcrs;
+  readonly pcrs: PcrValues<Uint8Array, HashAlgName>;
   readonly hashAlg: HashAlgName;
   readonly qualifiedSigner: Uint8Array;
   readonly akName: Buffer;
@@ -95,12 +95,12 @@ function join(v: Uint8Array, at: number): void {
 }
 
 /** The selected PCRs, each checked and joined into `joinedPcrs` (its first `length` bytes). */
-function collectPcrs(sel: PcrSelection, pcrs: QuotePcrs, reasons: QuoteFailure[]): { length: number; trusted: QuotePcrs } {
+function collectPcrs(sel: TpmlPcrSelection, pcrs: PcrValues<Uint8Array, HashAlgName>, reasons: QuoteFailure[]): { length: number; trusted: PcrValues<Uint8Array, HashAlgName> } {
   let length = 0;
-  const trusted: Partial<Record<HashAlgName, Record<number, Uint8Array>>> = {};
+  const trusted: PcrValues<Uint8Array, HashAlgName> = {};
   for (const { bank, pcrs: indices } of sel) {
     const supplied = pcrs[bank];
-    const out: Record<number, Uint8Array> = (trusted[bank] ??= {});
+    const out: Record<string, Uint8Array> = (trusted[bank] ??= {});
     for (const i of indices) {
       const v = supplied?.[i];
       if (v === undefined) reasons.push(quoteFailure('MissingPcr', `the quote selects ${bank}:${i} but no value was supplied`, { bank, index: i }));

@@ -11,18 +11,21 @@ import type { SoftFleet } from './soft-fleet.js';
 
 export type FleetChildRequest =
   | { kind: 'start'; spec: FleetSpec; from: number; to: number; port: number }
-  | { kind: 'quotes' };
-export type FleetChildReply = { kind: 'started' } | { kind: 'quotes'; quotes: number } | { kind: 'error'; message: string };
+  | { kind: 'quotes' } | { kind: 'gap-window' } | { kind: 'gaps' };
+export type FleetChildReply = { kind: 'started' } | { kind: 'quotes'; quotes: number } | { kind: 'gaps'; gaps: number[] } | { kind: 'error'; message: string };
 
 let fleet: SoftFleet | undefined;
 const send = (m: FleetChildReply): void => { process.send?.(m); };
 
 process.on('message', (m: FleetChildRequest) => {
-  if (m.kind === 'start') {
-    startFleetRange(m.spec, m.from, m.to, m.port).then((f) => { fleet = f; send({ kind: 'started' }); },
-      (e: unknown) => send({ kind: 'error', message: e instanceof Error ? e.message : String(e) }));
-  } else {
-    send({ kind: 'quotes', quotes: fleet?.quotes ?? 0 });
+  switch (m.kind) {
+    case 'start':
+      startFleetRange(m.spec, m.from, m.to, m.port).then((f) => { fleet = f; send({ kind: 'started' }); },
+        (e: unknown) => send({ kind: 'error', message: e instanceof Error ? e.message : String(e) }));
+      return;
+    case 'quotes': send({ kind: 'quotes', quotes: fleet?.quotes ?? 0 }); return;
+    case 'gap-window': fleet?.startGapWindow(); send({ kind: 'started' }); return;
+    case 'gaps': send({ kind: 'gaps', gaps: (fleet?.gaps() ?? []).map((g) => (Number.isFinite(g) ? g : -1)) }); return;
   }
 });
 // The parent going away (or closing the channel) ends the range.

@@ -6,6 +6,10 @@ import { startFleetRange, type FleetSpec } from './fleet-range.js';
 export interface Fleet {
   /** Quotes served so far, all processes. */
   quotes(): Promise<number>;
+  /** Opens a gap window on every node (SoftFleet.startGapWindow). */
+  startGapWindow(): Promise<void>;
+  /** Every node's longest time without a quote since the window opened (ms; Infinity: never quoted). */
+  gaps(): Promise<number[]>;
   /** The child processes' pids (none when in-process). */
   childPids(): number[];
   close(): Promise<void>;
@@ -22,7 +26,10 @@ export const NODES_PER_PROCESS = Number(process.env['SCALE_FLEET_NODES_PER_PROCE
 export async function startFleet(spec: FleetSpec, n: number, port: number): Promise<Fleet> {
   if (n <= NODES_PER_PROCESS) {
     const fleet = await startFleetRange(spec, 0, n, port);
-    return { quotes: () => Promise.resolve(fleet.quotes), childPids: () => [], close: () => fleet.close() };
+    return {
+      quotes: () => Promise.resolve(fleet.quotes), childPids: () => [], close: () => fleet.close(),
+      startGapWindow: () => Promise.resolve(fleet.startGapWindow()), gaps: () => Promise.resolve(fleet.gaps()),
+    };
   }
   const children: FleetChild[] = [];
   try {
@@ -34,6 +41,8 @@ export async function startFleet(spec: FleetSpec, n: number, port: number): Prom
   }
   return {
     quotes: async () => (await Promise.all(children.map((c) => c.quotes()))).reduce((a, b) => a + b, 0),
+    startGapWindow: async () => { await Promise.all(children.map((c) => c.ask({ kind: 'gap-window' }))); },
+    gaps: async () => (await Promise.all(children.map((c) => c.gaps()))).flat(),
     childPids: () => children.map((c) => c.pid),
     close: async () => { await Promise.all(children.map((c) => c.close())); },
   };
@@ -60,6 +69,11 @@ class FleetChild {
     return r.kind === 'quotes' ? r.quotes : Number.NaN;
   }
 
+  async gaps(): Promise<number[]> {
+    const r = await this.ask({ kind: 'gaps' });
+    return r.kind === 'gaps' ? r.gaps.map((g) => (g < 0 ? Infinity : g)) : [Number.NaN];
+  }
+
   async close(): Promise<void> {
     if (this.child.connected) this.child.disconnect();
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
@@ -68,7 +82,7 @@ class FleetChild {
   }
 
   /** One request at a time per child (the bench asks sequentially). */
-  private ask(m: FleetChildRequest): Promise<FleetChildReply> {
+  ask(m: FleetChildRequest): Promise<FleetChildReply> {
     return new Promise((resolve, reject) => {
       const onExit = (): void => reject(new Error('fleet child exited'));
       this.child.once('exit', onExit);

@@ -6,12 +6,13 @@ import { parseArgs } from 'node:util';
 import { connectionsBench } from './connections.js';
 import { detectionBench } from './detection.js';
 import { enrollmentBench } from './enrollment.js';
+import { failoverBench } from './failover.js';
 import { histogramPng, resultsDir } from './plots.js';
 import { quarantineBench } from './quarantine.js';
 import { scaleBench, scalePlot } from './scale.js';
 
 /**
- * `node bench/dist/cluster/main.js <enrollment|detection|quarantine|scale|connections> [options]`: cluster benchmarks on the
+ * `node bench/dist/cluster/main.js <enrollment|detection|quarantine|scale|failover|connections> [options]`: cluster benchmarks on the
  * real stack (kube-apiserver + etcd + Redis + operator process). Prints Markdown; asserts no timing.
  */
 
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
       singles: { type: 'string', default: '5' }, batches: { type: 'string', default: '10,20' },
       runs: { type: 'string', default: '100' }, nodes: { type: 'string' }, interval: { type: 'string' },
       window: { type: 'string', default: '90' }, rounds: { type: 'string', default: '3' }, repeats: { type: 'string', default: '3' }, ak: { type: 'string', default: 'rsassa' }, 'enroll-timeout': { type: 'string', default: '1800' },
+      replicas: { type: 'string', default: '3' },
     },
   });
   const which = positionals[0] ?? '';
@@ -42,11 +44,14 @@ async function main(): Promise<void> {
     }, progress),
     quarantine: () => quarantineBench({ runs: Number(values.runs), nodes: Number(values.nodes ?? '3'), intervalS: intervalS('1') }, progress),
     'scale-plot': async () => `Plot: ${await scalePlot()}\n`,
+    failover: () => failoverBench({
+      nodes: Number(values.nodes ?? '1000'), intervalS: intervalS('5'), replicas: Number(values.replicas), enrollTimeoutS: Number(values['enroll-timeout']),
+    }, progress),
     connections: () => connectionsBench({ agents: Number(values.nodes ?? '2000'), rounds: Number(values.rounds), repeats: Number(values.repeats) }, progress),
   };
   const bench = benches[which];
   if (bench === undefined) {
-    throw new Error('usage: main.js enrollment [--singles 5] [--batches 10,20] | detection [--runs 100] [--nodes 5] [--interval 2] | scale [--nodes 1000,10000] [--interval 10] [--window 90] [--ak rsassa|ecdsa] [--enroll-timeout 1800] | quarantine [--runs 100] [--nodes 3] [--interval 1] | scale-plot | connections [--nodes 2000] [--rounds 3] [--repeats 3]');
+    throw new Error('usage: main.js enrollment [--singles 5] [--batches 10,20] | detection [--runs 100] [--nodes 5] [--interval 2] | scale [--nodes 1000,10000] [--interval 10] [--window 90] [--ak rsassa|ecdsa] [--enroll-timeout 1800] | quarantine [--runs 100] [--nodes 3] [--interval 1] | scale-plot | failover [--nodes 1000] [--interval 5] [--replicas 3] | connections [--nodes 2000] [--rounds 3] [--repeats 3]');
   }
   process.stdout.write(`Command: node bench/dist/cluster/main.js ${process.argv.slice(2).join(' ')}\n\n`);
   await mkdir(resultsDir(), { recursive: true });

@@ -40,14 +40,14 @@ function runtimePolicyJson(): string {
   return JSON.stringify(createRuntimePolicy(parseImaBinaryLog(log)));
 }
 
-async function configure(stack: Stack, ekCaPem: string): Promise<void> {
+export async function configure(stack: Stack, ekCaPem: string): Promise<void> {
   await stack.apply([
     configMap(TRUST_ANCHORS_CONFIGMAP, { 'roots.pem': stack.swtpmCa.rootCertPem + stack.swtpmCa.issuerCertPem + ekCaPem }),
     configMap(RUNTIME_POLICY_CONFIGMAP, { 'runtime-policy.json': runtimePolicyJson() }),
   ]);
 }
 
-async function startSoftFleet(stack: Stack, n: number, ak: SoftAk['scheme'], progress: (s: string) => void): Promise<{ fleet: Fleet; ekCaPem: string }> {
+export async function startSoftFleet(stack: Stack, n: number, ak: SoftAk['scheme'], progress: (s: string) => void): Promise<{ fleet: Fleet; ekCaPem: string }> {
   const ekCa = await createIssuer('Nodeward soft TPM manufacturer CA');
   const spec: FleetSpec = {
     ak, cmdline: `BOOT_IMAGE=/vmlinuz root=/dev/mapper/root ro ima_policy=tcb roothash=${stack.verityRootHash}`, verityRootHash: stack.verityRootHash,

@@ -3,12 +3,12 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import {
-  encodeEventLog, encodeImaNgEntry, eventLogPcrs, type ActivateRequest, type BankName, type IdentityResponse, type QuoteRequest, type QuoteResponse,
+  BANK_NAMES, encodeEventLog, encodeImaNgEntry, eventLogPcrs, type ActivateRequest, type BankName, type IdentityResponse, type PcrValues, type QuoteRequest, type QuoteResponse,
   type RoundRequest, type RoundResponse, type EventLogResponse, type ImaLogResponse, type VerityStatusResponse,
 } from '@nodeward/attest';
 import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS } from '@nodeward/agent';
 import { bootAggregate, bootLogSpec } from '@nodeward/e2e/sim/sim-node';
-import { softQuote, type SoftAk, type SoftPcrs } from '@nodeward/e2e/sim/soft-tpm';
+import { softQuote, type SoftAk } from '@nodeward/e2e/sim/soft-tpm';
 import { softActivateCredential, type SoftEk } from './soft-credential.js';
 
 /**
@@ -18,8 +18,6 @@ import { softActivateCredential, type SoftEk } from './soft-credential.js';
  * a few more before every quote), boot event log, dm-verity status, credential. Each node's PCR 10 is
  * extended exactly as its IMA list grows, so the operator's verification does the full work.
  */
-
-export const BANKS: readonly BankName[] = ['sha1', 'sha256', 'sha384'];
 
 export interface FleetImage {
   /** Kernel command line with the fleet's `roothash=`. */
@@ -41,12 +39,15 @@ interface FleetNode {
   pcr10: Record<BankName, Buffer>;
   next: number;
   server: Server;
+  /** When it last served a quote (ms), and the longest time between two since the gap window opened. */
+  lastQuoteAt: number;
+  maxGapMs: number;
 }
 
 const zero = (bank: BankName): Buffer => Buffer.alloc(createHash(bank).digest().length);
 
 function measured(e: { bytes: Buffer; hashInput: Buffer }): Measured {
-  return { bytes: e.bytes, extend: Object.fromEntries(BANKS.map((b) => [b, createHash(b).update(e.hashInput).digest()])) as Record<BankName, Buffer> };
+  return { bytes: e.bytes, extend: Object.fromEntries(BANK_NAMES.map((b) => [b, createHash(b).update(e.hashInput).digest()])) as Record<BankName, Buffer> };
 }
 
 const measure = (path: string, contents: string): Measured =>
@@ -65,7 +66,7 @@ export class SoftFleet {
     const spec = bootLogSpec(image.cmdline, true);
     this.eventLog = Buffer.from(encodeEventLog(spec));
     const pcrs = eventLogPcrs(spec);
-    this.bootPcrs = Object.fromEntries(BANKS.map((b) => [b, Object.fromEntries(
+    this.bootPcrs = Object.fromEntries(BANK_NAMES.map((b) => [b, Object.fromEntries(
       Object.entries(pcrs[b] ?? {}).map(([i, hex]) => [i, Buffer.from(hex, 'hex')]))])) as Record<BankName, Record<string, Buffer>>;
     // The boot_aggregate entry's digest is computed over PCRs 0-9, not a file hash.
     this.aggregate = measured(encodeImaNgEntry({ path: 'boot_aggregate', fileDigest: bootAggregate(pcrs), fileDigestAlg: 'sha256' }));
@@ -81,10 +82,23 @@ export class SoftFleet {
     }, (req, res) => this.handle(name, req, res));
     // As the agent: an idle connection outlives the round interval, so rounds reuse it.
     server.keepAliveTimeout = DEFAULT_KEEP_ALIVE_TIMEOUT_MS;
-    const node: FleetNode = { keys, ima: [], pcr10: Object.fromEntries(BANKS.map((b) => [b, zero(b)])) as Record<BankName, Buffer>, next: 0, server };
+    const node: FleetNode = { keys, ima: [], pcr10: Object.fromEntries(BANK_NAMES.map((b) => [b, zero(b)])) as Record<BankName, Buffer>, next: 0, server, lastQuoteAt: 0, maxGapMs: 0 };
     this.append(node, this.aggregate);
     this.nodes.set(name, node);
     await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(port, ip, () => resolve()); });
+  }
+
+  /** Opens a gap window: each node's longest time between two quotes is counted from here on. */
+  startGapWindow(): void {
+    for (const n of this.nodes.values()) n.maxGapMs = 0;
+  }
+
+  /**
+   * Each node's longest time without a quote in the window: between two quotes (the first may predate
+   * the window), or since its last one. A round asks for one quote, so this is its longest unattested time.
+   */
+  gaps(now = Date.now()): number[] {
+    return [...this.nodes.values()].map((n) => Math.max(n.maxGapMs, n.lastQuoteAt === 0 ? Infinity : now - n.lastQuoteAt));
   }
 
   async close(): Promise<void> {
@@ -93,7 +107,7 @@ export class SoftFleet {
 
   private append(node: FleetNode, m: Measured): void {
     node.ima.push(m.bytes);
-    for (const b of BANKS) node.pcr10[b] = createHash(b).update(node.pcr10[b]).update(m.extend[b]).digest();
+    for (const b of BANK_NAMES) node.pcr10[b] = createHash(b).update(node.pcr10[b]).update(m.extend[b]).digest();
   }
 
   private handle(name: string, req: IncomingMessage, res: ServerResponse): void {
@@ -160,12 +174,15 @@ export class SoftFleet {
 
   private quote(node: FleetNode, r: QuoteRequest): QuoteResponse {
     for (let i = 0; i < this.image.entriesPerRound; i++) this.append(node, this.runs[node.next++ % this.runs.length]!);
-    const pcrs: SoftPcrs = {};
+    const pcrs: PcrValues = {};
     for (const [bank, indices] of Object.entries(r.pcrSelection) as [BankName, number[]][]) {
       pcrs[bank] = Object.fromEntries(indices.map((i) => [String(i), i === 10 ? node.pcr10[bank] : this.bootPcrs[bank][String(i)] ?? zero(bank)]));
     }
     const q = softQuote(node.keys.ak, Buffer.from(r.nonce, 'hex'), pcrs, { resetCount: 0, restartCount: 0, clock: BigInt(Date.now() - this.start) });
     this.quotes++;
+    const now = Date.now();
+    if (node.lastQuoteAt !== 0) node.maxGapMs = Math.max(node.maxGapMs, now - node.lastQuoteAt);
+    node.lastQuoteAt = now;
     const hex = Object.fromEntries(Object.entries(pcrs).map(([b, v]) => [b, Object.fromEntries(Object.entries(v).map(([i, d]) => [i, Buffer.from(d).toString('hex')]))]));
     return { quoted: q.quoted.toString('base64'), signature: q.signature.toString('base64'), pcrs: hex };
   }

@@ -1,7 +1,7 @@
 import { createPublicKey } from 'node:crypto';
 import {
   isParseError, parseAttest, parsePcrYaml, parsePublic, parseSignature, tpmPublicFromKeyObject, unwrapAttest, verifyQuote,
-  type QuotePcrs, type QuoteVerdict, type TpmPublic,
+  type HashAlgName, type PcrValues, type QuoteVerdict, type TpmPublic,
 } from '@nodeward/attest';
 import { CliUsageError, INPUT_LIMITS, parseFlags, requireFlag, type CliIo, type Command } from '../cli-io.js';
 
@@ -19,7 +19,7 @@ interface Inputs {
   akPublic: TpmPublic;
   quoted: Uint8Array;
   signature: Uint8Array;
-  pcrs: QuotePcrs;
+  pcrs: PcrValues<Uint8Array, HashAlgName>;
   /** Undefined: no --nonce, freshness is not checked. */
   nonce: Buffer | undefined;
 }
@@ -68,7 +68,7 @@ function readInputs(flags: Map<string, string>, io: CliIo): Inputs {
 
 const hexOf = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-function pcrsJson(pcrs: QuotePcrs): Record<string, Record<string, string>> {
+function pcrsJson(pcrs: PcrValues<Uint8Array, HashAlgName>): Record<string, Record<string, string>> {
   return Object.fromEntries(Object.entries(pcrs).map(([bank, values]) => [bank, Object.fromEntries(Object.entries(values ?? {}).map(([i, v]) => [i, hexOf(v)]))]));
 }
 

@@ -91,6 +91,12 @@ export class ManagedProcess {
     return this.stopping;
   }
 
+  /** SIGKILL to the process group (a crash); resolves once the process has exited. */
+  async kill(): Promise<void> {
+    this.killSync();
+    await this.exited;
+  }
+
   /** SIGKILL to the process group, for exit handlers that cannot wait. */
   killSync(): void {
     if (this.exitStatus === undefined) signalGroup(this.pid, 'SIGKILL');

@@ -10,6 +10,8 @@ export interface RedisOptions {
   readonly dir: string;
   readonly port: number;
   readonly timeoutMs: number;
+  /** More redis-server arguments (e.g. `--replicaof`). */
+  readonly args?: readonly string[];
 }
 
 /**
@@ -33,7 +35,7 @@ export class RedisServer {
       name: 'redis-server',
       command: this.opts.binary,
       args: ['--port', String(this.opts.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-        '--dir', this.opts.dir, '--daemonize', 'no', '--protected-mode', 'yes'],
+        '--dir', this.opts.dir, '--daemonize', 'no', '--protected-mode', 'yes', ...(this.opts.args ?? [])],
       logFile: path.join(this.opts.dir, 'redis.log'),
     });
     this.current = child;
@@ -49,6 +51,16 @@ export class RedisServer {
   /** Stops redis-server (SIGTERM, then SIGKILL); a no-op when it is not running. */
   async stop(): Promise<void> {
     await this.current?.stop();
+  }
+
+  /** SIGKILLs redis-server (a crash: no shutdown, clients see their connections reset); a no-op when it is not running. */
+  async kill(): Promise<void> {
+    await this.current?.kill();
+  }
+
+  /** The port it listens on. */
+  get port(): number {
+    return this.opts.port;
   }
 
   /** The pids of every redis-server this object started. */

@@ -2,7 +2,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { measuredKernelCommandLines, parseEventLog, parsePcrYaml, replayEventLog, verifyEventLogAgainstPcrs, type QuotePcrs } from '@nodeward/attest';
+import { measuredKernelCommandLines, parseEventLog, parsePcrYaml, replayEventLog, verifyEventLogAgainstPcrs, type HashAlgName, type PcrValues } from '@nodeward/attest';
 import { createSwtpmCa, tpm2 } from './swtpm.js';
 import { createMtlsPki } from './pki.js';
 import { IMA_PATH, prepareSimNode, VERITY_STATUS_PATH, type SimNode } from './sim-node.js';
@@ -13,7 +13,7 @@ const hex = (b: Uint8Array | undefined): string => Buffer.from(b ?? []).toString
 describe('simulated node', () => {
   let dir: string;
   let node: SimNode;
-  const pcrs = async (sel: string): Promise<QuotePcrs> => parsePcrYaml((await tpm2(node.swtpm, 'tpm2_pcrread', [sel])).stdout.toString());
+  const pcrs = async (sel: string): Promise<PcrValues<Uint8Array, HashAlgName>> => parsePcrYaml((await tpm2(node.swtpm, 'tpm2_pcrread', [sel])).stdout.toString());
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'nw-sim-'));

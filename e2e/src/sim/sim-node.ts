@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { appendFile, mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
-  EV, efiBootApplicationEvent, encodeEventLog, eventLogMeasurements, eventLogPcrs, grubKernelCmdlineEvent, secureBootEvent,
-  separatorEvent, type EventLogSpec, type HashAlgName, type PcrValues,
+  BANK_NAMES, BOOT_PCRS, EV, efiBootApplicationEvent, encodeEventLog, eventLogMeasurements, eventLogPcrs, grubKernelCmdlineEvent, secureBootEvent,
+  separatorEvent, type EventLogSpec, type HashAlgName, type Hex, type PcrValues,
 } from '@nodeward/attest';
 import { encodeImaNgEntry } from './attest-parts.js';
 import { startSwtpm, tpm2, type Swtpm } from './swtpm.js';
@@ -15,7 +15,6 @@ import { runCommand } from './run-command.js';
  * a log is also extended into the swtpm, so replaying a log gives the TPM's PCRs.
  */
 
-export const SIM_BANKS: readonly HashAlgName[] = ['sha1', 'sha256', 'sha384'];
 export const IMA_PATH = 'sys/kernel/security/ima/binary_runtime_measurements';
 export const BOOT_LOG_PATH = 'sys/kernel/security/tpm0/binary_bios_measurements';
 export const VERITY_STATUS_PATH = 'run/nodeward/dmsetup-status';
@@ -60,7 +59,7 @@ export interface SimNode {
   /** The boot event log (binary_bios_measurements) as written. */
   bootLog(): Promise<Buffer>;
   /** PCR values the boot log produces (what the swtpm holds right after boot), per bank. */
-  bootPcrs(): PcrValues;
+  bootPcrs(): PcrValues<Hex, HashAlgName>;
   /** Entries in the IMA list now (the boot aggregate counts). */
   imaEntryCount(): number;
   /** Measures a file as IMA does: appends an ima-ng entry (sha256 of contents) and extends PCR 10 in every bank. */
@@ -82,7 +81,7 @@ export const SIM_BOOT_APPLICATION = Buffer.from('nodeward simulated BOOTX64.EFI 
 
 export function bootLogSpec(cmdline: string, secureBoot: boolean): EventLogSpec {
   return {
-    banks: SIM_BANKS,
+    banks: BANK_NAMES,
     events: [
       { pcr: 0, type: EV.S_CRTM_VERSION, data: Buffer.from('1.0\0', 'utf16le') },
       secureBootEvent(secureBoot),
@@ -96,20 +95,20 @@ export function bootLogSpec(cmdline: string, secureBoot: boolean): EventLogSpec 
 /** Extends the boot log's digests into the TPM, event by event. */
 async function replayIntoTpm(tpm: Swtpm, spec: EventLogSpec): Promise<void> {
   for (const m of eventLogMeasurements(spec)) {
-    const digests = SIM_BANKS.map((b) => `${b}=${Buffer.from(m.digests[b]!).toString('hex')}`).join(',');
+    const digests = BANK_NAMES.map((b) => `${b}=${Buffer.from(m.digests[b]!).toString('hex')}`).join(',');
     await tpm2(tpm, 'tpm2_pcrextend', [`${m.pcr}:${digests}`]);
   }
 }
 
 /** The kernel's boot_aggregate for a sha256 IMA hash: sha256 over PCRs 0-9 of the sha256 bank. */
-export function bootAggregate(pcrs: PcrValues): Buffer {
+export function bootAggregate(pcrs: PcrValues<Hex, HashAlgName>): Buffer {
   const bank = pcrs.sha256 ?? {};
-  return sha256(Buffer.concat([0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => Buffer.from(bank[String(i)] ?? '00'.repeat(32), 'hex'))));
+  return sha256(Buffer.concat(BOOT_PCRS.map((i) => Buffer.from(bank[String(i)] ?? '00'.repeat(32), 'hex'))));
 }
 
 /** Extends an IMA template's hash input into PCR 10, each bank with its own hash (kernel ≥ 5.8). */
 async function extendPcr10(tpm: Swtpm, hashInput: Buffer): Promise<void> {
-  const digests = SIM_BANKS.map((b) => `${b}=${createHash(b).update(hashInput).digest('hex')}`).join(',');
+  const digests = BANK_NAMES.map((b) => `${b}=${createHash(b).update(hashInput).digest('hex')}`).join(',');
   await tpm2(tpm, 'tpm2_pcrextend', [`10:${digests}`]);
 }
 

@@ -1,7 +1,7 @@
 import { constants, createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import {
-  ALG, ECC_CURVE, TPM_GENERATED_VALUE, TPM_ST, TPMA_OBJECT, marshalAttest, marshalPublic,
-  marshalSignature, parsePublic, pcrSelection, tpmObjectName, type BankName, type HashAlgName, type TpmPublic,
+  ALG, BANK_NAMES, ECC_CURVE, TPM_GENERATED_VALUE, TPM_ST, TPMA_OBJECT, marshalAttest, marshalPublic,
+  marshalSignature, parsePublic, pcrSelection, tpmObjectName, type BankName, type HashAlgName, type PcrValues, type TpmPublic,
 } from '@nodeward/attest';
 
 /**
@@ -42,13 +42,12 @@ export function createSoftAk(scheme: SoftAk['scheme'] = 'rsassa'): SoftAk {
   return { privateKey, publicArea, name: tpmObjectName(parsePublic(publicArea)), scheme };
 }
 
-export type SoftPcrs = Partial<Record<BankName, Record<string, Uint8Array>>>;
 
 export interface SoftClock { resetCount: number; restartCount: number; clock?: bigint }
 
 /** Quotes the given PCR values (all of them, banks in sha1, sha256, sha384 order) with this nonce. */
-export function softQuote(ak: SoftAk, nonce: Uint8Array, pcrs: SoftPcrs, clock: SoftClock = { resetCount: 0, restartCount: 0 }): { quoted: Buffer; signature: Buffer } {
-  const banks = (['sha1', 'sha256', 'sha384'] as const).filter((b) => pcrs[b] !== undefined);
+export function softQuote(ak: SoftAk, nonce: Uint8Array, pcrs: PcrValues, clock: SoftClock = { resetCount: 0, restartCount: 0 }): { quoted: Buffer; signature: Buffer } {
+  const banks = BANK_NAMES.filter((b) => pcrs[b] !== undefined);
   const selection = pcrSelection(Object.fromEntries(banks.map((b) => [b, Object.keys(pcrs[b]!).map(Number).sort((x, y) => x - y)])));
   const digest = createHash('sha256');
   for (const sel of selection) for (const i of sel.pcrs) digest.update(pcrs[sel.bank as BankName]![String(i)]!);

@@ -65,6 +65,7 @@ const NAMES: Readonly<Record<string, string>> = {
   NodeAttestationPolicySpecOnFailure: 'FailureActions',
   NodeAttestationPolicySpecOnFailureTaint: 'TaintAction',
   NodeAttestationPolicySpecOnFailureTaintEffect: 'TaintEffect',
+  NodeAttestationPolicySpecOnFailureDrain: 'DrainAction',
   NodeAttestationPolicySpecOnUnreachable: 'UnreachableActions',
   NodeAttestationPolicySpecRecovery: 'RecoveryMode',
   NodeAttestationPolicySpecMode: 'PolicyMode',
@@ -74,6 +75,8 @@ const NAMES: Readonly<Record<string, string>> = {
   NodeAttestationStatusIdentity: 'TpmIdentity',
   NodeAttestationStatusLastFailure: 'AttestationFailure',
   NodeAttestationStatusEnforcement: 'EnforcementState',
+  NodeAttestationStatusDrain: 'DrainProgress',
+  NodeAttestationStatusDrainPhase: 'DrainPhase',
 };
 
 /** Collects named declarations in first-use order, sharing one name per distinct schema. */

@@ -1,3 +1,4 @@
+import { digestSize, isBankName } from '@nodeward/attest';
 import type {
   ActivateResponse, BankName, EventLogResponse, IdentityResponse, ImaLogResponse, QuoteResponse, RoundRequest,
   RoundResponse, VerityDeviceStatus, VerityStatusResponse,
@@ -14,7 +15,6 @@ type Json = Record<string, unknown>;
 
 const B64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
 const HEX_RE = /^(?:[0-9a-f]{2})*$/;
-const BANK_SIZES: Record<BankName, number> = { sha1: 20, sha256: 32, sha384: 48 };
 
 function bad(path: string, what: string): never {
   throw new AgentError('bad_response', `agent response: ${path} ${what}`);
@@ -55,15 +55,11 @@ function arr(v: unknown, path: string, max = 1024): unknown[] {
   return v;
 }
 
-function isBank(k: string): k is BankName {
-  return Object.prototype.hasOwnProperty.call(BANK_SIZES, k);
-}
-
 function pcrBank(v: unknown, path: string, bank: BankName): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [index, value] of Object.entries(obj(v, path))) {
     if (!/^(?:[0-9]|1[0-9]|2[0-3])$/.test(index)) bad(`${path}.${index}`, 'is not a PCR index 0-23');
-    out[index] = hex(value, `${path}.${index}`, BANK_SIZES[bank]);
+    out[index] = hex(value, `${path}.${index}`, digestSize(bank));
   }
   return out;
 }
@@ -73,7 +69,7 @@ export function parseQuoteResponse(v: unknown, at = 'quote'): QuoteResponse {
   const o = obj(v, at);
   const pcrs: QuoteResponse['pcrs'] = {};
   for (const [bank, values] of Object.entries(obj(o['pcrs'], `${at}.pcrs`))) {
-    if (!isBank(bank)) bad(`${at}.pcrs.${bank}`, 'is not a known bank');
+    if (!isBankName(bank)) bad(`${at}.pcrs.${bank}`, 'is not a known bank');
     pcrs[bank] = pcrBank(values, `${at}.pcrs.${bank}`, bank);
   }
   return { quoted: b64(o['quoted'], `${at}.quoted`), signature: b64(o['signature'], `${at}.signature`), pcrs };

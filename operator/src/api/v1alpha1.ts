@@ -342,6 +342,10 @@ export interface FailureActions {
    */
   cordon?: boolean;
   /**
+   * Evict the node's pods through the Eviction API, as kubectl drain does: PodDisruptionBudgets are respected (an eviction they refuse is retried), DaemonSet and mirror pods stay. Progress is in the NodeAttestation's status.drain.
+   */
+  drain?: DrainAction;
+  /**
    * Revoke the credentials issued to the node.
    */
   revokeCredentials?: boolean;
@@ -355,6 +359,15 @@ export interface TaintAction {
 }
 
 export type TaintEffect = 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+
+export interface DrainAction {
+  /**
+   * How long refused evictions are retried before the drain is reported TimedOut (a Go duration from 1s to 24h).
+   * Schema: pattern `^([0-9]+([.][0-9]+)?(ms|s|m|h))+$`.
+   * @defaultValue "5m"
+   */
+  timeout?: string;
+}
 
 export interface UnreachableActions {
   /**
@@ -371,6 +384,10 @@ export interface UnreachableActions {
    * Mark the node unschedulable.
    */
   cordon?: boolean;
+  /**
+   * Evict the node's pods through the Eviction API, as kubectl drain does: PodDisruptionBudgets are respected (an eviction they refuse is retried), DaemonSet and mirror pods stay. Progress is in the NodeAttestation's status.drain.
+   */
+  drain?: DrainAction;
   /**
    * Revoke the credentials issued to the node.
    */
@@ -405,6 +422,31 @@ export interface NodeAttestationPolicyStatus {
    * Schema: format int32; minimum 0.
    */
   matchedNodes?: number;
+  /**
+   * How many of the policy's NodeAttestations are Trusted.
+   * Schema: format int32; minimum 0.
+   */
+  trustedNodes?: number;
+  /**
+   * How many of the policy's NodeAttestations are Untrusted.
+   * Schema: format int32; minimum 0.
+   */
+  untrustedNodes?: number;
+  /**
+   * How many of the policy's NodeAttestations are Unreachable.
+   * Schema: format int32; minimum 0.
+   */
+  unreachableNodes?: number;
+  /**
+   * How many of the policy's NodeAttestations are Stale (no passing round within the freshness window).
+   * Schema: format int32; minimum 0.
+   */
+  staleNodes?: number;
+  /**
+   * How many of the policy's failing nodes the blast-radius budget (maxUnavailable) holds from enforcement.
+   * Schema: format int32; minimum 0.
+   */
+  heldNodes?: number;
   /**
    * The latest observations of the policy's state (metav1.Condition).
    * Schema: at most 16 items.
@@ -491,6 +533,10 @@ export interface NodeAttestationStatus {
    */
   enforcement?: EnforcementState;
   /**
+   * Progress of the drain (written by field manager nodeward-drain; removed when enforcement is lifted).
+   */
+  drain?: DrainProgress;
+  /**
    * Attestation rounds missed in a row.
    * Schema: format int32; minimum 0.
    */
@@ -552,10 +598,48 @@ export interface EnforcementState {
    */
   cordoned?: boolean;
   /**
+   * The node's pods are being (or were) evicted; progress in status.drain.
+   */
+  drained?: boolean;
+  /**
    * The node's credentials were revoked.
    */
   credentialsRevoked?: boolean;
 }
+
+export interface DrainProgress {
+  /**
+   * Draining while pods remain, Drained when every evictable pod is evicted, TimedOut when evictions were still refused after the timeout.
+   */
+  phase: DrainPhase;
+  /**
+   * When the first eviction was attempted (RFC 3339).
+   * Schema: format date-time.
+   */
+  startedAt: string;
+  /**
+   * Pods evicted so far (terminating or gone).
+   * Schema: format int32; minimum 0.
+   */
+  evicted?: number;
+  /**
+   * Evictable pods not yet evicted.
+   * Schema: format int32; minimum 0.
+   */
+  pending?: number;
+  /**
+   * Pods whose last eviction a PodDisruptionBudget refused (HTTP 429), as namespace/name (at most 16 listed).
+   * Schema: at most 16 items.
+   */
+  blockedByDisruptionBudget?: string[];
+  /**
+   * Pods left in place, as kubectl drain leaves them (DaemonSet and mirror pods).
+   * Schema: format int32; minimum 0.
+   */
+  skipped?: number;
+}
+
+export type DrainPhase = 'Draining' | 'Drained' | 'TimedOut';
 
 export interface NodeJoinRequestSpec {
   /**

@@ -1,5 +1,7 @@
-import type { EnforcementStatus, NodeAttestationPolicySpec, Phase, TaintEffect } from '../status/resources.js';
+import { parseDurationMs } from '../reconcile/duration.js';
+import type { EnforcementSpec, EnforcementStatus, NodeAttestationPolicySpec, Phase, TaintEffect } from '../status/resources.js';
 import { TAINT_UNREACHABLE, TAINT_UNTRUSTED } from '../status/resources.js';
+import { ACTION_KINDS, inForce, type ActionKind } from './action-table.js';
 
 /** Put our taint on the node (`apply`) or take it off (`lift`). Keys: untrusted or unreachable. */
 export interface TaintAction {
@@ -14,8 +16,18 @@ export interface CordonAction {
   op: 'apply' | 'lift';
 }
 /**
+ * Evict the node's pods through the Eviction API (`apply`; refused evictions retried until `timeoutMs`
+ * after the first), or forget the drain's progress (`lift`: evicted pods are not brought back).
+ */
+export interface DrainAction {
+  kind: 'drain';
+  op: 'apply' | 'lift';
+  timeoutMs?: number;
+}
+/**
  * Refuse the node's kubelet identity server-side (`apply`: the node on the quarantine list the
- * ValidatingAdmissionPolicy reads) or allow it again (`lift`). In force exactly while credentials are.
+ * ValidatingAdmissionPolicy reads) or allow it again (`lift`). Part of revokeCredentials: in force
+ * exactly while credentials are revoked.
  */
 export interface QuarantineAction {
   kind: 'quarantine';
@@ -27,27 +39,43 @@ export interface RevokeCredentialsAction {
 export interface IssueCredentialAction {
   kind: 'issue-credential';
 }
-export type EnforcementAction = TaintAction | CordonAction | QuarantineAction | RevokeCredentialsAction | IssueCredentialAction;
+export type EnforcementAction = TaintAction | CordonAction | DrainAction | QuarantineAction | RevokeCredentialsAction | IssueCredentialAction;
 
 export const OUR_TAINT_KEYS = [TAINT_UNTRUSTED, TAINT_UNREACHABLE] as const;
+/** kubectl drain's default is no timeout; an automated drain reports a refused eviction after 5 minutes. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 300_000;
+
+type ActionSpec = Pick<NodeAttestationPolicySpec, 'mode' | 'onFailure' | 'onUnreachable'>;
 
 /**
  * The complete set of actions that converges a node to the enforcement recorded in its status
  * (phase + intended enforcement). Pure; derived only from status and policy, so an operator
  * restarted mid-enforcement recomputes exactly the same set and finishes the job.
- * Every one of our taint keys appears (apply one, lift the others); the enforcer acts idempotently.
+ * Every action of the table appears (applied or lifted); the enforcer acts idempotently.
  */
-export function actionsFor(spec: Pick<NodeAttestationPolicySpec, 'mode' | 'onFailure' | 'onUnreachable'>, phase: Phase | undefined,
-  enforcement: EnforcementStatus | undefined): EnforcementAction[] {
-  const e = enforcement ?? {};
+export function actionsFor(spec: ActionSpec, phase: Phase | undefined, enforcement: EnforcementStatus | undefined): EnforcementAction[] {
   const audit = (spec.mode ?? 'Enforce') === 'Audit';
-  const actions: EnforcementAction[] = taintActions(spec, phase, !audit && e.tainted === true);
-  actions.push({ kind: 'cordon', op: !audit && e.cordoned === true ? 'apply' : 'lift' });
-  actions.push({ kind: 'quarantine', op: !audit && e.credentialsRevoked === true ? 'apply' : 'lift' });
-  if (audit) return actions;
-  if (e.credentialsRevoked === true) actions.push({ kind: 'revoke-credentials' });
-  else if (phase === 'Trusted') actions.push({ kind: 'issue-credential' });
-  return actions;
+  const e = audit ? {} : enforcement ?? {};
+  return ACTION_KINDS.flatMap((kind) => convergingActions(kind, spec, phase, e));
+}
+
+/** The actions converging one entry of the table. */
+function convergingActions(kind: ActionKind, spec: ActionSpec, phase: Phase | undefined, e: EnforcementStatus): EnforcementAction[] {
+  const on = inForce(e, kind);
+  switch (kind) {
+    case 'taint':
+      return taintActions(spec, phase, on);
+    case 'cordon':
+      return [{ kind: 'cordon', op: on ? 'apply' : 'lift' }];
+    case 'drain':
+      return [on ? { kind: 'drain', op: 'apply', timeoutMs: drainTimeoutMs(actionSpecFor(spec, phase)) } : { kind: 'drain', op: 'lift' }];
+    case 'revokeCredentials': {
+      // The credential that matters, the kubelet's, is quarantined exactly while credentials are revoked.
+      const quarantine: QuarantineAction = { kind: 'quarantine', op: on ? 'apply' : 'lift' };
+      if (on) return [quarantine, { kind: 'revoke-credentials' }];
+      return phase === 'Trusted' && (spec.mode ?? 'Enforce') !== 'Audit' ? [quarantine, { kind: 'issue-credential' }] : [quarantine];
+    }
+  }
 }
 
 /**
@@ -58,10 +86,18 @@ export function releaseActions(): EnforcementAction[] {
   return [...actionsFor({ mode: 'Enforce' }, 'Pending', {}), { kind: 'revoke-credentials' }];
 }
 
-/** Apply the phase's taint key (Unreachable: unreachable key and effect) and lift the others. */
-function taintActions(spec: Pick<NodeAttestationPolicySpec, 'onFailure' | 'onUnreachable'>, phase: Phase | undefined, tainted: boolean): TaintAction[] {
-  const unreachable = phase === 'Unreachable';
-  const key = unreachable ? TAINT_UNREACHABLE : TAINT_UNTRUSTED;
-  const effect: TaintEffect = (unreachable ? spec.onUnreachable?.taint?.effect : spec.onFailure?.taint?.effect) ?? 'NoSchedule';
+/** The onUnreachable spec for an Unreachable node, onFailure otherwise. */
+function actionSpecFor(spec: ActionSpec, phase: Phase | undefined): EnforcementSpec {
+  return (phase === 'Unreachable' ? spec.onUnreachable : spec.onFailure) ?? {};
+}
+
+export function drainTimeoutMs(spec: EnforcementSpec): number {
+  return parseDurationMs(spec.drain?.timeout) ?? DEFAULT_DRAIN_TIMEOUT_MS;
+}
+
+/** Apply the phase's taint key (Unreachable: unreachable key) with the recorded or asked effect, and lift the others. */
+function taintActions(spec: ActionSpec, phase: Phase | undefined, tainted: boolean): TaintAction[] {
+  const key = phase === 'Unreachable' ? TAINT_UNREACHABLE : TAINT_UNTRUSTED;
+  const effect: TaintEffect = actionSpecFor(spec, phase).taint?.effect ?? 'NoSchedule';
   return OUR_TAINT_KEYS.map((k): TaintAction => (tainted && k === key ? { kind: 'taint', op: 'apply', key: k, effect } : { kind: 'taint', op: 'lift', key: k }));
 }

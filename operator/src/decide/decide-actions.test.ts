@@ -13,8 +13,8 @@ const manual: Spec = { ...enforceAll, recovery: 'Manual' };
 const audit: Spec = { mode: 'Audit', onUnreachable: { afterMisses: 2 } };
 const taintOnly: Spec = { mode: 'Enforce', onFailure: { taint: { effect: 'NoSchedule' } } };
 
-const none = { tainted: false, cordoned: false, credentialsRevoked: false };
-const all = { tainted: true, cordoned: true, credentialsRevoked: true };
+const none = { tainted: false, cordoned: false, drained: false, credentialsRevoked: false };
+const all = { tainted: true, cordoned: true, drained: false, credentialsRevoked: true };
 const st = (p: Partial<CurrentState>): CurrentState => ({
   phase: 'Trusted', enforcement: none, consecutiveMisses: 0, identityHold: false, recoverRequested: false, awaitingRecovery: false, conflict: false, stale: false, ...p,
 });
@@ -41,19 +41,20 @@ const rows: Row[] = [
   // Enforce, failures
   { name: 'enforce: first failure applies onFailure', spec: enforceAll, input: fail, current: st({}), phase: 'Untrusted', enforcement: all, misses: 0, trusted: ['False', 'AttestationFailed'], events: ['AttestationFailed'] },
   { name: 'enforce: repeated failure emits no new event', spec: enforceAll, input: fail, current: st({ phase: 'Untrusted', enforcement: all }), phase: 'Untrusted', enforcement: all, misses: 0, trusted: ['False', 'AttestationFailed'], events: [] },
-  { name: 'enforce: taint-only policy', spec: taintOnly, input: fail, current: st({ phase: 'Registered', enforcement: undefined }), phase: 'Untrusted', enforcement: { tainted: true, cordoned: false, credentialsRevoked: false }, misses: 0, trusted: ['False', 'AttestationFailed'], events: ['AttestationFailed'] },
+  { name: 'enforce: taint-only policy', spec: taintOnly, input: fail, current: st({ phase: 'Registered', enforcement: undefined }), phase: 'Untrusted', enforcement: { tainted: true, cordoned: false, drained: false, credentialsRevoked: false }, misses: 0, trusted: ['False', 'AttestationFailed'], events: ['AttestationFailed'] },
   { name: 'enforce: failure resets misses', spec: enforceAll, input: fail, current: st({ consecutiveMisses: 2 }), phase: 'Untrusted', enforcement: all, misses: 0, trusted: ['False', 'AttestationFailed'], events: ['AttestationFailed'] },
   { name: 'enforce: identity change is untrusted with IdentityChanged', spec: enforceAll, input: idChanged, current: st({}), phase: 'Untrusted', enforcement: all, misses: 0, trusted: ['False', 'IdentityChanged'], events: ['IdentityChanged'] },
   { name: 'enforce: identity change on an already-failing node still alerts once', spec: enforceAll, input: idChanged, current: st({ phase: 'Untrusted', enforcement: all }), phase: 'Untrusted', enforcement: all, misses: 0, trusted: ['False', 'IdentityChanged'], events: ['IdentityChanged'] },
   { name: 'enforce: identity change repeated', spec: enforceAll, input: idChanged, current: st({ phase: 'Untrusted', enforcement: all, identityHold: true }), phase: 'Untrusted', enforcement: all, misses: 0, trusted: ['False', 'IdentityChanged'], events: [] },
+  { name: 'enforce: drain asked for is recorded with the rest', spec: { mode: 'Enforce', onFailure: { cordon: true, drain: {} } }, input: fail, current: st({}), phase: 'Untrusted', enforcement: { tainted: false, cordoned: true, drained: true, credentialsRevoked: false }, misses: 0, trusted: ['False', 'AttestationFailed'], events: ['AttestationFailed'] },
   // Misses
   { name: 'miss 1 of 3 keeps phase', spec: enforceAll, input: miss, current: st({}), phase: 'Trusted', enforcement: none, misses: 1, trusted: null, events: [] },
   { name: 'miss 2 of 3 keeps phase', spec: enforceAll, input: miss, current: st({ consecutiveMisses: 1 }), phase: 'Trusted', enforcement: none, misses: 2, trusted: null, events: [] },
-  { name: 'miss 3 of 3 is Unreachable with onUnreachable actions', spec: enforceAll, input: miss, current: st({ consecutiveMisses: 2 }), phase: 'Unreachable', enforcement: { tainted: true, cordoned: false, credentialsRevoked: false }, misses: 3, trusted: ['Unknown', 'AgentUnreachable'], events: ['AgentUnreachable'] },
-  { name: 'further misses while Unreachable: no new event', spec: enforceAll, input: miss, current: st({ phase: 'Unreachable', consecutiveMisses: 3, enforcement: { tainted: true } }), phase: 'Unreachable', enforcement: { tainted: true, cordoned: false, credentialsRevoked: false }, misses: 4, trusted: ['Unknown', 'AgentUnreachable'], events: [] },
+  { name: 'miss 3 of 3 is Unreachable with onUnreachable actions', spec: enforceAll, input: miss, current: st({ consecutiveMisses: 2 }), phase: 'Unreachable', enforcement: { tainted: true, cordoned: false, drained: false, credentialsRevoked: false }, misses: 3, trusted: ['Unknown', 'AgentUnreachable'], events: ['AgentUnreachable'] },
+  { name: 'further misses while Unreachable: no new event', spec: enforceAll, input: miss, current: st({ phase: 'Unreachable', consecutiveMisses: 3, enforcement: { tainted: true } }), phase: 'Unreachable', enforcement: { tainted: true, cordoned: false, drained: false, credentialsRevoked: false }, misses: 4, trusted: ['Unknown', 'AgentUnreachable'], events: [] },
   { name: 'default afterMisses is 3', spec: taintOnly, input: miss, current: st({ consecutiveMisses: 1 }), phase: 'Trusted', enforcement: none, misses: 2, trusted: null, events: [] },
   { name: 'misses on an Untrusted node keep it Untrusted and its actions', spec: enforceAll, input: miss, current: st({ phase: 'Untrusted', enforcement: all, consecutiveMisses: 5 }), phase: 'Untrusted', enforcement: all, misses: 6, trusted: null, events: [] },
-  { name: 'misses on a registered node', spec: enforceAll, input: miss, current: st({ phase: 'Registered', consecutiveMisses: 2 }), phase: 'Unreachable', enforcement: { tainted: true, cordoned: false, credentialsRevoked: false }, misses: 3, trusted: ['Unknown', 'AgentUnreachable'], events: ['AgentUnreachable'] },
+  { name: 'misses on a registered node', spec: enforceAll, input: miss, current: st({ phase: 'Registered', consecutiveMisses: 2 }), phase: 'Unreachable', enforcement: { tainted: true, cordoned: false, drained: false, credentialsRevoked: false }, misses: 3, trusted: ['Unknown', 'AgentUnreachable'], events: ['AgentUnreachable'] },
   // Passing rounds, recovery Automatic
   { name: 'first pass after registration', spec: enforceAll, input: pass, current: st({ phase: 'Registered' }), phase: 'Trusted', enforcement: none, misses: 0, trusted: ['True', 'AttestationPassed'], events: [] },
   { name: 'steady pass', spec: enforceAll, input: pass, current: st({}), phase: 'Trusted', enforcement: none, misses: 0, trusted: ['True', 'AttestationPassed'], events: [] },
@@ -118,23 +119,29 @@ describe('actionsFor', () => {
   const r = 'attestation.nodeward.io/unreachable';
   it.each([
     ['Untrusted, all actions', enforceAll, 'Untrusted', all, [
-      { kind: 'taint', op: 'apply', key: u, effect: 'NoExecute' }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'apply' }, { kind: 'quarantine', op: 'apply' }, { kind: 'revoke-credentials' }]],
+      { kind: 'taint', op: 'apply', key: u, effect: 'NoExecute' }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'apply' }, { kind: 'drain', op: 'lift' }, { kind: 'quarantine', op: 'apply' }, { kind: 'revoke-credentials' }]],
     ['Unreachable taint uses its own key and effect', enforceAll, 'Unreachable', { tainted: true }, [
-      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'apply', key: r, effect: 'NoSchedule' }, { kind: 'cordon', op: 'lift' }, { kind: 'quarantine', op: 'lift' }]],
+      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'apply', key: r, effect: 'NoSchedule' }, { kind: 'cordon', op: 'lift' }, { kind: 'drain', op: 'lift' }, { kind: 'quarantine', op: 'lift' }]],
     ['Trusted lifts and issues a credential', enforceAll, 'Trusted', none, [
-      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'quarantine', op: 'lift' }, { kind: 'issue-credential' }]],
+      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'drain', op: 'lift' }, { kind: 'quarantine', op: 'lift' }, { kind: 'issue-credential' }]],
     ['Registered does nothing to credentials', enforceAll, 'Registered', undefined, [
-      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'quarantine', op: 'lift' }]],
+      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'drain', op: 'lift' }, { kind: 'quarantine', op: 'lift' }]],
     ['taint effect defaults to NoSchedule when the policy lost it', { mode: 'Enforce' }, 'Untrusted', { tainted: true }, [
-      { kind: 'taint', op: 'apply', key: u, effect: 'NoSchedule' }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'quarantine', op: 'lift' }]],
+      { kind: 'taint', op: 'apply', key: u, effect: 'NoSchedule' }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'drain', op: 'lift' }, { kind: 'quarantine', op: 'lift' }]],
+    ['drain with the policy timeout, after the cordon, before the revocation', { mode: 'Enforce', onFailure: { drain: { timeout: '90s' } } }, 'Untrusted', { drained: true, credentialsRevoked: true }, [
+      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'drain', op: 'apply', timeoutMs: 90_000 }, { kind: 'quarantine', op: 'apply' }, { kind: 'revoke-credentials' }]],
+    ['drain of an Unreachable node: onUnreachable timeout, default 5m', enforceAll, 'Unreachable', { drained: true }, [
+      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'drain', op: 'apply', timeoutMs: 300_000 }, { kind: 'quarantine', op: 'lift' }]],
     ['Audit only lifts, never touches credentials', audit, 'Untrusted', all, [
-      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'quarantine', op: 'lift' }]],
+      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'drain', op: 'lift' }, { kind: 'quarantine', op: 'lift' }]],
+    ['Unreachable with credentials revoked on unreachable: quarantined', enforceAll, 'Unreachable', { tainted: true, credentialsRevoked: true }, [
+      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'apply', key: r, effect: 'NoSchedule' }, { kind: 'cordon', op: 'lift' }, { kind: 'drain', op: 'lift' }, { kind: 'quarantine', op: 'apply' }, { kind: 'revoke-credentials' }]],
   ] as const)('%s', (_n, spec, phase, enforcement, expected) => {
     expect(actionsFor(spec as Spec, phase, enforcement)).toEqual(expected);
   });
 
   it('releasing a node lifts everything, the quarantine included, and revokes', () => {
     expect(releaseActions()).toEqual([
-      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'quarantine', op: 'lift' }, { kind: 'revoke-credentials' }]);
+      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'drain', op: 'lift' }, { kind: 'quarantine', op: 'lift' }, { kind: 'revoke-credentials' }]);
   });
 });

@@ -2,6 +2,7 @@ import type { Failure } from '@nodeward/attest';
 import type { ConditionInput } from '../status/conditions.js';
 import { CONDITION, REASON } from '../status/conditions.js';
 import type { EnforcementSpec, EnforcementStatus, NodeAttestationPolicySpec, Phase } from '../status/resources.js';
+import { ACTION_KINDS, ACTIONS, asksFor, describeInForce, inForce } from './action-table.js';
 import { actionsFor, type EnforcementAction } from './actions.js';
 
 /** What happened to the node, as far as deciding is concerned. */
@@ -54,6 +55,8 @@ export interface Decision {
 type Spec = Pick<NodeAttestationPolicySpec, 'mode' | 'onFailure' | 'onUnreachable' | 'recovery'>;
 const DEFAULT_AFTER_MISSES = 3;
 const BAD_PHASES: ReadonlySet<Phase | undefined> = new Set<Phase | undefined>(['Untrusted', 'Unreachable']);
+/** Every action of the table, none in force. */
+const NO_ENFORCEMENT: EnforcementStatus = Object.fromEntries(ACTION_KINDS.map((k) => [ACTIONS[k].statusField, false]));
 
 /**
  * Decide the node's phase, conditions, intended enforcement and events from one input. Pure.
@@ -64,7 +67,7 @@ const BAD_PHASES: ReadonlySet<Phase | undefined> = new Set<Phase | undefined>(['
  */
 export function decideActions(spec: Spec, input: DecisionInput, current: CurrentState): Decision {
   const draft = decidePhase(spec, input, current);
-  const enforcement = spec.mode === 'Audit' ? { tainted: false, cordoned: false, credentialsRevoked: false } : draft.enforcement;
+  const enforcement = spec.mode === 'Audit' ? NO_ENFORCEMENT : draft.enforcement;
   return {
     ...draft,
     enforcement,
@@ -98,7 +101,7 @@ function onPass(spec: Spec, current: CurrentState): Draft {
   return {
     phase: 'Trusted',
     consecutiveMisses: 0,
-    enforcement: { tainted: false, cordoned: false, credentialsRevoked: false },
+    enforcement: NO_ENFORCEMENT,
     conditions: [trusted('True', REASON.AttestationPassed, 'the last attestation round verified')],
     events: wasBad ? [{ type: 'Normal', reason: 'AttestationRecovered', message: `node attests again (was ${current.phase})` }] : [],
     clearRecoverAnnotation: wasBad && current.recoverRequested,
@@ -202,12 +205,7 @@ function onReconcile(spec: Spec, current: CurrentState): Draft {
 
 /** Intended enforcement: what the spec asks for, plus what is already in force (never silently dropped). */
 function mergeEnforcement(current: CurrentState, wanted: EnforcementSpec): EnforcementStatus {
-  const e = current.enforcement ?? {};
-  return {
-    tainted: e.tainted === true || wanted.taint !== undefined,
-    cordoned: e.cordoned === true || wanted.cordon === true,
-    credentialsRevoked: e.credentialsRevoked === true || wanted.revokeCredentials === true,
-  };
+  return Object.fromEntries(ACTION_KINDS.map((k) => [ACTIONS[k].statusField, inForce(current.enforcement, k) || asksFor(wanted, k)]));
 }
 
 function trusted(status: ConditionInput['status'], reason: string, message: string): ConditionInput {
@@ -216,7 +214,7 @@ function trusted(status: ConditionInput['status'], reason: string, message: stri
 
 function enforcedCondition(spec: Spec, e: EnforcementStatus): ConditionInput {
   if (spec.mode === 'Audit') return { type: CONDITION.Enforced, status: 'False', reason: REASON.AuditOnly, message: 'mode Audit: verdicts are recorded, nothing is enforced' };
-  const active = [e.tainted === true && 'tainted', e.cordoned === true && 'cordoned', e.credentialsRevoked === true && 'credentials revoked'].filter(Boolean);
+  const active = describeInForce(e);
   return active.length > 0
     ? { type: CONDITION.Enforced, status: 'True', reason: REASON.ActionsApplied, message: active.join(', ') }
     : { type: CONDITION.Enforced, status: 'False', reason: REASON.NoActions, message: 'no enforcement in force' };

@@ -1,5 +1,5 @@
 import type {
-  ConfigMapView, NodeAttestation, NodeAttestationPolicy, NodeAttestationStatus, NodeView, OwnerReference,
+  ConfigMapView, DrainProgress, NodeAttestation, NodeAttestationPolicy, NodeAttestationStatus, NodeCondition, NodeView, OwnerReference, PodView,
 } from '../status/resources.js';
 
 /**
@@ -27,6 +27,12 @@ export interface Cluster {
    * something was written.
    */
   editNode(name: string, edit: (node: NodeView) => NodeEdit | undefined): Promise<boolean>;
+
+  /**
+   * Set one condition in a Node's status (a strategic merge patch of nodes/status keyed by type: the
+   * kubelet's conditions are untouched).
+   */
+  patchNodeCondition(name: string, condition: NodeCondition): Promise<void>;
 
   createEvent(event: ClusterEvent): Promise<void>;
 
@@ -69,4 +75,17 @@ export interface ClusterEvent {
    * object, and posting it again is a no-op, so it can be posted again after a crash.
    */
   id?: string;
+}
+
+/** How an eviction request ended: done (201), refused now by a PodDisruptionBudget (429), or the pod is gone (404). */
+export type EvictionResult = 'evicted' | 'blocked' | 'gone';
+
+/** What draining a node needs from the API server (the drain action only). Every method throws only KubeError. */
+export interface Pods {
+  /** The pods bound to a node (field selector spec.nodeName). */
+  listPodsOnNode(nodeName: string): Promise<PodView[]>;
+  /** POST pods/{name}/eviction (policy/v1): the API server checks the pod's PodDisruptionBudgets. */
+  evictPod(namespace: string, name: string): Promise<EvictionResult>;
+  /** SSA of a NodeAttestation's status.drain under its own field manager; undefined removes it. */
+  applyDrainStatus(name: string, drain: DrainProgress | undefined): Promise<void>;
 }

@@ -53,6 +53,10 @@ export function isNotFound(e: unknown): boolean {
 export function isConflict(e: unknown): boolean {
   return toKubeError(e).status === 409;
 }
+/** 429: for an eviction, a PodDisruptionBudget refuses it now (kubectl drain retries). */
+export function isTooManyRequests(e: unknown): boolean {
+  return toKubeError(e).status === 429;
+}
 export function isAlreadyExists(e: unknown): boolean {
   const k = toKubeError(e);
   return k.status === 409 && k.reason === 'AlreadyExists';

@@ -1,4 +1,5 @@
-import { CoreV1Api, CustomObjectsApi, CoordinationV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, CoordinationV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { NODE_CONDITION_TRUSTED } from '../status/resources.js';
 import { startHarness, type Harness } from '../../../e2e/src/harness/harness.js';
 import { withCordon, withoutCordon, withTaint, withoutTaint } from '../enforce/taints.js';
 import { KeepAliveKubeConfig } from './kube-config.js';
@@ -185,6 +186,25 @@ describe('KubeCluster against a real API server', () => {
     expect(await cluster.editNode('admin-cordoned', withoutCordon)).toBe(false);
     node = await core.readNode({ name: 'admin-cordoned' });
     expect(node.spec?.unschedulable).toBe(true);
+  });
+
+  it('sets the Trusted Node condition beside the kubelet\'s, and reads back only ours', async () => {
+    await createNode('cond-1');
+    // A kubelet's own condition (as it reports Ready): the operator's patch must leave it alone.
+    await core.patchNodeStatus({ name: 'cond-1', body: { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'ok', lastHeartbeatTime: new Date(), lastTransitionTime: new Date() }] } } },
+      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
+    const t = '2026-01-01T00:00:00.000Z';
+    const before = writes.length;
+    await cluster.patchNodeCondition('cond-1', { type: NODE_CONDITION_TRUSTED, status: 'False', reason: 'AttestationFailed', message: 'ima.digest_not_allowed', lastTransitionTime: t, lastHeartbeatTime: t });
+    await cluster.patchNodeCondition('cond-1', { type: NODE_CONDITION_TRUSTED, status: 'True', reason: 'AttestationPassed', message: 'ok', lastTransitionTime: t, lastHeartbeatTime: t });
+    expect(writes.slice(before)).toEqual(['patch nodes/status', 'patch nodes/status']);
+    const raw = await core.readNode({ name: 'cond-1' });
+    expect(raw.status?.conditions?.map((c) => `${c.type}=${c.status}`).sort()).toEqual(['Ready=True', `${NODE_CONDITION_TRUSTED}=True`]);
+    expect((await cluster.getNode('cond-1'))?.status?.conditions).toEqual([
+      { type: NODE_CONDITION_TRUSTED, status: 'True', reason: 'AttestationPassed', message: 'ok', lastTransitionTime: '2026-01-01T00:00:00.000Z', lastHeartbeatTime: '2026-01-01T00:00:00.000Z' },
+    ]);
+    // A deleted Node is not an error (the reconcile of a node being deleted).
+    await expect(cluster.patchNodeCondition('cond-gone', { type: NODE_CONDITION_TRUSTED, status: 'Unknown', reason: 'NotAttested', message: '' })).resolves.toBeUndefined();
   });
 
   it('creates Events about the Node and the NodeAttestation', async () => {

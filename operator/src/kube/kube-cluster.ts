@@ -1,12 +1,12 @@
 import {
   CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions,
-  type KubeConfig, type V1ConfigMap, type V1Node, type V1Taint, type CoreV1Event,
+  type KubeConfig, type V1ConfigMap, type V1Node, type V1Pod, type V1Taint, type CoreV1Event,
 } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
-import type { ConfigMapView, NodeAttestation, NodeAttestationPolicy, NodeAttestationStatus, NodeView } from '../status/resources.js';
-import { API_VERSION, FIELD_MANAGER, GROUP, VERSION } from '../status/resources.js';
-import type { Cluster, ClusterEvent, NodeEdit } from './cluster.js';
-import { isAlreadyExists, isConflict, isNotFound, kubeCall } from './errors.js';
+import type { ConfigMapView, DrainProgress, NodeAttestation, NodeAttestationPolicy, NodeAttestationStatus, NodeCondition, NodeView, PodView } from '../status/resources.js';
+import { API_VERSION, DRAIN_FIELD_MANAGER, FIELD_MANAGER, GROUP, NODE_CONDITION_TRUSTED, VERSION } from '../status/resources.js';
+import type { Cluster, ClusterEvent, EvictionResult, NodeEdit, Pods } from './cluster.js';
+import { isAlreadyExists, isConflict, isNotFound, isTooManyRequests, kubeCall } from './errors.js';
 import { OwnStatusWrites } from './own-status-writes.js';
 import { resourceVersionAtLeast } from './resource-version.js';
 
@@ -14,6 +14,7 @@ const NA = { group: GROUP, version: VERSION, plural: 'nodeattestations' };
 const NAP = { group: GROUP, version: VERSION, plural: 'nodeattestationpolicies' };
 const SSA = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
 const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const STRATEGIC = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
 const MAX_CONFLICT_RETRIES = 8;
 
 /** Counts every write request sent to the API server (for the steady-state write metric). */
@@ -23,7 +24,7 @@ export type WriteCounter = (verb: string, resource: string) => void;
  * The Cluster port over @kubernetes/client-node: SSA with field manager `nodeward` for our
  * objects and their status, read-modify-write with resourceVersion for Nodes.
  */
-export class KubeCluster implements Cluster {
+export class KubeCluster implements Cluster, Pods {
   private readonly core: CoreV1Api;
   private readonly custom: CustomObjectsApi;
   private cachedNode: ((name: string) => NodeView | undefined) | undefined;
@@ -53,11 +54,37 @@ export class KubeCluster implements Cluster {
   }
 
   async applyNodeAttestationStatus(name: string, status: NodeAttestationStatus): Promise<void> {
-    const body = { apiVersion: API_VERSION, kind: 'NodeAttestation', metadata: { name }, status };
+    // status.drain belongs to the drain's own field manager: applying a cached copy here would reset its progress.
+    const owned = { ...status };
+    delete owned.drain;
+    const body = { apiVersion: API_VERSION, kind: 'NodeAttestation', metadata: { name }, status: owned };
     this.countWrite('apply', 'nodeattestations/status');
     this.ownStatusWrites.forget(name);
     const written = await kubeCall(() => this.custom.patchClusterCustomObjectStatus({ ...NA, name, body, fieldManager: FIELD_MANAGER, force: true }, SSA)) as { metadata?: { resourceVersion?: string } } | undefined;
     this.ownStatusWrites.record(name, written?.metadata?.resourceVersion, status);
+  }
+
+  async applyDrainStatus(name: string, drain: DrainProgress | undefined): Promise<void> {
+    const body = { apiVersion: API_VERSION, kind: 'NodeAttestation', metadata: { name }, status: drain === undefined ? {} : { drain } };
+    this.countWrite('apply', 'nodeattestations/status');
+    await kubeCall(() => this.custom.patchClusterCustomObjectStatus({ ...NA, name, body, fieldManager: DRAIN_FIELD_MANAGER, force: true }, SSA));
+  }
+
+  async listPodsOnNode(nodeName: string): Promise<PodView[]> {
+    const list = await kubeCall(() => this.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${nodeName}` }));
+    return list.items.map(toPodView);
+  }
+
+  async evictPod(namespace: string, name: string): Promise<EvictionResult> {
+    this.countWrite('create', 'pods/eviction');
+    try {
+      await kubeCall(() => this.core.createNamespacedPodEviction({ namespace, name, body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace } } }));
+      return 'evicted';
+    } catch (e) {
+      if (isNotFound(e)) return 'gone';
+      if (isTooManyRequests(e)) return 'blocked';
+      throw e;
+    }
   }
 
   /** The informer's copy of a NodeAttestation, with the status this replica last wrote while the copy predates that write. */
@@ -116,6 +143,12 @@ export class KubeCluster implements Cluster {
         if (!isConflict(e) || attempt >= MAX_CONFLICT_RETRIES) throw e;
       }
     }
+  }
+
+  async patchNodeCondition(name: string, condition: NodeCondition): Promise<void> {
+    this.countWrite('patch', 'nodes/status');
+    const body = { status: { conditions: [condition] } };
+    await ignoreNotFound(kubeCall(() => this.core.patchNodeStatus({ name, body, fieldManager: FIELD_MANAGER }, STRATEGIC)));
   }
 
   /**
@@ -249,7 +282,34 @@ export function toNodeView(n: V1Node): NodeView {
   return {
     metadata: { name: m.name ?? '', labels: m.labels ?? {}, annotations: m.annotations ?? {}, ...optional },
     spec: { taints: (n.spec?.taints ?? []).map((t) => ({ ...t })), unschedulable: n.spec?.unschedulable === true },
-    status: { addresses: (n.status?.addresses ?? []).map((a) => ({ type: a.type, address: a.address })) },
+    status: { addresses: (n.status?.addresses ?? []).map((a) => ({ type: a.type, address: a.address })), ...ourConditions(n) },
+  };
+}
+
+/** The Node conditions the operator writes, as strings (the kubelet's are not kept: memory at 10,000 nodes). */
+function ourConditions(n: V1Node): { conditions?: NodeCondition[] } {
+  const ours = (n.status?.conditions ?? []).filter((c) => c.type === NODE_CONDITION_TRUSTED);
+  if (ours.length === 0) return {};
+  const time = (t: Date | string | undefined): string | undefined => (t === undefined ? undefined : new Date(t).toISOString());
+  return {
+    conditions: ours.map((c) => {
+      const transition = time(c.lastTransitionTime);
+      const heartbeat = time(c.lastHeartbeatTime);
+      return {
+        type: c.type, status: c.status as NodeCondition['status'], reason: c.reason ?? '', message: c.message ?? '',
+        ...(transition === undefined ? {} : { lastTransitionTime: transition }), ...(heartbeat === undefined ? {} : { lastHeartbeatTime: heartbeat }),
+      };
+    }),
+  };
+}
+
+export function toPodView(p: V1Pod): PodView {
+  return {
+    namespace: p.metadata?.namespace ?? '', name: p.metadata?.name ?? '',
+    ownerKinds: (p.metadata?.ownerReferences ?? []).filter((o) => o.controller === true).map((o) => o.kind),
+    mirror: p.metadata?.annotations?.['kubernetes.io/config.mirror'] !== undefined,
+    ...(p.status?.phase === undefined ? {} : { phase: p.status.phase }),
+    terminating: p.metadata?.deletionTimestamp != null,
   };
 }
 

@@ -1,13 +1,17 @@
-import type { ConfigMapView, NodeAttestation, NodeAttestationPolicy, NodeAttestationStatus, NodeView } from '../status/resources.js';
-import type { Cluster, ClusterEvent, NodeEdit } from './cluster.js';
+import type { ConfigMapView, DrainProgress, NodeAttestation, NodeAttestationPolicy, NodeAttestationStatus, NodeCondition, NodeView, PodView } from '../status/resources.js';
+import type { Cluster, ClusterEvent, EvictionResult, NodeEdit, Pods } from './cluster.js';
 
 /**
  * An in-memory Cluster for unit tests of the control plane: same contract as KubeCluster
  * (idempotent deletes, create-if-absent, whole-status apply), with every write recorded.
  * `failNext` makes the next call of a method throw, to simulate a crash between two steps.
  */
-export class MemoryCluster implements Cluster {
+export class MemoryCluster implements Cluster, Pods {
   nodes = new Map<string, NodeView>();
+  /** Pods per node name. */
+  pods = new Map<string, PodView[]>();
+  /** namespace/name of pods whose eviction a PodDisruptionBudget refuses. */
+  disruptionBudgetBlocks = new Set<string>();
   attestations = new Map<string, NodeAttestation>();
   policyStatus = new Map<string, NonNullable<NodeAttestationPolicy['status']>>();
   secrets = new Map<string, { data: Record<string, string>; annotations: Record<string, string>; resourceVersion?: string }>();
@@ -48,8 +52,31 @@ export class MemoryCluster implements Cluster {
     this.write(`status na/${name}`);
     const cur = this.attestations.get(name);
     if (cur === undefined) throw Object.assign(new Error('not found'), { status: 404 });
-    this.attestations.set(name, { ...cur, status: structuredClone(status) });
+    // status.drain has its own field manager (as in KubeCluster): this write leaves it alone.
+    const owned = structuredClone(status);
+    delete owned.drain;
+    this.attestations.set(name, { ...cur, status: { ...owned, ...(cur.status?.drain === undefined ? {} : { drain: cur.status.drain }) } });
     return Promise.resolve();
+  }
+  async applyDrainStatus(name: string, drain: DrainProgress | undefined): Promise<void> {
+    this.write(`drain na/${name}`);
+    const cur = this.attestations.get(name);
+    if (cur === undefined) throw Object.assign(new Error('not found'), { status: 404 });
+    const rest = { ...cur.status };
+    delete rest.drain;
+    this.attestations.set(name, { ...cur, status: { ...rest, ...(drain === undefined ? {} : { drain: structuredClone(drain) }) } });
+    return Promise.resolve();
+  }
+  async listPodsOnNode(nodeName: string): Promise<PodView[]> {
+    return Promise.resolve(structuredClone(this.pods.get(nodeName) ?? []));
+  }
+  async evictPod(namespace: string, name: string): Promise<EvictionResult> {
+    if (this.disruptionBudgetBlocks.has(`${namespace}/${name}`)) return Promise.resolve('blocked');
+    const pod = [...this.pods.values()].flat().find((p) => p.namespace === namespace && p.name === name);
+    if (pod === undefined) return Promise.resolve('gone');
+    this.write(`evict pod/${namespace}/${name}`);
+    pod.terminating = true;
+    return Promise.resolve('evicted');
   }
   async deleteNodeAttestation(name: string): Promise<void> {
     this.check('deleteNodeAttestation');
@@ -99,6 +126,15 @@ export class MemoryCluster implements Cluster {
       spec: { ...node.spec, ...(change.taints ? { taints: change.taints } : {}), ...(change.unschedulable === undefined ? {} : { unschedulable: change.unschedulable }) },
     });
     return true;
+  }
+  async patchNodeCondition(name: string, condition: NodeCondition): Promise<void> {
+    this.check('patchNodeCondition');
+    const node = this.nodes.get(name);
+    if (node === undefined) return Promise.resolve();
+    this.write(`status node/${name}`);
+    const others = (node.status?.conditions ?? []).filter((c) => c.type !== condition.type);
+    this.nodes.set(name, { ...node, status: { ...node.status, conditions: [...others, { ...condition }] } });
+    return Promise.resolve();
   }
   async createEvent(event: ClusterEvent): Promise<void> {
     this.check('createEvent');

@@ -25,7 +25,7 @@ function setup(policies: NodeAttestationPolicy[], nodes: NodeView[], ensure?: Ro
   };
   const run = makeNodeReconciler({
     cluster, scheduler, heartbeatMs: 300_000, log: silentLogger, schedulerTimeoutMs: 50, plan: { agentPort: 9443, defaultIntervalMs: 30_000 },
-    caches: { policies: () => policies, nodes: () => nodes, nodeAttestations: () => [...cluster.attestations.values()] as NodeAttestation[], configMap: () => ({ metadata: { name: 'a' }, data: { 'ca.pem': 'PEM' } }) },
+    caches: { policies: () => policies, nodes: () => nodes.map((n) => cluster.nodes.get(n.metadata.name) ?? n), nodeAttestations: () => [...cluster.attestations.values()] as NodeAttestation[], configMap: () => ({ metadata: { name: 'a' }, data: { 'ca.pem': 'PEM' } }) },
     claims: new IdentityClaims(cluster, 'nodeward-system'),
     registration: {
       tpm,
@@ -47,7 +47,7 @@ describe('node reconciler', () => {
     const stray: NodeView = { ...node('n1', { r: 'db' }), spec: { taints: [{ key: 'attestation.nodeward.io/untrusted', effect: 'NoSchedule' }, { key: 'other', effect: 'NoSchedule' }] } };
     const { run, enforced } = setup([policy('p', { r: 'w' })], [stray, node('n2', { r: 'db' })]);
     await run('n1');
-    expect(enforced.map(([n, a]) => [n, a.map((x) => `${x.kind}:${'op' in x ? x.op : ''}`)])).toEqual([['n1', ['taint:lift', 'taint:lift', 'cordon:lift', 'quarantine:lift', 'revoke-credentials:']]]);
+    expect(enforced.map(([n, a]) => [n, a.map((x) => `${x.kind}:${'op' in x ? x.op : ''}`)])).toEqual([['n1', ['taint:lift', 'taint:lift', 'cordon:lift', 'drain:lift', 'quarantine:lift', 'revoke-credentials:']]]);
     await run('n2');
     expect(enforced).toHaveLength(1);
   });
@@ -91,7 +91,7 @@ describe('node reconciler', () => {
     await run('n1');
     expect(cluster.attestations.has('n1')).toBe(false);
     expect(schedule.has('n1')).toBe(false);
-    expect(enforced.at(-1)![1].map((a) => `${a.kind}:${'op' in a ? a.op : ''}`)).toEqual(['taint:lift', 'taint:lift', 'cordon:lift', 'quarantine:lift', 'revoke-credentials:']);
+    expect(enforced.at(-1)![1].map((a) => `${a.kind}:${'op' in a ? a.op : ''}`)).toEqual(['taint:lift', 'taint:lift', 'cordon:lift', 'drain:lift', 'quarantine:lift', 'revoke-credentials:']);
   });
 
   it('reports a policy conflict once (Event + condition), does not attest, and marks both policies', async () => {
@@ -103,16 +103,21 @@ describe('node reconciler', () => {
     expect(cluster.attestations.size).toBe(0);
     expect(schedule.size).toBe(0);
     await run(policyKey('a'));
-    expect(cluster.policyStatus.get('a')).toMatchObject({ matchedNodes: 0, conditions: [{ type: 'PolicyConflict', status: 'True' }, { type: 'SelectorProtected', status: 'False' }, { type: 'RuntimePolicyReady', status: 'True' }] });
+    expect(cluster.policyStatus.get('a')).toMatchObject({ matchedNodes: 0, conditions: [{ type: 'PolicyConflict', status: 'True' }, { type: 'SelectorProtected', status: 'False' }, { type: 'RuntimePolicyReady', status: 'True' },
+      // The test's trust anchors ConfigMap holds 'PEM', not a certificate.
+      { type: 'TrustAnchorsReady', status: 'False', reason: 'NoCertificates' }] });
+    expect(cluster.events.filter((e) => e.reason === 'PolicyInvalid').map((e) => e.message)).toEqual([expect.stringMatching(/^spec\.tpm\.ekTrustAnchors: ConfigMap b\/a holds no PEM certificate/)]);
   });
 
   it('does not rewrite an unchanged policy status whose fields the API server returned in another order', async () => {
     // The API server returns JSON with sorted keys: the same status must not look changed.
-    const p: NodeAttestationPolicy = { ...policy('p', { 'node-restriction.kubernetes.io/r': 'w' }), status: { conditions: [
+    const audit = policy('p', { 'node-restriction.kubernetes.io/r': 'w' });
+    const p: NodeAttestationPolicy = { ...audit, spec: { ...audit.spec, mode: 'Audit', tpm: { pcrs: [0] } }, status: { conditions: [
       { lastTransitionTime: '2026-01-01T00:00:00.000Z', message: '', observedGeneration: 1, reason: 'NoConflict', status: 'False', type: 'PolicyConflict' },
       { lastTransitionTime: '2026-01-01T00:00:00.000Z', message: '', observedGeneration: 1, reason: 'NotConfigured', status: 'True', type: 'RuntimePolicyReady' },
       { lastTransitionTime: '2026-01-01T00:00:00.000Z', message: 'no selector label can be written by a node\'s kubelet', observedGeneration: 1, reason: 'RestrictedLabels', status: 'True', type: 'SelectorProtected' },
-    ], matchedNodes: 1, observedGeneration: 1 } };
+      { lastTransitionTime: '2026-01-01T00:00:00.000Z', message: '', observedGeneration: 1, reason: 'NotConfigured', status: 'True', type: 'TrustAnchorsReady' },
+    ], heldNodes: 0, matchedNodes: 1, observedGeneration: 1, staleNodes: 0, trustedNodes: 0, unreachableNodes: 0, untrustedNodes: 0 } };
     const { cluster, run } = setup([p], [node('n1', { 'node-restriction.kubernetes.io/r': 'w' })]);
     await run(policyKey('p'));
     expect(cluster.policyStatus.has('p')).toBe(false);
@@ -203,6 +208,84 @@ describe('node reconciler', () => {
     await expect(run('n1')).rejects.toThrow('did not answer within 50 ms');
     cluster.attestations.get('n1')!.status = registered({ phase: 'Trusted', lastSuccessTime: new Date(Date.now() - 400_000).toISOString() });
     await expect(run('n1')).rejects.toThrow('did not answer');
+    expect(cluster.attestations.get('n1')!.status?.phase).toBe('Stale');
+  });
+
+  describe('the Node condition attestation.nodeward.io/Trusted', () => {
+    const trustedCondition = (c: MemoryCluster): unknown => c.nodes.get('n1')?.status?.conditions?.find((x) => x.type === 'attestation.nodeward.io/Trusted');
+    const writesTo = (c: MemoryCluster): number => c.writes.filter((w) => w === 'status node/n1').length;
+
+    it('is written when the attestation changes, and only then', async () => {
+      const n1 = node('n1', { r: 'w' });
+      const { cluster, run } = setup([policy('p', { r: 'w' })], [n1]);
+      cluster.nodes.set('n1', structuredClone(n1));
+      await run('n1');
+      expect(trustedCondition(cluster)).toMatchObject({ status: 'Unknown', reason: 'AwaitingAttestation' });
+      cluster.attestations.get('n1')!.status = registered({ phase: 'Trusted', lastSuccessTime: new Date().toISOString(), conditions: [{ type: 'Trusted', status: 'True', reason: 'AttestationPassed', message: 'ok', lastTransitionTime: new Date().toISOString() }] });
+      await run('n1');
+      expect(trustedCondition(cluster)).toMatchObject({ status: 'True', reason: 'AttestationPassed' });
+      const before = writesTo(cluster);
+      await run('n1');
+      await run('n1');
+      expect(writesTo(cluster)).toBe(before);
+    });
+
+    it('is put back when the node\'s kubelet overwrites it', async () => {
+      const n1 = node('n1', { r: 'w' });
+      const { cluster, run } = setup([policy('p', { r: 'w' })], [n1]);
+      cluster.nodes.set('n1', structuredClone(n1));
+      await run('n1');
+      cluster.attestations.get('n1')!.status = registered({ phase: 'Untrusted', conditions: [{ type: 'Trusted', status: 'False', reason: 'AttestationFailed', message: 'ima.digest_not_allowed', lastTransitionTime: new Date().toISOString() }] });
+      await run('n1');
+      expect(trustedCondition(cluster)).toMatchObject({ status: 'False', reason: 'AttestationFailed' });
+      const node1 = cluster.nodes.get('n1')!;
+      node1.status!.conditions = [{ type: 'attestation.nodeward.io/Trusted', status: 'True', reason: 'AttestationPassed', message: 'forged' }];
+      await run('n1');
+      expect(trustedCondition(cluster)).toMatchObject({ status: 'False', reason: 'AttestationFailed' });
+    });
+
+    it('leaves True as soon as the last passing round is past the window, even when the reconcile fails on Redis', async () => {
+      let redisDown = false;
+      const n1 = node('n1', { r: 'w' });
+      const { cluster, run, schedule } = setup([policy('p', { r: 'w' })], [n1],
+        (t) => (redisDown ? new Promise<void>(() => undefined) : Promise.resolve(void schedule.set(t.nodeName, t))));
+      cluster.nodes.set('n1', structuredClone(n1));
+      await run('n1');
+      const passed = [{ type: 'Trusted', status: 'True' as const, reason: 'AttestationPassed', message: 'ok', lastTransitionTime: new Date().toISOString() }];
+      cluster.attestations.get('n1')!.status = registered({ phase: 'Trusted', lastSuccessTime: new Date().toISOString(), conditions: passed });
+      await run('n1');
+      expect(trustedCondition(cluster)).toMatchObject({ status: 'True' });
+      redisDown = true;
+      cluster.attestations.get('n1')!.status = registered({ phase: 'Trusted', lastSuccessTime: new Date(Date.now() - 400_000).toISOString(), conditions: passed });
+      await expect(run('n1')).rejects.toThrow('did not answer');
+      expect(trustedCondition(cluster)).toMatchObject({ status: 'Unknown', reason: 'RoundsStale' });
+    });
+
+    it('turns Unknown when the node leaves every policy, and is not written on nodes no policy attests', async () => {
+      const n1 = node('n1', { r: 'w' });
+      const other = node('n2', { r: 'db' });
+      const { cluster, run } = setup([policy('p', { r: 'w' })], [n1, other]);
+      cluster.nodes.set('n1', structuredClone(n1));
+      cluster.nodes.set('n2', structuredClone(other));
+      await run('n1');
+      await run('n2');
+      expect(cluster.writes).not.toContain('status node/n2');
+      cluster.nodes.get('n1')!.metadata.labels = { r: 'db' };
+      await run('n1');
+      expect(cluster.attestations.has('n1')).toBe(false);
+      expect(trustedCondition(cluster)).toMatchObject({ status: 'Unknown', reason: 'NotAttested' });
+    });
+  });
+
+  it('makes a Trusted node without an address Stale (no round can run)', async () => {
+    const noIp: NodeView = { metadata: { name: 'n1', labels: { r: 'w' } }, status: { addresses: [] } };
+    const { cluster, run } = setup([policy('p', { r: 'w' })], [noIp]);
+    await run('n1');
+    cluster.attestations.get('n1')!.status = registered({ phase: 'Trusted', lastSuccessTime: new Date(Date.now() - 100_000).toISOString() });
+    expect(await run('n1')).toEqual({ requeueAfterMs: 30_000 });
+    expect(cluster.attestations.get('n1')!.status?.phase).toBe('Trusted');
+    cluster.attestations.get('n1')!.status = registered({ phase: 'Trusted', lastSuccessTime: new Date(Date.now() - 400_000).toISOString() });
+    await run('n1');
     expect(cluster.attestations.get('n1')!.status?.phase).toBe('Stale');
   });
 });

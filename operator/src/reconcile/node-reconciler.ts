@@ -14,7 +14,11 @@ import { CONDITION, REASON, findCondition, sameConditions, setConditions, type C
 import { currentState, recordDecision, type StatusDeps } from '../status/outcome-handler.js';
 import type { Identity, NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
 import { ANNOTATION } from '../status/resources.js';
+import { desiredNodeCondition, nodeConditionUpdate } from '../status/node-condition.js';
+import { parseDurationMs } from './duration.js';
 import { policyConditions } from './policy-conditions.js';
+import { policyCounts, sameCounts } from './policy-counts.js';
+import { checkTrustAnchors } from './trust-anchors.js';
 import { attestationFor, findNode, makeRuntimePolicyLoader, type RoundContextCaches, type RuntimePolicyLoader } from './round-context.js';
 import { internalIpOf, planNode, plan, type DesiredAttestation, type NodePlan, type PlanInputs, type PlanOptions } from './planner.js';
 import type { ReconcileResult } from './work-queue.js';
@@ -65,13 +69,40 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
   const now = (): Date => (deps.now ?? (() => new Date()))();
   const conflictsSeen = new Set<string>();
   const statusDeps = (): StatusDeps => ({
-    cluster: deps.cluster, heartbeatMs: deps.heartbeatMs, log: deps.log, isLeader: () => true, enforce: deps.enforce, now,
+    cluster: deps.cluster, heartbeatMs: deps.heartbeatMs, log: deps.log, enforce: deps.enforce, now,
     nodeAttestation: (n) => attestationFor(deps.caches, n), policy: (n) => findPolicy(deps.caches, n),
   });
 
   const schedulerTimeoutMs = deps.schedulerTimeoutMs ?? SCHEDULER_TIMEOUT_MS;
 
+  /** The node's attestation, then the Node condition that mirrors it (written on change only). */
   const reconcileNode = async (nodeName: string): Promise<ReconcileResult> => {
+    try {
+      return await reconcileAttestation(nodeName);
+    } finally {
+      // Also when the attestation part throws (Redis down): a stale node's condition must still go.
+      await assertNodeCondition(nodeName);
+    }
+  };
+
+  /**
+   * Re-asserted on every reconcile of the node, which every change to the Node or its NodeAttestation
+   * triggers: a kubelet that rewrites the condition on its own Node status has it put back at once.
+   */
+  const assertNodeCondition = async (nodeName: string): Promise<void> => {
+    const node = findNode(deps.caches, nodeName);
+    if (node === undefined) return;
+    const na = attestationFor(deps.caches, nodeName);
+    const policy = na === undefined ? undefined : findPolicy(deps.caches, na.spec.policyName);
+    const intervalMs = parseDurationMs(policy?.spec.interval) ?? deps.plan.defaultIntervalMs;
+    const at = now();
+    const update = nodeConditionUpdate(node, desiredNodeCondition(na, freshnessWindowMs(intervalMs, deps.heartbeatMs), at), na !== undefined, at);
+    if (update === undefined) return;
+    await deps.cluster.patchNodeCondition(nodeName, update);
+    deps.log.debug('node condition set', { node: nodeName, status: update.status, reason: update.reason });
+  };
+
+  const reconcileAttestation = async (nodeName: string): Promise<ReconcileResult> => {
     const p = planNode(nodeName, planInputs(deps.caches), deps.plan);
     if (p.removeSchedule) await bounded(deps.scheduler.remove(nodeName), schedulerTimeoutMs);
     if (p.deletion) return remove(p);
@@ -86,7 +117,7 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
       // The informer delivers the object; the next pass registers it.
       return { requeueAfterMs: 1000 };
     }
-    if (p.target === undefined) return { requeueAfterMs: 30_000 };
+    if (p.target === undefined) return noAddress(existing, policy);
     const reg = await ensureIdentity(existing, policy, p.target);
     return reg ?? attest(existing, policy, p.target);
   };
@@ -108,6 +139,19 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
     if (!stale) await recordDecision(statusDeps(), na, policy, decision);
     await scheduled;
     return untilStale === undefined ? undefined : { requeueAfterMs: Math.max(untilStale, 0) + 1000 };
+  };
+
+  /**
+   * No address to reach the agent at, so no round: the node is still judged for freshness (a Trusted
+   * node goes Stale), and looked at again when the address may be back.
+   */
+  const noAddress = async (na: NodeAttestation, policy: NodeAttestationPolicy): Promise<ReconcileResult> => {
+    const intervalMs = parseDurationMs(policy.spec.interval) ?? deps.plan.defaultIntervalMs;
+    const untilStale = msUntilStale(na.status, freshnessWindowMs(intervalMs, deps.heartbeatMs), now());
+    if (untilStale !== undefined && untilStale <= 0) {
+      await recordDecision(statusDeps(), na, policy, withSettledSelection(na, decideActions(policy.spec, { kind: 'reconcile' }, { ...currentState(na, true), conflict: false })));
+    }
+    return { requeueAfterMs: untilStale === undefined || untilStale <= 0 ? 30_000 : Math.min(30_000, untilStale + 1000) };
   };
 
   /** The conflict and left-the-selector conditions end once exactly this policy selects the node again. */
@@ -320,19 +364,23 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
     if (policy === undefined) return;
     const all = plan(planInputs(deps.caches), deps.plan).policies[name] ?? { matchedNodes: 0, conflictingNodes: [] };
     const gen = policy.metadata.generation;
-    const conflictCond = all.conflictingNodes.length > 0
-      ? { type: CONDITION.PolicyConflict, status: 'True' as const, reason: REASON.MultiplePolicies, message: `nodes also selected by another policy: ${all.conflictingNodes.join(', ')}`.slice(0, 4096) }
-      : { type: CONDITION.PolicyConflict, status: 'False' as const, reason: 'NoConflict', message: '' };
-    const { conditions: more, events } = policyConditions(policy, loadRuntimePolicy(policy.spec));
-    const status = { matchedNodes: all.matchedNodes, observedGeneration: gen ?? 0, conditions: setConditions(policy.status?.conditions, [conflictCond, ...more], gen, now()) };
+    const { conditions: more, events } = policyConditions(policy, loadRuntimePolicy(policy.spec), checkTrustAnchors(policy.spec, (ns, n) => deps.caches.configMap(ns, n)));
+    const counts = policyCounts(name, deps.caches.nodeAttestations());
+    const status = { matchedNodes: all.matchedNodes, ...counts, observedGeneration: gen ?? 0, conditions: setConditions(policy.status?.conditions, [conflictCondition(all.conflictingNodes), ...more], gen, now()) };
     const prev = policy.status;
-    if (prev?.matchedNodes === status.matchedNodes && prev.observedGeneration === status.observedGeneration && sameConditions(prev.conditions, status.conditions)) return;
+    if (prev?.matchedNodes === status.matchedNodes && sameCounts(prev, counts) && prev.observedGeneration === status.observedGeneration && sameConditions(prev.conditions, status.conditions)) return;
     await deps.cluster.applyPolicyStatus(name, status);
     for (const e of events) await deps.cluster.createEvent({ ...e, involved: [{ kind: 'NodeAttestationPolicy', name, ...(policy.metadata.uid ? { uid: policy.metadata.uid } : {}) }] });
     return;
   };
 
   return (key: string) => (key.startsWith(POLICY_KEY_PREFIX) ? reconcilePolicy(key.slice(POLICY_KEY_PREFIX.length)) : reconcileNode(key));
+}
+
+function conflictCondition(conflictingNodes: readonly string[]): ConditionInput {
+  return conflictingNodes.length > 0
+    ? { type: CONDITION.PolicyConflict, status: 'True', reason: REASON.MultiplePolicies, message: `nodes also selected by another policy: ${conflictingNodes.join(', ')}`.slice(0, 4096) }
+    : { type: CONDITION.PolicyConflict, status: 'False', reason: 'NoConflict', message: '' };
 }
 
 /** The NodeAttestation is the desired one: same policy, owned by that policy object (not a deleted namesake). */

@@ -1,7 +1,6 @@
-import { hash, marshalAttest, TPM_GENERATED_VALUE, TPM_ST } from '@nodeward/attest';
-import type { RoundState } from '@nodeward/attest';
-import { bootPcrsDigest } from '@nodeward/attest';
-import { needsEventLog, readClockHint, type QuotedPcrs } from './boot-pcrs.js';
+import { bootPcrsDigest, hash, marshalAttest, readBootCountersHint, TPM_GENERATED_VALUE, TPM_ST } from '@nodeward/attest';
+import type { PcrValues, RoundState } from '@nodeward/attest';
+import { needsEventLog } from './boot-pcrs.js';
 
 const pcr = (n: number, size = 32): Uint8Array => new Uint8Array(size).fill(n);
 const boot = (size: number, change = -1): Record<string, Uint8Array> =>
@@ -11,7 +10,7 @@ const state = (digest?: string, resetCount?: number): RoundState =>
 
 describe('bootPcrsDigest', () => {
   it('is SHA-256 over PCR 0..9 of the preferred complete bank', () => {
-    const pcrs: QuotedPcrs = { sha1: boot(20), sha256: boot(32) };
+    const pcrs: PcrValues = { sha1: boot(20), sha256: boot(32) };
     expect(bootPcrsDigest(pcrs)).toBe(hash('sha256', ...Array.from({ length: 10 }, (_, i) => pcr(i))).toString('hex'));
     expect(bootPcrsDigest({ sha1: boot(20) })).toBe(hash('sha256', ...Array.from({ length: 10 }, (_, i) => pcr(i, 20))).toString('hex'));
     const partial = boot(32);
@@ -21,7 +20,7 @@ describe('bootPcrsDigest', () => {
 });
 
 describe('needsEventLog', () => {
-  const pcrs: QuotedPcrs = { sha256: boot(32) };
+  const pcrs: PcrValues = { sha256: boot(32) };
   const digest = bootPcrsDigest(pcrs)!;
   it.each([
     ['the first round', undefined, pcrs, undefined, true],
@@ -36,14 +35,14 @@ describe('needsEventLog', () => {
   });
 });
 
-describe('readClockHint', () => {
+describe('readBootCountersHint', () => {
   it('reads resetCount and restartCount after the signer name and extra data, and undefined when truncated', () => {
     const b = marshalAttest({
       magic: TPM_GENERATED_VALUE, type: TPM_ST.ATTEST_TIME, qualifiedSigner: Buffer.from('aabb', 'hex'), extraData: Buffer.from('cc', 'hex'),
       clockInfo: { clock: 9n, resetCount: 5, restartCount: 6, safe: true }, firmwareVersion: 0n, attested: { kind: 'other', raw: new Uint8Array(8) },
     });
-    expect(readClockHint(b)).toEqual({ resetCount: 5, restartCount: 6 });
-    expect(readClockHint(b.subarray(0, 20))).toBeUndefined();
-    expect(readClockHint(Buffer.from('AAAA', 'base64'))).toBeUndefined();
+    expect(readBootCountersHint(b)).toEqual({ resetCount: 5, restartCount: 6 });
+    expect(readBootCountersHint(b.subarray(0, 20))).toBeUndefined();
+    expect(readBootCountersHint(Buffer.from('AAAA', 'base64'))).toBeUndefined();
   });
 });

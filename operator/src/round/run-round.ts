@@ -1,12 +1,12 @@
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
-import { failure, imaResumePoint, roundImaBank } from '@nodeward/attest';
+import { bootChanged, failure, imaResumePoint, readBootCountersHint, roundImaBank } from '@nodeward/attest';
 import type {
-  EvidenceBoundKind, Failure, ImaLogResponse, QuoteResponse, RoundEvidence, RoundPolicy, RoundRequest, RoundResponse, RoundState, RoundVerdict,
+  BankName, EvidenceBoundKind, Failure, ImaLogResponse, PcrValues, QuoteResponse, RoundEvidence, RoundPolicy, RoundRequest, RoundResponse, RoundState, RoundVerdict,
 } from '@nodeward/attest';
 import type { AgentClient } from '../agent-client/agent-client.js';
 import { AgentError } from '../agent-client/agent-error.js';
 import type { NodeStateStore, RoundContext, RoundContextProvider, RoundOutcome, StoredRoundState } from '../ports.js';
-import { needsEventLog, quoteSelection, readClockHint, rebootedSince, type QuotedPcrs } from './boot-pcrs.js';
+import { needsEventLog, quoteSelection } from './boot-pcrs.js';
 import { bounded, EvidenceTooLarge, tooLargeVerdict } from './evidence-too-large.js';
 import { stateForPolicy } from './policy-change.js';
 import { isMissingEndpoint, RoundEndpointSupport } from './round-endpoint.js';
@@ -165,10 +165,10 @@ interface Asked { nonce: Uint8Array; prev: RoundState | undefined; request: Roun
 async function completeEvidence(url: string, agent: AgentClient, a: Asked): Promise<RoundEvidence> {
   const quote = quoteEvidence(a.answer.quote);
   const evidence: RoundEvidence = { nonce: a.nonce, quote };
-  const clock = readClockHint(quote.quoted);
+  const clock = readBootCountersHint(quote.quoted);
   const asked = a.request.imaFrom;
   if (asked !== undefined) {
-    const from = rebootedSince(a.prev, clock) ? 0 : asked;
+    const from = bootChanged(a.prev?.resetCount, clock?.resetCount) ? 0 : asked;
     evidence.ima = await completeIma(agent, url, from === asked ? a.answer.ima : undefined, from);
   }
   if (needsEventLog(quote.pcrs, a.prev, clock)) evidence.eventLog = b64((a.answer.eventLog ?? await bounded('EventLogTooLarge', () => agent.eventLog(url))).log);
@@ -178,9 +178,9 @@ async function completeEvidence(url: string, agent: AgentClient, a: Asked): Prom
 
 /** The quote of an answer as round evidence (PCR values hex → bytes). */
 export function quoteEvidence(q: QuoteResponse): RoundEvidence['quote'] {
-  const pcrs: QuotedPcrs = {};
+  const pcrs: PcrValues = {};
   for (const [bank, values] of Object.entries(q.pcrs)) {
-    pcrs[bank as keyof QuotedPcrs] = Object.fromEntries(Object.entries(values).map(([i, hex]) => [i, Buffer.from(hex, 'hex')]));
+    pcrs[bank as BankName] = Object.fromEntries(Object.entries(values).map(([i, hex]) => [i, Buffer.from(hex, 'hex')]));
   }
   return { quoted: b64(q.quoted), signature: b64(q.signature), pcrs };
 }

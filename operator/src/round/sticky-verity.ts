@@ -1,4 +1,4 @@
-import { failure, type RoundState, type RoundVerdict } from '@nodeward/attest';
+import { bootChanged, failure, type RoundState, type RoundVerdict } from '@nodeward/attest';
 
 const CORRUPTED = 'verity.corrupted';
 
@@ -11,7 +11,7 @@ const CORRUPTED = 'verity.corrupted';
 export function withStickyVerity(verdict: RoundVerdict, prev: RoundState | undefined, corruptedBoot: number | undefined): { verdict: RoundVerdict; corruptedBoot?: number } {
   const boot = verdict.nextState.resetCount;
   if (verdict.failures.some((f) => f.id === CORRUPTED)) return boot === undefined ? { verdict } : { verdict, corruptedBoot: boot };
-  if (corruptedBoot === undefined || verdict.rebooted || boot !== corruptedBoot) return { verdict };
+  if (corruptedBoot === undefined || boot === undefined || verdict.rebooted || bootChanged(corruptedBoot, boot)) return { verdict };
   const sticky = failure(CORRUPTED, 'dm-verity reported corruption earlier in this boot; the node fails until it reboots', { resetCount: boot });
   // A passing verdict advanced the state; a failing round must not (the violation keeps failing).
   const nextState: RoundState = verdict.trusted ? { ...(prev ?? verdict.nextState), resetCount: boot } : verdict.nextState;

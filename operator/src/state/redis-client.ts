@@ -1,4 +1,6 @@
-import { Redis } from 'ioredis';
+import { readFileSync } from 'node:fs';
+import { Redis, type RedisOptions } from 'ioredis';
+import { redisOptions, type RedisClientOptions, type RedisEndpoint } from './redis-config.js';
 
 type LogFields = Record<string, string | number | boolean | undefined>;
 /** Structured log sink (the operator's logger fits). */
@@ -34,9 +36,10 @@ export function rateLimitedLog(log: RedisLog, everyMs: number, now: () => number
  * client without an 'error' listener prints "[ioredis] Unhandled error event: …" to stderr), and
  * the loss and return of the connection are logged once each.
  */
-export function createRedisClient(url: string, log: RedisLog): Redis {
-  // Auto-pipelining: the state GETs and SETs of a shard's concurrent rounds share socket writes.
-  const redis = new Redis(url, { maxRetriesPerRequest: null, enableAutoPipelining: true });
+export function createRedisClient(options: RedisOptions, log: RedisLog): Redis {
+  // Auto-pipelining: the state GETs and SETs of a shard's concurrent rounds share socket writes. A
+  // pipeline in flight when the primary dies is resent to the new one like any queued command.
+  const redis = new Redis({ ...options, enableAutoPipelining: true });
   let lost = false;
   redis.on('error', (e: Error) => log.warn('redis connection error', { client: 'state', error: e.message }));
   redis.on('close', () => {
@@ -53,4 +56,10 @@ export function createRedisClient(url: string, log: RedisLog): Redis {
 /** Why the operator is not ready because of Redis (rounds cannot run), or undefined when it is connected. */
 export function redisNotReady(redis: Pick<Redis, 'status'>): string | undefined {
   return redis.status === 'ready' ? undefined : `redis ${redis.status}`;
+}
+
+/** ioredis options for every Redis client (BullMQ's and the state store's); a TLS CA file is read here. */
+export function redisConnection(endpoint: RedisEndpoint): RedisClientOptions {
+  const caFile = endpoint.tls?.caFile;
+  return redisOptions(endpoint, caFile === undefined ? undefined : readFileSync(caFile, 'utf8'));
 }

@@ -3,6 +3,7 @@ import { MemoryCluster } from '../kube/memory-cluster.js';
 import { silentLogger } from '../log.js';
 import type { RoundOutcome } from '../ports.js';
 import { decideActions } from '../decide/decide-actions.js';
+import { Manager } from '../manager/manager.js';
 import { currentState, makeRoundOutcomeHandler, recordDecision, statusWriteReason } from './outcome-handler.js';
 import type { NodeAttestationPolicy } from './resources.js';
 
@@ -20,15 +21,18 @@ function setup(leader = true): { cluster: MemoryCluster; handle: ReturnType<type
   const enforced: string[][] = [];
   const eventsBeforeEnforcing: number[] = [];
   const clock = { t: Date.parse('2025-01-01T00:00:00Z') };
+  // Enforcement is gated as main.ts gates it: by the manager, which leads once its elector says so.
+  const manager = new Manager({ log: silentLogger, elector: (hooks) => ({ start: () => { if (leader) hooks.onStartedLeading(); }, stop: () => Promise.resolve() }) });
+  void manager.start();
   const handle = makeRoundOutcomeHandler({
-    cluster, log: silentLogger, heartbeatMs: 300_000, isLeader: () => leader, now: () => new Date(clock.t),
+    cluster, log: silentLogger, heartbeatMs: 300_000, now: () => new Date(clock.t),
     nodeAttestation: (n) => cluster.attestations.get(n),
     policy: (n) => (n === 'p' ? policy : undefined),
-    enforce: async (_na, actions) => {
+    enforce: manager.whileLeading(async (_na, actions) => {
       enforced.push(actions.map((a) => `${a.kind}:${'op' in a ? a.op : ''}`));
       eventsBeforeEnforcing.push(cluster.events.length);
       return Promise.resolve();
-    },
+    }),
   });
   return { cluster, handle, enforced, clock, eventsBeforeEnforcing };
 }
@@ -98,7 +102,7 @@ describe('RoundOutcomeHandler', () => {
     clock.t += 400_000; // past the heartbeat, before the next round
     const na = cluster.attestations.get('n1')!;
     const deps = {
-      cluster, log: silentLogger, heartbeatMs: 300_000, isLeader: () => true, now: () => new Date(clock.t),
+      cluster, log: silentLogger, heartbeatMs: 300_000, now: () => new Date(clock.t),
       nodeAttestation: (n: string) => cluster.attestations.get(n), policy: () => policy,
     };
     expect(await recordDecision(deps, na, policy, decideActions(policy.spec, { kind: 'reconcile' }, currentState(na)))).toBe(false);
@@ -113,11 +117,11 @@ describe('RoundOutcomeHandler', () => {
     const s = cluster.attestations.get('n1')!.status!;
     expect(s.phase).toBe('Untrusted');
     expect(s.lastFailure).toEqual({ reason: 'ima.digest_not_allowed', detail: 'ima.digest_not_allowed, quote.pcr_mismatch' });
-    expect(s.enforcement).toEqual({ tainted: true, cordoned: false, credentialsRevoked: false });
+    expect(s.enforcement).toEqual({ tainted: true, cordoned: false, drained: false, credentialsRevoked: false });
     expect(s.conditions!.find((c) => c.type === 'ImaVerified')).toMatchObject({ status: 'False', reason: 'VerificationFailed' });
     expect(s.conditions!.find((c) => c.type === 'QuoteVerified')).toMatchObject({ status: 'False' });
     expect(cluster.events.map((e) => e.reason)).toEqual(['AttestationFailed']);
-    expect(enforced).toEqual([['taint:apply', 'taint:lift', 'cordon:lift']]);
+    expect(enforced).toEqual([['taint:apply', 'taint:lift', 'cordon:lift', 'drain:lift', 'quarantine:lift']]);
   });
 
   it('records the AttestationFailed Event before enforcing, so a crash right after the taint never loses it', async () => {

@@ -14,9 +14,11 @@ export interface StatusDeps {
   /** From the informer caches. */
   nodeAttestation: (nodeName: string) => NodeAttestation | undefined;
   policy: (name: string) => NodeAttestationPolicy | undefined;
-  /** Converge enforcement (leader only; followers record the desired state and the leader acts). */
+  /**
+   * Converge enforcement: the manager's leader-gated function (manager.whileLeading), so a follower
+   * records the desired state and the leader acts on it.
+   */
   enforce?: (na: NodeAttestation, actions: EnforcementAction[]) => Promise<void>;
-  isLeader: () => boolean;
   heartbeatMs: number;
   log: Logger;
   now?: () => Date;
@@ -114,7 +116,7 @@ function toInput(outcome: RoundOutcome): DecisionInput {
 /**
  * Record a decision: status first (the desired state, so a crash after this point is finished by
  * the next convergence), then the decision's Events (so a crash right after the taint never loses
- * AttestationFailed), then enforcement (leader only), then the recover annotation is removed.
+ * AttestationFailed), then enforcement (which acts only in the leader), then the recover annotation is removed.
  * Resolves whether status was written.
  */
 export async function recordDecision(deps: StatusDeps, na: NodeAttestation, policy: NodeAttestationPolicy, decision: Decision, outcome?: RoundOutcome): Promise<boolean> {
@@ -132,7 +134,7 @@ export async function recordDecision(deps: StatusDeps, na: NodeAttestation, poli
   for (const e of decision.events) {
     await deps.cluster.createEvent({ ...e, involved: [{ kind: 'Node', name: na.spec.nodeName }, { kind: 'NodeAttestation', name: na.metadata.name }] });
   }
-  if (deps.isLeader() && deps.enforce !== undefined) await deps.enforce({ ...na, status }, decision.actions);
+  if (deps.enforce !== undefined) await deps.enforce({ ...na, status }, decision.actions);
   if (decision.clearRecoverAnnotation) await deps.cluster.annotateNodeAttestation(na.metadata.name, { [ANNOTATION.recover]: null });
   return write;
 }

@@ -19,6 +19,7 @@ export type Phase = api.NodeAttestationPhase;
 export type Identity = api.TpmIdentity;
 export type EnforcementStatus = api.EnforcementState;
 export type EnforcementSpec = api.FailureActions;
+export type DrainProgress = api.DrainProgress;
 
 /** metav1.ObjectMeta as read back: the name is always there, and timestamps may be RFC 3339 strings (plain JSON). */
 export type ObjectMeta = Pick<ApiObjectMeta, 'namespace' | 'uid' | 'resourceVersion' | 'generation' | 'labels' | 'annotations'>
@@ -52,8 +53,40 @@ export interface Taint {
 export interface NodeView {
   metadata: ObjectMeta;
   spec?: { taints?: Taint[]; unschedulable?: boolean };
-  status?: { addresses?: { type: string; address: string }[] };
+  /** conditions: only the ones the operator writes (NODE_CONDITION_TRUSTED); the kubelet's are not kept. */
+  status?: { addresses?: { type: string; address: string }[]; conditions?: NodeCondition[] };
 }
+
+/** A Pod as the drain sees it. */
+export interface PodView {
+  namespace: string;
+  name: string;
+  /** The kinds of its controller owner references (DaemonSet pods are left in place). */
+  ownerKinds: string[];
+  /** A static pod's API mirror (annotation kubernetes.io/config.mirror): eviction cannot remove it. */
+  mirror: boolean;
+  /** Succeeded or Failed pods need no eviction. */
+  phase?: string;
+  /** deletionTimestamp is set: already evicted or deleted, terminating. */
+  terminating: boolean;
+}
+
+/** A Node status condition (core v1 NodeCondition), as the operator writes and reads it. */
+export interface NodeCondition {
+  type: string;
+  status: api.ConditionStatus;
+  reason: string;
+  message: string;
+  lastTransitionTime?: string;
+  lastHeartbeatTime?: string;
+}
+
+/**
+ * The Node condition mirroring a node's attestation, for schedulers and node-readiness tooling that do
+ * not know Nodeward. The NodeAttestation stays authoritative: the operator re-asserts this condition
+ * whenever the Node changes (a node's kubelet can write its own Node status).
+ */
+export const NODE_CONDITION_TRUSTED = `${GROUP}/Trusted`;
 
 export interface ConfigMapView {
   metadata: ObjectMeta;
@@ -71,3 +104,5 @@ export const ANNOTATION = {
 export const TAINT_UNTRUSTED = `${GROUP}/untrusted`;
 export const TAINT_UNREACHABLE = `${GROUP}/unreachable`;
 export const FIELD_MANAGER = 'nodeward';
+/** The field manager of status.drain, so the status writes of `nodeward` never own (and reset) drain progress. */
+export const DRAIN_FIELD_MANAGER = 'nodeward-drain';
