@@ -8,3 +8,5 @@ export { CREDENTIAL_FILES } from './server/credential-store.js';
 export { parseAgentArgs } from './config.js';
 export { parseQuotePcrs } from './tpm/tool-output.js';
 export * from './agent-client.js';
+export { joinCluster, JoinDenied, type JoinOptions, type JoinResult, type JoinTpm } from './bootstrap/join.js';
+export { writeKubeletCredentials, kubeletKubeconfig, KUBELET_CLIENT_CURRENT } from './bootstrap/kubelet-files.js';

@@ -8,6 +8,10 @@ import { makeNodeEnforcement } from './enforce/node-enforcement.js';
 import { startHttpServer } from './http-server.js';
 import { makeInformers, type ChangeKind } from './kube/informers.js';
 import { KubeCluster } from './kube/kube-cluster.js';
+import { KubeKubeletIdentityApi } from './kube/kubelet-identity-kube.js';
+import { joinLookups } from './kubelet-identity/join-lookups.js';
+import { KubeletIdentityController } from './kubelet-identity/kubelet-identity-controller.js';
+import { announceKubeletCsrDecision, makeKubeletCsrHandlers } from './kubelet-identity/kubelet-csr-handlers.js';
 import { loadKubeConfig } from './kube/kube-config.js';
 import { LeaderElector } from './kube/leader-election.js';
 import { createLogger, type Logger } from './log.js';
@@ -73,9 +77,20 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
   const caches = { ...informers, nodeAttestation: (n: string) => cluster.latestNodeAttestation(informers.nodeAttestation(n)) };
   // One runtime-policy loader for reconciles and rounds: each policy version is compiled once.
   const loadRuntimePolicy = makeRuntimePolicyLoader(caches, undefined, (id, p) => logRuntimePolicyWarnings(log, id, p));
+  const claims = new IdentityClaims(cluster, cfg.namespace);
+  // Attested join and the kubelet CSRs after it: NodeJoinRequests challenged, kubelet CSRs decided (leader only).
+  const kubeletIdentity = new KubeletIdentityController({
+    api: new KubeKubeletIdentityApi(kc, (what, e) => log.warn('watch failed; restarting', { kind: what, error: e })),
+    lookups: joinLookups(informers, cluster, claims), claims, isLeader: () => manager.isLeader(), log: log.child({ component: 'kubelet-identity' }),
+    renewals: makeKubeletCsrHandlers({
+      nodeAttestation: caches.nodeAttestation, policy: (n) => informers.policies().find((p) => p.metadata.name === n), node: (n) => informers.node(n),
+      heartbeatMs: cfg.heartbeatMs, defaultIntervalMs: cfg.defaultIntervalMs, signerDurationSeconds: cfg.kubeletSigningDurationS,
+    }),
+    onDecided: (csr, decision) => announceKubeletCsrDecision(cluster, csr, decision),
+  });
   const controller: NodeController = new NodeController({
     caches, concurrency: cfg.reconcileConcurrency, log,
-    reconcile: makeNodeReconciler({ cluster, caches, loadRuntimePolicy, scheduler, registration: { agent }, claims: new IdentityClaims(cluster, cfg.namespace), enforce, plan: planOptions, heartbeatMs: cfg.heartbeatMs, log }),
+    reconcile: makeNodeReconciler({ cluster, caches, loadRuntimePolicy, scheduler, registration: { agent }, claims, enforce, plan: planOptions, heartbeatMs: cfg.heartbeatMs, log }),
     reconcileSchedules: () => scheduler.reconcileSchedules(() => scheduledTargets(planInputs(informers), planOptions)),
     onError: (item, e, attempt) => {
       metrics.reconcileErrors.inc({ kind: item.startsWith('policy/') ? 'policy' : 'node' });
@@ -101,6 +116,8 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
     ticker('crl-signer', true, crlRefreshPeriodMs(ca.crlLifetimeMs), () => { ca.refreshCrl().catch((e: unknown) => log.warn('CRL refresh failed', { error: e })); }),
     controller,
     ticker('resync', true, cfg.resyncMs, () => controller.resync()),
+    runnable('kubelet-identity', false, () => kubeletIdentity.start(), () => kubeletIdentity.stop()),
+    runnable('kubelet-identity-resync', true, () => kubeletIdentity.resync()),
   );
   await manager.start();
   log.info('started', { identity: cfg.identity, namespace: cfg.namespace, httpPort: http?.port, redis: describeRedisEndpoint(cfg.redis) });

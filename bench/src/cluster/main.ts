@@ -7,6 +7,7 @@ import { connectionsBench } from './connections.js';
 import { detectionBench } from './detection.js';
 import { enrollmentBench } from './enrollment.js';
 import { failoverBench } from './failover.js';
+import { joinBench } from './join.js';
 import { histogramPng, resultsDir } from './plots.js';
 import { quarantineBench } from './quarantine.js';
 import { scaleBench, scalePlot } from './scale.js';
@@ -47,11 +48,12 @@ async function main(): Promise<void> {
     failover: () => failoverBench({
       nodes: Number(values.nodes ?? '1000'), intervalS: intervalS('5'), replicas: Number(values.replicas), enrollTimeoutS: Number(values['enroll-timeout']),
     }, progress),
+    join: () => joinBench({ runs: Number(values.runs === '100' ? '20' : values.runs) }, progress),
     connections: () => connectionsBench({ agents: Number(values.nodes ?? '2000'), rounds: Number(values.rounds), repeats: Number(values.repeats) }, progress),
   };
   const bench = benches[which];
   if (bench === undefined) {
-    throw new Error('usage: main.js enrollment [--singles 5] [--batches 10,20] | detection [--runs 100] [--nodes 5] [--interval 2] | scale [--nodes 1000,10000] [--interval 10] [--window 90] [--ak rsassa|ecdsa] [--enroll-timeout 1800] | quarantine [--runs 100] [--nodes 3] [--interval 1] | scale-plot | failover [--nodes 1000] [--interval 5] [--replicas 3] | connections [--nodes 2000] [--rounds 3] [--repeats 3]');
+    throw new Error('usage: main.js enrollment [--singles 5] [--batches 10,20] | detection [--runs 100] [--nodes 5] [--interval 2] | scale [--nodes 1000,10000] [--interval 10] [--window 90] [--ak rsassa|ecdsa] [--enroll-timeout 1800] | quarantine [--runs 100] [--nodes 3] [--interval 1] | scale-plot | failover [--nodes 1000] [--interval 5] [--replicas 3] | connections [--nodes 2000] [--rounds 3] [--repeats 3] | join [--runs 20]');
   }
   process.stdout.write(`Command: node bench/dist/cluster/main.js ${process.argv.slice(2).join(' ')}\n\n`);
   await mkdir(resultsDir(), { recursive: true });

@@ -55,6 +55,8 @@ export interface Stack {
 export interface StackOptions {
   /** Extra operator environment (e.g. NODEWARD_LEASE_DURATION_MS). */
   operatorEnv?: Record<string, string>;
+  /** Run kube-controller-manager (the CSR signer) in the harness; default false. */
+  kubeControllerManager?: boolean;
   /** Starts operator replicas some other way than `node operator/dist/main.js` (the image test). */
   operatorLauncher?: OperatorLauncher;
   log?: (line: string) => void;
@@ -103,7 +105,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   // Removed by the registry's exit and signal handlers too (make demo-down ends the demo by SIGTERM).
   if (!keep) trackTempDir(dir);
   // The CRDs come from config/default (install.ts), as in a cluster: their fields are kubectl's to upgrade.
-  const harness = await startHarness({ log, installCrds: false });
+  const harness = await startHarness({ log, installCrds: false, kubeControllerManager: opts.kubeControllerManager === true });
   const nodes = new Map<string, StackNode>();
   const operators: OperatorProcess[] = [];
   try {

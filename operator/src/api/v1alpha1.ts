@@ -695,6 +695,19 @@ export interface NodeJoinRequestStatus {
    */
   secretSha256?: string;
   /**
+   * The PCR bank the proof's quote must use (the admitting policy's tpm.hashAlg).
+   */
+  quoteBank?: NodeJoinRequestStatusQuoteBank;
+  /**
+   * The PCR indices the proof's quote must cover (the admitting policy's tpm.pcrs).
+   * Schema: at most 24 items; items: minimum 0; items: maximum 23.
+   */
+  quotePcrs?: number[];
+  /**
+   * Whether the proof must carry the UEFI boot event log (the policy has measuredBoot rules).
+   */
+  eventLogRequired?: boolean;
+  /**
    * SHA-256 of the verified EK certificate.
    */
   ekCertificateFingerprint?: string;
@@ -705,3 +718,5 @@ export interface NodeJoinRequestStatus {
 }
 
 export type NodeJoinRequestStatusPhase = 'Challenged' | 'Denied' | 'Used';
+
+export type NodeJoinRequestStatusQuoteBank = 'sha1' | 'sha256' | 'sha384';

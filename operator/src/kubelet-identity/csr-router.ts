@@ -13,7 +13,10 @@ export type CsrRoute =
   | { readonly kind: 'NodeClientRenewal'; readonly requesterNode: string }
   /** A kubelet asks for a serving certificate. */
   | { readonly kind: 'KubeletServing'; readonly requesterNode: string }
-  /** Another kubelet-signer request (neither a bootstrap token nor a node): denied, never left for a human to wave through. */
+  /**
+   * A kubelet-signer request from neither a bootstrap token nor a node, or a bootstrap token asking another
+   * built-in (kubernetes.io/) signer: denied, never left pending for a human to wave through.
+   */
   | { readonly kind: 'ForeignRequester' }
   /** Not a kubelet signer, or already decided: nothing to do. */
   | { readonly kind: 'NotOurs' };
@@ -23,18 +26,28 @@ export type CsrRouteKind = CsrRoute['kind'];
 /** The route of a CSR. Pure. */
 export function routeCsr(csr: Pick<CsrView, 'signerName' | 'username' | 'groups' | 'state'>): CsrRoute {
   if (csr.state !== 'Pending') return { kind: 'NotOurs' };
-  const node = csr.username.startsWith(NODE_USER_PREFIX) && csr.groups.includes(NODES_GROUP)
-    ? csr.username.slice(NODE_USER_PREFIX.length) : undefined;
+  const node = requesterNode(csr);
   if (csr.signerName === KUBELET_CLIENT_SIGNER) {
-    if (csr.username.startsWith(BOOTSTRAP_USER_PREFIX) && csr.groups.includes(BOOTSTRAPPERS_GROUP)) {
-      return { kind: 'BootstrapJoin', tokenId: csr.username.slice(BOOTSTRAP_USER_PREFIX.length) };
-    }
-    return node === undefined || node === '' ? { kind: 'ForeignRequester' } : { kind: 'NodeClientRenewal', requesterNode: node };
+    if (isBootstrapToken(csr)) return { kind: 'BootstrapJoin', tokenId: csr.username.slice(BOOTSTRAP_USER_PREFIX.length) };
+    return node === undefined ? { kind: 'ForeignRequester' } : { kind: 'NodeClientRenewal', requesterNode: node };
   }
   if (csr.signerName === KUBELET_SERVING_SIGNER) {
-    return node === undefined || node === '' ? { kind: 'ForeignRequester' } : { kind: 'KubeletServing', requesterNode: node };
+    return node === undefined ? { kind: 'ForeignRequester' } : { kind: 'KubeletServing', requesterNode: node };
   }
-  return { kind: 'NotOurs' };
+  // A bootstrap token has no business with another built-in signer (kube-apiserver-client would make it
+  // any user): no approver should ever see that pending. Custom signers belong to their own approvers.
+  return isBootstrapToken(csr) && csr.signerName.startsWith('kubernetes.io/') ? { kind: 'ForeignRequester' } : { kind: 'NotOurs' };
+}
+
+/** The node a requester authenticated as (`system:node:<name>` in `system:nodes`), if it is one. */
+function requesterNode(csr: Pick<CsrView, 'username' | 'groups'>): string | undefined {
+  if (!csr.username.startsWith(NODE_USER_PREFIX) || !csr.groups.includes(NODES_GROUP)) return undefined;
+  const name = csr.username.slice(NODE_USER_PREFIX.length);
+  return name === '' ? undefined : name;
+}
+
+function isBootstrapToken(csr: Pick<CsrView, 'username' | 'groups'>): boolean {
+  return csr.username.startsWith(BOOTSTRAP_USER_PREFIX) && csr.groups.includes(BOOTSTRAPPERS_GROUP);
 }
 
 /** What to do with a CSR: approve or deny (reason CamelCase, message for humans), or leave it for now. */
@@ -71,7 +84,7 @@ export async function decideCsr(csr: CsrView, handlers: CsrHandlers): Promise<Cs
       return {
         verdict: 'Deny',
         reason: CSR_REASON.foreignRequester,
-        message: `Nodeward: ${csr.signerName} certificates are only issued to bootstrap tokens (attested join) and to nodes; ${csr.username} is neither`,
+        message: `Nodeward: ${csr.username} may not ask ${csr.signerName} for a certificate (kubelet signers serve bootstrap tokens with a TPM proof and nodes; bootstrap tokens get nothing else)`,
       };
     case 'NotOurs':
       return { verdict: 'Ignore' };

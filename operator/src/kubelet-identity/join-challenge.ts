@@ -3,6 +3,7 @@ import type { Failure } from '@nodeward/attest';
 import { attestTpmChecks, type TpmChecks } from '../registration/register-identity.js';
 import { joinFailure } from './join-failure.js';
 import { joinPolicyFor } from './join-policy.js';
+import type { NodeAttestationPolicy } from '../status/resources.js';
 import type { JoinLookups, JoinRequestView, NameBinding, NodeJoinRequestStatus } from './join-request.js';
 
 /** The condition reason of a refused join (CSR and NodeJoinRequest). */
@@ -17,7 +18,7 @@ export interface CheckedTpm {
   readonly akPublic: Buffer;
 }
 
-export type TpmCheck = { ok: true; tpm: CheckedTpm } | { ok: false; failures: Failure[] };
+export type TpmCheck = { ok: true; tpm: CheckedTpm; policy: NodeAttestationPolicy } | { ok: false; failures: Failure[] };
 
 /**
  * The EK certificate chains to the trust anchors of the one policy admitting the name (no trust on
@@ -41,7 +42,7 @@ export async function checkJoiningTpm(req: JoinRequestView, lookups: JoinLookups
   if (failures.length > 0 || akName === undefined) return { ok: false, failures };
   const binding = await bindingFailures(req.spec.nodeName, ek.fingerprintSha256, akName, lookups);
   if (binding.length > 0) return { ok: false, failures: binding };
-  return { ok: true, tpm: { ekCertificateFingerprint: ek.fingerprintSha256, akName, ekPublic, akPublic } };
+  return { ok: true, tpm: { ekCertificateFingerprint: ek.fingerprintSha256, akName, ekPublic, akPublic }, policy: match.policy };
 }
 
 /** The name is free or bound to this very EK, and this TPM is bound to no other node. */
@@ -88,6 +89,9 @@ export async function answerJoinRequest(req: JoinRequestView, lookups: JoinLooku
     credentialBlob: made.credentialBlob.toString('base64'),
     encryptedSecret: made.encryptedSecret.toString('base64'),
     secretSha256: createHash('sha256').update(secret).digest('hex'),
+    quoteBank: checked.policy.spec.tpm.hashAlg ?? 'sha256',
+    quotePcrs: [...checked.policy.spec.tpm.pcrs].sort((a, b) => a - b),
+    eventLogRequired: checked.policy.spec.measuredBoot !== undefined,
     ekCertificateFingerprint: checked.tpm.ekCertificateFingerprint,
   };
 }

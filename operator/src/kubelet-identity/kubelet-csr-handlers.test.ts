@@ -79,15 +79,15 @@ describe('kubelet CSR announcements', () => {
     expect(kubeletCsrEvent({ name: 'c', uid: 'u', signerName: 'x', username: 'y' }, { kind: 'NotOurs' }, { verdict: 'Ignore' }, 'n')).toBeUndefined();
   });
 
-  it('counts by route, verdict and reason, and posts the Events once', async () => {
+  it('counts by route, verdict and reason, and posts the Events once, on the node a join names', async () => {
     const cluster = new MemoryCluster();
-    const csr = { name: 'csr-3', uid: 'u3', signerName: KUBELET_CLIENT_SIGNER, username: 'system:bootstrap:abcdef' };
-    const route = { kind: 'BootstrapJoin', tokenId: 'abcdef' } as const;
-    const before = (await metrics.kubeletCsrDecisions.get()).values.find((v) => v.labels.route === 'BootstrapJoin' && v.labels.verdict === 'Deny')?.value ?? 0;
-    await announceKubeletCsrDecision(cluster, csr, route, { verdict: 'Deny', reason: 'NodewardJoinRefused', message: 'no proof' }, 'control-plane-1');
-    await announceKubeletCsrDecision(cluster, csr, route, { verdict: 'Deny', reason: 'NodewardJoinRefused', message: 'no proof' }, 'control-plane-1');
-    const after = (await metrics.kubeletCsrDecisions.get()).values.find((v) => v.labels.route === 'BootstrapJoin' && v.labels.verdict === 'Deny')?.value ?? 0;
-    expect(after - before).toBe(2);
-    expect(cluster.events.map((e) => e.reason)).toEqual(['KubeletCertificateDenied']);
+    const csr = csrView({ name: 'csr-3', uid: 'u3', requestPem: (await buildCsrRequest({ subject: 'CN=system:node:control-plane-1, O=system:nodes' })).pem });
+    const count = async (): Promise<number> => (await metrics.kubeletCsrDecisions.get()).values.find((v) => v.labels.route === 'BootstrapJoin' && v.labels.verdict === 'Deny')?.value ?? 0;
+    const before = await count();
+    await announceKubeletCsrDecision(cluster, csr, { verdict: 'Deny', reason: 'NodewardJoinRefused', message: 'no proof' });
+    await announceKubeletCsrDecision(cluster, csr, { verdict: 'Deny', reason: 'NodewardJoinRefused', message: 'no proof' });
+    await announceKubeletCsrDecision(cluster, csr, { verdict: 'Wait', message: 'later' });
+    expect(await count() - before).toBe(2);
+    expect(cluster.events.map((e) => [e.reason, e.involved[0]!.name])).toEqual([['KubeletCertificateDenied', 'control-plane-1']]);
   });
 });

@@ -3,7 +3,7 @@ import type { Cluster, ClusterEvent } from '../kube/cluster.js';
 import { metrics } from '../metrics.js';
 import { parseDurationMs } from '../reconcile/duration.js';
 import type { NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
-import type { CsrDecision, CsrHandlers, CsrRoute } from './csr-router.js';
+import { routeCsr, type CsrDecision, type CsrHandlers, type CsrRoute } from './csr-router.js';
 import { NODE_USER_PREFIX, parseCsrRequest, type CsrView } from './csr.js';
 import { decideClientRenewal, decideServing, type KubeletCsrContext } from './decide-kubelet-csr.js';
 
@@ -84,13 +84,15 @@ export function cnNodeOf(commonName: string | undefined): string | undefined {
 }
 
 /**
- * Counts a decision written to a kubelet CSR (nodeward_kubelet_csr_decisions_total) and posts its
- * Events. Called by the CSR controller once the approval subresource took the decision.
+ * Counts a decision written to a kubelet CSR (nodeward_kubelet_csr_decisions_total{route,verdict,reason})
+ * and posts its Events. The CSR controller calls it once the approval subresource took the decision.
+ * For a join the node is the one the request's subject names (parsed again: bounded, never throws).
  */
-export async function announceKubeletCsrDecision(cluster: Pick<Cluster, 'createEvent'>, csr: Pick<CsrView, 'name' | 'uid' | 'signerName' | 'username'>,
-  route: CsrRoute, decision: CsrDecision, cnNode?: string): Promise<void> {
+export async function announceKubeletCsrDecision(cluster: Pick<Cluster, 'createEvent'>, csr: CsrView, decision: CsrDecision): Promise<void> {
   if (decision.verdict !== 'Approve' && decision.verdict !== 'Deny') return;
+  const route = routeCsr({ ...csr, state: 'Pending' });
   metrics.kubeletCsrDecisions.inc({ route: route.kind, verdict: decision.verdict, reason: decision.reason });
-  const event = kubeletCsrEvent(csr, route, decision, cnNode);
+  const request = route.kind === 'BootstrapJoin' ? await parseCsrRequest(csr.requestPem) : undefined;
+  const event = kubeletCsrEvent(csr, route, decision, request?.ok === true ? cnNodeOf(request.request.commonName) : undefined);
   if (event !== undefined) await cluster.createEvent(event);
 }
