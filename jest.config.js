@@ -9,6 +9,8 @@ export default {
   setupFiles: ['<rootDir>/jest.setup.ts'],
   moduleNameMapper: {
     '^@nodeward/([a-z0-9-]+)$': '<rootDir>/$1/src/index.ts',
+    // A subpath entry point (package.json "exports", e.g. @nodeward/attest/testing) is a folder with an index.
+    '^@nodeward/([a-z0-9-]+)/([a-z0-9-]+)$': '<rootDir>/$1/src/$2/index.ts',
     '^@nodeward/([a-z0-9-]+)/(.*)\\.js$': '<rootDir>/$1/src/$2.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },

@@ -5,6 +5,7 @@ export * from './failure.js';
 export * from './hash-alg.js';
 export * from './pcr.js';
 export * from './wire.js';
+export type { Verified } from './verified.js';
 export * from './round/index.js';
 export * from './eventlog/index.js';
 export * from './verity/index.js';

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createRuntimePolicy, encodeImaNgEntry, parseImaBinaryLog, type EncodedImaEntry, type RuntimePolicy } from '@nodeward/attest';
+import { createRuntimePolicy, parseImaBinaryLog, type RuntimePolicy } from '@nodeward/attest';
+import { encodeImaNgEntry, type EncodedImaEntry } from '@nodeward/attest/testing';
 import { seededRandom as prng } from '@nodeward/e2e/sim/seeded-random';
 
 /**

@@ -1,7 +1,8 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { compileRuntimePolicy, createRuntimePolicy, encodeImaNgEntry, encodeImaSigEntry, parseImaBinaryLog, verifyImaLog, type EncodedImaEntry } from '@nodeward/attest';
+import { compileRuntimePolicy, createRuntimePolicy, parseImaBinaryLog, verifyImaLog } from '@nodeward/attest';
+import { encodeImaNgEntry, encodeImaSigEntry, type EncodedImaEntry } from '@nodeward/attest/testing';
 import { evmctlSignDigests } from '@nodeward/e2e/sim/evmctl';
 import { pcr10After } from './ima-fixture.js';
 import { keylime } from './keylime.js';

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { encodeImaNgEntry } from '@nodeward/attest';
+import { encodeImaNgEntry } from '@nodeward/attest/testing';
 
 /**
  * The real CLI (bin/nodeward.js over cli/dist: `npm run build` first) given hostile inputs: each must

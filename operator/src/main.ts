@@ -16,11 +16,12 @@ import { loadKubeConfig } from './kube/kube-config.js';
 import { LeaderElector } from './kube/leader-election.js';
 import { createLogger, type Logger } from './log.js';
 import { Manager, runnable, ticker } from './manager/manager.js';
-import { metrics, recordApiWrite, registry, setNodesByPhase } from './metrics.js';
+import { metrics, recordApiWrite, registry, setNodesByPhase, setPolicyReferencesInvalid } from './metrics.js';
 import { RevocationNotifier } from './notify/index.js';
 import { BullRoundScheduler, RoundWorker } from './queue/index.js';
 import { ConvergenceMemo } from './reconcile/convergence-memo.js';
 import { NodeController } from './reconcile/node-controller.js';
+import { invalidReferences } from './reconcile/policy-conditions.js';
 import { makeNodeReconciler, planInputs } from './reconcile/node-reconciler.js';
 import { scheduledTargets } from './reconcile/planner.js';
 import { logRuntimePolicyWarnings, makeRoundContextProvider, makeRuntimePolicyLoader } from './reconcile/round-context.js';
@@ -110,7 +111,10 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
     runnable('informers', false, () => informers.start(), () => informers.stop()),
     runnable('redis', false, () => undefined, async () => { notifier?.close(); await scheduler.close(); redis.disconnect(); }),
     runnable('round-worker', false, () => { worker = new RoundWorker({ connection, runRound: (n) => runRound(n, { context, agent, store, metrics: roundMetrics }), onOutcome, metrics: roundMetrics, concurrency: cfg.roundConcurrency, log: redisLog }); }, () => worker?.close()),
-    ticker('phase-metrics', false, cfg.resyncMs, () => setNodesByPhase(phaseCounts(informers.nodeAttestations()))),
+    ticker('phase-metrics', false, cfg.resyncMs, () => {
+      setNodesByPhase(phaseCounts(informers.nodeAttestations()));
+      setPolicyReferencesInvalid(informers.policies().flatMap((p) => invalidReferences(p).map((c) => ({ policy: p.metadata.name, condition: c.type, reason: c.reason }))));
+    }),
     // The leader re-signs the CRL at half its lifetime; every replica re-reads what it published, for its GET /crl.
     ticker('crl-reader', false, crlRefreshPeriodMs(ca.crlLifetimeMs), () => { ca.reloadCrl().catch((e: unknown) => log.warn('CRL reload failed', { error: e })); }),
     ticker('crl-signer', true, crlRefreshPeriodMs(ca.crlLifetimeMs), () => { ca.refreshCrl().catch((e: unknown) => log.warn('CRL refresh failed', { error: e })); }),

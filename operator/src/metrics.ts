@@ -16,6 +16,10 @@ export const metrics = {
   apiWrites: new Counter({ name: 'nodeward_api_writes_total', help: 'Write requests sent to the Kubernetes API server', labelNames: ['verb', 'resource'] as const, registers: [registry] }),
   reconcileErrors: new Counter({ name: 'nodeward_reconcile_errors_total', help: 'Reconcile attempts that threw (retried with backoff)', labelNames: ['kind'] as const, registers: [registry] }),
   kubeletCsrDecisions: new Counter({ name: 'nodeward_kubelet_csr_decisions_total', help: 'Kubelet CSRs approved or denied, by route (BootstrapJoin, NodeClientRenewal, KubeletServing, ForeignRequester), verdict and condition reason', labelNames: ['route', 'verdict', 'reason'] as const, registers: [registry] }),
+  policyReferencesInvalid: new Gauge({
+    name: 'nodeward_policy_references_invalid', help: 'Policy references (runtime policy, EK trust anchors) that are missing or invalid: 1 per policy, condition and reason',
+    labelNames: ['policy', 'condition', 'reason'] as const, registers: [registry],
+  }),
   leader: new Gauge({ name: 'nodeward_leader', help: '1 when this replica holds the leader Lease', registers: [registry] }),
 };
 
@@ -30,4 +34,10 @@ export function recordAction(action: string, op: string): void {
 /** Set the per-phase gauge from a full count (absent phases become 0). */
 export function setNodesByPhase(counts: Readonly<Partial<Record<string, number>>>): void {
   for (const phase of PHASES) metrics.nodesByPhase.set({ phase }, counts[phase] ?? 0);
+}
+
+/** Set the invalid-reference gauge from every policy's status (a fixed reference's series goes). */
+export function setPolicyReferencesInvalid(invalid: readonly { policy: string; condition: string; reason: string }[]): void {
+  metrics.policyReferencesInvalid.reset();
+  for (const i of invalid) metrics.policyReferencesInvalid.set(i, 1);
 }

@@ -1,7 +1,7 @@
 import { appendFile, mkdtemp, rm, writeFile, rename } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeImaNgEntry } from '@nodeward/attest/ima/encode-ima-entry';
+import { encodeImaNgEntry } from '@nodeward/attest/testing';
 import { ImaLogIndex, imaEntryLength } from './ima-log-index.js';
 
 const entry = (i: number): Buffer => encodeImaNgEntry({ path: `/bin/f${i}`, fileDigest: Buffer.alloc(32, i) }).bytes;

@@ -1,6 +1,4 @@
 export * from './boot-policy.js';
-export * from './encode-event-log.js';
-export * from './event-builders.js';
 export * from './event-data.js';
 export * from './event-text.js';
 export * from './event-types.js';
@@ -12,3 +10,4 @@ export * from './replay-event-log.js';
 export * from './secure-boot.js';
 export * from './spec-id-event.js';
 export * from './verify-event-log.js';
+export * from './bootlog-failure.js';

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseEventLog } from './parse-event-log.js';
 import { replayEventLog } from './replay-event-log.js';
+import { assumeVerified } from '../testing/index.js';
 import { verifyEventLogAgainstPcrs } from './verify-event-log.js';
 import type { PcrValues } from '../pcr.js';
 import type { Hex } from '../wire.js';
@@ -21,7 +22,7 @@ describe('real event logs', () => {
   });
 
   it.each(fixtures)('$file verifies against its own PCRs as a quote', ({ file, pcrs }) => {
-    const verdict = verifyEventLogAgainstPcrs(parseEventLog(load(file)), pcrs);
+    const verdict = verifyEventLogAgainstPcrs(parseEventLog(load(file)), assumeVerified(pcrs));
     expect(verdict.failures).toEqual([]);
     expect(verdict.ok).toBe(true);
   });
@@ -32,7 +33,7 @@ describe('real event logs', () => {
     quoted.sha1!['4'] = '00'.repeat(20);
     quoted.sha256!['7'] = 'ff'.repeat(32);
     quoted.sha256!['10'] = '11'.repeat(32); // PCR 10 not in the log: expected to be zero
-    const verdict = verifyEventLogAgainstPcrs(parseEventLog(load('ga_ubuntu_2104_shielded_vm_no_secure_boot_eventlog.bin')), quoted);
+    const verdict = verifyEventLogAgainstPcrs(parseEventLog(load('ga_ubuntu_2104_shielded_vm_no_secure_boot_eventlog.bin')), assumeVerified(quoted));
     expect(verdict.ok).toBe(false);
     expect(verdict.failures.map((f) => [f.id, f.context?.bank, f.context?.pcr])).toEqual([
       ['bootlog.pcr_mismatch', 'sha1', 4],
@@ -43,14 +44,14 @@ describe('real event logs', () => {
 
   it('an unextended quoted PCR verifies when it is zero', () => {
     const file = 'kl_binary_bios_measurements-secureboot.bin';
-    const verdict = verifyEventLogAgainstPcrs(parseEventLog(load(file)), { sha256: { ...expected[file]!.pcrs.sha256, '10': '00'.repeat(32) } });
+    const verdict = verifyEventLogAgainstPcrs(parseEventLog(load(file)), assumeVerified({ sha256: { ...expected[file]!.pcrs.sha256, '10': '00'.repeat(32) } }));
     expect(verdict.ok).toBe(true);
   });
 
   it('trusts only events of quoted PCRs and only the quoted banks', () => {
     const file = 'ga_ubuntu_2104_shielded_vm_no_secure_boot_eventlog.bin';
     const sha256 = expected[file]!.pcrs.sha256!;
-    const verdict = verifyEventLogAgainstPcrs(parseEventLog(load(file)), { sha256: { '7': sha256['7']!, '8': sha256['8']! } });
+    const verdict = verifyEventLogAgainstPcrs(parseEventLog(load(file)), assumeVerified({ sha256: { '7': sha256['7']!, '8': sha256['8']! } }));
     if (!verdict.ok) throw new Error(JSON.stringify(verdict.failures));
     expect(verdict.log.banks).toEqual(['sha256']);
     expect(new Set(verdict.log.events.map((e) => e.pcr))).toEqual(new Set([7, 8]));
@@ -64,14 +65,14 @@ describe('real event logs', () => {
     { name: 'not hex', quoted: { sha256: { '0': 'zz'.repeat(32) } }, id: 'bootlog.pcr_mismatch' },
     { name: 'index out of range', quoted: { sha256: { '24': '00'.repeat(32) } }, id: 'bootlog.pcr_mismatch' },
   ])('rejects a quote with $name', ({ quoted, id }) => {
-    const verdict = verifyEventLogAgainstPcrs(parseEventLog(load('kl_binary_bios_measurements-secureboot.bin')), quoted as PcrValues<Hex>);
+    const verdict = verifyEventLogAgainstPcrs(parseEventLog(load('kl_binary_bios_measurements-secureboot.bin')), assumeVerified(quoted as PcrValues<Hex>));
     expect(verdict.ok).toBe(false);
     expect(verdict.failures.map((f) => f.id)).toEqual([id]);
   });
 
   it('accepts quoted hex in upper case', () => {
     const file = 'kl_binary_bios_measurements-secureboot.bin';
-    const verdict = verifyEventLogAgainstPcrs(parseEventLog(load(file)), { sha256: { '0': expected[file]!.pcrs.sha256!['0']!.toUpperCase() } });
+    const verdict = verifyEventLogAgainstPcrs(parseEventLog(load(file)), assumeVerified({ sha256: { '0': expected[file]!.pcrs.sha256!['0']!.toUpperCase() } }));
     expect(verdict.ok).toBe(true);
   });
 });

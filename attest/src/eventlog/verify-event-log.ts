@@ -1,14 +1,11 @@
 import { digestSize, type HashAlgName } from '../hash-alg.js';
 import { failure, type Failure } from '../failure.js';
 import type { PcrValues } from '../pcr.js';
+import { verified, type Verified } from '../verified.js';
 import type { Hex } from '../wire.js';
 import { normalizeHex, toHex } from './hex.js';
 import type { ParsedEvent, ParsedEventLog } from './parsed-event-log.js';
 import { initialPcrValue, replayEventLog } from './replay-event-log.js';
-
-declare const verifiedBrand: unique symbol;
-/** A value only a verify* function produces: it has been checked against evidence the TPM signed. */
-export type Verified<T> = T & { readonly [verifiedBrand]: true };
 
 /** The part of an event log that replayed to quoted PCR values. */
 export interface EventLogEvidence {
@@ -48,7 +45,7 @@ function checkBank(parsed: ParsedEventLog, alg: HashAlgName, quoted: Record<stri
  * then only for the quoted PCRs. `quoted` must come from a quote whose signature and nonce were
  * already verified.
  */
-export function verifyEventLogAgainstPcrs(parsed: ParsedEventLog, quoted: PcrValues<Hex>): EventLogVerdict {
+export function verifyEventLogAgainstPcrs(parsed: ParsedEventLog, quoted: Verified<PcrValues<Hex>>): EventLogVerdict {
   const replayed = replayEventLog(parsed);
   const failures: Failure[] = [];
   const banks: HashAlgName[] = [];
@@ -68,5 +65,5 @@ export function verifyEventLogAgainstPcrs(parsed: ParsedEventLog, quoted: PcrVal
   }
   if (failures.length > 0) return { ok: false, failures };
   const events = parsed.events.filter((e) => indices.has(e.pcr));
-  return { ok: true, log: { banks, pcrs, events } as EventLogEvidence as VerifiedEventLog, failures: [] };
+  return { ok: true, log: verified<EventLogEvidence>({ banks, pcrs, events }), failures: [] };
 }

@@ -1,5 +1,6 @@
 import { failure, type Failure } from '../failure.js';
 import type { CompiledRuntimePolicy } from './compile-runtime-policy.js';
+import type { ImaFailureId } from './ima-failure.js';
 import { digestHex, digestIs, ImaEntryView, isKnownTemplate, type ImaEntry } from './ima-entry.js';
 import { SignatureBudget, type SignatureCheck } from './verification-keys.js';
 
@@ -20,8 +21,8 @@ const KNOWN_KEYRINGS = new Set(['.ima', '.evm', '.builtin_trusted_keys', '.secon
   '.machine', '.blacklist', '_ima', '_evm']);
 
 interface Kind {
-  readonly missing: Failure['id'];
-  readonly wrong: Failure['id'];
+  readonly missing: ImaFailureId;
+  readonly wrong: ImaFailureId;
   readonly what: string;
 }
 const FILE: Kind = { missing: 'ima.path_not_in_policy', wrong: 'ima.digest_not_allowed', what: 'path' };

@@ -1,8 +1,8 @@
 import { ParseError } from '../binary/parse-error.js';
 import { compileRuntimePolicy } from './compile-runtime-policy.js';
 import { createRuntimePolicy } from './create-runtime-policy.js';
-import { encodeImaBufEntry, encodeImaNgEntry, encodeImaSigEntry, encodeImaTemplateEntry, encodeImaViolationEntry } from './encode-ima-entry.js';
-import { EVMCTL_RSA_SPKI, LS_SIG } from './evmctl-fixture.js';
+import { encodeImaBufEntry, encodeImaNgEntry, encodeImaSigEntry, encodeImaTemplateEntry, encodeImaViolationEntry } from '../testing/encode-ima-entry.js';
+import { EVMCTL_RSA_SPKI, LS_SIG } from '../testing/evmctl-fixture.js';
 import { parseImaSignature } from './ima-signature.js';
 import { IMA_INITIAL_STATE } from './ima-state.js';
 import { parseImaAsciiLog } from './parse-ima-ascii.js';

@@ -6,7 +6,7 @@ import { evmctlSignDigests } from '../../../e2e/src/sim/evmctl.js';
 import { runCommand } from '../../../e2e/src/sim/run-command.js';
 import { seededRandom } from '../../../e2e/src/sim/seeded-random.js';
 import { compileRuntimePolicy } from './compile-runtime-policy.js';
-import { encodeImaNgEntry, encodeImaSigEntry } from './encode-ima-entry.js';
+import { encodeImaNgEntry, encodeImaSigEntry } from '../testing/encode-ima-entry.js';
 import { imaKeyId, parseImaSignature } from './ima-signature.js';
 import { parseRuntimePolicy, RuntimePolicyError, type RuntimePolicy } from './runtime-policy.js';
 import { ImaVerificationKeys, SignatureBudget, verificationKeyFrom, verificationKeysString } from './verification-keys.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ParseError } from '../binary/parse-error.js';
-import { encodeImaBufEntry, encodeImaNgEntry, encodeImaSigEntry, encodeImaTemplateEntry } from './encode-ima-entry.js';
+import { encodeImaBufEntry, encodeImaNgEntry, encodeImaSigEntry, encodeImaTemplateEntry } from '../testing/encode-ima-entry.js';
 import type { ImaEntry } from './ima-entry.js';
 import { createRuntimePolicy } from './create-runtime-policy.js';
 import { IMA_INITIAL_STATE } from './ima-state.js';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { compileRuntimePolicy } from './compile-runtime-policy.js';
 import { createRuntimePolicy } from './create-runtime-policy.js';
-import { encodeImaBufEntry, encodeImaNgEntry, encodeImaTemplateEntry, encodeImaViolationEntry, type EncodedImaEntry } from './encode-ima-entry.js';
+import { encodeImaBufEntry, encodeImaNgEntry, encodeImaTemplateEntry, encodeImaViolationEntry, type EncodedImaEntry } from '../testing/encode-ima-entry.js';
 import { IMA_INITIAL_STATE, verifyImaPcr10 } from './ima-state.js';
 import { parseImaBinaryLog } from './parse-ima-binary.js';
 import { parseRuntimePolicy, type RuntimePolicy } from './runtime-policy.js';

@@ -1,5 +1,6 @@
 import { hash } from '../hash-alg.js';
 import { BOOT_BANK_PREFERENCE, BOOT_PCRS, type PcrValues } from '../pcr.js';
+import type { Verified } from '../verified.js';
 import type { Hex } from '../wire.js';
 
 /**
@@ -20,7 +21,7 @@ export function bootPcrsDigest(pcrs: PcrValues): Hex | undefined {
  * (kernels ≥ 5.8 use the first allocated bank and PCRs 0-9), and SHA-1 over PCRs 0-7 of the sha1 bank
  * (older kernels).
  */
-export function bootAggregates(pcrs: PcrValues): string[] {
+export function bootAggregates(pcrs: Verified<PcrValues>): string[] {
   const out: string[] = [];
   const s256 = BOOT_PCRS.map((i) => pcrs.sha256?.[String(i)]);
   if (s256.every((v) => v !== undefined)) out.push(`${hash('sha256', ...s256).toString('hex')}`);

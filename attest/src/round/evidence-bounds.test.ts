@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createSoftAk, softExtend, softQuote } from '../../../e2e/src/sim/soft-tpm.js';
 import type { PcrValues } from '../pcr.js';
-import { compileRuntimePolicy, createRuntimePolicy, encodeImaNgEntry, parseImaBinaryLog, type EncodedImaEntry } from '../index.js';
+import { compileRuntimePolicy, createRuntimePolicy, parseImaBinaryLog } from '../index.js';
+import { encodeImaNgEntry, type EncodedImaEntry } from '../testing/index.js';
 import { EVIDENCE_BOUND_FAILURE_IDS, IMA_MAX_UNCOVERED_BYTES } from './evidence-bounds.js';
 import type { RoundEvidence, RoundPolicy } from './round-types.js';
 import { verifyRound } from './verify-round.js';

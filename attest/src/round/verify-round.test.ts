@@ -1,11 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createSoftAk, softExtend, softQuote, type SoftAk } from '../../../e2e/src/sim/soft-tpm.js';
 import type { PcrValues } from '../pcr.js';
-import {
-  compileRuntimePolicy, createRuntimePolicy, efiBootApplicationEvent, encodeEventLog, encodeImaNgEntry,
-  eventLogPcrs, grubKernelCmdlineEvent, parseImaBinaryLog, secureBootEvent, separatorEvent,
-  type EncodedImaEntry, type EventLogSpec,
-} from '../index.js';
+import { compileRuntimePolicy, createRuntimePolicy, parseImaBinaryLog } from '../index.js';
+import { efiBootApplicationEvent, encodeEventLog, encodeImaNgEntry, eventLogPcrs, grubKernelCmdlineEvent, secureBootEvent, separatorEvent, type EncodedImaEntry, type EventLogSpec } from '../testing/index.js';
+import { assumeVerified } from '../testing/index.js';
 import { bootAggregates } from './boot-pcrs.js';
 import type { RoundEvidence, RoundPolicy, RoundState } from './round-types.js';
 import { imaResumePoint, verifyRound } from './verify-round.js';
@@ -42,7 +40,7 @@ class Node {
       this.pcrs[bank] = values;
     }
     this.ima = [];
-    const agg = bootAggregates(this.pcrs)[0]!;
+    const agg = bootAggregates(assumeVerified(this.pcrs))[0]!;
     this.measure(encodeImaNgEntry({ path: 'boot_aggregate', fileDigest: Buffer.from(agg, 'hex') }));
   }
 

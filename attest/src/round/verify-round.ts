@@ -10,6 +10,7 @@ import { detectReboot } from '../tpm/reboot.js';
 import { verifyQuote, type VerifiedQuote } from '../tpm/verify-quote.js';
 import { verifyVerity } from '../verity/verify-verity.js';
 import { BANK_NAMES, IMA_PCR, type BankName, type PcrSelection, type PcrValues } from '../pcr.js';
+import { verified, type Verified } from '../verified.js';
 import type { Hex } from '../wire.js';
 import { bootAggregates, bootPcrsDigest } from './boot-pcrs.js';
 import { evidenceBoundFailure, IMA_MAX_UNCOVERED_BYTES } from './evidence-bounds.js';
@@ -19,28 +20,28 @@ import type { RoundEvidence, RoundPolicy, RoundState, RoundVerdict } from './rou
  * Only PCRs the signed quote covers are trusted: verifyQuote already returns a fresh copy holding
  * only the selected ones, so this just narrows it to the banks a round uses.
  */
-function trustedPcrs(q: VerifiedQuote): PcrValues {
+function trustedPcrs(q: VerifiedQuote): Verified<PcrValues> {
   const out: PcrValues = {};
   for (const bank of BANK_NAMES) {
     const values = q.pcrs[bank];
     if (values) out[bank] = values;
   }
-  return out;
+  return verified(out);
 }
 
 /** PCRs the firmware and boot loader measure: all but 10 (IMA's) and 16-23 (debug, DRTM, applications). */
 const isBootPcr = (index: string): boolean => Number(index) <= 15 && Number(index) !== IMA_PCR;
 
-function bootPcrsHex(pcrs: PcrValues): PcrValues<Hex> {
+function bootPcrsHex(pcrs: Verified<PcrValues>): Verified<PcrValues<Hex>> {
   const out: PcrValues<Hex> = {};
   for (const [bank, values] of Object.entries(pcrs) as [BankName, Record<string, Uint8Array>][]) {
     out[bank] = Object.fromEntries(Object.entries(values).filter(([i]) => isBootPcr(i)).map(([i, v]) => [i, Buffer.from(v).toString('hex')]));
   }
-  return out;
+  return verified(out);
 }
 
 /** The agent must quote at least what the policy selects. */
-function checkSelection(policy: RoundPolicy, pcrs: PcrValues): Failure[] {
+function checkSelection(policy: RoundPolicy, pcrs: Verified<PcrValues>): Failure[] {
   const out: Failure[] = [];
   for (const [bank, wanted] of Object.entries(policy.pcrSelection) as [BankName, readonly number[]][]) {
     const missing = wanted.filter((i) => pcrs[bank]?.[String(i)] === undefined);
@@ -51,7 +52,7 @@ function checkSelection(policy: RoundPolicy, pcrs: PcrValues): Failure[] {
   return out;
 }
 
-function checkExpectedPcrs(policy: RoundPolicy, pcrs: PcrValues): Failure[] {
+function checkExpectedPcrs(policy: RoundPolicy, pcrs: Verified<PcrValues>): Failure[] {
   const out: Failure[] = [];
   for (const [bank, expected] of Object.entries(policy.expectedPcrs ?? {}) as [BankName, Record<string, string>][]) {
     for (const [index, want] of Object.entries(expected)) {
@@ -79,7 +80,7 @@ function reuseVerifiedBoot(policy: RoundPolicy, digest: string | undefined, base
   return { failures: [failure('bootlog.missing', 'boot PCRs changed since the last verified event log, and no event log was supplied')] };
 }
 
-function checkBoot(evidence: RoundEvidence, policy: RoundPolicy, pcrs: PcrValues, base: RoundState | undefined): BootResult {
+function checkBoot(evidence: RoundEvidence, policy: RoundPolicy, pcrs: Verified<PcrValues>, base: RoundState | undefined): BootResult {
   const digest = bootPcrsDigest(pcrs);
   if (evidence.eventLog === undefined) return reuseVerifiedBoot(policy, digest, base);
   let parsed;
@@ -97,7 +98,7 @@ function checkBoot(evidence: RoundEvidence, policy: RoundPolicy, pcrs: PcrValues
 
 interface ImaResult { failures: Failure[]; state: ImaState }
 
-function checkIma(evidence: RoundEvidence, policy: RoundPolicy, pcrs: PcrValues, saved: ImaState): ImaResult {
+function checkIma(evidence: RoundEvidence, policy: RoundPolicy, pcrs: Verified<PcrValues>, saved: ImaState): ImaResult {
   let base = saved;
   if (policy.ima === undefined) return { failures: [], state: base };
   const ima = evidence.ima;

@@ -17,3 +17,4 @@ export * from './reboot.js';
 export * from './signature.js';
 export * from './verify-quote.js';
 export { ByteWriter, tpm2b } from './writer.js';
+export * from './identity-failure.js';

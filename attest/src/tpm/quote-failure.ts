@@ -1,4 +1,4 @@
-import type { Failure } from '../failure.js';
+import { failureFactory, type KindedFailure } from '../failure.js';
 
 /** Why a quote was rejected. Each kind has one Failure id (`quote.*`). */
 export type QuoteFailureKind =
@@ -11,7 +11,13 @@ export type QuoteFailureKind =
   | 'NonceMismatch'
   | 'MissingPcr'
   | 'BadPcrValue'
-  | 'PcrDigestMismatch';
+  | 'PcrDigestMismatch'
+  | 'PcrNotQuoted'
+  | 'PcrUnexpected'
+  | 'ResetCountRegressed'
+  | 'RestartCountRegressed'
+  | 'ClockRegressed'
+  | 'VerificationFailed';
 
 export const QUOTE_FAILURE_IDS = {
   Malformed: 'quote.malformed',
@@ -24,15 +30,20 @@ export const QUOTE_FAILURE_IDS = {
   MissingPcr: 'quote.missing_pcr',
   BadPcrValue: 'quote.bad_pcr_value',
   PcrDigestMismatch: 'quote.pcr_digest_mismatch',
-} as const satisfies Record<QuoteFailureKind, Failure['id']>;
+  /** The quote does not cover a PCR the policy selects. */
+  PcrNotQuoted: 'quote.pcr_not_quoted',
+  /** A quoted PCR differs from the policy's expected value. */
+  PcrUnexpected: 'quote.pcr_unexpected',
+  ResetCountRegressed: 'quote.reset_count_regressed',
+  RestartCountRegressed: 'quote.restart_count_regressed',
+  ClockRegressed: 'quote.clock_regressed',
+  /** Fallback reason of a failed round without a listed failure. */
+  VerificationFailed: 'quote.verification_failed',
+} as const satisfies Record<QuoteFailureKind, `quote.${string}`>;
+
+export type QuoteFailureId = (typeof QUOTE_FAILURE_IDS)[QuoteFailureKind];
 
 /** A Failure that also names its kind, so callers can switch on it without parsing ids. */
-export interface QuoteFailure extends Failure {
-  readonly kind: QuoteFailureKind;
-  readonly id: (typeof QUOTE_FAILURE_IDS)[QuoteFailureKind];
-}
+export type QuoteFailure = KindedFailure<QuoteFailureKind, QuoteFailureId>;
 
-export function quoteFailure(kind: QuoteFailureKind, message: string, context?: Failure['context']): QuoteFailure {
-  const id = QUOTE_FAILURE_IDS[kind];
-  return context === undefined ? { kind, id, message } : { kind, id, message, context };
-}
+export const quoteFailure = failureFactory(QUOTE_FAILURE_IDS);

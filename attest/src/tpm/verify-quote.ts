@@ -7,6 +7,7 @@ import { TPM_GENERATED_VALUE, TPM_ST, eccCurve } from './constants.js';
 import { padTo } from './key-object.js';
 import type { PcrValues } from '../pcr.js';
 import type { TpmlPcrSelection } from './pcr-selection.js';
+import { verified, type Verified } from '../verified.js';
 import { prepareAk, type PreparedAk } from './prepared-ak.js';
 import type { TpmPublic } from './public.js';
 import { quoteFailure, type QuoteFailure } from './quote-failure.js';
@@ -26,7 +27,7 @@ export interface QuoteInput {
 }
 
 /** What a valid quote proves: the TPM's clock state and the selected PCR values, nothing else. */
-export interface VerifiedQuote {
+export interface QuoteEvidence {
   readonly clockInfo: ClockInfo;
   readonly firmwareVersion: bigint;
   readonly pcrSelection: TpmlPcrSelection;
@@ -36,6 +37,9 @@ export interface VerifiedQuote {
   readonly qualifiedSigner: Uint8Array;
   readonly akName: Buffer;
 }
+
+/** Only verifyQuote makes one. */
+export type VerifiedQuote = Verified<QuoteEvidence>;
 
 export type QuoteVerdict = { readonly ok: true; readonly attest: VerifiedQuote } | { readonly ok: false; readonly reasons: QuoteFailure[] };
 
@@ -164,7 +168,7 @@ export function verifyQuote(input: QuoteInput): QuoteVerdict {
   if (reasons.length > 0) return { ok: false, reasons };
   return {
     ok: true,
-    attest: {
+    attest: verified<QuoteEvidence>({
       clockInfo: attest.clockInfo,
       firmwareVersion: attest.firmwareVersion,
       pcrSelection: pcrSelect,
@@ -172,7 +176,7 @@ export function verifyQuote(input: QuoteInput): QuoteVerdict {
       hashAlg: sigCheck.hashAlg,
       qualifiedSigner: attest.qualifiedSigner,
       akName: ak.name,
-    },
+    }),
   };
 }
 

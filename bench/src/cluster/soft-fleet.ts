@@ -3,9 +3,9 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import {
-  BANK_NAMES, encodeEventLog, encodeImaNgEntry, eventLogPcrs, type ActivateRequest, type BankName, type IdentityResponse, type PcrValues, type QuoteRequest, type QuoteResponse,
-  type RoundRequest, type RoundResponse, type EventLogResponse, type ImaLogResponse, type VerityStatusResponse,
+  BANK_NAMES, type ActivateRequest, type BankName, type IdentityResponse, type PcrValues, type QuoteRequest, type QuoteResponse, type RoundRequest, type RoundResponse, type EventLogResponse, type ImaLogResponse, type VerityStatusResponse,
 } from '@nodeward/attest';
+import { encodeEventLog, encodeImaNgEntry, eventLogPcrs } from '@nodeward/attest/testing';
 import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS } from '@nodeward/agent';
 import { bootAggregate, bootLogSpec } from '@nodeward/e2e/sim/sim-node';
 import { softQuote, type SoftAk } from '@nodeward/e2e/sim/soft-tpm';

@@ -1,9 +1,9 @@
 import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
-  compileRuntimePolicy, detectImaLogFormat, encodeImaNgEntry, plausibleTemplateHashAlgs, encodeImaViolationEntry, parseImaLog, parseRuntimePolicy, verifyRound,
-  type ImaBank, type ImaEntry,
+  compileRuntimePolicy, detectImaLogFormat, plausibleTemplateHashAlgs, parseImaLog, parseRuntimePolicy, verifyRound, type ImaBank, type ImaEntry,
 } from '@nodeward/attest';
+import { encodeImaNgEntry, encodeImaViolationEntry } from '@nodeward/attest/testing';
 import { createSoftAk, softQuote } from '../../../e2e/src/sim/soft-tpm.js';
 import type { NodeAttestationPolicy } from '../../../operator/src/status/resources.js';
 import { roundPolicyFromSpec } from '../../../operator/src/reconcile/round-context.js';

@@ -131,18 +131,21 @@ describe('the CRDs', () => {
     expect(table((await harness.kubectl(['get', 'na'])).stdout).rows[0]?.[0]).toBe('node-a');
   });
 
-  it('print NAME SELECTOR INTERVAL MODE NODES AGE for kubectl get nodeattestationpolicies', async () => {
+  it('print NAME SELECTOR INTERVAL MODE NODES TRUSTED UNTRUSTED UNREACHABLE HELD AGE (and STALE wide) for kubectl get nodeattestationpolicies', async () => {
     const plural = 'nodeattestationpolicies';
     const policy = (await custom.getClusterCustomObject({ group, version, plural, name: 'workers-enforce' })) as Obj;
-    policy['status'] = { observedGeneration: 1, matchedNodes: 3 };
+    policy['status'] = { observedGeneration: 1, matchedNodes: 3, trustedNodes: 1, untrustedNodes: 1, unreachableNodes: 0, heldNodes: 0, staleNodes: 1 };
     await custom.replaceClusterCustomObjectStatus({ group, version, plural, name: 'workers-enforce', body: policy });
 
     const result = await harness.kubectl(['get', 'nap', 'workers-enforce', 'all-nodes-audit']);
     expect(result.code).toBe(0);
     const { header, rows } = table(result.stdout);
-    expect(header).toEqual(['NAME', 'SELECTOR', 'INTERVAL', 'MODE', 'NODES', 'AGE']);
-    expect(rows[0]?.slice(0, 5)).toEqual(['workers-enforce', '{"node-role.kubernetes.io/worker":""}', '30s', 'Enforce', '3']);
-    expect(rows[1]?.slice(0, 5)).toEqual(['all-nodes-audit', '', '1m', 'Audit', '']);
+    expect(header).toEqual(['NAME', 'SELECTOR', 'INTERVAL', 'MODE', 'NODES', 'TRUSTED', 'UNTRUSTED', 'UNREACHABLE', 'HELD', 'AGE']);
+    expect(rows[0]?.slice(0, 9)).toEqual(['workers-enforce', '{"node-role.kubernetes.io/worker":""}', '30s', 'Enforce', '3', '1', '1', '0', '0']);
+    expect(rows[1]?.slice(0, 9)).toEqual(['all-nodes-audit', '', '1m', 'Audit', '', '', '', '', '']);
+    const wide = table((await harness.kubectl(['get', 'nap', 'workers-enforce', '-o', 'wide'])).stdout);
+    expect(wide.header).toEqual(['NAME', 'SELECTOR', 'INTERVAL', 'MODE', 'NODES', 'TRUSTED', 'UNTRUSTED', 'UNREACHABLE', 'HELD', 'STALE', 'AGE']);
+    expect(wide.rows[0]?.[9]).toBe('1');
   });
 
   it('group both kinds under kubectl get attestation', async () => {

@@ -4,7 +4,7 @@ import type { ClientIdentity } from '../harness/harness.js';
 import { NODEWARD_NAMESPACE, RUNTIME_POLICY_CONFIGMAP, attestationPolicy, configMap } from '../stack/policy.js';
 import { startStack, waitFor, type Stack } from '../stack/stack.js';
 import { eventsFor, getJson, hasTaint, nodeAttestation, nodeObject, phaseOf } from './kube-read.js';
-import { UNTRUSTED_TAINT, eventReasons, waitEnforced, waitPhase, waitUntrusted } from './scenario-helpers.js';
+import { UNTRUSTED_TAINT, eventReasons, metricSum, waitEnforced, waitPhase, waitUntrusted } from './scenario-helpers.js';
 
 /**
  * Enforcement a node cannot undo (issue 18, items 3-6 and freshness), each attack performed as an
@@ -46,11 +46,12 @@ describe('enforcement a node cannot undo (real apiserver with Node,RBAC + NodeRe
     // Item 3 selects on a label the kubelet can write (what the attack needs); the others on protected labels.
     await stack.addNode('u-1', { pool: 'edge' });
     await stack.addNode('u-2', { pool: 'edge' });
-    for (const [n, g] of [['c-1', 'c'], ['s-boot', 's-boot'], ['s-ima', 's-ima'], ['v-1', 'v'], ['f-1', 'f']] as const) await stack.addNode(n, { [GROUP]: g });
+    for (const [n, g] of [['c-1', 'c'], ['s-boot', 's-boot'], ['s-ima', 's-ima'], ['v-1', 'v'], ['f-1', 'f'], ['k-1', 'k']] as const) await stack.addNode(n, { [GROUP]: g });
     await stack.startOperator();
     await stack.apply([
       configMap('ima-runtime-policy-strict', { 'runtime-policy.json': await runtimePolicyJson(stack) }),
       configMap('ima-runtime-policy-fresh', { 'runtime-policy.json': await runtimePolicyJson(stack) }),
+      configMap('ima-runtime-policy-corrupt', { 'runtime-policy.json': await runtimePolicyJson(stack) }),
       // No revokeCredentials: with it the kubelet-quarantine policy refuses these writes outright (kubelet-quarantine.int.test.ts);
       // here the kubelet must be able to try each escape.
       policy('edge', { pool: 'edge' }, (p) => { p.spec.onFailure!.revokeCredentials = false; }),
@@ -60,6 +61,7 @@ describe('enforcement a node cannot undo (real apiserver with Node,RBAC + NodeRe
       policy('strict-ima', { [GROUP]: 's-ima' }, (p) => { p.spec.ima!.runtimePolicy.configMapRef.name = 'ima-runtime-policy-strict'; }),
       policy('verity', { [GROUP]: 'v' }),
       policy('fresh', { [GROUP]: 'f' }, (p) => { p.spec.ima!.runtimePolicy.configMapRef.name = 'ima-runtime-policy-fresh'; }),
+      policy('corrupt', { [GROUP]: 'k' }, (p) => { p.spec.ima!.runtimePolicy.configMapRef.name = 'ima-runtime-policy-corrupt'; }),
     ]);
     for (const n of stack.nodes.keys()) await waitPhase(stack, n, 'Trusted', 180_000);
   }, 400_000);
@@ -181,6 +183,56 @@ describe('enforcement a node cannot undo (real apiserver with Node,RBAC + NodeRe
     expect(await eventReasons(stack, 'f-1')).toContain('AttestationStale');
   }, 60_000);
 
+  it('signals: a corrupted runtime policy fails closed (condition, Event, metric, Stale, Node condition), and a kubelet cannot forge the condition', async () => {
+    await waitFor('k-1 Node condition True', async () => (await nodeTrusted(stack, 'k-1')).status === 'True', 30_000);
+    await waitFor('nap columns count k-1 Trusted', async () => (await napColumns(stack, 'corrupt'))['TRUSTED'] === '1', 30_000);
+    expect(await napColumns(stack, 'corrupt')).toMatchObject({ NODES: '1', TRUSTED: '1', UNTRUSTED: '0', UNREACHABLE: '0', HELD: '0', STALE: '0' });
+
+    const good = await runtimePolicyJson(stack);
+    await stack.apply([configMap('ima-runtime-policy-corrupt', { 'runtime-policy.json': '{"meta": {"version": 1}, "digests": ' })]);
+    const corruptedAt = Date.now();
+    await waitFor('RuntimePolicyReady False', async () =>
+      conditionOf((await getJson<PolicyView>(stack, ['get', 'nodeattestationpolicy', 'corrupt'])).status?.conditions, 'RuntimePolicyReady')?.status === 'False', 30_000);
+    const ready = (await getJson<PolicyView>(stack, ['get', 'nodeattestationpolicy', 'corrupt'])).status?.conditions?.find((c) => c.type === 'RuntimePolicyReady');
+    expect(ready).toMatchObject({ status: 'False', reason: 'RuntimePolicyInvalid' });
+    expect(ready?.message).toMatch(/^spec\.ima\.runtimePolicy: nodeward-system\/ima-runtime-policy-corrupt\/runtime-policy\.json is not a valid Keylime runtime policy/);
+    await waitFor('PolicyInvalid Event on the policy', async () => (await eventsFor(stack, 'corrupt')).some((e) => e.reason === 'PolicyInvalid' && e.involvedObject.kind === 'NodeAttestationPolicy'), 30_000);
+    await waitFor('nodeward_policy_references_invalid', async () =>
+      (await metricSum(stack.operators[0]!.httpPort, 'nodeward_policy_references_invalid', 'policy="corrupt"')) === 1, 30_000);
+
+    // Nothing passes silently: no round passes under the corrupt document, and the node leaves Trusted within the window.
+    await waitPhase(stack, 'k-1', 'Stale', STALE_WITHIN_MS);
+    const staleAfterMs = Date.now() - corruptedAt;
+    expect(staleAfterMs).toBeLessThan(STALE_WITHIN_MS);
+    const stale = await getJson<{ status?: { lastSuccessTime?: string } }>(stack, ['get', 'nodeattestation', 'k-1']);
+    // A round already in flight (or run before the informer has the new ConfigMap) verified under the good document.
+    expect(Date.parse(stale.status?.lastSuccessTime ?? '')).toBeLessThan(corruptedAt + 3000);
+    await neverTrustedFor(stack, 'k-1', 4000);
+    const why = (await nodeAttestation(stack, 'k-1')).status?.conditions?.find((c) => c.type === 'Trusted') as { reason?: string; message?: string } | undefined;
+    expect(why).toMatchObject({ reason: 'RoundsStale', message: expect.stringContaining('policy corrupt RuntimePolicyInvalid: spec.ima.runtimePolicy') });
+    await waitFor('k-1 Node condition Unknown', async () => (await nodeTrusted(stack, 'k-1')).status === 'Unknown', 15_000);
+    expect(await nodeTrusted(stack, 'k-1')).toMatchObject({ status: 'Unknown', reason: 'RoundsStale' });
+    await waitFor('nap columns count k-1 Stale', async () => (await napColumns(stack, 'corrupt'))['STALE'] === '1', 15_000);
+    expect(await napColumns(stack, 'corrupt')).toMatchObject({ TRUSTED: '0', STALE: '1' });
+
+    // The node's kubelet may write its own Node status: a forged True is put back by the operator.
+    const kubelet: ClientIdentity = await stack.harness.kubeletIdentity('k-1');
+    const now = new Date();
+    await kubelet.kubeConfig.makeApiClient(k8s.CoreV1Api).patchNodeStatus({ name: 'k-1', body: { status: { conditions: [
+      { type: TRUSTED_CONDITION, status: 'True', reason: 'AttestationPassed', message: 'forged by the node', lastHeartbeatTime: now, lastTransitionTime: now },
+    ] } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch));
+    const forgedAt = Date.now();
+    await waitFor('forged condition put back', async () => (await nodeTrusted(stack, 'k-1')).status === 'Unknown', 15_000, 50);
+    process.stderr.write(`signals figures: Stale ${staleAfterMs} ms after the corruption (window ${STALE_WITHIN_MS} ms); forged Node condition put back within ${Date.now() - forgedAt} ms\n`);
+
+    // Fixed: rounds run again, the node is Trusted and says so.
+    await stack.apply([configMap('ima-runtime-policy-corrupt', { 'runtime-policy.json': good })]);
+    await waitPhase(stack, 'k-1', 'Trusted', 60_000);
+    await waitFor('k-1 Node condition True again', async () => (await nodeTrusted(stack, 'k-1')).status === 'True', 15_000);
+    await waitFor('metric cleared', async () =>
+      (await metricSum(stack.operators[0]!.httpPort, 'nodeward_policy_references_invalid', 'policy="corrupt"')) === 0, 30_000);
+  }, 180_000);
+
   it('freshness: with Redis down no round runs, and no node stays Trusted', async () => {
     const trusted = [];
     for (const n of stack.nodes.keys()) if ((await phaseOf(stack, n)) === 'Trusted') trusted.push(n);
@@ -195,6 +247,22 @@ describe('enforcement a node cannot undo (real apiserver with Node,RBAC + NodeRe
     await waitPhase(stack, trusted[0]!, 'Trusted', 60_000);
   }, 120_000);
 });
+
+const TRUSTED_CONDITION = 'attestation.nodeward.io/Trusted';
+
+/** The Node condition, as a consumer reads it: `kubectl get node -o jsonpath`. */
+async function nodeTrusted(stack: Stack, node: string): Promise<{ status: string; reason: string }> {
+  const [status = '', reason = ''] = (await stack.kubectl(['get', 'node', node, '-o',
+    `jsonpath={.status.conditions[?(@.type=="${TRUSTED_CONDITION}")].status} {.status.conditions[?(@.type=="${TRUSTED_CONDITION}")].reason}`])).trim().split(' ');
+  return { status, reason };
+}
+
+/** `kubectl get nap NAME -o wide` as column → value. */
+async function napColumns(stack: Stack, name: string): Promise<Record<string, string>> {
+  const [header = '', row = ''] = (await stack.kubectl(['get', 'nap', name, '-o', 'wide'])).trim().split('\n');
+  const values = row.trim().split(/\s+/);
+  return Object.fromEntries(header.trim().split(/\s+/).map((h, i) => [h, values[i] ?? '']));
+}
 
 /** The known-good runtime policy the stack installed. */
 async function runtimePolicyJson(stack: Stack): Promise<string> {

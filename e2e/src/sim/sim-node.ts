@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
 import { appendFile, mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import {
-  BANK_NAMES, BOOT_PCRS, EV, efiBootApplicationEvent, encodeEventLog, eventLogMeasurements, eventLogPcrs, grubKernelCmdlineEvent, secureBootEvent,
-  separatorEvent, type EventLogSpec, type HashAlgName, type Hex, type PcrValues,
-} from '@nodeward/attest';
+import { BANK_NAMES, BOOT_PCRS, EV, type HashAlgName, type Hex, type PcrValues } from '@nodeward/attest';
+import { efiBootApplicationEvent, encodeEventLog, eventLogMeasurements, eventLogPcrs, grubKernelCmdlineEvent, secureBootEvent, separatorEvent, type EventLogSpec } from '@nodeward/attest/testing';
 import { encodeImaNgEntry } from './attest-parts.js';
 import { startSwtpm, tpm2, type Swtpm } from './swtpm.js';
 import { runCommand } from './run-command.js';

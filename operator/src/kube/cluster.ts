@@ -30,9 +30,9 @@ export interface Cluster {
 
   /**
    * Set one condition in a Node's status (a strategic merge patch of nodes/status keyed by type: the
-   * kubelet's conditions are untouched).
+   * kubelet's conditions are untouched). Resolves the Node's new resourceVersion (undefined: no such Node).
    */
-  patchNodeCondition(name: string, condition: NodeCondition): Promise<void>;
+  patchNodeCondition(name: string, condition: NodeCondition): Promise<string | undefined>;
 
   createEvent(event: ClusterEvent): Promise<void>;
 

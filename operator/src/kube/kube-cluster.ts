@@ -145,10 +145,11 @@ export class KubeCluster implements Cluster, Pods {
     }
   }
 
-  async patchNodeCondition(name: string, condition: NodeCondition): Promise<void> {
+  async patchNodeCondition(name: string, condition: NodeCondition): Promise<string | undefined> {
     this.countWrite('patch', 'nodes/status');
     const body = { status: { conditions: [condition] } };
-    await ignoreNotFound(kubeCall(() => this.core.patchNodeStatus({ name, body, fieldManager: FIELD_MANAGER }, STRATEGIC)));
+    const written = await ignoreNotFound(kubeCall(() => this.core.patchNodeStatus({ name, body, fieldManager: FIELD_MANAGER }, STRATEGIC)));
+    return written?.metadata?.resourceVersion;
   }
 
   /**

@@ -127,14 +127,15 @@ export class MemoryCluster implements Cluster, Pods {
     });
     return true;
   }
-  async patchNodeCondition(name: string, condition: NodeCondition): Promise<void> {
+  async patchNodeCondition(name: string, condition: NodeCondition): Promise<string | undefined> {
     this.check('patchNodeCondition');
     const node = this.nodes.get(name);
-    if (node === undefined) return Promise.resolve();
+    if (node === undefined) return Promise.resolve(undefined);
     this.write(`status node/${name}`);
     const others = (node.status?.conditions ?? []).filter((c) => c.type !== condition.type);
-    this.nodes.set(name, { ...node, status: { ...node.status, conditions: [...others, { ...condition }] } });
-    return Promise.resolve();
+    const resourceVersion = String(Number(node.metadata.resourceVersion ?? '0') + 1);
+    this.nodes.set(name, { ...node, metadata: { ...node.metadata, resourceVersion }, status: { ...node.status, conditions: [...others, { ...condition }] } });
+    return Promise.resolve(resourceVersion);
   }
   async createEvent(event: ClusterEvent): Promise<void> {
     this.check('createEvent');

@@ -17,7 +17,7 @@ describe('routeCsr', () => {
     ['service account, client signer', KUBELET_CLIENT_SIGNER, serviceAccount, { kind: 'ForeignRequester' }],
     ['node name without the nodes group', KUBELET_CLIENT_SIGNER, { username: 'system:node:x', groups: [] }, { kind: 'ForeignRequester' }],
     ['bootstrap name without the bootstrappers group', KUBELET_CLIENT_SIGNER, { username: 'system:bootstrap:x', groups: [] }, { kind: 'ForeignRequester' }],
-    ['bootstrap token, another signer', 'kubernetes.io/kube-apiserver-client', bootstrap, { kind: 'ForeignRequester' }],
+    ['bootstrap token, another signer', 'kubernetes.io/kube-apiserver-client', bootstrap, { kind: 'NotOurs' }],
     ['admin, another signer', 'kubernetes.io/kube-apiserver-client', admin, { kind: 'NotOurs' }],
     ['bootstrap token, a custom signer', 'example.com/x', bootstrap, { kind: 'NotOurs' }],
     ['a custom signer', 'example.com/anything', node, { kind: 'NotOurs' }],

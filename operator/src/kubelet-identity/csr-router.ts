@@ -14,8 +14,8 @@ export type CsrRoute =
   /** A kubelet asks for a serving certificate. */
   | { readonly kind: 'KubeletServing'; readonly requesterNode: string }
   /**
-   * A kubelet-signer request from neither a bootstrap token nor a node, or a bootstrap token asking another
-   * built-in (kubernetes.io/) signer: denied, never left pending for a human to wave through.
+   * A kubelet-signer request from neither a bootstrap token nor a node (or a bootstrap token asking for a
+   * serving certificate): denied, never left pending for a human to wave through.
    */
   | { readonly kind: 'ForeignRequester' }
   /** Not a kubelet signer, or already decided: nothing to do. */
@@ -34,9 +34,9 @@ export function routeCsr(csr: Pick<CsrView, 'signerName' | 'username' | 'groups'
   if (csr.signerName === KUBELET_SERVING_SIGNER) {
     return node === undefined ? { kind: 'ForeignRequester' } : { kind: 'KubeletServing', requesterNode: node };
   }
-  // A bootstrap token has no business with another built-in signer (kube-apiserver-client would make it
-  // any user): no approver should ever see that pending. Custom signers belong to their own approvers.
-  return isBootstrapToken(csr) && csr.signerName.startsWith('kubernetes.io/') ? { kind: 'ForeignRequester' } : { kind: 'NotOurs' };
+  // Other signers are not Nodeward's to decide: its RBAC may approve (and deny) only the two kubelet
+  // signers, never kube-apiserver-client, whose approval would mint any user identity.
+  return { kind: 'NotOurs' };
 }
 
 /** The node a requester authenticated as (`system:node:<name>` in `system:nodes`), if it is one. */

@@ -4,11 +4,14 @@ import { policyKey } from './node-reconciler.js';
 import type { RoundContextCaches } from './round-context.js';
 import { WorkQueue, type Reconciler } from './work-queue.js';
 
+/** How long a NodeAttestation change may wait to be counted in its policy's status. */
+export const POLICY_COUNTS_DELAY_MS = 5000;
+
 /** What an informer reports changed (kube/informers ChangeKind, restated so this folder needs no kube/ import). */
 export type ChangedKind = 'policy' | 'nodeattestation' | 'node' | 'configmap';
 
 export interface NodeControllerOptions {
-  caches: Pick<RoundContextCaches, 'nodes' | 'nodeAttestations' | 'policies'>;
+  caches: Pick<RoundContextCaches, 'nodes' | 'nodeAttestations' | 'policies' | 'nodeAttestation'>;
   reconcile: Reconciler;
   concurrency: number;
   /** The schedules made to match the CRs (scheduler.reconcileSchedules); resolves how many stale ones went. */
@@ -51,11 +54,21 @@ export class NodeController implements Runnable {
       case 'node':
         return this.queue?.add(obj.name);
       case 'nodeattestation':
-        return this.queue?.add(obj.nodeName ?? obj.name);
+        return this.attestationChanged(obj.nodeName ?? obj.name);
       case 'policy':
       case 'configmap':
         return this.enqueueAll(); // every node may be affected
     }
+  }
+
+  /**
+   * The node, and its policy's status (the per-phase counts) within POLICY_COUNTS_DELAY_MS: a burst of
+   * phase changes (a bad policy push failing a fleet) is one policy status write per delay, not one per node.
+   */
+  private attestationChanged(nodeName: string): void {
+    this.queue?.add(nodeName);
+    const na = this.o.caches.nodeAttestation?.(nodeName);
+    if (na !== undefined) this.queue?.addWithin(policyKey(na.spec.policyName), POLICY_COUNTS_DELAY_MS);
   }
 
   /** Every key the leader should look at: each node (or attested node) and each policy. */

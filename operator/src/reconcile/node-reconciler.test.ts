@@ -277,6 +277,19 @@ describe('node reconciler', () => {
     });
   });
 
+  it('a node Stale because its runtime policy cannot be used says which field and why', async () => {
+    const p = policy('p', { r: 'w' });
+    p.spec.ima = { runtimePolicy: { configMapRef: { name: 'rp', namespace: 'b' }, key: 'policy.json' } };
+    const { cluster, run } = setup([p], [node('n1', { r: 'w' })]);
+    await run('n1');
+    cluster.attestations.get('n1')!.status = registered({ phase: 'Trusted', lastSuccessTime: new Date(Date.now() - 400_000).toISOString() });
+    await run('n1');
+    const trusted = cluster.attestations.get('n1')!.status?.conditions?.find((c) => c.type === 'Trusted');
+    expect(trusted).toMatchObject({ status: 'Unknown', reason: 'RoundsStale' });
+    expect(trusted?.message).toMatch(/^no round runs: policy p KeyNotFound: spec\.ima\.runtimePolicy: /);
+    expect(cluster.events.find((e) => e.reason === 'AttestationStale')?.message).toBe(trusted?.message);
+  });
+
   it('makes a Trusted node without an address Stale (no round can run)', async () => {
     const noIp: NodeView = { metadata: { name: 'n1', labels: { r: 'w' } }, status: { addresses: [] } };
     const { cluster, run } = setup([policy('p', { r: 'w' })], [noIp]);

@@ -8,13 +8,13 @@ import type { AttestationTarget, RoundScheduler } from '../ports.js';
 import { AgentError } from '../agent-client/agent-error.js';
 import { decideActions, type Decision } from '../decide/decide-actions.js';
 import type { IdentityClaims } from '../registration/identity-claims.js';
-import { identityFailure, type IdentityFailure } from '../registration/identity-failure.js';
+import { identityFailure, type IdentityFailure } from '@nodeward/attest';
 import { registerIdentity, trustAnchorsFrom, type RegistrationDeps } from '../registration/register-identity.js';
 import { CONDITION, REASON, findCondition, sameConditions, setConditions, type ConditionInput } from '../status/conditions.js';
 import { currentState, recordDecision, type StatusDeps } from '../status/outcome-handler.js';
 import type { Identity, NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
 import { ANNOTATION } from '../status/resources.js';
-import { desiredNodeCondition, nodeConditionUpdate } from '../status/node-condition.js';
+import { NodeConditionWrites, desiredNodeCondition, nodeConditionUpdate } from '../status/node-condition.js';
 import { parseDurationMs } from './duration.js';
 import { policyConditions } from './policy-conditions.js';
 import { policyCounts, sameCounts } from './policy-counts.js';
@@ -68,6 +68,7 @@ export const policyKey = (name: string): string => `${POLICY_KEY_PREFIX}${name}`
 export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => Promise<ReconcileResult> {
   const now = (): Date => (deps.now ?? (() => new Date()))();
   const conflictsSeen = new Set<string>();
+  const conditionWrites = new NodeConditionWrites();
   const statusDeps = (): StatusDeps => ({
     cluster: deps.cluster, heartbeatMs: deps.heartbeatMs, log: deps.log, enforce: deps.enforce, now,
     nodeAttestation: (n) => attestationFor(deps.caches, n), policy: (n) => findPolicy(deps.caches, n),
@@ -96,9 +97,11 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
     const policy = na === undefined ? undefined : findPolicy(deps.caches, na.spec.policyName);
     const intervalMs = parseDurationMs(policy?.spec.interval) ?? deps.plan.defaultIntervalMs;
     const at = now();
-    const update = nodeConditionUpdate(node, desiredNodeCondition(na, freshnessWindowMs(intervalMs, deps.heartbeatMs), at), na !== undefined, at);
-    if (update === undefined) return;
-    await deps.cluster.patchNodeCondition(nodeName, update);
+    const desired = desiredNodeCondition(na, freshnessWindowMs(intervalMs, deps.heartbeatMs), at);
+    const update = nodeConditionUpdate(node, desired, na !== undefined, at);
+    if (update === undefined || conditionWrites.pending(node, desired)) return;
+    const rv = await deps.cluster.patchNodeCondition(nodeName, update);
+    conditionWrites.record(nodeName, rv, desired);
     deps.log.debug('node condition set', { node: nodeName, status: update.status, reason: update.reason });
   };
 
@@ -132,13 +135,29 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
   const attest = async (na: NodeAttestation, policy: NodeAttestationPolicy, target: AttestationTarget): Promise<ReconcileResult> => {
     const untilStale = msUntilStale(na.status, freshnessWindowMs(target.intervalMs, deps.heartbeatMs), now());
     const stale = untilStale !== undefined && untilStale <= 0;
-    const decision = withSettledSelection(na, decideActions(policy.spec, { kind: 'reconcile' }, { ...currentState(na, stale), conflict: false }));
+    const decided = withSettledSelection(na, decideActions(policy.spec, { kind: 'reconcile' }, { ...currentState(na, stale), conflict: false }));
+    const decision = stale ? explainStale(policy, decided) : decided;
     if (stale) await recordDecision(statusDeps(), na, policy, decision);
     const scheduled = bounded(deps.scheduler.ensure(target), schedulerTimeoutMs);
     scheduled.catch(() => undefined); // awaited below; a failed convergence must not leave it unhandled
     if (!stale) await recordDecision(statusDeps(), na, policy, decision);
     await scheduled;
     return untilStale === undefined ? undefined : { requeueAfterMs: Math.max(untilStale, 0) + 1000 };
+  };
+
+  /**
+   * A node going Stale because its policy's runtime policy cannot be used says which field and why, in
+   * its Trusted condition and its AttestationStale Event (the generic message lists every cause).
+   */
+  const explainStale = (policy: NodeAttestationPolicy, decision: Decision): Decision => {
+    const load = loadRuntimePolicy(policy.spec);
+    if (load.ok) return decision;
+    const why = `no round runs: policy ${policy.metadata.name} ${load.reason}: ${load.message}`.slice(0, 2048);
+    return {
+      ...decision,
+      conditions: decision.conditions.map((c) => (c.type === CONDITION.Trusted && c.reason === REASON.RoundsStale ? { ...c, message: why } : c)),
+      events: decision.events.map((e) => (e.reason === 'AttestationStale' ? { ...e, message: why } : e)),
+    };
   };
 
   /**
@@ -149,7 +168,7 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
     const intervalMs = parseDurationMs(policy.spec.interval) ?? deps.plan.defaultIntervalMs;
     const untilStale = msUntilStale(na.status, freshnessWindowMs(intervalMs, deps.heartbeatMs), now());
     if (untilStale !== undefined && untilStale <= 0) {
-      await recordDecision(statusDeps(), na, policy, withSettledSelection(na, decideActions(policy.spec, { kind: 'reconcile' }, { ...currentState(na, true), conflict: false })));
+      await recordDecision(statusDeps(), na, policy, explainStale(policy, withSettledSelection(na, decideActions(policy.spec, { kind: 'reconcile' }, { ...currentState(na, true), conflict: false }))));
     }
     return { requeueAfterMs: untilStale === undefined || untilStale <= 0 ? 30_000 : Math.min(30_000, untilStale + 1000) };
   };

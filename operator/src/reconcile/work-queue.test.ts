@@ -26,6 +26,21 @@ describe('WorkQueue', () => {
     expect(maxInFlight).toBe(2);
   });
 
+  it('addWithin throttles: a steady stream of calls runs the key once per period, not never', async () => {
+    const seen: number[] = [];
+    const q = new WorkQueue(async () => Promise.resolve(void seen.push(Date.now())));
+    const start = Date.now();
+    const stream = setInterval(() => q.addWithin('policy/p', 50), 5);
+    await sleep(180);
+    clearInterval(stream);
+    await sleep(60);
+    q.stop();
+    // addAfter would restart the wait on every call and never run; addWithin runs every ~50 ms.
+    expect(seen.length).toBeGreaterThanOrEqual(2);
+    expect(seen.length).toBeLessThanOrEqual(5);
+    expect(seen[0]! - start).toBeGreaterThanOrEqual(45);
+  });
+
   it('retries a throwing key with growing backoff, then resets', async () => {
     const times: number[] = [];
     const errors: number[] = [];

@@ -46,6 +46,15 @@ export class WorkQueue {
     }, ms));
   }
 
+  /**
+   * Add the key within `ms`: a key already waiting keeps its time, so a steady stream of calls adds it
+   * once per `ms` (a throttle, where addAfter, restarting the wait, would never fire).
+   */
+  addWithin(key: string, ms: number): void {
+    if (this.stopped || this.timers.has(key)) return;
+    this.addAfter(key, ms);
+  }
+
   size(): number {
     return this.pending.size + this.active.size;
   }

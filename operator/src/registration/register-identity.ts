@@ -1,10 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import {
-  failure, isParseError, makeCredential, parsePublic, tpmObjectName, verifyAkAttributes, verifyEkCertificate, type Failure, type IdentityResponse,
+  failure, identityFailure, isParseError, makeCredential, parsePublic, tpmObjectName, verifyAkAttributes, verifyEkCertificate, type Failure, type IdentityResponse,
 } from '@nodeward/attest';
 import type { AgentClient } from '../agent-client/agent-client.js';
 import { AgentError } from '../agent-client/agent-error.js';
-import { identityFailure } from './identity-failure.js';
 import type { Identity, NodeAttestationPolicySpec } from '../status/resources.js';
 
 /** The TPM checks registration uses (attest/ by default; replaceable in tests). */

@@ -1,7 +1,7 @@
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
-import { bootChanged, failure, imaResumePoint, readBootCountersHint, roundImaBank } from '@nodeward/attest';
+import { bootChanged, failure, imaResumePoint, QUOTE_FAILURE_IDS, readBootCountersHint, roundImaBank } from '@nodeward/attest';
 import type {
-  BankName, EvidenceBoundKind, Failure, ImaLogResponse, PcrValues, QuoteResponse, RoundEvidence, RoundPolicy, RoundRequest, RoundResponse, RoundState, RoundVerdict,
+  BankName, EvidenceBoundKind, Failure, FailureId, ImaLogResponse, PcrValues, QuoteResponse, RoundEvidence, RoundPolicy, RoundRequest, RoundResponse, RoundState, RoundVerdict,
 } from '@nodeward/attest';
 import type { AgentClient } from '../agent-client/agent-client.js';
 import { AgentError } from '../agent-client/agent-error.js';
@@ -17,7 +17,7 @@ import { verifyRound, type VerifyRoundFn } from './verify-round.js';
 export const NONCE_BYTES = 32;
 
 /** Quote failures meaning the quote was not signed by the registered AK. */
-const IMPERSONATION = new Set<string>(['quote.bad_signature', 'quote.wrong_signing_key']);
+const IMPERSONATION = new Set<FailureId>([QUOTE_FAILURE_IDS.BadSignature, QUOTE_FAILURE_IDS.WrongSigningKey]);
 
 export interface RoundDeps {
   context: RoundContextProvider;

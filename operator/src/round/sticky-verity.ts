@@ -1,6 +1,4 @@
-import { bootChanged, failure, type RoundState, type RoundVerdict } from '@nodeward/attest';
-
-const CORRUPTED = 'verity.corrupted';
+import { bootChanged, failure, VERITY_FAILURE_IDS, type RoundState, type RoundVerdict } from '@nodeward/attest';
 
 /**
  * dm-verity corruption is sticky for the rest of the boot: once reported, later rounds of the same
@@ -10,9 +8,9 @@ const CORRUPTED = 'verity.corrupted';
  */
 export function withStickyVerity(verdict: RoundVerdict, prev: RoundState | undefined, corruptedBoot: number | undefined): { verdict: RoundVerdict; corruptedBoot?: number } {
   const boot = verdict.nextState.resetCount;
-  if (verdict.failures.some((f) => f.id === CORRUPTED)) return boot === undefined ? { verdict } : { verdict, corruptedBoot: boot };
+  if (verdict.failures.some((f) => f.id === VERITY_FAILURE_IDS.Corrupted)) return boot === undefined ? { verdict } : { verdict, corruptedBoot: boot };
   if (corruptedBoot === undefined || boot === undefined || verdict.rebooted || bootChanged(corruptedBoot, boot)) return { verdict };
-  const sticky = failure(CORRUPTED, 'dm-verity reported corruption earlier in this boot; the node fails until it reboots', { resetCount: boot });
+  const sticky = failure(VERITY_FAILURE_IDS.Corrupted, 'dm-verity reported corruption earlier in this boot; the node fails until it reboots', { resetCount: boot });
   // A passing verdict advanced the state; a failing round must not (the violation keeps failing).
   const nextState: RoundState = verdict.trusted ? { ...(prev ?? verdict.nextState), resetCount: boot } : verdict.nextState;
   if (verdict.trusted && verdict.nextState.restartCount !== undefined) nextState.restartCount = verdict.nextState.restartCount;

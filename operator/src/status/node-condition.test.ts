@@ -1,4 +1,4 @@
-import { desiredNodeCondition, nodeConditionUpdate, type NodeConditionInput } from './node-condition.js';
+import { NodeConditionWrites, desiredNodeCondition, nodeConditionUpdate, type NodeConditionInput } from './node-condition.js';
 import type { Condition, NodeAttestation, NodeAttestationStatus, NodeCondition, NodeView } from './resources.js';
 import { NODE_CONDITION_TRUSTED } from './resources.js';
 
@@ -67,5 +67,31 @@ describe('nodeConditionUpdate', () => {
     const notAttested = desiredNodeCondition(undefined, WINDOW, now);
     expect(nodeConditionUpdate(node(), notAttested, false, now)).toBeUndefined();
     expect(nodeConditionUpdate(node([written]), notAttested, false, now)).toMatchObject({ status: 'Unknown', reason: 'NotAttested' });
+  });
+});
+
+describe('NodeConditionWrites', () => {
+  const at = (resourceVersion: string): NodeView => ({ metadata: { name: 'n1', resourceVersion } });
+  const stale: NodeConditionInput = { status: 'Unknown', reason: 'RoundsStale', message: 'm' };
+
+  it('skips writing again what this replica wrote while the cache predates the write', () => {
+    const w = new NodeConditionWrites();
+    w.record('n1', '120', stale);
+    expect(w.pending(at('100'), stale)).toBe(true);
+    // Something else is due now: written, whatever the cache.
+    expect(w.pending(at('100'), { ...stale, status: 'False' })).toBe(false);
+  });
+
+  it('lets the cache decide again once it has the write (a later kubelet overwrite is put back)', () => {
+    const w = new NodeConditionWrites();
+    w.record('n1', '120', stale);
+    expect(w.pending(at('121'), stale)).toBe(false);
+    expect(w.pending(at('100'), stale)).toBe(false); // forgotten once caught up
+  });
+
+  it('remembers nothing for a Node that was not there', () => {
+    const w = new NodeConditionWrites();
+    w.record('n1', undefined, stale);
+    expect(w.pending(at('1'), stale)).toBe(false);
   });
 });

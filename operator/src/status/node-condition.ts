@@ -1,4 +1,5 @@
 import { msUntilStale } from '../decide/freshness.js';
+import { resourceVersionAtLeast } from '../kube/resource-version.js';
 import { CONDITION, REASON, findCondition } from './conditions.js';
 import type { NodeAttestation, NodeCondition, NodeView } from './resources.js';
 import { NODE_CONDITION_TRUSTED } from './resources.js';
@@ -64,4 +65,30 @@ export function nodeConditionUpdate(node: NodeView, desired: NodeConditionInput,
     lastTransitionTime: current !== undefined && current.status === desired.status && current.lastTransitionTime !== undefined ? current.lastTransitionTime : at,
     lastHeartbeatTime: at,
   };
+}
+
+/**
+ * The condition this replica last wrote per Node, until the Node cache shows that write: a reconcile
+ * in between (the NodeAttestation's own watch event, say) would otherwise write it a second time. Once
+ * the cache has caught up (its resourceVersion at least the one the write returned), the cache decides
+ * again, so a kubelet's later overwrite is still put back.
+ */
+export class NodeConditionWrites {
+  private readonly written = new Map<string, { resourceVersion: string; condition: NodeConditionInput }>();
+
+  /** True when `desired` is what this replica wrote and the cached Node predates that write. */
+  pending(node: NodeView, desired: NodeConditionInput): boolean {
+    const w = this.written.get(node.metadata.name);
+    if (w === undefined) return false;
+    if (resourceVersionAtLeast(node.metadata.resourceVersion, w.resourceVersion)) {
+      this.written.delete(node.metadata.name);
+      return false;
+    }
+    return w.condition.status === desired.status && w.condition.reason === desired.reason && w.condition.message === desired.message;
+  }
+
+  record(nodeName: string, resourceVersion: string | undefined, condition: NodeConditionInput): void {
+    if (resourceVersion === undefined) this.written.delete(nodeName);
+    else this.written.set(nodeName, { resourceVersion, condition });
+  }
 }

@@ -113,10 +113,10 @@ describe('RoundOutcomeHandler', () => {
 
   it('records a failure: lastFailure, failed conditions, Untrusted, Event, enforcement (leader)', async () => {
     const { cluster, handle, enforced, clock } = setup();
-    await handle(round(clock, verdict(false, [{ id: 'ima.digest_not_allowed', message: '/bin/evil' }, { id: 'quote.pcr_mismatch', message: 'pcr 10' }])));
+    await handle(round(clock, verdict(false, [{ id: 'ima.digest_not_allowed', message: '/bin/evil' }, { id: 'quote.pcr_unexpected', message: 'pcr 10' }])));
     const s = cluster.attestations.get('n1')!.status!;
     expect(s.phase).toBe('Untrusted');
-    expect(s.lastFailure).toEqual({ reason: 'ima.digest_not_allowed', detail: 'ima.digest_not_allowed, quote.pcr_mismatch' });
+    expect(s.lastFailure).toEqual({ reason: 'ima.digest_not_allowed', detail: 'ima.digest_not_allowed, quote.pcr_unexpected' });
     expect(s.enforcement).toEqual({ tainted: true, cordoned: false, drained: false, credentialsRevoked: false });
     expect(s.conditions!.find((c) => c.type === 'ImaVerified')).toMatchObject({ status: 'False', reason: 'VerificationFailed' });
     expect(s.conditions!.find((c) => c.type === 'QuoteVerified')).toMatchObject({ status: 'False' });

@@ -1,14 +1,19 @@
-import type { Failure } from '@nodeward/attest';
+import { componentOf, type Component, type Failure, type FailureId } from '@nodeward/attest';
 import type { NodeAttestationPolicySpec } from './resources.js';
-import { CONDITION, REASON, type ConditionInput } from './conditions.js';
+import { CONDITION, REASON, type ConditionInput, type ConditionType } from './conditions.js';
 
-const COMPONENT_CONDITION: Record<string, string> = {
+/** The verdict condition each component's failures set False; none for failures outside a verdict. */
+const COMPONENT_CONDITION = {
   quote: CONDITION.QuoteVerified,
   identity: CONDITION.QuoteVerified,
   ima: CONDITION.ImaVerified,
   bootlog: CONDITION.BootLogVerified,
   verity: CONDITION.VerityVerified,
-};
+  agent: undefined,
+  policy: undefined,
+  join: undefined,
+  kubelet: undefined,
+} as const satisfies Record<Component, ConditionType | undefined>;
 
 /**
  * QuoteVerified / ImaVerified / BootLogVerified / VerityVerified from a verdict's failures. A check
@@ -22,7 +27,7 @@ export function verdictConditions(spec: Pick<NodeAttestationPolicySpec, 'ima' | 
     [CONDITION.VerityVerified]: spec.verity !== undefined,
   };
   return Object.entries(configured).map(([type, on]): ConditionInput => {
-    const mine = failures.filter((f) => COMPONENT_CONDITION[f.id.split('.')[0] ?? ''] === type);
+    const mine = failures.filter((f) => COMPONENT_CONDITION[componentOf(f.id)] === type);
     if (mine.length > 0) return { type, status: 'False', reason: REASON.VerificationFailed, message: truncate(mine.map((f) => `${f.id}: ${f.message}`).join('; '), 1024) };
     if (!on) return { type, status: 'Unknown', reason: REASON.NotChecked, message: 'the policy does not require this check' };
     return { type, status: 'True', reason: REASON.Verified, message: '' };
@@ -34,7 +39,7 @@ export function truncate(s: string, max: number): string {
 }
 
 /** lastFailure: reason = the first failure id, detail = every id (truncated to the CRD's 4096). */
-export function lastFailureOf(failures: readonly Failure[], fallbackId: string): { reason: string; detail: string } {
+export function lastFailureOf(failures: readonly Failure[], fallbackId: FailureId): { reason: FailureId; detail: string } {
   const ids = failures.map((f) => f.id);
   return { reason: ids[0] ?? fallbackId, detail: truncate(ids.length > 0 ? ids.join(', ') : fallbackId, 4096) };
 }

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { efiBootApplicationEvent, grubCommandEvent, grubKernelCmdlineEvent, secureBootEvent, separatorEvent, systemdCmdlineEvent } from './event-builders.js';
 import { encodeEventLog, eventLogMeasurements, eventLogPcrs, type EventLogSpec } from './encode-event-log.js';
-import { EV } from './event-types.js';
-import { parseEventLog } from './parse-event-log.js';
-import { replayEventLog } from './replay-event-log.js';
+import { EV } from '../eventlog/event-types.js';
+import { parseEventLog } from '../eventlog/parse-event-log.js';
+import { replayEventLog } from '../eventlog/replay-event-log.js';
 
 const sha = (alg: string, ...parts: Uint8Array[]): Buffer => {
   const h = createHash(alg);

@@ -1,9 +1,9 @@
 import { digestSize, extend, hash, hashAlgId, type HashAlgName } from '../hash-alg.js';
-import { EV } from './event-types.js';
-import { toHex } from './hex.js';
+import { EV } from '../eventlog/event-types.js';
+import { toHex } from '../eventlog/hex.js';
 import type { PcrValues } from '../pcr.js';
 import type { Hex } from '../wire.js';
-import { initialPcrValue } from './replay-event-log.js';
+import { initialPcrValue } from '../eventlog/replay-event-log.js';
 
 /** One event to write. The digests are hashes of `measured` when given (grub strings, images), else of `data`. */
 export interface EventSpec {

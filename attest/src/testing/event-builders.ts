@@ -1,7 +1,7 @@
 import type { EventSpec } from './encode-event-log.js';
-import { EV } from './event-types.js';
-import { utf16le } from './event-text.js';
-import { EFI_GLOBAL_VARIABLE } from './secure-boot.js';
+import { EV } from '../eventlog/event-types.js';
+import { utf16le } from '../eventlog/event-text.js';
+import { EFI_GLOBAL_VARIABLE } from '../eventlog/secure-boot.js';
 
 const ascii = new TextEncoder();
 

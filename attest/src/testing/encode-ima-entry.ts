@@ -1,6 +1,6 @@
 import { hash } from '../hash-alg.js';
-import type { ImaTemplateHashAlg } from './ima-entry.js';
-import { digestNgField, imaTemplateHashInput, lengthPrefixed, nameNgField } from './template-fields.js';
+import type { ImaTemplateHashAlg } from '../ima/ima-entry.js';
+import { digestNgField, imaTemplateHashInput, lengthPrefixed, nameNgField } from '../ima/template-fields.js';
 
 /**
  * Writers of binary_runtime_measurements entries, byte for byte as the kernel shows them, for tests
