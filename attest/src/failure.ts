@@ -9,7 +9,7 @@ import type { VerityFailureId } from './verity/verity-failure.js';
  * (e.g. `quote.nonce_mismatch`, `ima.digest_not_allowed`), a human message, and context.
  * Bad evidence is data: verifiers return lists of these, they do not throw.
  */
-export type Component = 'quote' | 'identity' | 'ima' | 'bootlog' | 'verity' | 'agent' | 'policy' | 'join';
+export type Component = 'quote' | 'identity' | 'ima' | 'bootlog' | 'verity' | 'agent' | 'policy' | 'join' | 'kubelet';
 
 /** Components whose ids are not a closed table yet: any `agent.*`, `policy.*` or `join.*` id compiles. */
 type OpenComponent = Exclude<Component, 'quote' | 'identity' | 'ima' | 'bootlog' | 'verity'>;

@@ -13,3 +13,4 @@ export { runKubectl, type KubectlResult, type KubectlTarget } from './harness/ku
 export { repoRoot } from './harness/repo-root.js';
 export { cleanUpSync } from './harness/process-registry.js';
 export { RedisSentinelTopology, type SentinelTopologyOptions } from './harness/redis-sentinel.js';
+export { probeKubeletWrite, type ProbeResult } from './scenarios/kubelet-probe.js';

@@ -41,6 +41,11 @@ export interface OperatorConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Revocation webhook URLs (Keylime-style notices on revocation and recovery); none by default. */
   revocationWebhooks: string[];
+  /**
+   * What the kubelet signers issue to a CSR asking for no lifetime (kube-controller-manager's
+   * --cluster-signing-duration, a year by default); kubelets ask for none when they rotate.
+   */
+  kubeletSigningDurationS: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -102,6 +107,7 @@ export function loadConfig(env: Env = process.env): OperatorConfig {
     defaultIntervalMs: num(env, 'NODEWARD_DEFAULT_INTERVAL_MS', 30_000),
     heartbeatMs: num(env, 'NODEWARD_HEARTBEAT_MS', 300_000),
     credentialTtlMs: num(env, 'NODEWARD_CREDENTIAL_TTL_MS', 3_600_000),
+    kubeletSigningDurationS: num(env, 'NODEWARD_KUBELET_SIGNING_DURATION_S', 31_536_000),
     credentialRenewBeforeMs: num(env, 'NODEWARD_CREDENTIAL_RENEW_BEFORE_MS', 1_200_000),
     crlLifetimeMs: num(env, 'NODEWARD_CRL_LIFETIME_MS', 0),
     resyncMs: num(env, 'NODEWARD_RESYNC_MS', 60_000),

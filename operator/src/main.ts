@@ -5,6 +5,7 @@ import { loadConfig, type OperatorConfig } from './config.js';
 import { Enforcer } from './enforce/enforcer.js';
 import type { Admission } from './decide/budget.js';
 import { EnforcementBudget } from './enforce/enforcement-budget.js';
+import { KubeletQuarantine, QUARANTINE_CONFIGMAP } from './enforce/kubelet-quarantine.js';
 import { makeNodeEnforcement } from './enforce/node-enforcement.js';
 import { startHttpServer } from './http-server.js';
 import { makeInformers, type ChangeKind } from './kube/informers.js';
@@ -12,6 +13,7 @@ import { KubeCluster } from './kube/kube-cluster.js';
 import { KubeKubeletIdentityApi } from './kube/kubelet-identity-kube.js';
 import { joinLookups } from './kubelet-identity/join-lookups.js';
 import { KubeletIdentityController } from './kubelet-identity/kubelet-identity-controller.js';
+import { announceKubeletCsrDecision, makeKubeletCsrHandlers } from './kubelet-identity/kubelet-csr-handlers.js';
 import { loadKubeConfig } from './kube/kube-config.js';
 import { LeaderElector } from './kube/leader-election.js';
 import { createLogger, type Logger } from './log.js';
@@ -54,11 +56,14 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
   const converged = new ConvergenceMemo(cfg.heartbeatMs);
   const informers = makeInformers(kc, (kind: ChangeKind, obj) => {
     converged.forget(kind === 'nodeattestation' ? obj.nodeName ?? obj.name : obj.name);
+    // The quarantine list is ours: its changes concern no policy or node.
+    if (kind === 'configmap' && obj.name === QUARANTINE_CONFIGMAP && obj.namespace === cfg.namespace) return;
     controller.changed(kind, obj);
   }, { onError: (kind, e) => log.warn('watch failed; restarting', { kind, error: e }) });
   cluster.useNodeCache((name) => informers.node(name));
+  const quarantine = new KubeletQuarantine(cluster, { namespace: cfg.namespace, cached: () => informers.configMap(cfg.namespace, QUARANTINE_CONFIGMAP) });
   const enforce = manager.whileLeading(makeNodeEnforcement({
-    enforcer: new Enforcer(cluster, ca, agent, log, { renewBeforeMs: cfg.credentialRenewBeforeMs }), converged, node: (n) => informers.node(n), agentPort: cfg.agentPort,
+    enforcer: new Enforcer(cluster, ca, agent, log, { renewBeforeMs: cfg.credentialRenewBeforeMs, quarantine }), converged, node: (n) => informers.node(n), agentPort: cfg.agentPort,
     ...(notifier === undefined ? {} : { notify: (n) => notifier.notify(n) }),
   }));
 
@@ -90,6 +95,11 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
   const kubeletIdentity = new KubeletIdentityController({
     api: new KubeKubeletIdentityApi(kc, (what, e) => log.warn('watch failed; restarting', { kind: what, error: e })),
     lookups: joinLookups(informers, cluster, claims), claims, isLeader: () => manager.isLeader(), log: log.child({ component: 'kubelet-identity' }),
+    renewals: makeKubeletCsrHandlers({
+      nodeAttestation: caches.nodeAttestation, policy: (n) => informers.policies().find((p) => p.metadata.name === n), node: (n) => informers.node(n),
+      heartbeatMs: cfg.heartbeatMs, defaultIntervalMs: cfg.defaultIntervalMs, signerDurationSeconds: cfg.kubeletSigningDurationS,
+    }),
+    onDecided: (csr, decision) => announceKubeletCsrDecision(cluster, csr, decision),
   });
   const controller: NodeController = new NodeController({
     caches, concurrency: cfg.reconcileConcurrency, log,

@@ -16,6 +16,7 @@ export const metrics = {
   apiWrites: new Counter({ name: 'nodeward_api_writes_total', help: 'Write requests sent to the Kubernetes API server', labelNames: ['verb', 'resource'] as const, registers: [registry] }),
   reconcileErrors: new Counter({ name: 'nodeward_reconcile_errors_total', help: 'Reconcile attempts that threw (retried with backoff)', labelNames: ['kind'] as const, registers: [registry] }),
   enforcementHeld: new Gauge({ name: 'nodeward_enforcement_held_nodes', help: 'Failing nodes whose enforcement the policy\'s maxUnavailable budget holds, by policy', labelNames: ['policy'] as const, registers: [registry] }),
+  kubeletCsrDecisions: new Counter({ name: 'nodeward_kubelet_csr_decisions_total', help: 'Kubelet CSRs approved or denied, by route (BootstrapJoin, NodeClientRenewal, KubeletServing, ForeignRequester), verdict and condition reason', labelNames: ['route', 'verdict', 'reason'] as const, registers: [registry] }),
   policyReferencesInvalid: new Gauge({
     name: 'nodeward_policy_references_invalid', help: 'Policy references (runtime policy, EK trust anchors) that are missing or invalid: 1 per policy, condition and reason',
     labelNames: ['policy', 'condition', 'reason'] as const, registers: [registry],

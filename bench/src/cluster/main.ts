@@ -9,10 +9,11 @@ import { enrollmentBench } from './enrollment.js';
 import { failoverBench } from './failover.js';
 import { joinBench } from './join.js';
 import { histogramPng, resultsDir } from './plots.js';
+import { quarantineBench } from './quarantine.js';
 import { scaleBench, scalePlot } from './scale.js';
 
 /**
- * `node bench/dist/cluster/main.js <enrollment|detection|scale|failover|connections> [options]`: cluster benchmarks on the
+ * `node bench/dist/cluster/main.js <enrollment|detection|quarantine|scale|failover|connections> [options]`: cluster benchmarks on the
  * real stack (kube-apiserver + etcd + Redis + operator process). Prints Markdown; asserts no timing.
  */
 
@@ -43,6 +44,7 @@ async function main(): Promise<void> {
       nodeCounts: numbers(values.nodes ?? '1000'), intervalS: intervalS('10'), windowS: Number(values.window),
       ak: values.ak === 'ecdsa' ? 'ecdsa' : 'rsassa', enrollTimeoutS: Number(values['enroll-timeout']), replicas: numbers(values.replicas ?? '1'),
     }, progress),
+    quarantine: () => quarantineBench({ runs: Number(values.runs), nodes: Number(values.nodes ?? '3'), intervalS: intervalS('1') }, progress),
     'scale-plot': async () => `Plot: ${await scalePlot()}\n`,
     failover: () => failoverBench({
       nodes: Number(values.nodes ?? '1000'), intervalS: intervalS('5'), replicas: Number(values.replicas ?? '3'), enrollTimeoutS: Number(values['enroll-timeout']),
@@ -52,7 +54,7 @@ async function main(): Promise<void> {
   };
   const bench = benches[which];
   if (bench === undefined) {
-    throw new Error('usage: main.js enrollment [--singles 5] [--batches 10,20] | detection [--runs 100] [--nodes 5] [--interval 2] | scale [--nodes 1000,10000] [--replicas 1,3] [--interval 10] [--window 90] [--ak rsassa|ecdsa] [--enroll-timeout 1800] | scale-plot | failover [--nodes 1000] [--interval 5] [--replicas 3] | connections [--nodes 2000] [--rounds 3] [--repeats 3] | join [--runs 20]');
+    throw new Error('usage: main.js enrollment [--singles 5] [--batches 10,20] | detection [--runs 100] [--nodes 5] [--interval 2] | scale [--nodes 1000,10000] [--replicas 1,3] [--interval 10] [--window 90] [--ak rsassa|ecdsa] [--enroll-timeout 1800] | quarantine [--runs 100] [--nodes 3] [--interval 1] | scale-plot | failover [--nodes 1000] [--interval 5] [--replicas 3] | connections [--nodes 2000] [--rounds 3] [--repeats 3] | join [--runs 20]');
   }
   process.stdout.write(`Command: node bench/dist/cluster/main.js ${process.argv.slice(2).join(' ')}\n\n`);
   await mkdir(resultsDir(), { recursive: true });

@@ -153,6 +153,10 @@ export interface NodeAttestationPolicySpec {
    */
   verity?: VerityPolicy;
   /**
+   * The kubelet certificates of the selected nodes. Nodeward approves a kubelet's client renewals and serving certificates only while its node is Trusted, and only for at most this lifetime, so a node that stops being Trusted loses its identity within it even if everything else failed.
+   */
+  kubeletCertificates?: NodeAttestationPolicySpecKubeletCertificates;
+  /**
    * What is done to a node whose evidence does not verify.
    */
   onFailure?: FailureActions;
@@ -327,6 +331,15 @@ export interface VerityDevice {
    * Schema: at least 1 items; at most 64 items; unique items; items: pattern `^([0-9a-f]{40}|[0-9a-f]{64}|[0-9a-f]{128})$`.
    */
   allowedRootHashes: string[];
+}
+
+export interface NodeAttestationPolicySpecKubeletCertificates {
+  /**
+   * The longest certificate approved, in seconds (the signer's minimum is 600). A CSR asking for more, or asking for nothing while the signer's duration (NODEWARD_KUBELET_SIGNING_DURATION_S) is longer, is denied.
+   * Schema: format int32; minimum 600; maximum 2592000.
+   * @defaultValue 3600
+   */
+  expirationSeconds?: number;
 }
 
 export interface FailureActions {

@@ -24,13 +24,22 @@ export interface DrainAction {
   op: 'apply' | 'lift';
   timeoutMs?: number;
 }
+/**
+ * Refuse the node's kubelet identity server-side (`apply`: the node on the quarantine list the
+ * ValidatingAdmissionPolicy reads) or allow it again (`lift`). Part of revokeCredentials: in force
+ * exactly while credentials are revoked.
+ */
+export interface QuarantineAction {
+  kind: 'quarantine';
+  op: 'apply' | 'lift';
+}
 export interface RevokeCredentialsAction {
   kind: 'revoke-credentials';
 }
 export interface IssueCredentialAction {
   kind: 'issue-credential';
 }
-export type EnforcementAction = TaintAction | CordonAction | DrainAction | RevokeCredentialsAction | IssueCredentialAction;
+export type EnforcementAction = TaintAction | CordonAction | DrainAction | QuarantineAction | RevokeCredentialsAction | IssueCredentialAction;
 
 export const OUR_TAINT_KEYS = [TAINT_UNTRUSTED, TAINT_UNREACHABLE] as const;
 /** kubectl drain's default is no timeout; an automated drain reports a refused eviction after 5 minutes. */
@@ -60,10 +69,21 @@ function convergingActions(kind: ActionKind, spec: ActionSpec, phase: Phase | un
       return [{ kind: 'cordon', op: on ? 'apply' : 'lift' }];
     case 'drain':
       return [on ? { kind: 'drain', op: 'apply', timeoutMs: drainTimeoutMs(actionSpecFor(spec, phase)) } : { kind: 'drain', op: 'lift' }];
-    case 'revokeCredentials':
-      if (on) return [{ kind: 'revoke-credentials' }];
-      return phase === 'Trusted' && (spec.mode ?? 'Enforce') !== 'Audit' ? [{ kind: 'issue-credential' }] : [];
+    case 'revokeCredentials': {
+      // The credential that matters, the kubelet's, is quarantined exactly while credentials are revoked.
+      const quarantine: QuarantineAction = { kind: 'quarantine', op: on ? 'apply' : 'lift' };
+      if (on) return [quarantine, { kind: 'revoke-credentials' }];
+      return phase === 'Trusted' && (spec.mode ?? 'Enforce') !== 'Audit' ? [quarantine, { kind: 'issue-credential' }] : [quarantine];
+    }
   }
+}
+
+/**
+ * Release a node no policy attests any more (deleted, unselected, its NodeAttestation deleted): every
+ * action lifted, the quarantine included, and its Nodeward credential revoked (it proves nothing now).
+ */
+export function releaseActions(): EnforcementAction[] {
+  return [...actionsFor({ mode: 'Enforce' }, 'Pending', {}), { kind: 'revoke-credentials' }];
 }
 
 /** The onUnreachable spec for an Unreachable node, onFailure otherwise. */

@@ -1,5 +1,5 @@
 import type { EnforcementStatus, NodeAttestationPolicySpec } from '../status/resources.js';
-import { actionsFor } from './actions.js';
+import { actionsFor, releaseActions } from './actions.js';
 import { decideActions, type CurrentState, type DecisionInput } from './decide-actions.js';
 
 type Spec = Pick<NodeAttestationPolicySpec, 'mode' | 'onFailure' | 'onUnreachable' | 'recovery'>;
@@ -125,22 +125,29 @@ describe('actionsFor', () => {
   const r = 'attestation.nodeward.io/unreachable';
   it.each([
     ['Untrusted, all actions', enforceAll, 'Untrusted', all, [
-      { kind: 'taint', op: 'apply', key: u, effect: 'NoExecute' }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'apply' }, { kind: 'drain', op: 'lift' }, { kind: 'revoke-credentials' }]],
+      { kind: 'taint', op: 'apply', key: u, effect: 'NoExecute' }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'apply' }, { kind: 'drain', op: 'lift' }, { kind: 'quarantine', op: 'apply' }, { kind: 'revoke-credentials' }]],
     ['Unreachable taint uses its own key and effect', enforceAll, 'Unreachable', { tainted: true }, [
-      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'apply', key: r, effect: 'NoSchedule' }, { kind: 'cordon', op: 'lift' }, { kind: 'drain', op: 'lift' }]],
+      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'apply', key: r, effect: 'NoSchedule' }, { kind: 'cordon', op: 'lift' }, { kind: 'drain', op: 'lift' }, { kind: 'quarantine', op: 'lift' }]],
     ['Trusted lifts and issues a credential', enforceAll, 'Trusted', none, [
-      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'drain', op: 'lift' }, { kind: 'issue-credential' }]],
+      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'drain', op: 'lift' }, { kind: 'quarantine', op: 'lift' }, { kind: 'issue-credential' }]],
     ['Registered does nothing to credentials', enforceAll, 'Registered', undefined, [
-      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'drain', op: 'lift' }]],
+      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'drain', op: 'lift' }, { kind: 'quarantine', op: 'lift' }]],
     ['taint effect defaults to NoSchedule when the policy lost it', { mode: 'Enforce' }, 'Untrusted', { tainted: true }, [
-      { kind: 'taint', op: 'apply', key: u, effect: 'NoSchedule' }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'drain', op: 'lift' }]],
+      { kind: 'taint', op: 'apply', key: u, effect: 'NoSchedule' }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'drain', op: 'lift' }, { kind: 'quarantine', op: 'lift' }]],
     ['drain with the policy timeout, after the cordon, before the revocation', { mode: 'Enforce', onFailure: { drain: { timeout: '90s' } } }, 'Untrusted', { drained: true, credentialsRevoked: true }, [
-      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'drain', op: 'apply', timeoutMs: 90_000 }, { kind: 'revoke-credentials' }]],
+      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'drain', op: 'apply', timeoutMs: 90_000 }, { kind: 'quarantine', op: 'apply' }, { kind: 'revoke-credentials' }]],
     ['drain of an Unreachable node: onUnreachable timeout, default 5m', enforceAll, 'Unreachable', { drained: true }, [
-      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'drain', op: 'apply', timeoutMs: 300_000 }]],
+      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'drain', op: 'apply', timeoutMs: 300_000 }, { kind: 'quarantine', op: 'lift' }]],
     ['Audit only lifts, never touches credentials', audit, 'Untrusted', all, [
-      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'drain', op: 'lift' }]],
+      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'drain', op: 'lift' }, { kind: 'quarantine', op: 'lift' }]],
+    ['Unreachable with credentials revoked on unreachable: quarantined', enforceAll, 'Unreachable', { tainted: true, credentialsRevoked: true }, [
+      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'apply', key: r, effect: 'NoSchedule' }, { kind: 'cordon', op: 'lift' }, { kind: 'drain', op: 'lift' }, { kind: 'quarantine', op: 'apply' }, { kind: 'revoke-credentials' }]],
   ] as const)('%s', (_n, spec, phase, enforcement, expected) => {
     expect(actionsFor(spec as Spec, phase, enforcement)).toEqual(expected);
+  });
+
+  it('releasing a node lifts everything, the quarantine included, and revokes', () => {
+    expect(releaseActions()).toEqual([
+      { kind: 'taint', op: 'lift', key: u }, { kind: 'taint', op: 'lift', key: r }, { kind: 'cordon', op: 'lift' }, { kind: 'drain', op: 'lift' }, { kind: 'quarantine', op: 'lift' }, { kind: 'revoke-credentials' }]);
   });
 });

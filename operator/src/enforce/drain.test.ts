@@ -5,6 +5,7 @@ import { silentLogger } from '../log.js';
 import type { NodeAttestationPolicySpec, PodView } from '../status/resources.js';
 import { nextDrainProgress, podsToEvict } from './drain.js';
 import { Enforcer } from './enforcer.js';
+import { KubeletQuarantine } from './kubelet-quarantine.js';
 
 const pod = (name: string, p: Partial<PodView> = {}): PodView => ({ namespace: 'app', name, ownerKinds: ['ReplicaSet'], mirror: false, phase: 'Running', terminating: false, ...p });
 
@@ -42,7 +43,7 @@ describe('nextDrainProgress', () => {
 
 describe('Enforcer drain', () => {
   const spec: Pick<NodeAttestationPolicySpec, 'mode' | 'onFailure'> = { mode: 'Enforce', onFailure: { cordon: true, drain: { timeout: '2m' } } };
-  const target = { nodeName: 'n1', attestationName: 'n1', akName: undefined, agentUrl: undefined };
+  const target = { nodeName: 'n1', attestationName: 'n1', akName: undefined, agentUrl: undefined, failure: 'ima.digest_not_allowed' };
 
   async function setup(): Promise<{ cluster: MemoryCluster; enforcer: Enforcer; clock: { t: number } }> {
     const cluster = new MemoryCluster();
@@ -54,7 +55,7 @@ describe('Enforcer drain', () => {
     await ca.start();
     const clock = { t: Date.parse('2026-01-01T00:00:00Z') };
     const agent = { putCredential: () => Promise.resolve(), deleteCredential: () => Promise.resolve() };
-    return { cluster, enforcer: new Enforcer(cluster, ca, agent, silentLogger, { renewBeforeMs: 600_000, now: () => new Date(clock.t) }), clock };
+    return { cluster, enforcer: new Enforcer(cluster, ca, agent, silentLogger, { renewBeforeMs: 600_000, quarantine: new KubeletQuarantine(cluster, { namespace: 'ns', cached: () => undefined }), now: () => new Date(clock.t) }), clock };
   }
   const drainOf = (c: MemoryCluster): unknown => c.attestations.get('n1')!.status?.drain;
 

@@ -5,6 +5,7 @@ import { MemoryCluster } from '../kube/memory-cluster.js';
 import { silentLogger } from '../log.js';
 import type { NodeAttestationPolicySpec } from '../status/resources.js';
 import { Enforcer } from './enforcer.js';
+import { KubeletQuarantine, QUARANTINE_CONFIGMAP } from './kubelet-quarantine.js';
 import * as x509 from '@peculiar/x509';
 
 const NS = 'nodeward-system';
@@ -12,7 +13,12 @@ const akName = '000b' + 'cd'.repeat(32);
 const spec: Pick<NodeAttestationPolicySpec, 'mode' | 'onFailure' | 'onUnreachable'> = {
   mode: 'Enforce', onFailure: { taint: { effect: 'NoExecute' }, cordon: true, revokeCredentials: true },
 };
-const target = { nodeName: 'n1', attestationName: 'n1', akName, agentUrl: 'https://10.0.0.1:9443' };
+const target = { nodeName: 'n1', attestationName: 'n1', akName, agentUrl: 'https://10.0.0.1:9443', failure: 'ima.digest_not_allowed: /tmp/x' };
+
+/** The list as the informer would show it (after a restart, a fresh KubeletQuarantine starts from this). */
+const quarantineList = (cluster: MemoryCluster): Record<string, string> | undefined => cluster.configMaps.get(`${NS}/${QUARANTINE_CONFIGMAP}`);
+const quarantineOf = (cluster: MemoryCluster, cached = (): Record<string, string> | undefined => quarantineList(cluster)): KubeletQuarantine =>
+  new KubeletQuarantine(cluster, { namespace: NS, cached: () => { const data = cached(); return data === undefined ? undefined : { metadata: { name: QUARANTINE_CONFIGMAP, resourceVersion: '0' }, data }; } });
 
 async function setup(): Promise<{ cluster: MemoryCluster; ca: CredentialAuthority; enforcer: Enforcer; agent: { put: string[]; del: number; fail: boolean } }> {
   const cluster = new MemoryCluster();
@@ -32,7 +38,7 @@ async function setup(): Promise<{ cluster: MemoryCluster; ca: CredentialAuthorit
       return Promise.resolve();
     },
   };
-  return { cluster, ca, enforcer: new Enforcer(cluster, ca, client, silentLogger, { renewBeforeMs: 600_000 }), agent };
+  return { cluster, ca, enforcer: new Enforcer(cluster, ca, client, silentLogger, { renewBeforeMs: 600_000, quarantine: quarantineOf(cluster) }), agent };
 }
 const reasons = (c: MemoryCluster): string[] => c.events.map((e) => e.reason);
 
@@ -81,8 +87,9 @@ describe('Enforcer', () => {
     const bad = actionsFor(spec, 'Untrusted', { tainted: true, cordoned: true, credentialsRevoked: true });
     await enforcer.converge(target, bad);
     await enforcer.converge(target, bad);
-    expect(reasons(cluster)).toEqual(['NodeTainted', 'NodeCordoned', 'CredentialsRevoked']);
+    expect(reasons(cluster)).toEqual(['KubeletIdentityQuarantined', 'NodeTainted', 'NodeCordoned', 'CredentialsRevoked']);
     expect(cluster.events.every((e) => e.involved.map((i) => i.kind).join() === 'Node,NodeAttestation')).toBe(true);
+    expect(quarantineList(cluster)).toEqual({ n1: 'ima.digest_not_allowed: /tmp/x' });
     const node = cluster.nodes.get('n1')!;
     expect(node.spec!.taints!.map((t) => t.key)).toEqual(['example.com/foreign', 'attestation.nodeward.io/untrusted']);
     expect(node.spec!.unschedulable).toBe(true);
@@ -92,7 +99,9 @@ describe('Enforcer', () => {
 
     // Recovery lifts everything and issues a NEW credential.
     const changed = await enforcer.converge(target, actionsFor(spec, 'Trusted', {}));
-    expect(changed.map((a) => `${a.kind}:${'op' in a ? a.op : ''}`)).toEqual(['taint:lift', 'cordon:lift', 'issue-credential:']);
+    expect(changed.map((a) => `${a.kind}:${'op' in a ? a.op : ''}`)).toEqual(['quarantine:lift', 'taint:lift', 'cordon:lift', 'issue-credential:']);
+    expect(quarantineList(cluster)).toEqual({});
+    expect(cluster.events.at(-1)).toMatchObject({ type: 'Normal', reason: 'KubeletIdentityRestored' });
     expect(cluster.nodes.get('n1')!.spec!.taints!.map((t) => t.key)).toEqual(['example.com/foreign']);
     expect(cluster.nodes.get('n1')!.spec!.unschedulable).toBe(false);
     expect((await ca.current('n1'))!.serial).not.toBe(serial);
@@ -105,14 +114,14 @@ describe('Enforcer', () => {
     cluster.failNext('deleteSecret', new Error('SIGKILL'));
     await expect(enforcer.converge(target, bad)).rejects.toThrow('SIGKILL');
     // Announced before the revocation, so the crash does not lose it; the restart's repeat is the same Event.
-    expect(reasons(cluster)).toEqual(['NodeTainted', 'CredentialsRevoked']);
+    expect(reasons(cluster)).toEqual(['KubeletIdentityQuarantined', 'NodeTainted', 'CredentialsRevoked']);
     // Restart: a fresh authority loads the published CRL, the enforcer re-runs the same actions.
     const ca2 = new CredentialAuthority(cluster, { namespace: NS, ttlMs: 3_600_000 });
     await ca2.start();
-    const enforcer2 = new Enforcer(cluster, ca2, { putCredential: async () => Promise.resolve(), deleteCredential: async () => Promise.resolve() }, silentLogger, { renewBeforeMs: 0 });
+    const enforcer2 = new Enforcer(cluster, ca2, { putCredential: async () => Promise.resolve(), deleteCredential: async () => Promise.resolve() }, silentLogger, { renewBeforeMs: 0, quarantine: quarantineOf(cluster) });
     await enforcer2.converge(target, bad);
     await enforcer2.converge(target, bad);
-    expect(reasons(cluster)).toEqual(['NodeTainted', 'CredentialsRevoked']);
+    expect(reasons(cluster)).toEqual(['KubeletIdentityQuarantined', 'NodeTainted', 'CredentialsRevoked']);
     expect(crlEntries(ca2.crlPem()!)).toHaveLength(1);
     expect(ca2.crlPem()).toBe(ca.crlPem());
   });
@@ -122,7 +131,7 @@ describe('Enforcer', () => {
     await enforcer.converge(target, actionsFor(spec, 'Trusted', {}));
     agent.fail = true;
     await enforcer.converge(target, actionsFor(spec, 'Untrusted', { credentialsRevoked: true }));
-    expect(reasons(cluster)).toEqual(['CredentialsRevoked']);
+    expect(reasons(cluster)).toEqual(['KubeletIdentityQuarantined', 'CredentialsRevoked']);
     expect(crlEntries(ca.crlPem()!)).toHaveLength(1);
   });
 
@@ -155,5 +164,30 @@ describe('Enforcer', () => {
     await enforcer.converge(target, actionsFor(spec, 'Trusted', {}));
     expect(cluster.nodes.get('n1')!.spec!.unschedulable).toBe(true);
     expect(reasons(cluster)).toEqual([]);
+  });
+
+  it('quarantines naming the failure, renames it when the failure changes, and lifts even before the informer shows the apply', async () => {
+    const cluster = new MemoryCluster();
+    const q = quarantineOf(cluster, () => undefined); // an informer that never catches up
+    expect(await q.apply('n1', 'quote.nonce_mismatch')).toBe(true);
+    expect(await q.apply('n1', 'quote.nonce_mismatch')).toBe(false);
+    expect(await q.apply('n2', 'bootlog.secure_boot_disabled')).toBe(true);
+    expect(await q.apply('n1', 'ima.digest_not_allowed: /tmp/x')).toBe(true);
+    expect(quarantineList(cluster)).toEqual({ n1: 'ima.digest_not_allowed: /tmp/x', n2: 'bootlog.secure_boot_disabled' });
+    expect(await q.lift('n1')).toBe(true);
+    expect(await q.lift('n1')).toBe(false);
+    expect(await q.lift('n3')).toBe(false);
+    expect(quarantineList(cluster)).toEqual({ n2: 'bootlog.secure_boot_disabled' });
+    expect(cluster.writes.filter((w) => w.startsWith('patch configmap/'))).toHaveLength(4);
+  });
+
+  it('a failed quarantine write is retried by the next convergence, before the node edit', async () => {
+    const { cluster, enforcer } = await setup();
+    const bad = actionsFor(spec, 'Untrusted', { tainted: true, cordoned: true, credentialsRevoked: true });
+    cluster.failNext('mergeConfigMapData', new Error('etcdserver: request timed out'));
+    await expect(enforcer.converge(target, bad)).rejects.toThrow('timed out');
+    expect(cluster.nodes.get('n1')!.spec!.unschedulable).toBeUndefined();
+    await enforcer.converge(target, bad);
+    expect(quarantineList(cluster)).toEqual({ n1: 'ima.digest_not_allowed: /tmp/x' });
   });
 });

@@ -1,12 +1,13 @@
 import type { AgentClient } from '../agent-client/agent-client.js';
 import type { CredentialAuthority } from '../ca/credential-authority.js';
 import { ACTIONS } from '../decide/action-table.js';
-import { DEFAULT_DRAIN_TIMEOUT_MS, type DrainAction, type EnforcementAction } from '../decide/actions.js';
+import { DEFAULT_DRAIN_TIMEOUT_MS, type DrainAction, type EnforcementAction, type QuarantineAction } from '../decide/actions.js';
 import type { Cluster, Pods } from '../kube/cluster.js';
 import type { Logger } from '../log.js';
 import { metrics, recordAction } from '../metrics.js';
 import type { DrainProgress, PodView } from '../status/resources.js';
 import { drainOver, nextDrainProgress, podsToEvict } from './drain.js';
+import type { KubeletQuarantine } from './kubelet-quarantine.js';
 import { nodeEditFor, type NodeAction } from './taints.js';
 
 export interface EnforceTarget {
@@ -17,6 +18,8 @@ export interface EnforceTarget {
   akName: string | undefined;
   /** Where the node's agent listens, if known (credential delivery / deletion). */
   agentUrl: string | undefined;
+  /** The failure a quarantine names (quarantineReason of the status). */
+  failure: string;
   /** The drain's progress as status last showed it. */
   drain?: DrainProgress | undefined;
 }
@@ -24,6 +27,8 @@ export interface EnforceTarget {
 export interface EnforcerOptions {
   /** Re-issue a credential that expires within this. */
   renewBeforeMs: number;
+  /** The quarantine list the kubelet-quarantine ValidatingAdmissionPolicy reads. */
+  quarantine: Pick<KubeletQuarantine, 'apply' | 'lift'>;
   now?: () => Date;
 }
 
@@ -74,9 +79,14 @@ export class Enforcer {
     return !this.undelivered.has(nodeName) && this.drains.get(nodeName)?.phase !== 'Draining';
   }
 
-  /** The taint and cordon actions first (one Node write), then each other action's handler, in order. */
+  /**
+   * The quarantine first (of all actions it is the one that stops the node's kubelet identity at once),
+   * then the taint and cordon actions (one Node write), then each other action's handler, in order.
+   */
   private async convergeNow(t: EnforceTarget, actions: readonly EnforcementAction[]): Promise<EnforcementAction[]> {
-    const changed: EnforcementAction[] = await this.editNode(t, actions.filter((a): a is NodeAction => a.kind === 'taint' || a.kind === 'cordon'));
+    const changed: EnforcementAction[] = [];
+    for (const a of actions) if (a.kind === 'quarantine' && await this.quarantine(t, a)) changed.push(a);
+    changed.push(...await this.editNode(t, actions.filter((a): a is NodeAction => a.kind === 'taint' || a.kind === 'cordon')));
     for (const a of actions) if (await this.handle(t, a)) changed.push(a);
     return changed;
   }
@@ -87,6 +97,8 @@ export class Enforcer {
       case 'taint':
       case 'cordon':
         return false; // in the one Node write above
+      case 'quarantine':
+        return false; // first, above
       case 'drain':
         return a.op === 'apply' ? this.drain(t, a) : this.forgetDrain(t);
       case 'revoke-credentials':
@@ -160,6 +172,15 @@ export class Enforcer {
       if (a.kind === 'cordon' && a.op === 'apply') await this.event(t, ACTIONS.cordon.eventReason, 'node cordoned (unschedulable)');
     }
     return changed;
+  }
+
+  private async quarantine(t: EnforceTarget, a: QuarantineAction): Promise<boolean> {
+    const changed = a.op === 'apply' ? await this.o.quarantine.apply(t.nodeName, t.failure) : await this.o.quarantine.lift(t.nodeName);
+    if (!changed) return false;
+    recordAction(a.kind, a.op);
+    if (a.op === 'apply') await this.event(t, 'KubeletIdentityQuarantined', `every write by system:node:${t.nodeName} is refused (ValidatingAdmissionPolicy nodeward-kubelet-quarantine): ${t.failure}`);
+    else await this.event(t, 'KubeletIdentityRestored', `system:node:${t.nodeName} may write again`, undefined, 'Normal');
+    return true;
   }
 
   private async revoke(t: EnforceTarget): Promise<boolean> {

@@ -4,6 +4,7 @@ import { agentUrlFor, internalIpOf } from '../reconcile/planner.js';
 import type { ConvergenceMemo } from '../reconcile/convergence-memo.js';
 import type { NodeAttestation, NodeView } from '../status/resources.js';
 import type { EnforceTarget, Enforcer } from './enforcer.js';
+import { quarantineReason } from './kubelet-quarantine.js';
 
 export interface NodeEnforcementDeps {
   enforcer: Pick<Enforcer, 'converge' | 'isSettled'>;
@@ -22,6 +23,7 @@ export function enforceTargetFor(na: NodeAttestation, node: NodeView | undefined
     nodeName: na.spec.nodeName, attestationName: na.metadata.name, akName: na.status?.identity?.akName,
     agentUrl: node === undefined || internalIpOf(node) !== na.status?.identity?.agentAddress ? undefined : agentUrlFor(node, agentPort),
     drain: na.status?.drain,
+    failure: quarantineReason(na.status),
   };
 }
 

@@ -49,6 +49,12 @@ export interface Cluster {
 
   getConfigMap(namespace: string, name: string): Promise<ConfigMapView | undefined>;
   applyConfigMap(namespace: string, name: string, data: Record<string, string>): Promise<void>;
+  /**
+   * Set (string) or remove (null) keys of a ConfigMap's data with one merge patch, leaving the other
+   * keys as they are (other writers' keys included); creates the ConfigMap when it is missing.
+   * Resolves the ConfigMap as written.
+   */
+  mergeConfigMapData(namespace: string, name: string, data: Record<string, string | null>): Promise<ConfigMapView>;
 }
 
 /** A change to a Node: any field left undefined is untouched; annotation null removes it. */

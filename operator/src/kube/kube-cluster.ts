@@ -1,6 +1,6 @@
 import {
   CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions,
-  type KubeConfig, type V1Node, type V1Pod, type V1Taint, type CoreV1Event,
+  type KubeConfig, type V1ConfigMap, type V1Node, type V1Pod, type V1Taint, type CoreV1Event,
 } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import type { ConfigMapView, DrainProgress, NodeAttestation, NodeAttestationPolicy, NodeAttestationStatus, NodeCondition, NodeView, PodView } from '../status/resources.js';
@@ -245,6 +245,27 @@ export class KubeCluster implements Cluster, Pods {
     this.countWrite('apply', 'configmaps');
     await kubeCall(() => this.core.patchNamespacedConfigMap({ namespace, name, body, fieldManager: FIELD_MANAGER, force: true }, SSA));
   }
+
+  async mergeConfigMapData(namespace: string, name: string, data: Record<string, string | null>): Promise<ConfigMapView> {
+    for (let attempt = 0; ; attempt += 1) {
+      this.countWrite('patch', 'configmaps');
+      const patched = await ignoreNotFound(kubeCall(() => this.core.patchNamespacedConfigMap({ namespace, name, body: { data }, fieldManager: FIELD_MANAGER }, MERGE)));
+      if (patched !== undefined) return toConfigMapView(patched);
+      const set = Object.fromEntries(Object.entries(data).filter((e): e is [string, string] => e[1] !== null));
+      try {
+        this.countWrite('create', 'configmaps');
+        return toConfigMapView(await kubeCall(() => this.core.createNamespacedConfigMap({ namespace, body: { metadata: { name, namespace }, data: set }, fieldManager: FIELD_MANAGER })));
+      } catch (e) {
+        // Created meanwhile by someone else: patch that one.
+        if (!isAlreadyExists(e) || attempt >= MAX_CONFLICT_RETRIES) throw e;
+      }
+    }
+  }
+}
+
+function toConfigMapView(cm: V1ConfigMap): ConfigMapView {
+  const m = cm.metadata ?? {};
+  return { metadata: { name: m.name ?? '', namespace: m.namespace ?? '', resourceVersion: m.resourceVersion ?? '' }, data: cm.data ?? {} };
 }
 
 async function ignoreNotFound<T>(p: Promise<T>): Promise<T | undefined> {

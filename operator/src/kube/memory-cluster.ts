@@ -17,6 +17,7 @@ export class MemoryCluster implements Cluster, Pods {
   secrets = new Map<string, { data: Record<string, string>; annotations: Record<string, string>; resourceVersion?: string }>();
   private secretVersion = 0;
   configMaps = new Map<string, Record<string, string>>();
+  private configMapVersion = 0;
   events: ClusterEvent[] = [];
   writes: string[] = [];
   private failures = new Map<string, Error>();
@@ -173,5 +174,16 @@ export class MemoryCluster implements Cluster, Pods {
     this.write(`apply configmap/${name}`);
     this.configMaps.set(`${namespace}/${name}`, { ...data });
     return Promise.resolve();
+  }
+  async mergeConfigMapData(namespace: string, name: string, data: Record<string, string | null>): Promise<ConfigMapView> {
+    this.check('mergeConfigMapData');
+    this.write(`patch configmap/${name}`);
+    const merged = { ...(this.configMaps.get(`${namespace}/${name}`) ?? {}) };
+    for (const [k, v] of Object.entries(data)) {
+      if (v === null) delete merged[k];
+      else merged[k] = v;
+    }
+    this.configMaps.set(`${namespace}/${name}`, merged);
+    return Promise.resolve({ metadata: { name, namespace, resourceVersion: String(++this.configMapVersion) }, data: { ...merged } });
   }
 }

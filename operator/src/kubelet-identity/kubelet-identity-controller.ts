@@ -24,6 +24,8 @@ export interface KubeletIdentityDeps {
   readonly maxPendingPerRequester?: number;
   /** Extra handlers for renewals and serving CSRs (the kubelet identity features); default: leave them. */
   readonly renewals?: Pick<CsrHandlers, 'nodeClientRenewal' | 'kubeletServing'>;
+  /** Told of every decision the approval subresource took (Events, metrics: announceKubeletCsrDecision). */
+  readonly onDecided?: (csr: CsrView, decision: CsrDecision) => Promise<void>;
 }
 
 const RETRY_MS = 2000;
@@ -76,6 +78,7 @@ export class KubeletIdentityController {
       case 'Approve':
       case 'Deny': {
         const written = await this.deps.api.decideCsr(csr, decision);
+        if (written) await this.deps.onDecided?.(csr, decision);
         const log = decision.verdict === 'Approve' ? this.deps.log.info.bind(this.deps.log) : this.deps.log.warn.bind(this.deps.log);
         log(decision.verdict === 'Approve' ? 'kubelet CSR approved' : 'kubelet CSR denied', {
           csr: csr.name, requester: csr.username, reason: decision.reason, message: decision.message, written,

@@ -47,7 +47,7 @@ describe('node reconciler', () => {
     const stray: NodeView = { ...node('n1', { r: 'db' }), spec: { taints: [{ key: 'attestation.nodeward.io/untrusted', effect: 'NoSchedule' }, { key: 'other', effect: 'NoSchedule' }] } };
     const { run, enforced } = setup([policy('p', { r: 'w' })], [stray, node('n2', { r: 'db' })]);
     await run('n1');
-    expect(enforced.map(([n, a]) => [n, a.map((x) => `${x.kind}:${'op' in x ? x.op : ''}`)])).toEqual([['n1', ['taint:lift', 'taint:lift', 'cordon:lift', 'drain:lift', 'revoke-credentials:']]]);
+    expect(enforced.map(([n, a]) => [n, a.map((x) => `${x.kind}:${'op' in x ? x.op : ''}`)])).toEqual([['n1', ['taint:lift', 'taint:lift', 'cordon:lift', 'drain:lift', 'quarantine:lift', 'revoke-credentials:']]]);
     await run('n2');
     expect(enforced).toHaveLength(1);
   });
@@ -91,7 +91,7 @@ describe('node reconciler', () => {
     await run('n1');
     expect(cluster.attestations.has('n1')).toBe(false);
     expect(schedule.has('n1')).toBe(false);
-    expect(enforced.at(-1)![1].map((a) => `${a.kind}:${'op' in a ? a.op : ''}`)).toEqual(['taint:lift', 'taint:lift', 'cordon:lift', 'drain:lift', 'revoke-credentials:']);
+    expect(enforced.at(-1)![1].map((a) => `${a.kind}:${'op' in a ? a.op : ''}`)).toEqual(['taint:lift', 'taint:lift', 'cordon:lift', 'drain:lift', 'quarantine:lift', 'revoke-credentials:']);
   });
 
   it('reports a policy conflict once (Event + condition), does not attest, and marks both policies', async () => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Failure } from '@nodeward/attest';
-import { OUR_TAINT_KEYS, actionsFor, type EnforcementAction } from '../decide/actions.js';
+import { OUR_TAINT_KEYS, actionsFor, releaseActions, type EnforcementAction } from '../decide/actions.js';
 import { freshnessWindowMs, msUntilStale } from '../decide/freshness.js';
 import type { Cluster } from '../kube/cluster.js';
 import type { Logger } from '../log.js';
@@ -334,7 +334,7 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
     const node = findNode(deps.caches, nodeName);
     if (node === undefined || !carriesOurActions(node) || attestationFor(deps.caches, nodeName) !== undefined) return;
     const target: NodeAttestation = { metadata: { name: nodeName }, spec: { nodeName, policyName: '' } };
-    await deps.enforce(target, actionsFor({ mode: 'Enforce' }, 'Pending', { credentialsRevoked: true }));
+    await deps.enforce(target, releaseActions());
     deps.log.info('lifted actions from a node no policy attests', { node: nodeName });
   };
 
@@ -342,8 +342,7 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
   const remove = async (p: NodePlan): Promise<ReconcileResult> => {
     const na = attestationFor(deps.caches, p.nodeName);
     if (na !== undefined) {
-      const lift = actionsFor({ mode: 'Enforce' }, 'Pending', { credentialsRevoked: true });
-      await deps.enforce(na, lift);
+      await deps.enforce(na, releaseActions());
     }
     await deps.cluster.deleteNodeAttestation(p.deletion!.name);
     // The TPM is free for another node only once this NodeAttestation is really gone.

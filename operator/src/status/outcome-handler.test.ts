@@ -121,7 +121,7 @@ describe('RoundOutcomeHandler', () => {
     expect(s.conditions!.find((c) => c.type === 'ImaVerified')).toMatchObject({ status: 'False', reason: 'VerificationFailed' });
     expect(s.conditions!.find((c) => c.type === 'QuoteVerified')).toMatchObject({ status: 'False' });
     expect(cluster.events.map((e) => e.reason)).toEqual(['AttestationFailed']);
-    expect(enforced).toEqual([['taint:apply', 'taint:lift', 'cordon:lift', 'drain:lift']]);
+    expect(enforced).toEqual([['taint:apply', 'taint:lift', 'cordon:lift', 'drain:lift', 'quarantine:lift']]);
   });
 
   it('records the AttestationFailed Event before enforcing, so a crash right after the taint never loses it', async () => {

@@ -12,6 +12,7 @@ const COMPONENT_CONDITION = {
   agent: undefined,
   policy: undefined,
   join: undefined,
+  kubelet: undefined,
 } as const satisfies Record<Component, ConditionType | undefined>;
 
 /**

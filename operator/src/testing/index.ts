@@ -4,3 +4,4 @@
  */
 export { MemoryCluster } from '../kube/memory-cluster.js';
 export { realisticNode } from '../kube/testing/realistic-node.js';
+export { buildCsrRequest } from '../kubelet-identity/testing/csr-builder.js';
