@@ -1,8 +1,7 @@
-import https from 'node:https';
 import path from 'node:path';
 import { ManagedProcess } from './managed-process.js';
 import type { TestPki } from './pki.js';
-import { pollUntil } from './wait.js';
+import { pollUntil, probeOk } from './wait.js';
 
 /** Where and how to run kube-apiserver. */
 export interface KubeApiserverOptions {
@@ -63,7 +62,7 @@ export async function startKubeApiserver(opts: KubeApiserverOptions): Promise<Ru
     logFile: path.join(opts.dir, 'kube-apiserver.log'),
   });
   try {
-    await pollUntil('kube-apiserver /readyz', () => probeReadyz(opts.securePort, opts.pki), {
+    await pollUntil('kube-apiserver /readyz', () => probeOk(opts.securePort, '/readyz', { ca: opts.pki.ca.certPem, cert: opts.pki.admin.certPem, key: opts.pki.admin.keyPem }), {
       timeoutMs: opts.timeoutMs,
       intervalMs: 200,
       check: () => child.assertRunning(),
@@ -73,31 +72,4 @@ export async function startKubeApiserver(opts: KubeApiserverOptions): Promise<Ru
     throw error;
   }
   return { process: child, server };
-}
-
-function probeReadyz(port: number, pki: TestPki): Promise<true | undefined> {
-  return new Promise((resolve, reject) => {
-    const request = https.get(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/readyz',
-        ca: pki.ca.certPem,
-        cert: pki.admin.certPem,
-        key: pki.admin.keyPem,
-        timeout: 2000,
-      },
-      (response) => {
-        let body = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => (body += chunk));
-        response.on('end', () => {
-          if (response.statusCode === 200 && body.trim() === 'ok') resolve(true);
-          else reject(new Error(`/readyz ${String(response.statusCode)}: ${body.slice(-500)}`));
-        });
-      },
-    );
-    request.on('timeout', () => request.destroy(new Error('/readyz timed out')));
-    request.on('error', reject);
-  });
 }

@@ -1,8 +1,7 @@
-import https from 'node:https';
 import path from 'node:path';
 import { ManagedProcess } from './managed-process.js';
 import type { CertificateFiles } from './pki.js';
-import { pollUntil } from './wait.js';
+import { pollUntil, probeOk } from './wait.js';
 
 /** Where and how to run kube-controller-manager. */
 export interface KubeControllerManagerOptions {
@@ -58,7 +57,8 @@ export async function startKubeControllerManager(opts: KubeControllerManagerOpti
     logFile: path.join(opts.dir, 'kube-controller-manager.log'),
   });
   try {
-    await pollUntil('kube-controller-manager /healthz', () => probeHealthz(opts.securePort), {
+    // Its serving certificate is self-signed in --cert-dir; only liveness is read here, nothing trusted.
+    await pollUntil('kube-controller-manager /healthz', () => probeOk(opts.securePort, '/healthz', { rejectUnauthorized: false }), {
       timeoutMs: opts.timeoutMs,
       intervalMs: 200,
       check: () => child.assertRunning(),
@@ -68,21 +68,4 @@ export async function startKubeControllerManager(opts: KubeControllerManagerOpti
     throw error;
   }
   return { process: child };
-}
-
-function probeHealthz(port: number): Promise<true | undefined> {
-  return new Promise((resolve, reject) => {
-    // Its serving certificate is self-signed in --cert-dir; only liveness is read here, nothing trusted.
-    const request = https.get({ host: '127.0.0.1', port, path: '/healthz', rejectUnauthorized: false, timeout: 2000 }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => {
-        if (response.statusCode === 200 && body.trim() === 'ok') resolve(true);
-        else reject(new Error(`/healthz ${String(response.statusCode)}: ${body.slice(-500)}`));
-      });
-    });
-    request.on('timeout', () => request.destroy(new Error('/healthz timed out')));
-    request.on('error', reject);
-  });
 }

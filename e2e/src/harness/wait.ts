@@ -1,3 +1,5 @@
+import https from 'node:https';
+
 /** Resolves after `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -31,4 +33,27 @@ export async function pollUntil<T>(what: string, probe: () => Promise<T | undefi
     }
     await sleep(opts.intervalMs ?? 100);
   }
+}
+
+/** TLS settings for {@link probeOk}: the API server's CA and an admin client certificate, or none for liveness only. */
+export type ProbeTls = { readonly ca: string; readonly cert: string; readonly key: string } | { readonly rejectUnauthorized: false };
+
+/**
+ * GETs `https://127.0.0.1:<port><endpoint>` once: true when it answers 200 "ok", a rejection naming the
+ * endpoint, status and body tail otherwise (for {@link pollUntil}).
+ */
+export function probeOk(port: number, endpoint: string, tls: ProbeTls): Promise<true | undefined> {
+  return new Promise((resolve, reject) => {
+    const request = https.get({ host: '127.0.0.1', port, path: endpoint, timeout: 2000, ...tls }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => {
+        if (response.statusCode === 200 && body.trim() === 'ok') resolve(true);
+        else reject(new Error(`${endpoint} ${String(response.statusCode)}: ${body.slice(-500)}`));
+      });
+    });
+    request.on('timeout', () => request.destroy(new Error(`${endpoint} timed out`)));
+    request.on('error', reject);
+  });
 }
