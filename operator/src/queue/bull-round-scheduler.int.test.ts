@@ -177,6 +177,54 @@ it('reconcileSchedules reads the node hash once, then its targets, and re-ensure
   expect(await s.members(shardOf('moved', 45_000).id)).toEqual(['moved']);
 });
 
+it('a node the reconciler schedules while a resync reads a lagging target list keeps its shard and ticks', async () => {
+  const runs: string[] = [];
+  const own = await ownership('solo');
+  worker(own, (node) => { runs.push(node); return Promise.resolve(undefined); });
+  const s = scheduler(own);
+  // Two nodes of one shard (in a fleet, a shard has many): the clean-up walks the shards it already has.
+  const [kept, late] = sameShard(2, 500) as [string, string];
+  await s.ensure(target(kept, 500));
+  // The reconciler ensures 'late' after the resync read the node hash and its targets; the targets come
+  // from an informer that has not shown the reconciler's status write yet, so they lack 'late'.
+  let ensured: Promise<void> | undefined;
+  const read = (): AttestationTarget[] => {
+    ensured = s.ensure(target(late, 500));
+    return [target(kept, 500)];
+  };
+  // The resync's member clean-up waits for that ensure: the interleaving of the bug, made deterministic.
+  const members = s.members.bind(s);
+  // Bounded: a clean-up that holds the shard's lock while it reads must not wait for an ensure that needs that lock.
+  jest.spyOn(s, 'members').mockImplementation(async (id) => { await Promise.race([ensured, sleep(1_000)]); return members(id); });
+  expect(await s.reconcileSchedules(read)).toEqual({ ensured: 1, removed: [] });
+  jest.restoreAllMocks();
+  const shard = shardOf(late, 500).id;
+  expect(await s.members(shard)).toContain(late);
+  // The reconciler's next ensure is a no-op only while the shard has it; then it ticks, round after round.
+  await s.ensure(target(late, 500));
+  runs.length = 0;
+  await until('two tick rounds of the late node', () => runs.filter((n) => n === late).length >= 2);
+  // The next resync sees it and keeps it.
+  await s.reconcileSchedules([target(kept, 500), target(late, 500)]);
+  expect((await s.members(shard)).sort()).toEqual([kept, late].sort());
+});
+
+it('ensure and reconcileSchedules put back a node its shard lost while the node hash still places it there', async () => {
+  const s = scheduler(await ownership('solo', { started: false }));
+  await s.ensure(target('n1', 60_000));
+  await s.ensure(target('n2', 60_000));
+  const client = new Redis(redis.connection);
+  closers.push(async () => { await client.quit(); });
+  const keys = shardKeys('nodeward', queueName);
+  for (const n of ['n1', 'n2']) await client.srem(keys.members(shardOf(n, 60_000).id), n);
+  expect(await client.hget(keys.nodes, 'n1')).toBe(shardOf('n1', 60_000).id);
+  await s.ensure(target('n1', 60_000));
+  expect(await s.members(shardOf('n1', 60_000).id)).toContain('n1');
+  await s.reconcileSchedules([target('n1', 60_000), target('n2', 60_000)]);
+  expect(await s.members(shardOf('n2', 60_000).id)).toContain('n2');
+  expect(await client.sismember(keys.shards, shardOf('n2', 60_000).id)).toBe(1);
+});
+
 it("three replicas split the shards: the owned nodes sum to the fleet, and a dead replica's share moves to the others", async () => {
   const seen = new Map<string, Ownership>();
   const see = (id: string) => (o: Ownership): void => { seen.set(id, o); };

@@ -72,11 +72,16 @@ export class BullRoundScheduler implements RoundScheduler {
     const shard = shardOf(nodeName, Math.max(1, Math.round(intervalMs)));
     const redis = await this.redis();
     const current = await redis.hget(this.keys.nodes, nodeName);
-    if (current === shard.id) return;
-    await this.locked(shard.id, () => this.addMember(shard, nodeName));
-    if (current !== null) await this.locked(current, () => this.dropMember(current, nodeName));
-    // Last: the hash entry is what makes the next ensure a no-op, so a crash above is redone.
-    await redis.hset(this.keys.nodes, nodeName, shard.id);
+    // Both the hash and the member list must place the node: a node its shard lost while the hash kept it
+    // (a resync's clean-up racing this ensure) is put back here, never left without ticks.
+    if (current === shard.id && (await redis.sismember(this.keys.members(shard.id), nodeName)) === 1) return;
+    // Member and hash entry under the shard's lock, so the clean-up sees both or neither.
+    await this.locked(shard.id, async () => {
+      await this.addMember(shard, nodeName);
+      await redis.hset(this.keys.nodes, nodeName, shard.id);
+    });
+    // A crash before this leaves a stray member in the old shard, which the next clean-up drops (the hash says where).
+    if (current !== null && current !== shard.id) await this.locked(current, () => this.dropMember(current, nodeName));
     // A node new to the schedules (just registered, or schedules lost with Redis) is attested now,
     // not only at its shard's phase up to one interval later.
     if (current === null) await this.firstRound(shard.id, nodeName, policyName);
@@ -112,10 +117,11 @@ export class BullRoundScheduler implements RoundScheduler {
     // Targets read after the hash: a node the reconciler ensured meanwhile is then in both, never removed as stale.
     const targets = typeof targetsOrRead === 'function' ? targetsOrRead() : targetsOrRead;
     const wanted = new Map(targets.map((t) => [t.nodeName, shardOf(t.nodeName, Math.max(1, Math.round(t.intervalMs)))]));
-    for (const t of targets) if (current[t.nodeName] !== wanted.get(t.nodeName)!.id) await this.ensure(t);
+    const placed = await this.placedMembers();
+    for (const t of targets) if (current[t.nodeName] !== wanted.get(t.nodeName)!.id || !placed.has(t.nodeName)) await this.ensure(t);
     const removed = Object.keys(current).filter((n) => !wanted.has(n));
     for (const n of removed) await this.remove(n);
-    await this.pruneMembers(wanted);
+    await this.pruneMembers();
     return { ensured: targets.length, removed };
   }
 
@@ -165,11 +171,26 @@ export class BullRoundScheduler implements RoundScheduler {
     this.log?.info('round shard removed', { shard: shardId });
   }
 
-  private async pruneMembers(wanted: Map<string, Shard>): Promise<void> {
+  /** Every node some shard has as a member. */
+  private async placedMembers(): Promise<Set<string>> {
+    const placed = new Set<string>();
+    for (const shardId of await (await this.redis()).smembers(this.keys.shards)) for (const n of await this.members(shardId)) placed.add(n);
+    return placed;
+  }
+
+  /**
+   * Drops members the node hash places elsewhere or nowhere (a move cut short by a crash). The hash is read under the
+   * shard's lock, not taken from the resync's targets: those come from the informer, which can lag a node the
+   * reconciler has just scheduled, and dropping that node would leave it without ticks.
+   */
+  private async pruneMembers(): Promise<void> {
     const redis = await this.redis();
     for (const shardId of await redis.smembers(this.keys.shards)) {
-      const stray = (await this.members(shardId)).filter((n) => wanted.get(n)?.id !== shardId);
-      for (const n of stray) await this.locked(shardId, () => this.dropMember(shardId, n));
+      await this.locked(shardId, async () => {
+        const members = await this.members(shardId);
+        const placed = members.length === 0 ? [] : await redis.hmget(this.keys.nodes, ...members);
+        for (const [i, n] of members.entries()) if (placed[i] !== shardId) await this.dropMember(shardId, n);
+      });
       // An empty shard left by a crash.
       if ((await redis.scard(this.keys.members(shardId))) === 0) await redis.srem(this.keys.shards, shardId);
     }
