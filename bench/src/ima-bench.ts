@@ -6,7 +6,7 @@ import { compileRuntimePolicy, IMA_INITIAL_STATE, verifyImaLog, type CompiledRun
 import { scanImaAsciiLog } from '@nodeward/attest';
 import { scanImaBinaryLog } from '@nodeward/attest';
 import { Pcr10Replay } from '@nodeward/attest';
-import { seededRandom } from '@nodeward/e2e/sim';
+import { seededRandom } from '@nodeward/attest/testing';
 import { encodeLog, imaFixture, measuredFiles, pcr10After } from './ima-fixture.js';
 import { imaSignatureAgreement } from './ima-signatures.js';
 import { keylime } from './keylime.js';

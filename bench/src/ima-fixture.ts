@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createRuntimePolicy, parseImaBinaryLog, type RuntimePolicy } from '@nodeward/attest';
 import { encodeImaNgEntry, type EncodedImaEntry } from '@nodeward/attest/testing';
-import { seededRandom as prng } from '@nodeward/e2e/sim';
+import { seededRandom as prng } from '@nodeward/attest/testing';
 
 /**
  * A synthetic but realistic IMA list: ima-ng entries (sha256 file digests of generated contents,

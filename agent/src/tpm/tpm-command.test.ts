@@ -1,4 +1,4 @@
-import { seededRandom } from '@nodeward/e2e/sim';
+import { seededRandom } from '@nodeward/attest/testing';
 import {
   activateCredentialCommand, describeRc, nvReadCommand, parseNvReadPublicResponse, parseNvReadResponse, flushContextCommand, isNoObjectAt, parseActivateCredentialResponse, parsePcrReadResponse,
   parseQuoteResponse, parseReadPublicResponse, parseStartAuthSessionResponse, pcrReadCommand, policySecretEndorsementCommand,

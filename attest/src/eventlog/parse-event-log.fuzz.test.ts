@@ -8,7 +8,7 @@ import { parseEventLog } from './parse-event-log.js';
 import { replayEventLog } from './replay-event-log.js';
 import { assumeVerified } from '../testing/index.js';
 import { verifyEventLogAgainstPcrs } from './verify-event-log.js';
-import { seededRandom as prng } from '@nodeward/e2e/sim';
+import { seededRandom as prng } from '../testing/seeded-random.js';
 
 
 const dir = new URL('../../../../shared/fixtures/eventlogs/', import.meta.url);

@@ -10,7 +10,7 @@ import { parseImaBinaryLog } from './parse-ima-binary.js';
 import { parseRuntimePolicy, RuntimePolicyError } from './runtime-policy.js';
 import { ImaVerificationKeys, SignatureBudget } from './verification-keys.js';
 import { verifyImaEntries } from './verify-ima-entries.js';
-import { seededRandom as prng } from '@nodeward/e2e/sim';
+import { seededRandom as prng } from '../testing/seeded-random.js';
 
 
 const INTERESTING = [0x00, 0xff, 0x7f, 0x80, 0x01, 0x20, 0x0a, 0x3a];

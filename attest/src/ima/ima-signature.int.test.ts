@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { evmctlSignDigests } from '@nodeward/e2e/sim';
 import { runCommand } from '@nodeward/e2e/sim';
-import { seededRandom } from '@nodeward/e2e/sim';
+import { seededRandom } from '../testing/seeded-random.js';
 import { compileRuntimePolicy } from './compile-runtime-policy.js';
 import { encodeImaNgEntry, encodeImaSigEntry } from '../testing/encode-ima-entry.js';
 import { imaKeyId, parseImaSignature } from './ima-signature.js';

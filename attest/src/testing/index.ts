@@ -13,3 +13,4 @@ export * from './encode-event-log.js';
 export * from './event-builders.js';
 export * from './encode-ima-entry.js';
 export * from './evmctl-fixture.js';
+export * from './seeded-random.js';

@@ -3,6 +3,5 @@ export * from './free-port.js';
 export * from './pki.js';
 export * from './sim-node.js';
 export { runCommand } from './run-command.js';
-export * from './seeded-random.js';
 export * from './soft-tpm.js';
 export * from './evmctl.js';

@@ -1,20 +1,10 @@
+import { seededRandom as prng } from '@nodeward/attest/testing';
 import type { RoundRequest } from '@nodeward/attest';
 import { AgentError } from './agent-error.js';
 import {
   agentErrorCode, parseActivateResponse, parseEventLogResponse, parseIdentityResponse, parseImaLogResponse,
   parseQuoteResponse, parseRoundResponse, parseVerityStatusResponse,
 } from './parse-agent-response.js';
-
-/** A small seeded PRNG (mulberry32) so a failure reproduces. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const keys = ['quoted', 'signature', 'pcrs', 'sha1', 'sha256', '0', '23', '24', 'akName', 'akPublic', 'ekPublic', 'ekCertificates',
   'keyType', 'der', 'tpm', 'manufacturer', 'firmwareVersion', 'from', 'total', 'entries', 'log', 'devices', 'name', 'rootHash',

@@ -1,17 +1,6 @@
+import { seededRandom as prng } from '@nodeward/attest/testing';
 import { MAX_SLOTS, shardOf } from './round-job.js';
 import { ownerOf, ownerOfNode } from './shard-owner.js';
-
-/** A seeded PRNG (mulberry32), so a failure names a reproducible case. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const INTERVALS = [1000, 2000, 10_000, 30_000, 60_000, 300_000];
 
