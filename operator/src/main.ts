@@ -17,8 +17,8 @@ import { announceKubeletCsrDecision, makeKubeletCsrHandlers } from './kubelet-id
 import { loadKubeConfig } from './kube/kube-config.js';
 import { LeaderElector } from './kube/leader-election.js';
 import { createLogger, type Logger } from './log.js';
-import { Manager, runnable, ticker } from './manager/manager.js';
-import { metrics, recordApiWrite, registry, setEnforcementHeld, setNodesByPhase, setPolicyReferencesInvalid } from './metrics.js';
+import { Manager, runnable, ticker, withStop } from './manager/manager.js';
+import { clearFleetGauges, metrics, recordApiWrite, registry, setEnforcementHeld, setNodesByPhase, setPolicyReferencesInvalid } from './metrics.js';
 import { RevocationNotifier } from './notify/index.js';
 import { BullRoundScheduler, RoundWorker, ShardOwnership } from './queue/index.js';
 import { ConvergenceMemo } from './reconcile/convergence-memo.js';
@@ -59,13 +59,22 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
     // The quarantine list is ours: its changes concern no policy or node.
     if (kind === 'configmap' && obj.name === QUARANTINE_CONFIGMAP && obj.namespace === cfg.namespace) return;
     controller.changed(kind, obj);
-  }, { onError: (kind, e) => log.warn('watch failed; restarting', { kind, error: e }) });
+  }, { onError: (kind, e) => log.warn('watch failed; restarting', { kind, error: e }), scope: { kind: 'shards', shards: new Set() } });
+  // What the caches hold: the fleet while leading (planning, schedules, enforcement, the budget), else
+  // only the NodeAttestations of the shards this replica owns (its rounds), so a follower's memory
+  // grows with its share. Both inputs are read when applied, so the last change wins.
+  let fleetView = false;
+  let ownedShards: ReadonlySet<string> = new Set();
+  const rescope = (): Promise<void> => informers.scopeTo(fleetView ? { kind: 'fleet' } : { kind: 'shards', shards: ownedShards });
+  const fleetReady = (): boolean => informers.scope().kind === 'fleet' && informers.synced();
   cluster.useNodeCache((name) => informers.node(name));
   const quarantine = new KubeletQuarantine(cluster, { namespace: cfg.namespace, cached: () => informers.configMap(cfg.namespace, QUARANTINE_CONFIGMAP) });
-  const enforce = manager.whileLeading(makeNodeEnforcement({
+  // Until the fleet is cached a new leader leaves enforcement to its controller's first pass over every node.
+  const enforceNode = manager.whileLeading(makeNodeEnforcement({
     enforcer: new Enforcer(cluster, ca, agent, log, { renewBeforeMs: cfg.credentialRenewBeforeMs, quarantine }), converged, node: (n) => informers.node(n), agentPort: cfg.agentPort,
     ...(notifier === undefined ? {} : { notify: (n) => notifier.notify(n) }),
   }));
+  const enforce: typeof enforceNode = async (na, actions) => (fleetReady() ? enforceNode(na, actions) : undefined);
 
   const connection = redisConnection(cfg.redis);
   // Every Redis client's errors are logged (structured, once per 30 s per message while Redis is down).
@@ -76,6 +85,7 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
   const ownership = new ShardOwnership({
     connection, identity: cfg.identity, heartbeatMs: cfg.memberHeartbeatMs, ttlMs: cfg.memberTtlMs, log: queueLog,
     onSync: (o) => { metrics.ownedNodes.set(o.nodes); metrics.ownedShards.set(o.shards); metrics.liveReplicas.set(o.replicas); },
+    onOwned: (shards) => { ownedShards = shards; return rescope(); },
   });
   const scheduler = new BullRoundScheduler({ connection, log: queueLog, ownerQueue: (s) => ownership.ownerQueue(s), onReconnect: () => controller.enqueueAll() });
   const redis = createRedisClient(connection, redisLog);
@@ -83,7 +93,9 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
 
   // Only the leader spends a policy's maxUnavailable budget; a follower's round defers to it (decide/budget.ts).
   const budget = new EnforcementBudget(() => informers.nodeAttestations());
-  const admission = manager.byLeadership((p: NodeAttestationPolicy, n: string) => budget.admit(p, n), (p: NodeAttestationPolicy): Admission => (p.spec.maxUnavailable === undefined ? { verdict: 'admit' } : { verdict: 'defer' }));
+  const deferBudgeted = (p: NodeAttestationPolicy): Admission => (p.spec.maxUnavailable === undefined ? { verdict: 'admit' } : { verdict: 'defer' });
+  // The budget counts the fleet: a leader whose fleet cache is not listed yet defers, as a follower does.
+  const admission = manager.byLeadership((p: NodeAttestationPolicy, n: string) => (fleetReady() ? budget.admit(p, n) : deferBudgeted(p)), deferBudgeted);
   const planOptions = { agentPort: cfg.agentPort, defaultIntervalMs: cfg.defaultIntervalMs };
   // Reconciles, round contexts and round outcomes see this replica's own status writes before the
   // informer shows them (a node's first round can run before the informer has its registration).
@@ -126,11 +138,14 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
     // Stopped after the worker (reverse order): leaves the live set, so the others take its shards at once.
     runnable('shard-ownership', false, () => ownership.start(), () => ownership.stop()),
     runnable('round-worker', false, () => { worker = new RoundWorker({ connection, jobQueueName: ownership.queueName, owns: (s) => ownership.owns(s), runRound: (n) => runRound(n, { context, agent, store, metrics: roundMetrics }), onOutcome, metrics: roundMetrics, concurrency: cfg.roundConcurrency, log: redisLog }); }, () => worker?.close()),
-    ticker('phase-metrics', false, cfg.resyncMs, () => {
+    // First of the leader components: the others read the fleet, so they start once it is listed.
+    runnable('fleet-view', true, () => { fleetView = true; return rescope(); }, () => { fleetView = false; return rescope(); }),
+    // Fleet-wide gauges: the leader's (it caches the fleet); cleared when it stops leading.
+    withStop(ticker('phase-metrics', true, cfg.resyncMs, () => {
       setNodesByPhase(phaseCounts(informers.nodeAttestations()));
       setEnforcementHeld(heldCounts(informers.nodeAttestations()));
       setPolicyReferencesInvalid(informers.policies().flatMap((p) => invalidReferences(p).map((c) => ({ policy: p.metadata.name, condition: c.type, reason: c.reason }))));
-    }),
+    }), clearFleetGauges),
     // The leader re-signs the CRL at half its lifetime; every replica re-reads what it published, for its GET /crl.
     ticker('crl-reader', false, crlRefreshPeriodMs(ca.crlLifetimeMs), () => { ca.reloadCrl().catch((e: unknown) => log.warn('CRL reload failed', { error: e })); }),
     ticker('crl-signer', true, crlRefreshPeriodMs(ca.crlLifetimeMs), () => { ca.refreshCrl().catch((e: unknown) => log.warn('CRL refresh failed', { error: e })); }),

@@ -40,6 +40,16 @@ export function setNodesByPhase(counts: Readonly<Partial<Record<string, number>>
   for (const phase of PHASES) metrics.nodesByPhase.set({ phase }, counts[phase] ?? 0);
 }
 
+/**
+ * Drops the fleet-wide gauges (nodes by phase, held, invalid references): only the leader, which caches
+ * the fleet, sets them, and a former leader's last values must not keep an alert (max over replicas) firing.
+ */
+export function clearFleetGauges(): void {
+  metrics.nodesByPhase.reset();
+  metrics.enforcementHeld.reset();
+  metrics.policyReferencesInvalid.reset();
+}
+
 /** Set the held-by-budget gauge from a full count per policy (policies no longer listed are dropped). */
 export function setEnforcementHeld(byPolicy: Readonly<Record<string, number>>): void {
   metrics.enforcementHeld.reset();

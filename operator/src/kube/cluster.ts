@@ -9,8 +9,8 @@ import type {
  * Every method throws only KubeError.
  */
 export interface Cluster {
-  /** SSA of a NodeAttestation's spec and owner reference. */
-  applyNodeAttestation(na: { name: string; nodeName: string; policyName: string; ownerReference: OwnerReference }): Promise<void>;
+  /** SSA of a NodeAttestation's spec, owner reference and shard label (SHARD_LABEL). */
+  applyNodeAttestation(na: { name: string; nodeName: string; policyName: string; ownerReference: OwnerReference; shard: string }): Promise<void>;
   /** SSA of the whole status we manage, via the /status subresource. */
   applyNodeAttestationStatus(name: string, status: NodeAttestationStatus): Promise<void>;
   /** Idempotent: a missing object is not an error. */

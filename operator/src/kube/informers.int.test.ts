@@ -76,3 +76,43 @@ it("caches a realistic Node as what the operator reads of it: labels, addresses,
   });
   await core.deleteNode({ name: 'realistic-node' });
 });
+
+it('caches only the scoped shards\' NodeAttestations and no Nodes on a follower, and the fleet on the leader', async () => {
+  const custom = h.kubeConfig.makeApiClient(CustomObjectsApi);
+  const core = h.kubeConfig.makeApiClient(CoreV1Api);
+  const labelled = (name: string, shard: string): object => ({
+    apiVersion: `${NA.group}/${NA.version}`, kind: 'NodeAttestation', metadata: { name, labels: { 'attestation.nodeward.io/shard': shard.replace(':', '-') } }, spec: { nodeName: name, policyName: 'p' },
+  });
+  await custom.createClusterCustomObject({ ...NA, body: labelled('in-a', '10000:1') });
+  await custom.createClusterCustomObject({ ...NA, body: labelled('in-b', '10000:2') });
+  await core.createNode({ body: { metadata: { name: 'scoped-node' } } });
+  const scoped = makeInformers(h.kubeConfig, () => undefined, { scope: { kind: 'shards', shards: new Set(['10000:1']) } });
+  try {
+    await scoped.start();
+    expect(scoped.synced()).toBe(true);
+    const names = (): string[] => scoped.nodeAttestations().map((a) => a.spec.nodeName).sort();
+    expect(names()).toEqual(['in-a']);
+    expect(scoped.nodes()).toEqual([]);
+    // A NodeAttestation created in scope after the list arrives by the watch; one out of scope never does.
+    await custom.createClusterCustomObject({ ...NA, body: labelled('in-a-later', '10000:1') });
+    await custom.createClusterCustomObject({ ...NA, body: labelled('in-c', '10000:3') });
+    await until(() => scoped.nodeAttestation('in-a-later'));
+    expect(scoped.nodeAttestation('in-c')).toBeUndefined();
+    // Leading: the whole fleet, Nodes included, listed by the time scopeTo resolves.
+    await scoped.scopeTo({ kind: 'fleet' });
+    expect(scoped.synced()).toBe(true);
+    expect(names()).toEqual(expect.arrayContaining(['in-a', 'in-a-later', 'in-b', 'in-c']));
+    expect(scoped.node('scoped-node')?.metadata.name).toBe('scoped-node');
+    // Following again, owning shard 3 only.
+    await scoped.scopeTo({ kind: 'shards', shards: new Set(['10000:3']) });
+    expect(names()).toEqual(['in-c']);
+    expect(scoped.node('scoped-node')).toBeUndefined();
+    // Owning nothing: nothing cached, and still synced (ready).
+    await scoped.scopeTo({ kind: 'shards', shards: new Set() });
+    expect(names()).toEqual([]);
+    expect(scoped.synced()).toBe(true);
+  } finally {
+    await scoped.stop();
+    await core.deleteNode({ name: 'scoped-node' });
+  }
+});

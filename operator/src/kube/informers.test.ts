@@ -1,5 +1,5 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { IndexedCache } from './informers.js';
+import { IndexedCache, shardSelector } from './informers.js';
 
 interface View { name: string; key: string; rv: string }
 
@@ -78,5 +78,12 @@ describe('IndexedCache', () => {
     expect(cache.get('late')).toBeUndefined();
     t = 60_000;
     expect(cache.get('late')?.name).toBe('late');
+  });
+});
+
+describe('shardSelector', () => {
+  it('selects the label values of the shards, sorted, and nothing for no shard', () => {
+    expect(shardSelector(new Set(['30000:7', '10000:12']))).toBe('attestation.nodeward.io/shard in (10000-12,30000-7)');
+    expect(shardSelector(new Set())).toBeUndefined();
   });
 });

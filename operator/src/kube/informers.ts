@@ -3,7 +3,8 @@ import {
   type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache,
 } from '@kubernetes/client-node';
 import type { ConfigMapView, NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
-import { GROUP, VERSION } from '../status/resources.js';
+import { GROUP, SHARD_LABEL, VERSION } from '../status/resources.js';
+import { shardLabelValue } from '../queue/round-job.js';
 import { toNodeView } from './kube-cluster.js';
 import { transformCached, transformNode } from './node-transform.js';
 
@@ -26,12 +27,9 @@ export type ChangeListener = (kind: ChangeKind, obj: { name: string; namespace?:
 export interface Informers extends Caches {
   start(): Promise<void>;
   stop(): Promise<void>;
-}
-
-export interface Watched {
-  kind: ChangeKind;
-  informer: Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
-  synced: boolean;
+  /** Changes what the NodeAttestation and Node caches hold; resolves once they hold it (listed). */
+  scopeTo(scope: CacheScope): Promise<void>;
+  scope(): CacheScope;
 }
 
 /** The whole cache is re-read at least this often, even when every change arrived as an event. */
@@ -117,69 +115,162 @@ export class IndexedCache<T> {
 }
 
 /**
- * Informers for policies, NodeAttestations, Nodes and ConfigMaps (namespace-wide, the runtime
- * policies and EK trust anchors). A watch that errors is restarted after `restartDelayMs`.
+ * What a replica's NodeAttestation and Node caches hold. `fleet`: every NodeAttestation and every Node
+ * (the leader plans, schedules and enforces for the whole fleet). `shards`: only the NodeAttestations
+ * labelled (SHARD_LABEL) with one of these round shards, and no Nodes: a follower's rounds need only
+ * its own nodes' NodeAttestations (the identity carries the address the agent proved itself at), so its
+ * caches grow with its share of the fleet, not with the fleet.
  */
-export function makeInformers(kc: KubeConfig, onChange: ChangeListener, opts: { restartDelayMs?: number; onError?: (kind: ChangeKind, e: unknown) => void } = {}): Informers {
+export type CacheScope = { kind: 'fleet' } | { kind: 'shards'; shards: ReadonlySet<string> };
+
+/** The label selector for a set of shards; undefined for none (nothing to watch). */
+export function shardSelector(shards: ReadonlySet<string>): string | undefined {
+  if (shards.size === 0) return undefined;
+  return `${SHARD_LABEL} in (${[...shards].map(shardLabelValue).sort().join(',')})`;
+}
+
+/** One running informer: its cache is read only while it is the current one of its kind. */
+interface Watch {
+  kind: ChangeKind;
+  informer: Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
+  synced: boolean;
+  stopped: boolean;
+}
+
+/**
+ * Informers for policies and ConfigMaps (namespace-wide: the runtime policies and EK trust anchors),
+ * and for NodeAttestations and Nodes within the current CacheScope (default: the fleet). A watch that
+ * errors is restarted after `restartDelayMs`. `scopeTo` changes the scope make-before-break: the new
+ * NodeAttestation informer lists before the old one is dropped, so a cached node never disappears
+ * while it stays in scope.
+ */
+export function makeInformers(kc: KubeConfig, onChange: ChangeListener, opts: { restartDelayMs?: number; onError?: (kind: ChangeKind, e: unknown) => void; scope?: CacheScope } = {}): Informers {
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
-  const list = (plural: string) => async (): Promise<KubernetesListObject<KubernetesObject>> =>
-    custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural }) as Promise<KubernetesListObject<KubernetesObject>>;
-  const watched: Watched[] = [
-    { kind: 'policy', informer: makeInformer(kc, `/apis/${GROUP}/${VERSION}/nodeattestationpolicies`, list('nodeattestationpolicies')), synced: false },
-    { kind: 'nodeattestation', informer: makeInformer(kc, `/apis/${GROUP}/${VERSION}/nodeattestations`, list('nodeattestations')), synced: false },
-    { kind: 'node', informer: makeInformer(kc, '/api/v1/nodes', async () => core.listNode() as Promise<KubernetesListObject<KubernetesObject>>), synced: false },
-    { kind: 'configmap', informer: makeInformer(kc, '/api/v1/configmaps', async () => core.listConfigMapForAllNamespaces() as Promise<KubernetesListObject<KubernetesObject>>), synced: false },
-  ];
-  const byKind = (kind: ChangeKind): Watched => watched.find((w) => w.kind === kind)!;
-  const cache = <T>(kind: ChangeKind, convert: (o: KubernetesObject) => T, indexKey: (t: T) => string): IndexedCache<T> =>
-    new IndexedCache(convert, indexKey, () => byKind(kind).informer.list());
-  const same = <T>(o: KubernetesObject): T => o as unknown as T;
-  const policies = cache('policy', same<NodeAttestationPolicy>, (p) => p.metadata.name);
-  const attestations = cache('nodeattestation', same<NodeAttestation>, (a) => a.spec.nodeName);
-  const nodes = cache('node', (o) => toNodeView(o as Parameters<typeof toNodeView>[0]), (n) => n.metadata.name);
-  // ConfigMaps are read from the informer by name; nothing lists them.
-  const caches: Partial<Record<ChangeKind, Pick<IndexedCache<unknown>, 'upsert' | 'remove'>>> = { policy: policies, nodeattestation: attestations, node: nodes };
+  const list = (plural: string, labelSelector?: string) => async (): Promise<KubernetesListObject<KubernetesObject>> =>
+    custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural, ...(labelSelector === undefined ? {} : { labelSelector }) }) as Promise<KubernetesListObject<KubernetesObject>>;
   let stopped = false;
   const timers = new Set<NodeJS.Timeout>();
-  for (const w of watched) {
+  const same = <T>(o: KubernetesObject): T => o as unknown as T;
+  const emptyCache = <T>(convert: (o: KubernetesObject) => T, indexKey: (t: T) => string): IndexedCache<T> => new IndexedCache(convert, indexKey, () => []);
+  const naCache = (w: Watch | undefined): IndexedCache<NodeAttestation> =>
+    (w === undefined ? emptyCache(same<NodeAttestation>, (a) => a.spec.nodeName) : new IndexedCache(same<NodeAttestation>, (a) => a.spec.nodeName, () => w.informer.list()));
+  const nodeCache = (w: Watch | undefined): IndexedCache<NodeView> => {
+    const convert = (o: KubernetesObject): NodeView => toNodeView(o);
+    return w === undefined ? emptyCache(convert, (n) => n.metadata.name) : new IndexedCache(convert, (n) => n.metadata.name, () => w.informer.list());
+  };
+
+  /** An informer whose events update `cache()` (while it is current) and notify `onChange`. */
+  const watch = (kind: ChangeKind, informer: Watch['informer'], cache: () => Pick<IndexedCache<unknown>, 'upsert' | 'remove'> | undefined, isCurrent: () => boolean): Watch => {
+    const w: Watch = { kind, informer, synced: false, stopped: false };
     const notify = (verb: 'add' | 'update' | 'delete') => (o: KubernetesObject): void => {
       // The handlers get the object the informer keeps: trimming it trims the cache (node-transform.ts).
-      if (w.kind === 'node') transformNode(o);
+      if (kind === 'node') transformNode(o);
       else transformCached(o);
-      if (verb === 'delete') caches[w.kind]?.remove(o);
-      else caches[w.kind]?.upsert(o);
+      if (!isCurrent()) return;
+      if (verb === 'delete') cache()?.remove(o);
+      else cache()?.upsert(o);
       const spec = (o as { spec?: { nodeName?: string } }).spec;
-      onChange(w.kind, { name: o.metadata?.name ?? '', ...(o.metadata?.namespace ? { namespace: o.metadata.namespace } : {}), ...(spec?.nodeName ? { nodeName: spec.nodeName } : {}) });
+      onChange(kind, { name: o.metadata?.name ?? '', ...(o.metadata?.namespace ? { namespace: o.metadata.namespace } : {}), ...(spec?.nodeName ? { nodeName: spec.nodeName } : {}) });
     };
-    for (const verb of ['add', 'update', 'delete'] as const) w.informer.on(verb, notify(verb));
-    w.informer.on('connect', () => {
+    for (const verb of ['add', 'update', 'delete'] as const) informer.on(verb, notify(verb));
+    informer.on('connect', () => {
       w.synced = true;
     });
-    w.informer.on('error', (e: unknown) => {
+    informer.on('error', (e: unknown) => {
       // Stopping aborts the watches: that is not a failure to report.
-      if (stopped) return;
-      opts.onError?.(w.kind, e);
+      if (stopped || w.stopped) return;
+      opts.onError?.(kind, e);
       const t = setTimeout(() => {
         timers.delete(t);
-        if (!stopped) w.informer.start().catch((err: unknown) => opts.onError?.(w.kind, err));
+        if (!stopped && !w.stopped) informer.start().catch((err: unknown) => opts.onError?.(kind, err));
       }, opts.restartDelayMs ?? 2000);
       timers.add(t);
     });
-  }
+    return w;
+  };
+  const begin = async (w: Watch): Promise<void> => {
+    await w.informer.start();
+    w.synced = true;
+  };
+  const end = async (w: Watch | undefined): Promise<void> => {
+    if (w === undefined) return;
+    w.stopped = true;
+    await w.informer.stop();
+  };
+
+  const policies = new IndexedCache(same<NodeAttestationPolicy>, (p) => p.metadata.name, () => policyWatch.informer.list());
+  const policyWatch: Watch = watch('policy', makeInformer(kc, `/apis/${GROUP}/${VERSION}/nodeattestationpolicies`, list('nodeattestationpolicies')), () => policies, () => true);
+  // ConfigMaps are read from the informer by name; nothing lists them.
+  const configMapWatch: Watch = watch('configmap', makeInformer(kc, '/api/v1/configmaps', async () => core.listConfigMapForAllNamespaces() as Promise<KubernetesListObject<KubernetesObject>>), () => undefined, () => true);
+
+  // The scoped kinds: the current informer (none when nothing is in scope) and its cache.
+  let scope: CacheScope = opts.scope ?? { kind: 'fleet' };
+  let started = false;
+  let naWatch: Watch | undefined;
+  let attestations = naCache(undefined);
+  let nodeWatch: Watch | undefined;
+  let nodes = nodeCache(undefined);
+  let naSelector: string | null | undefined = null; // null: no NodeAttestation informer yet
+  let rescoping: Promise<void> = Promise.resolve();
+
+  const makeNaWatch = (selector: string | undefined): Watch => {
+    const w: Watch = watch('nodeattestation', makeInformer(kc, `/apis/${GROUP}/${VERSION}/nodeattestations`, list('nodeattestations', selector), selector), () => attestations, () => naWatch === w);
+    return w;
+  };
+  const makeNodeWatch = (): Watch => {
+    const w: Watch = watch('node', makeInformer(kc, '/api/v1/nodes', async () => core.listNode() as Promise<KubernetesListObject<KubernetesObject>>), () => nodes, () => nodeWatch === w);
+    return w;
+  };
+
+  /** Brings the scoped informers to `scope`: new ones list first, then replace the old ones. */
+  const apply = async (): Promise<void> => {
+    if (!started || stopped) return;
+    const want = scope;
+    const selector = want.kind === 'fleet' ? '' : shardSelector(want.shards);
+    if (selector !== naSelector) {
+      const next = selector === undefined ? undefined : makeNaWatch(selector === '' ? undefined : selector);
+      if (next !== undefined) await begin(next);
+      const old = naWatch;
+      naWatch = next;
+      attestations = naCache(next);
+      naSelector = selector;
+      await end(old);
+    }
+    if (want.kind === 'fleet' && nodeWatch === undefined) {
+      const next = makeNodeWatch();
+      await begin(next);
+      nodeWatch = next;
+      nodes = nodeCache(next);
+    } else if (want.kind === 'shards' && nodeWatch !== undefined) {
+      const old = nodeWatch;
+      nodeWatch = undefined;
+      nodes = nodeCache(undefined);
+      await end(old);
+    }
+  };
+  const rescope = (): Promise<void> => {
+    rescoping = rescoping.catch(() => undefined).then(apply);
+    return rescoping;
+  };
+
   return {
     async start(): Promise<void> {
       stopped = false;
-      await Promise.all(watched.map(async (w) => {
-        await w.informer.start();
-        w.synced = true;
-      }));
+      started = true;
+      await Promise.all([begin(policyWatch), begin(configMapWatch), rescope()]);
     },
     async stop(): Promise<void> {
       stopped = true;
       for (const t of timers) clearTimeout(t);
-      await Promise.all(watched.map((w) => w.informer.stop()));
+      await rescoping.catch(() => undefined);
+      await Promise.all([policyWatch, configMapWatch, naWatch, nodeWatch].map(end));
     },
+    scopeTo(next: CacheScope): Promise<void> {
+      scope = next;
+      return rescope();
+    },
+    scope: () => scope,
     // Callers get the shared arrays: read-only by contract (Caches).
     policies: () => policies.list(),
     nodeAttestations: () => attestations.list(),
@@ -188,7 +279,7 @@ export function makeInformers(kc: KubeConfig, onChange: ChangeListener, opts: { 
     node: (name) => nodes.get(name),
     configMap(namespace: string, name: string): ConfigMapView | undefined {
       const cm: { metadata?: { resourceVersion?: string; annotations?: Record<string, string> }; data?: Record<string, string>; binaryData?: Record<string, string> } | undefined =
-        watched.find((w) => w.kind === 'configmap')!.informer.get(name, namespace);
+        configMapWatch.informer.get(name, namespace);
       if (cm === undefined) return undefined;
       const annotations = cm.metadata?.annotations;
       return {
@@ -197,6 +288,7 @@ export function makeInformers(kc: KubeConfig, onChange: ChangeListener, opts: { 
         ...(cm.binaryData ? { binaryData: cm.binaryData } : {}),
       };
     },
-    synced: () => watched.every((w) => w.synced),
+    synced: () => [policyWatch, configMapWatch, naWatch, nodeWatch].every((w) => w === undefined || w.synced)
+      && (scope.kind === 'shards' || nodeWatch !== undefined) && naSelector === (scope.kind === 'fleet' ? '' : shardSelector(scope.shards)),
   };
 }

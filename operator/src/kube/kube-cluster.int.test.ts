@@ -36,8 +36,8 @@ describe('KubeCluster against a real API server', () => {
         spec: { nodeSelector: { matchLabels: { role: 'worker' } }, mode: 'Audit', tpm: { pcrs: [0, 7] } } },
     }) as { metadata: { uid: string } };
     const ownerReference = { apiVersion: 'attestation.nodeward.io/v1alpha1', kind: 'NodeAttestationPolicy', name: 'p1', uid: policy.metadata.uid, controller: true, blockOwnerDeletion: true };
-    await cluster.applyNodeAttestation({ name: 'n1', nodeName: 'n1', policyName: 'p1', ownerReference });
-    await cluster.applyNodeAttestation({ name: 'n1', nodeName: 'n1', policyName: 'p1', ownerReference }); // idempotent
+    await cluster.applyNodeAttestation({ name: 'n1', nodeName: 'n1', policyName: 'p1', ownerReference, shard: '30000:7' });
+    await cluster.applyNodeAttestation({ name: 'n1', nodeName: 'n1', policyName: 'p1', ownerReference, shard: '30000:7' }); // idempotent
     const t = '2025-01-01T00:00:00Z';
     await cluster.applyNodeAttestationStatus('n1', {
       phase: 'Registered',
@@ -79,7 +79,7 @@ describe('KubeCluster against a real API server', () => {
         spec: { nodeSelector: { matchLabels: { role: 'ryw' } }, mode: 'Audit', tpm: { pcrs: [0] } } },
     }) as { metadata: { uid: string } };
     const ownerReference = { apiVersion: 'attestation.nodeward.io/v1alpha1', kind: 'NodeAttestationPolicy', name: 'p-ryw', uid: policy.metadata.uid, controller: true, blockOwnerDeletion: true };
-    await cluster.applyNodeAttestation({ name: 'n-ryw', nodeName: 'n-ryw', policyName: 'p-ryw', ownerReference });
+    await cluster.applyNodeAttestation({ name: 'n-ryw', nodeName: 'n-ryw', policyName: 'p-ryw', ownerReference, shard: '30000:7' });
     await cluster.applyNodeAttestationStatus('n-ryw', { phase: 'Registered' });
     const before = (await cluster.getNodeAttestation('n-ryw'))!; // what a lagging informer still holds
     await cluster.applyNodeAttestationStatus('n-ryw', { phase: 'Trusted', lastAttestationTime: '2025-01-01T00:05:00Z' });

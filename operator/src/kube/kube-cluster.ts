@@ -4,7 +4,8 @@ import {
 } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import type { ConfigMapView, DrainProgress, NodeAttestation, NodeAttestationPolicy, NodeAttestationStatus, NodeCondition, NodeView, PodView } from '../status/resources.js';
-import { API_VERSION, DRAIN_FIELD_MANAGER, FIELD_MANAGER, GROUP, NODE_CONDITION_TRUSTED, VERSION } from '../status/resources.js';
+import { API_VERSION, DRAIN_FIELD_MANAGER, FIELD_MANAGER, GROUP, NODE_CONDITION_TRUSTED, SHARD_LABEL, VERSION } from '../status/resources.js';
+import { shardLabelValue } from '../queue/round-job.js';
 import type { Cluster, ClusterEvent, EvictionResult, NodeEdit, Pods } from './cluster.js';
 import { isAlreadyExists, isConflict, isNotFound, isTooManyRequests, kubeCall } from './errors.js';
 import { OwnStatusWrites } from './own-status-writes.js';
@@ -46,7 +47,7 @@ export class KubeCluster implements Cluster, Pods {
     const body = {
       apiVersion: API_VERSION,
       kind: 'NodeAttestation',
-      metadata: { name: na.name, ownerReferences: [na.ownerReference] },
+      metadata: { name: na.name, ownerReferences: [na.ownerReference], labels: { [SHARD_LABEL]: shardLabelValue(na.shard) } },
       spec: { nodeName: na.nodeName, policyName: na.policyName },
     };
     this.countWrite('apply', 'nodeattestations');

@@ -1,4 +1,6 @@
 import type { ConfigMapView, DrainProgress, NodeAttestation, NodeAttestationPolicy, NodeAttestationStatus, NodeCondition, NodeView, PodView } from '../status/resources.js';
+import { SHARD_LABEL } from '../status/resources.js';
+import { shardLabelValue } from '../queue/round-job.js';
 import type { Cluster, ClusterEvent, EvictionResult, NodeEdit, Pods } from './cluster.js';
 
 /**
@@ -41,7 +43,7 @@ export class MemoryCluster implements Cluster, Pods {
     this.write(`apply na/${na.name}`);
     const cur = this.attestations.get(na.name);
     this.attestations.set(na.name, {
-      metadata: { ...(cur?.metadata ?? {}), name: na.name, ownerReferences: [na.ownerReference], generation: 1 },
+      metadata: { ...(cur?.metadata ?? {}), name: na.name, ownerReferences: [na.ownerReference], labels: { ...(cur?.metadata.labels ?? {}), [SHARD_LABEL]: shardLabelValue(na.shard) }, generation: 1 },
       spec: { nodeName: na.nodeName, policyName: na.policyName },
       ...(cur?.status ? { status: cur.status } : {}),
     });

@@ -124,3 +124,8 @@ export function ticker(name: string, needsLeader: boolean, periodMs: number, tic
   let timer: NodeJS.Timeout | undefined;
   return runnable(name, needsLeader, () => { timer ??= setInterval(tick, periodMs); }, () => { clearInterval(timer); timer = undefined; });
 }
+
+/** `r`, with `after` run once it has stopped (clearing what it published, say). */
+export function withStop(r: Runnable, after: () => void): Runnable {
+  return { ...r, stop: async () => { await r.stop(); after(); } };
+}

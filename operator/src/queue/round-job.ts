@@ -35,6 +35,14 @@ export function shardOf(nodeName: string, every: number): Shard {
   return { id: `${every}:${slot}`, every, offset: Math.floor((slot * every) / slots) };
 }
 
+/**
+ * A shard id as a label value (`<every>-<slot>`: a label value takes no colon). The leader labels each
+ * NodeAttestation with its node's shard (SHARD_LABEL), so a follower can watch only its own shards'.
+ */
+export function shardLabelValue(shardId: string): string {
+  return shardId.replace(':', '-');
+}
+
 /** The shard of an id made by `shardOf` (`<every>:<slot>`); undefined for anything else. */
 export function shardFromId(id: string): Shard | undefined {
   const m = /^([1-9][0-9]{0,12}):(0|[1-9][0-9]{0,3})$/.exec(id);

@@ -25,6 +25,12 @@ export interface ShardOwnershipOptions {
   /** A replica whose heartbeat is this old is no longer live; its shards move. Default 3 heartbeats. */
   ttlMs?: number;
   onSync?: (o: Ownership) => void;
+  /**
+   * Told the shards this replica owns after each sync, and awaited before their ticks are scheduled
+   * here: the caches a round reads take in a newly owned shard's nodes before its first tick runs.
+   * A failure is logged; the schedulers are synced anyway (a round whose node is not cached is skipped).
+   */
+  onOwned?: (shards: ReadonlySet<string>) => Promise<void>;
   log?: QueueLog;
 }
 
@@ -98,6 +104,11 @@ export class ShardOwnership {
     return owner === undefined ? undefined : replicaQueueName(this.opts.queueName ?? ROUND_QUEUE, owner);
   }
 
+  /** The shards this replica owns, as of its last sync. */
+  ownedShards(): ReadonlySet<string> {
+    return this.owned;
+  }
+
   /** The live replicas as of the last sync. */
   replicas(): readonly string[] {
     return this.live;
@@ -135,7 +146,9 @@ export class ShardOwnership {
       const shard = shardFromId(id);
       if (shard !== undefined && ownerOf(id, this.live) === this.opts.identity) mine.push(shard);
     }
-    this.owned = new Set(mine.map((s) => s.id));
+    const owned = new Set(mine.map((s) => s.id));
+    await this.opts.onOwned?.(owned).catch((e: unknown) => this.opts.log?.warn('caching the owned shards failed', { error: errorText(e) }));
+    this.owned = owned;
     await this.syncSchedulers(mine);
     const sizes = mine.length === 0 ? [] : await Promise.all(mine.map((s) => redis.scard(this.keys.members(s.id))));
     this.opts.onSync?.({ nodes: sizes.reduce((t, n) => t + n, 0), shards: mine.length, replicas: this.live.length });

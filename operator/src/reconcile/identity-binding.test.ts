@@ -208,7 +208,7 @@ describe('identity binding (reconciler)', () => {
     const id = { ekCertificateFingerprint: 'e'.repeat(64), akName: '000b' + 'a'.repeat(64) };
     expect(await claims.claim('gone', id)).toEqual({ ok: true });
     expect(await claims.claim('n2', id)).toEqual({ ok: true });
-    await cluster.applyNodeAttestation({ name: 'n2', nodeName: 'n2', policyName: 'p', ownerReference: { apiVersion: 'v', kind: 'k', name: 'p', uid: 'u' } });
+    await cluster.applyNodeAttestation({ name: 'n2', nodeName: 'n2', policyName: 'p', ownerReference: { apiVersion: 'v', kind: 'k', name: 'p', uid: 'u' }, shard: '30000:7' });
     expect(await claims.claim('rogue', id)).toEqual({ ok: false, holder: 'n2' });
     await claims.release('n2', id);
     expect(await claims.otherHolder('rogue', id)).toBe('n2');

@@ -6,6 +6,8 @@ import type { TpmChecks } from '../registration/register-identity.js';
 import type { NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
 import { IdentityClaims } from '../registration/identity-claims.js';
 import { makeNodeReconciler, policyKey } from './node-reconciler.js';
+import { shardLabelValue, shardOf } from '../queue/round-job.js';
+import { SHARD_LABEL } from '../status/resources.js';
 
 const name = Buffer.from('000b' + '11'.repeat(32), 'hex');
 const tpm = {
@@ -58,6 +60,27 @@ describe('node reconciler', () => {
     expect(cluster.attestations.get('n1')!.spec).toEqual({ nodeName: 'n1', policyName: 'p' });
     await expect(run('n1')).rejects.toThrow('secret unknown'); // agent error: retried with backoff
     expect(schedule.size).toBe(0);
+  });
+
+  it('labels the NodeAttestation with its round shard, and re-applies one whose label is missing or stale', async () => {
+    const { cluster, run } = setup([policy('p', { r: 'w' })], [node('n1', { r: 'w' })]);
+    await run('n1');
+    const label = (): string | undefined => cluster.attestations.get('n1')!.metadata.labels?.[SHARD_LABEL];
+    const want = shardLabelValue(shardOf('n1', 30_000).id);
+    expect(label()).toBe(want);
+    const writes = (): number => cluster.writes.filter((w) => w === 'apply na/n1').length;
+    // Labelled and up to date: the next pass writes no spec.
+    await run('n1').catch(() => undefined);
+    expect(writes()).toBe(1);
+    for (const stale of [undefined, '30000-9999']) {
+      const labels = { ...cluster.attestations.get('n1')!.metadata.labels };
+      if (stale === undefined) delete labels[SHARD_LABEL];
+      else labels[SHARD_LABEL] = stale;
+      cluster.attestations.get('n1')!.metadata.labels = labels;
+      expect(await run('n1')).toEqual({ requeueAfterMs: 1000 });
+      expect(label()).toBe(want);
+    }
+    expect(writes()).toBe(3);
   });
 
   it('schedules a registered node before converging its enforcement, so its first round does not wait for that', async () => {

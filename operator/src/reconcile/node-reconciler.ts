@@ -15,7 +15,8 @@ import { registerIdentity, trustAnchorsFrom, type RegistrationDeps } from '../re
 import { CONDITION, REASON, findCondition, sameConditions, setConditions, type ConditionInput } from '../status/conditions.js';
 import { currentState, decisionContext, recordDecision, type StatusDeps } from '../status/outcome-handler.js';
 import type { Identity, NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
-import { ANNOTATION } from '../status/resources.js';
+import { ANNOTATION, SHARD_LABEL } from '../status/resources.js';
+import { shardLabelValue } from '../queue/round-job.js';
 import { NodeConditionWrites, desiredNodeCondition, nodeConditionUpdate } from '../status/node-condition.js';
 import { parseDurationMs } from './duration.js';
 import { policyConditions } from './policy-conditions.js';
@@ -239,8 +240,9 @@ export function makeNodeReconciler(deps: NodeReconcilerDeps): (key: string) => P
 
   /**
    * A Node's address is its kubelet's word: when it differs from the one the identity was proven at,
-   * no round goes there (the round context skips it) until the agent there proves, by TPM activation,
-   * that it holds this node's registered EK and AK. Anything else is an identity failure on this node.
+   * no round goes there (rounds go only to the identity's agentAddress, and the node's schedule is
+   * dropped meanwhile) until the agent there proves, by TPM activation, that it holds this node's
+   * registered EK and AK. Anything else is an identity failure on this node.
    */
   const ensureAddressVerified = async (na: NodeAttestation, policy: NodeAttestationPolicy, target: AttestationTarget, address: string | undefined): Promise<ReconcileResult | undefined> => {
     const registered = na.status?.identity;
@@ -430,8 +432,10 @@ function conflictCondition(conflictingNodes: readonly string[]): ConditionInput 
 }
 
 /** The NodeAttestation is the desired one: same policy, owned by that policy object (not a deleted namesake). */
+/** Whether the NodeAttestation is the desired one, shard label included (a follower's cache selects on it). */
 function attestsUnder(na: NodeAttestation, desired: DesiredAttestation): boolean {
-  return na.spec.policyName === desired.policyName && na.metadata.ownerReferences?.[0]?.uid === desired.ownerReference.uid;
+  return na.spec.policyName === desired.policyName && na.metadata.ownerReferences?.[0]?.uid === desired.ownerReference.uid
+    && na.metadata.labels?.[SHARD_LABEL] === shardLabelValue(desired.shard);
 }
 
 function carriesOurActions(node: NodeView): boolean {

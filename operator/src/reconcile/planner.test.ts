@@ -2,6 +2,7 @@ import type { LabelSelector, NodeAttestation, NodeAttestationPolicy, NodeView } 
 import { parseDurationMs } from './duration.js';
 import { agentUrlFor, plan, planNode, scheduledTargets, type PlanInputs } from './planner.js';
 import { matchesSelector } from './selector.js';
+import { shardOf } from '../queue/round-job.js';
 
 const opts = { agentPort: 9443, defaultIntervalMs: 30_000 };
 const node = (name: string, labels: Record<string, string> = {}, ip: string | null = '10.0.0.1', deleting = false): NodeView => ({
@@ -49,7 +50,10 @@ describe('planNode', () => {
     expect(p.desired).toEqual({
       name: 'n1', nodeName: 'n1', policyName: 'workers',
       ownerReference: { apiVersion: 'attestation.nodeward.io/v1alpha1', kind: 'NodeAttestationPolicy', name: 'workers', uid: 'uid-workers', controller: true, blockOwnerDeletion: true },
+      // Its round shard at the policy's interval, the label a follower's cache selects on.
+      shard: shardOf('n1', 90_000).id,
     });
+    expect(p.desired?.shard).toMatch(/^90000:[0-9]+$/);
     expect(p.target).toEqual({ nodeName: 'n1', policyName: 'workers', agentUrl: 'https://n1@10.0.0.1:9443', intervalMs: 90_000 });
     expect(p.removeSchedule).toBe(false);
     expect(p.conflict).toBeUndefined();

@@ -1,6 +1,7 @@
 import type { AttestationTarget } from '../ports.js';
 import type { NodeAttestation, NodeAttestationPolicy, NodeView, OwnerReference } from '../status/resources.js';
 import { API_VERSION } from '../status/resources.js';
+import { shardOf } from '../queue/round-job.js';
 import { parseDurationMs } from './duration.js';
 import { matchesSelector } from './selector.js';
 
@@ -24,6 +25,8 @@ export interface DesiredAttestation {
   nodeName: string;
   policyName: string;
   ownerReference: OwnerReference;
+  /** The node's round shard at the policy's interval (shardOf): labelled on the NodeAttestation for followers' caches. */
+  shard: string;
 }
 export interface PolicyConflict {
   nodeName: string;
@@ -85,7 +88,7 @@ export function planNode(nodeName: string, inputs: PlanInputs, options: PlanOpti
   const moving = existing !== undefined && existing.spec.policyName !== policy.metadata.name && isEnforcedOrUntrusted(existing)
     && policies.some((p) => p.metadata.name === existing.spec.policyName);
   if (moving) return { nodeName, removeSchedule: true, held: { name: existing.metadata.name, nodeName, policyName: existing.spec.policyName } };
-  const desired = desiredFor(nodeName, policy);
+  const desired = desiredFor(nodeName, policy, options);
   const target = targetFor(node, policy, options);
   return { nodeName, desired, removeSchedule: target === undefined, ...(target ? { target } : {}) };
 }
@@ -172,8 +175,9 @@ function deletionReason(node: NodeView | undefined, na: NodeAttestation, policie
   return policies.some((p) => p.metadata.name === na.spec.policyName) ? 'unselected' : 'policy-deleted';
 }
 
-function desiredFor(nodeName: string, policy: NodeAttestationPolicy): DesiredAttestation {
+function desiredFor(nodeName: string, policy: NodeAttestationPolicy, options: PlanOptions): DesiredAttestation {
   return {
+    shard: shardOf(nodeName, intervalOf(policy, options)).id,
     name: nodeName,
     nodeName,
     policyName: policy.metadata.name,
@@ -201,8 +205,12 @@ export function internalIpOf(node: NodeView): string | undefined {
  */
 export function agentUrlFor(node: NodeView, agentPort: number): string | undefined {
   const ip = internalIpOf(node);
-  if (ip === undefined) return undefined;
-  return `https://${node.metadata.name}@${ip.includes(':') ? `[${ip}]` : ip}:${agentPort}`;
+  return ip === undefined ? undefined : agentUrlAt(node.metadata.name, ip, agentPort);
+}
+
+/** The agent URL of a node at an address (agentUrlFor's form). */
+export function agentUrlAt(nodeName: string, ip: string, agentPort: number): string {
+  return `https://${nodeName}@${ip.includes(':') ? `[${ip}]` : ip}:${agentPort}`;
 }
 
 function targetFor(node: NodeView, policy: NodeAttestationPolicy, options: PlanOptions): AttestationTarget | undefined {
@@ -212,6 +220,10 @@ function targetFor(node: NodeView, policy: NodeAttestationPolicy, options: PlanO
     nodeName: node.metadata.name,
     policyName: policy.metadata.name,
     agentUrl,
-    intervalMs: parseDurationMs(policy.spec.interval) ?? options.defaultIntervalMs,
+    intervalMs: intervalOf(policy, options),
   };
+}
+
+function intervalOf(policy: NodeAttestationPolicy, options: PlanOptions): number {
+  return parseDurationMs(policy.spec.interval) ?? options.defaultIntervalMs;
 }

@@ -64,10 +64,16 @@ describe('RoundContextProvider', () => {
     });
   });
 
-  it('skips the round while the node\'s address is not the one its identity was proven at', () => {
+  it('sends the round only to the address the identity was proven at, whatever the Node reports (a follower caches no Nodes)', () => {
     const moved = na('AAEC');
     moved.status!.identity!.agentAddress = '10.9.9.9';
-    expect(provider(cm('{}', '1'), [moved]).get('n1')).toBeUndefined();
+    expect(provider(cm('{}', '1'), [moved]).get('n1')?.target.agentUrl).toBe('https://n1@10.9.9.9:9443');
+    const noNodes = makeRoundContextProvider({ policies: () => [policy], nodeAttestations: () => [moved], nodes: () => [], configMap: () => cm('{}', '1') },
+      { agentPort: 9443, defaultIntervalMs: 30_000, log: silentLogger, parseRuntimePolicy: () => ({ warnings: [] }) as unknown as CompiledRuntimePolicy });
+    expect(noNodes('n1')?.target.agentUrl).toBe('https://n1@10.9.9.9:9443');
+    moved.status!.identity!.agentAddress = 'fd00::7';
+    expect(provider(cm('{}', '1'), [moved]).get('n1')?.target.agentUrl).toBe('https://n1@[fd00::7]:9443');
+    // Never proven anywhere: no round.
     delete moved.status!.identity!.agentAddress;
     expect(provider(cm('{}', '1'), [moved]).get('n1')).toBeUndefined();
   });

@@ -5,7 +5,7 @@ import type { RoundContext, RoundContextProvider } from '../ports.js';
 import type { ConfigMapView, NodeAttestation, NodeAttestationPolicy, NodeView } from '../status/resources.js';
 import { parseDurationMs } from './duration.js';
 import { runtimePolicySource } from './runtime-policy-source.js';
-import { agentUrlFor, internalIpOf } from './planner.js';
+import { agentUrlAt } from './planner.js';
 
 export interface RoundContextCaches {
   policies(): NodeAttestationPolicy[];
@@ -174,11 +174,12 @@ export function makeRoundContextProvider(caches: RoundContextCaches, o: RoundCon
     const identity = na?.status?.identity;
     if (na === undefined || identity?.akPublic === undefined) return undefined;
     const policy = caches.policies().find((p) => p.metadata.name === na.spec.policyName);
-    const node = findNode(caches, nodeName);
-    const agentUrl = node === undefined ? undefined : agentUrlFor(node, o.agentPort);
-    if (policy === undefined || agentUrl === undefined) return undefined;
-    // An address the identity was not proven at gets no round until the reconciler re-verifies it there.
-    if (identity.agentAddress !== internalIpOf(node!)) return undefined;
+    // Rounds go only where the agent proved this identity by TPM activation: the Node is not read (a
+    // follower does not cache Nodes). When the kubelet reports another address, the leader drops the
+    // node's schedule until the agent there proves the same TPM (node-reconciler's ensureAddressVerified).
+    const address = identity.agentAddress;
+    if (policy === undefined || address === undefined || address === '') return undefined;
+    const agentUrl = agentUrlAt(nodeName, address, o.agentPort);
     const ima = runtimePolicy(policy.spec);
     if (!ima.ok) return undefined;
     const roundPolicy = roundPolicyFromSpec(policy.spec, akBytes(nodeName, identity.akPublic), ima.policy);

@@ -101,6 +101,8 @@ export const ANNOTATION = {
   recover: `${GROUP}/recover`,
   cordonedBy: `${GROUP}/cordoned-by`,
 } as const;
+/** On every NodeAttestation: its node's round shard (shardLabelValue), what a follower's cache selects on. */
+export const SHARD_LABEL = `${GROUP}/shard`;
 export const TAINT_UNTRUSTED = `${GROUP}/untrusted`;
 export const TAINT_UNREACHABLE = `${GROUP}/unreachable`;
 export const FIELD_MANAGER = 'nodeward';
