@@ -106,7 +106,9 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
   // Attested join and the kubelet CSRs after it: NodeJoinRequests challenged, kubelet CSRs decided (leader only).
   const kubeletIdentity = new KubeletIdentityController({
     api: new KubeKubeletIdentityApi(kc, (what, e) => log.warn('watch failed; restarting', { kind: what, error: e })),
-    lookups: joinLookups(informers, cluster, claims), claims, isLeader: () => manager.isLeader(), log: log.child({ component: 'kubelet-identity' }),
+    lookups: joinLookups(informers, cluster, claims), claims, log: log.child({ component: 'kubelet-identity' }),
+    // A new leader decides CSRs once the fleet is listed (a renewal must find its NodeAttestation); its resync takes up what waited.
+    isLeader: () => manager.isLeader() && fleetReady(),
     renewals: makeKubeletCsrHandlers({
       nodeAttestation: caches.nodeAttestation, policy: (n) => informers.policies().find((p) => p.metadata.name === n), node: (n) => informers.node(n),
       heartbeatMs: cfg.heartbeatMs, defaultIntervalMs: cfg.defaultIntervalMs, signerDurationSeconds: cfg.kubeletSigningDurationS,

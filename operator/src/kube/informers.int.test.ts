@@ -85,13 +85,15 @@ it('caches only the scoped shards\' NodeAttestations and no Nodes on a follower,
   });
   await custom.createClusterCustomObject({ ...NA, body: labelled('in-a', '10000:1') });
   await custom.createClusterCustomObject({ ...NA, body: labelled('in-b', '10000:2') });
+  for (const n of ['in-a-2', 'in-a-3']) await custom.createClusterCustomObject({ ...NA, body: labelled(n, '10000:1') });
   await core.createNode({ body: { metadata: { name: 'scoped-node' } } });
-  const scoped = makeInformers(h.kubeConfig, () => undefined, { scope: { kind: 'shards', shards: new Set(['10000:1']) } });
+  // Pages of 2: every list here takes several pages (continue), as a 10,000-node list does at 500.
+  const scoped = makeInformers(h.kubeConfig, () => undefined, { scope: { kind: 'shards', shards: new Set(['10000:1']) }, listPageSize: 2 });
   try {
     await scoped.start();
     expect(scoped.synced()).toBe(true);
     const names = (): string[] => scoped.nodeAttestations().map((a) => a.spec.nodeName).sort();
-    expect(names()).toEqual(['in-a']);
+    expect(names()).toEqual(['in-a', 'in-a-2', 'in-a-3']);
     expect(scoped.nodes()).toEqual([]);
     // A NodeAttestation created in scope after the list arrives by the watch; one out of scope never does.
     await custom.createClusterCustomObject({ ...NA, body: labelled('in-a-later', '10000:1') });
@@ -101,7 +103,7 @@ it('caches only the scoped shards\' NodeAttestations and no Nodes on a follower,
     // Leading: the whole fleet, Nodes included, listed by the time scopeTo resolves.
     await scoped.scopeTo({ kind: 'fleet' });
     expect(scoped.synced()).toBe(true);
-    expect(names()).toEqual(expect.arrayContaining(['in-a', 'in-a-later', 'in-b', 'in-c']));
+    expect(names()).toEqual(expect.arrayContaining(['in-a', 'in-a-2', 'in-a-3', 'in-a-later', 'in-b', 'in-c']));
     expect(scoped.node('scoped-node')?.metadata.name).toBe('scoped-node');
     // Following again, owning shard 3 only.
     await scoped.scopeTo({ kind: 'shards', shards: new Set(['10000:3']) });

@@ -1,5 +1,5 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { IndexedCache, shardSelector } from './informers.js';
+import { IndexedCache, listInPages, shardSelector } from './informers.js';
 
 interface View { name: string; key: string; rv: string }
 
@@ -85,5 +85,33 @@ describe('shardSelector', () => {
   it('selects the label values of the shards, sorted, and nothing for no shard', () => {
     expect(shardSelector(new Set(['30000:7', '10000:12']))).toBe('attestation.nodeward.io/shard in (10000-12,30000-7)');
     expect(shardSelector(new Set())).toBeUndefined();
+  });
+});
+
+describe('listInPages', () => {
+  const item = (name: string): KubernetesObject => ({ metadata: { name, managedFields: [{}] } } as KubernetesObject);
+  it('follows continue (either spelling) to the end, trims each object on arrival, and keeps the last page\'s resourceVersion', async () => {
+    const asked: (string | undefined)[] = [];
+    const pages: Record<string, { items: KubernetesObject[]; metadata: Record<string, string> }> = {
+      first: { items: [item('a'), item('b')], metadata: { resourceVersion: '7', _continue: 'c1' } },
+      c1: { items: [item('c'), item('d')], metadata: { resourceVersion: '7', continue: 'c2' } },
+      c2: { items: [item('e')], metadata: { resourceVersion: '7', continue: '' } },
+    };
+    const trimmedBefore: number[] = [];
+    const list = await listInPages(async (cont) => {
+      asked.push(cont);
+      trimmedBefore.push(Object.values(pages).flatMap((p) => p.items).filter((o) => o.metadata?.managedFields === undefined).length);
+      return Promise.resolve(pages[cont ?? 'first']!) as never;
+    }, (o) => { delete o.metadata?.managedFields; });
+    expect(asked).toEqual([undefined, 'c1', 'c2']);
+    expect(list.items.map((o) => o.metadata?.name)).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(list.items.every((o) => o.metadata?.managedFields === undefined)).toBe(true);
+    // Each page was trimmed before the next one was asked for.
+    expect(trimmedBefore).toEqual([0, 2, 4]);
+    expect(list.metadata?.resourceVersion).toBe('7');
+  });
+
+  it('passes a page\'s failure on (the informer retries the list)', async () => {
+    await expect(listInPages(async () => Promise.reject(new Error('410 Gone')), () => undefined)).rejects.toThrow('410 Gone');
   });
 });

@@ -32,6 +32,35 @@ export interface Informers extends Caches {
   scope(): CacheScope;
 }
 
+/**
+ * Objects per list request. A list is read in pages and each object is trimmed as its page arrives
+ * (node-transform.ts): one unpaged list of 10,000 realistic Nodes is ~170 MB of JSON, more than a
+ * replica's heap (a new leader listing it died of it), while a page is a few MB.
+ */
+export const LIST_PAGE_SIZE = 500;
+
+type ListPage = (cont: string | undefined) => Promise<KubernetesListObject<KubernetesObject>>;
+
+/**
+ * The whole list, read page by page (`limit` and `continue`: one consistent snapshot, whose
+ * resourceVersion the last page carries for the watch that follows), each object trimmed on arrival.
+ */
+export async function listInPages(page: ListPage, trim: (o: KubernetesObject) => void): Promise<KubernetesListObject<KubernetesObject>> {
+  const items: KubernetesObject[] = [];
+  for (let cont: string | undefined, pages = 0; ; pages++) {
+    const p = await page(cont);
+    for (const o of p.items) {
+      trim(o);
+      items.push(o);
+    }
+    // The typed client names it `_continue`; the custom-objects client returns the JSON's `continue`.
+    const meta = p.metadata as { _continue?: string; continue?: string } | undefined;
+    cont = meta?._continue ?? meta?.continue;
+    if (cont === undefined || cont === '') return { ...p, items };
+    if (pages > 100_000) throw new Error('list did not end after 100,000 pages');
+  }
+}
+
 /** The whole cache is re-read at least this often, even when every change arrived as an event. */
 const FULL_RESYNC_MS = 60_000;
 
@@ -144,11 +173,13 @@ interface Watch {
  * NodeAttestation informer lists before the old one is dropped, so a cached node never disappears
  * while it stays in scope.
  */
-export function makeInformers(kc: KubeConfig, onChange: ChangeListener, opts: { restartDelayMs?: number; onError?: (kind: ChangeKind, e: unknown) => void; scope?: CacheScope } = {}): Informers {
+export function makeInformers(kc: KubeConfig, onChange: ChangeListener, opts: { restartDelayMs?: number; onError?: (kind: ChangeKind, e: unknown) => void; scope?: CacheScope; listPageSize?: number } = {}): Informers {
+  const limit = opts.listPageSize ?? LIST_PAGE_SIZE;
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
-  const list = (plural: string, labelSelector?: string) => async (): Promise<KubernetesListObject<KubernetesObject>> =>
-    custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural, ...(labelSelector === undefined ? {} : { labelSelector }) }) as Promise<KubernetesListObject<KubernetesObject>>;
+  const list = (plural: string, labelSelector?: string) => (): Promise<KubernetesListObject<KubernetesObject>> => listInPages((cont) =>
+    custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural, limit, ...(cont === undefined ? {} : { _continue: cont }), ...(labelSelector === undefined ? {} : { labelSelector }) }) as Promise<KubernetesListObject<KubernetesObject>>,
+  transformCached);
   let stopped = false;
   const timers = new Set<NodeJS.Timeout>();
   const same = <T>(o: KubernetesObject): T => o as unknown as T;
@@ -202,7 +233,7 @@ export function makeInformers(kc: KubeConfig, onChange: ChangeListener, opts: { 
   const policies = new IndexedCache(same<NodeAttestationPolicy>, (p) => p.metadata.name, () => policyWatch.informer.list());
   const policyWatch: Watch = watch('policy', makeInformer(kc, `/apis/${GROUP}/${VERSION}/nodeattestationpolicies`, list('nodeattestationpolicies')), () => policies, () => true);
   // ConfigMaps are read from the informer by name; nothing lists them.
-  const configMapWatch: Watch = watch('configmap', makeInformer(kc, '/api/v1/configmaps', async () => core.listConfigMapForAllNamespaces() as Promise<KubernetesListObject<KubernetesObject>>), () => undefined, () => true);
+  const configMapWatch: Watch = watch('configmap', makeInformer(kc, '/api/v1/configmaps', () => listInPages((cont) => core.listConfigMapForAllNamespaces({ limit, ...(cont === undefined ? {} : { _continue: cont }) }) as Promise<KubernetesListObject<KubernetesObject>>, transformCached)), () => undefined, () => true);
 
   // The scoped kinds: the current informer (none when nothing is in scope) and its cache.
   let scope: CacheScope = opts.scope ?? { kind: 'fleet' };
@@ -219,7 +250,7 @@ export function makeInformers(kc: KubeConfig, onChange: ChangeListener, opts: { 
     return w;
   };
   const makeNodeWatch = (): Watch => {
-    const w: Watch = watch('node', makeInformer(kc, '/api/v1/nodes', async () => core.listNode() as Promise<KubernetesListObject<KubernetesObject>>), () => nodes, () => nodeWatch === w);
+    const w: Watch = watch('node', makeInformer(kc, '/api/v1/nodes', () => listInPages((cont) => core.listNode({ limit, ...(cont === undefined ? {} : { _continue: cont }) }) as Promise<KubernetesListObject<KubernetesObject>>, transformNode)), () => nodes, () => nodeWatch === w);
     return w;
   };
 
