@@ -89,7 +89,7 @@ describe('shardSelector', () => {
 });
 
 describe('listInPages', () => {
-  const item = (name: string): KubernetesObject => ({ metadata: { name, managedFields: [{}] } } as KubernetesObject);
+  const item = (name: string): KubernetesObject => ({ metadata: { name, managedFields: [{}] } });
   it('follows continue (either spelling) to the end, trims each object on arrival, and keeps the last page\'s resourceVersion', async () => {
     const asked: (string | undefined)[] = [];
     const pages: Record<string, { items: KubernetesObject[]; metadata: Record<string, string> }> = {
@@ -101,7 +101,7 @@ describe('listInPages', () => {
     const list = await listInPages(async (cont) => {
       asked.push(cont);
       trimmedBefore.push(Object.values(pages).flatMap((p) => p.items).filter((o) => o.metadata?.managedFields === undefined).length);
-      return Promise.resolve(pages[cont ?? 'first']!) as never;
+      return Promise.resolve(pages[cont ?? 'first']!);
     }, (o) => { delete o.metadata?.managedFields; });
     expect(asked).toEqual([undefined, 'c1', 'c2']);
     expect(list.items.map((o) => o.metadata?.name)).toEqual(['a', 'b', 'c', 'd', 'e']);

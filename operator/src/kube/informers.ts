@@ -54,8 +54,7 @@ export async function listInPages(page: ListPage, trim: (o: KubernetesObject) =>
       items.push(o);
     }
     // The typed client names it `_continue`; the custom-objects client returns the JSON's `continue`.
-    const meta = p.metadata as { _continue?: string; continue?: string } | undefined;
-    cont = meta?._continue ?? meta?.continue;
+    cont = p.metadata?._continue ?? (p.metadata as { continue?: string } | undefined)?.continue;
     if (cont === undefined || cont === '') return { ...p, items };
     if (pages > 100_000) throw new Error('list did not end after 100,000 pages');
   }
@@ -233,7 +232,7 @@ export function makeInformers(kc: KubeConfig, onChange: ChangeListener, opts: { 
   const policies = new IndexedCache(same<NodeAttestationPolicy>, (p) => p.metadata.name, () => policyWatch.informer.list());
   const policyWatch: Watch = watch('policy', makeInformer(kc, `/apis/${GROUP}/${VERSION}/nodeattestationpolicies`, list('nodeattestationpolicies')), () => policies, () => true);
   // ConfigMaps are read from the informer by name; nothing lists them.
-  const configMapWatch: Watch = watch('configmap', makeInformer(kc, '/api/v1/configmaps', () => listInPages((cont) => core.listConfigMapForAllNamespaces({ limit, ...(cont === undefined ? {} : { _continue: cont }) }) as Promise<KubernetesListObject<KubernetesObject>>, transformCached)), () => undefined, () => true);
+  const configMapWatch: Watch = watch('configmap', makeInformer(kc, '/api/v1/configmaps', () => listInPages((cont) => core.listConfigMapForAllNamespaces({ limit, ...(cont === undefined ? {} : { _continue: cont }) }), transformCached)), () => undefined, () => true);
 
   // The scoped kinds: the current informer (none when nothing is in scope) and its cache.
   let scope: CacheScope = opts.scope ?? { kind: 'fleet' };
@@ -250,7 +249,7 @@ export function makeInformers(kc: KubeConfig, onChange: ChangeListener, opts: { 
     return w;
   };
   const makeNodeWatch = (): Watch => {
-    const w: Watch = watch('node', makeInformer(kc, '/api/v1/nodes', () => listInPages((cont) => core.listNode({ limit, ...(cont === undefined ? {} : { _continue: cont }) }) as Promise<KubernetesListObject<KubernetesObject>>, transformNode)), () => nodes, () => nodeWatch === w);
+    const w: Watch = watch('node', makeInformer(kc, '/api/v1/nodes', () => listInPages((cont) => core.listNode({ limit, ...(cont === undefined ? {} : { _continue: cont }) }), transformNode)), () => nodes, () => nodeWatch === w);
     return w;
   };
 
