@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { repoRoot } from '../harness/repo-root.js';
 import { trackChild } from '../harness/process-registry.js';
 import { phaseOf } from '../scenarios/kube-read.js';
+import { OPERATOR_NODE_OPTIONS } from '../stack/operator-process.js';
 import { attestationPolicy } from '../stack/policy.js';
 import { AGENT_PORT, startStack, waitFor, type Stack, type StackNode } from '../stack/stack.js';
 import { containerCommand, unpackImage, type UnpackedImage } from './image-process.js';
@@ -94,7 +95,7 @@ const OPERATOR_FILES = ['KUBECONFIG', 'NODEWARD_AGENT_CLIENT_CERT', 'NODEWARD_AG
  */
 function operatorFromImage(image: UnpackedImage, env: Record<string, string>, files: string): { command: string; args: string[] } {
   mkdirSync(files, { recursive: true, mode: 0o755 });
-  const mapped: Record<string, string> = { ...env, NODE_OPTIONS: '--max-old-space-size=320' };
+  const mapped: Record<string, string> = { ...env, NODE_OPTIONS: OPERATOR_NODE_OPTIONS };
   for (const key of OPERATOR_FILES) {
     const name = key.toLowerCase();
     copyFileSync(env[key]!, join(files, name));

@@ -14,8 +14,8 @@ export interface OperatorProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** The heap cap config/manager/deployment.yaml sets (NODE_OPTIONS), so tests run what is shipped. */
-export const OPERATOR_HEAP_FLAG = '--max-old-space-size=320';
+/** The V8 heap flags config/manager/deployment.yaml sets (NODE_OPTIONS), so tests and benches run what is shipped. */
+export const OPERATOR_NODE_OPTIONS = '--max-old-space-size=320 --max-semi-space-size=16';
 
 /**
  * How an operator replica is started from its environment: by default `node operator/dist/main.js` from
@@ -27,7 +27,7 @@ export function startOperatorProcess(opts: { identity: string; env: Record<strin
   const logFile = join(opts.logDir, `${opts.identity}.log`);
   const out = createWriteStream(logFile, { flags: 'a' });
   const env = { ...opts.env, POD_NAME: opts.identity, NODEWARD_HTTP_PORT: String(opts.httpPort) };
-  const launch = opts.launcher?.(env) ?? { command: process.execPath, args: [OPERATOR_HEAP_FLAG, join(repoRoot(), 'operator/dist/main.js')] };
+  const launch = opts.launcher?.(env) ?? { command: process.execPath, args: [...OPERATOR_NODE_OPTIONS.split(' '), join(repoRoot(), 'operator/dist/main.js')] };
   const child = spawn(launch.command, launch.args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   trackChild(child);
   child.stdout?.pipe(out);
