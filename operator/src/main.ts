@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { agentClientFromFiles } from './agent-client/index.js';
 import { CredentialAuthority, crlRefreshPeriodMs } from './ca/credential-authority.js';
 import { loadConfig, type OperatorConfig } from './config.js';
@@ -141,7 +142,18 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
     runnable('shard-ownership', false, () => ownership.start(), () => ownership.stop()),
     runnable('round-worker', false, () => { worker = new RoundWorker({ connection, jobQueueName: ownership.queueName, owns: (s) => ownership.owns(s), runRound: (n) => runRound(n, { context, agent, store, metrics: roundMetrics }), onOutcome, metrics: roundMetrics, concurrency: cfg.roundConcurrency, log: redisLog }); }, () => worker?.close()),
     // First of the leader components: the others read the fleet, so they start once it is listed.
-    runnable('fleet-view', true, () => { fleetView = true; return rescope(); }, () => { fleetView = false; return rescope(); }),
+    // Retried until listed: a controller planning from a follower's caches (no Nodes) would see every node gone.
+    runnable('fleet-view', true, async () => {
+      fleetView = true;
+      for (let attempt = 1; manager.isLeader(); attempt++) {
+        try {
+          return await rescope();
+        } catch (e) {
+          log.warn('listing the fleet failed; retrying', { attempt, error: e });
+          await sleep(Math.min(30_000, 1000 * attempt));
+        }
+      }
+    }, () => { fleetView = false; return rescope(); }),
     // Fleet-wide gauges: the leader's (it caches the fleet); cleared when it stops leading.
     withStop(ticker('phase-metrics', true, cfg.resyncMs, () => {
       setNodesByPhase(phaseCounts(informers.nodeAttestations()));

@@ -223,6 +223,15 @@ export function makeInformers(kc: KubeConfig, onChange: ChangeListener, opts: { 
     await w.informer.start();
     w.synced = true;
   };
+  /** Starts a replacement informer; one whose first list fails is stopped (no orphan left retrying its watch). */
+  const beginOrDrop = async (w: Watch): Promise<void> => {
+    try {
+      await begin(w);
+    } catch (e) {
+      await end(w).catch(() => undefined);
+      throw e;
+    }
+  };
   const end = async (w: Watch | undefined): Promise<void> => {
     if (w === undefined) return;
     w.stopped = true;
@@ -260,7 +269,7 @@ export function makeInformers(kc: KubeConfig, onChange: ChangeListener, opts: { 
     const selector = want.kind === 'fleet' ? '' : shardSelector(want.shards);
     if (selector !== naSelector) {
       const next = selector === undefined ? undefined : makeNaWatch(selector === '' ? undefined : selector);
-      if (next !== undefined) await begin(next);
+      if (next !== undefined) await beginOrDrop(next);
       const old = naWatch;
       naWatch = next;
       attestations = naCache(next);
@@ -269,7 +278,7 @@ export function makeInformers(kc: KubeConfig, onChange: ChangeListener, opts: { 
     }
     if (want.kind === 'fleet' && nodeWatch === undefined) {
       const next = makeNodeWatch();
-      await begin(next);
+      await beginOrDrop(next);
       nodeWatch = next;
       nodes = nodeCache(next);
     } else if (want.kind === 'shards' && nodeWatch !== undefined) {
