@@ -1,20 +1,21 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RedisSentinelTopology } from '@nodeward/e2e';
-import { createSimulatedNode } from '@nodeward/e2e';
 import { NODEWARD_NAMESPACE, type OperatorProcess } from '@nodeward/e2e/stack';
-import { mapLimit, SELECTOR_LABEL, startBenchStack } from './bench-stack.js';
+import { mapLimit, startBenchStack } from './bench-stack.js';
 import type { ClusterView } from './cluster-poller.js';
 import type { Fleet } from './fleet-procs.js';
 import { fleetIp } from './fleet-range.js';
-import { configure, startSoftFleet } from './scale.js';
+import { configure, createRealisticNode, PRODUCTION_LEASE, startSoftFleet } from './scale.js';
 import { fmt, machine, met, quantile, table } from './stats.js';
 
 /**
- * Failover under load: the soft fleet of `nodes` at `intervalS`, `replicas` operator replicas on Redis
- * Sentinel (a primary, a replica, three sentinels). Once every node is Trusted, the leading replica is
- * SIGKILLed, then the Redis primary. For each, the fleet reports every node's longest time between two
- * quotes in a window from a few intervals before the kill to several after (a round asks one quote).
+ * Failover under load: the soft fleet of `nodes` (realistic Node objects) at `intervalS`, `replicas`
+ * operator replicas on Redis Sentinel (a primary, a replica, three sentinels) and the production Lease.
+ * Once every node is Trusted: a follower replica is SIGKILLed, then the leading one (each replaced by a
+ * new replica after its window, as the Deployment would), then the Redis primary. For each, the fleet
+ * reports every node's longest time between two quotes in a window from a few intervals before the kill
+ * to several after (a round asks one quote).
  */
 
 export interface FailoverOptions { nodes: number; intervalS: number; replicas: number; enrollTimeoutS: number }
@@ -25,6 +26,13 @@ const BEFORE_INTERVALS = 3;
 const AFTER_INTERVALS = 8;
 
 interface Outcome { event: string; recoveredMs: number; recoveredWhat: string; gaps: number[]; stuckBefore: number }
+
+/** One unlabelled sample from a replica's /metrics. */
+async function metricOf(r: OperatorProcess, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${r.httpPort}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? 0 : Number(line.split(' ')[1]);
+}
 
 async function leaderOf(kubectl: (args: string[]) => Promise<string>): Promise<string | undefined> {
   const lease = JSON.parse(await kubectl(['get', 'lease', '-n', NODEWARD_NAMESPACE, 'nodeward-operator', '-o', 'json'])) as { spec?: { holderIdentity?: string } };
@@ -65,7 +73,7 @@ export async function failoverBench(o: FailoverOptions, progress: (s: string) =>
   const memberHeartbeatMs = Math.min(2000, (o.intervalS * 1000) / 5);
   const operatorEnv: Record<string, string> = {
     NODEWARD_RESYNC_MS: '60000', NODEWARD_LOG_LEVEL: process.env['SCALE_OPERATOR_LOG_LEVEL'] ?? 'warn',
-    NODEWARD_MEMBER_HEARTBEAT_MS: String(memberHeartbeatMs), NODEWARD_MEMBER_TTL_MS: String(3 * memberHeartbeatMs),
+    NODEWARD_MEMBER_HEARTBEAT_MS: String(memberHeartbeatMs), NODEWARD_MEMBER_TTL_MS: String(3 * memberHeartbeatMs), ...PRODUCTION_LEASE,
   };
   const b = await startBenchStack({
     interval: `${o.intervalS}s`, poll: { everyMs: o.nodes > 2000 ? 10_000 : 3000, phases: true }, operatorEnv,
@@ -81,8 +89,7 @@ export async function failoverBench(o: FailoverOptions, progress: (s: string) =>
   try {
     for (let i = 1; i < o.replicas; i++) replicas.push(await b.stack.startOperator(`nodeward-operator-${i}`, operatorEnv));
     const t0 = Date.now();
-    await mapLimit(Array.from({ length: o.nodes }, (_, i) => i), 48, (i) =>
-      createSimulatedNode(b.stack.harness, `soft-${i}`, { ip: fleetIp(i), labels: { [SELECTOR_LABEL]: 'true' } }));
+    await mapLimit(Array.from({ length: o.nodes }, (_, i) => i), 48, (i) => createRealisticNode(b, `soft-${i}`, fleetIp(i)));
     // Enrolled: Trusted at least once (on a loaded box a node may go Stale for a while and come back).
     const enrolled = new Set<string>();
     const count = (v: ClusterView): number => {
@@ -97,10 +104,39 @@ export async function failoverBench(o: FailoverOptions, progress: (s: string) =>
     await sleep(SETTLE_S * 1000);
     const kubectl = (args: string[]): Promise<string> => b.stack.kubectl(args);
 
+    // A dead replica's pod comes back under a new name (a Deployment's ReplicaSet); it joins and takes its share.
+    let spawned = o.replicas;
+    const replace = async (dead: OperatorProcess): Promise<void> => {
+      replicas.splice(replicas.indexOf(dead), 1);
+      replicas.push(await b.stack.startOperator(`nodeward-operator-${spawned++}`, operatorEnv));
+      await sleep(SETTLE_S * 1000);
+    };
+
+    let followerVictim: OperatorProcess | undefined;
+    const follower = await window(fleet!, o.intervalS, async () => {
+      const id = await leaderOf(kubectl);
+      followerVictim = replicas.find((r) => r.identity !== id);
+      if (followerVictim === undefined) throw new Error('no follower replica to kill');
+      await followerVictim.kill('SIGKILL');
+      const killed = Date.now();
+      progress(`follower ${followerVictim.identity} SIGKILLed`);
+      // Recovered when the survivors' owned nodes (nodeward_owned_nodes) cover the fleet again.
+      const survivors = replicas.filter((r) => r !== followerVictim);
+      for (;;) {
+        const owned = await Promise.all(survivors.map(async (r) => metricOf(r, 'nodeward_owned_nodes').catch(() => 0)));
+        if (owned.reduce((t, n) => t + n, 0) >= enrolled.size) return { recoveredMs: Date.now() - killed, recoveredWhat: 'the others own its nodes after' };
+        await sleep(100);
+      }
+    });
+    progress(`follower kill: longest gap ${fmt(Math.max(...follower.gaps))} ms`);
+    await replace(followerVictim!);
+
+    let leaderVictim: OperatorProcess | undefined;
     const leader = await window(fleet!, o.intervalS, async () => {
       const id = await leaderOf(kubectl);
       const victim = replicas.find((r) => r.identity === id);
       if (victim === undefined) throw new Error(`no replica holds the Lease (holder ${String(id)})`);
+      leaderVictim = victim;
       await victim.kill('SIGKILL');
       const killed = Date.now();
       progress(`leader ${victim.identity} SIGKILLed`);
@@ -111,6 +147,7 @@ export async function failoverBench(o: FailoverOptions, progress: (s: string) =>
       }
     });
     progress(`leader kill: longest gap ${fmt(Math.max(...leader.gaps))} ms`);
+    await replace(leaderVictim!);
 
     const redis = await window(fleet!, o.intervalS, async () => {
       const old = await topology!.crashPrimary();
@@ -127,7 +164,7 @@ export async function failoverBench(o: FailoverOptions, progress: (s: string) =>
       `${fmt(enrolled.size)} of ${fmt(o.nodes)} nodes enrolled, ${fmt(trustedNow)} Trusted at the last poll before the windows. Membership heartbeat ${memberHeartbeatMs} ms, TTL ${3 * memberHeartbeatMs} ms.`, '',
       `Soft fleet (ECDSA AKs), Sentinel topology of the e2e harness (down-after 1 s, quorum 2 of 3). Each window: ${BEFORE_INTERVALS} intervals before the SIGKILL, ${AFTER_INTERVALS} after; a node's gap is its longest time between two quotes served (or since its last one) in the window.`, '',
       table(['SIGKILL of', 'recovery', 'longest gap, any node', 'p99 node', 'median node', 'nodes over 2 intervals', 'target'],
-        [row({ event: 'the leading replica', ...leader }, o.intervalS), row({ event: 'the Redis primary', ...redis }, o.intervalS)]),
+        [row({ event: 'a follower replica', ...follower }, o.intervalS), row({ event: 'the leading replica', ...leader }, o.intervalS), row({ event: 'the Redis primary', ...redis }, o.intervalS)]),
     ].join('\n');
   } finally {
     await b.stop();

@@ -140,7 +140,8 @@ interface ScaleRow {
 }
 
 /** Creates Node `name` shaped like a real worker's (realisticNode) at `ip`; resolves its JSON size as the API server serves it. */
-async function createRealisticNode(b: BenchStack, name: string, ip: string): Promise<number> {
+/** A realistic Node (realisticNode) selected by the bench policy; its JSON size as the API server returns it. */
+export async function createRealisticNode(b: BenchStack, name: string, ip: string): Promise<number> {
   b.stack.harness.addresses.reserve(ip);
   const full = realisticNode(name, ip, { [SELECTOR_LABEL]: 'true' });
   await b.core.createNode({ body: { ...full, status: {} } });
@@ -148,6 +149,9 @@ async function createRealisticNode(b: BenchStack, name: string, ip: string): Pro
   const written = await b.core.patchNodeStatus({ name, body: { status: full.status } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
   return JSON.stringify(written).length;
 }
+
+/** The Deployment's Lease timings (config defaults), for benches that load the machine. */
+export const PRODUCTION_LEASE = { NODEWARD_LEASE_DURATION_MS: '15000', NODEWARD_LEASE_RETRY_MS: '2000' } as const;
 
 async function startReplicas(b: BenchStack, count: number, env: Record<string, string>): Promise<OperatorProcess[]> {
   const ops = [b.operator];
@@ -163,7 +167,7 @@ async function runOne(n: number, replicas: number, o: ScaleOptions, progress: (s
   let ekCaPem = '';
   // The production Lease (15 s, renewed every 2 s), not the test stack's 4 s: while 10,000 nodes enroll
   // on two shared cores a 4 s Lease lapses, and every change of leader re-lists the fleet.
-  const operatorEnv = { NODEWARD_RESYNC_MS: '60000', NODEWARD_LOG_LEVEL: process.env['SCALE_OPERATOR_LOG_LEVEL'] ?? 'warn', NODEWARD_LEASE_DURATION_MS: '15000', NODEWARD_LEASE_RETRY_MS: '2000' };
+  const operatorEnv = { NODEWARD_RESYNC_MS: '60000', NODEWARD_LOG_LEVEL: process.env['SCALE_OPERATOR_LOG_LEVEL'] ?? 'warn', ...PRODUCTION_LEASE };
   const b = await startBenchStack({
     // Each poll LISTs every NodeAttestation: at 10,000 that is ~90 MB of JSON for the API server to serialise.
     interval: `${o.intervalS}s`, poll: { everyMs: n > 5000 ? 30_000 : n > 2000 ? 10_000 : 3000, phases: true }, operatorEnv,
