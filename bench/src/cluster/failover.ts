@@ -7,6 +7,7 @@ import type { ClusterView } from './cluster-poller.js';
 import type { Fleet } from './fleet-procs.js';
 import { fleetIp } from './fleet-range.js';
 import { configure, createRealisticNode, PRODUCTION_LEASE, startSoftFleet } from './scale.js';
+import { scrape, sum } from './prom.js';
 import { fmt, machine, met, quantile, table } from './stats.js';
 
 /**
@@ -26,13 +27,6 @@ const BEFORE_INTERVALS = 3;
 const AFTER_INTERVALS = 8;
 
 interface Outcome { event: string; recoveredMs: number; recoveredWhat: string; gaps: number[]; stuckBefore: number }
-
-/** One unlabelled sample from a replica's /metrics. */
-async function metricOf(r: OperatorProcess, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${r.httpPort}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? 0 : Number(line.split(' ')[1]);
-}
 
 async function leaderOf(kubectl: (args: string[]) => Promise<string>): Promise<string | undefined> {
   const lease = JSON.parse(await kubectl(['get', 'lease', '-n', NODEWARD_NAMESPACE, 'nodeward-operator', '-o', 'json'])) as { spec?: { holderIdentity?: string } };
@@ -123,7 +117,7 @@ export async function failoverBench(o: FailoverOptions, progress: (s: string) =>
       // Recovered when the survivors' owned nodes (nodeward_owned_nodes) cover the fleet again.
       const survivors = replicas.filter((r) => r !== followerVictim);
       for (;;) {
-        const owned = await Promise.all(survivors.map(async (r) => metricOf(r, 'nodeward_owned_nodes').catch(() => 0)));
+        const owned = await Promise.all(survivors.map(async (r) => scrape(r.httpPort).then((m) => sum(m, 'nodeward_owned_nodes'), () => 0)));
         if (owned.reduce((t, n) => t + n, 0) >= enrolled.size) return { recoveredMs: Date.now() - killed, recoveredWhat: 'the others own its nodes after' };
         await sleep(100);
       }

@@ -182,13 +182,11 @@ export function makeInformers(kc: KubeConfig, onChange: ChangeListener, opts: { 
   let stopped = false;
   const timers = new Set<NodeJS.Timeout>();
   const same = <T>(o: KubernetesObject): T => o as unknown as T;
-  const emptyCache = <T>(convert: (o: KubernetesObject) => T, indexKey: (t: T) => string): IndexedCache<T> => new IndexedCache(convert, indexKey, () => []);
-  const naCache = (w: Watch | undefined): IndexedCache<NodeAttestation> =>
-    (w === undefined ? emptyCache(same<NodeAttestation>, (a) => a.spec.nodeName) : new IndexedCache(same<NodeAttestation>, (a) => a.spec.nodeName, () => w.informer.list()));
-  const nodeCache = (w: Watch | undefined): IndexedCache<NodeView> => {
-    const convert = (o: KubernetesObject): NodeView => toNodeView(o);
-    return w === undefined ? emptyCache(convert, (n) => n.metadata.name) : new IndexedCache(convert, (n) => n.metadata.name, () => w.informer.list());
-  };
+  /** The indexed cache over an informer (empty for none: nothing of that kind is in scope). */
+  const cacheOf = <T>(w: Watch | undefined, convert: (o: KubernetesObject) => T, indexKey: (t: T) => string): IndexedCache<T> =>
+    new IndexedCache(convert, indexKey, () => w?.informer.list() ?? []);
+  const naCache = (w: Watch | undefined): IndexedCache<NodeAttestation> => cacheOf(w, same<NodeAttestation>, (a) => a.spec.nodeName);
+  const nodeCache = (w: Watch | undefined): IndexedCache<NodeView> => cacheOf(w, (o) => toNodeView(o), (n) => n.metadata.name);
 
   /** An informer whose events update `cache()` (while it is current) and notify `onChange`. */
   const watch = (kind: ChangeKind, informer: Watch['informer'], cache: () => Pick<IndexedCache<unknown>, 'upsert' | 'remove'> | undefined, isCurrent: () => boolean): Watch => {
