@@ -135,7 +135,7 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
   let http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
   let worker: RoundWorker | undefined;
   manager.add(
-    runnable('http', false, async () => { http = await startHttpServer(cfg.httpPort, { notReady: () => (informers.synced() ? redisNotReady(redis) : 'informers not synced'), crl: () => ca.crlPem() }); }, () => http?.close()),
+    runnable('http', false, async () => { http = await startHttpServer(cfg.httpPort, { notReady: () => redisNotReady(redis) ?? (informers.synced() ? undefined : 'informers not synced'), crl: () => ca.crlPem() }); }, () => http?.close()),
     runnable('informers', false, () => informers.start(), () => informers.stop()),
     runnable('redis', false, () => undefined, async () => { notifier?.close(); await scheduler.close(); redis.disconnect(); }),
     // Stopped after the worker (reverse order): leaves the live set, so the others take its shards at once.
