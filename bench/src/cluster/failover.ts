@@ -62,8 +62,8 @@ export async function failoverBench(o: FailoverOptions, progress: (s: string) =>
   let fleet: Fleet | undefined;
   let topology: RedisSentinelTopology | undefined;
   // Filled in once the Sentinel topology runs (before the first replica starts).
-  // A dead replica's shards move after the membership TTL plus a heartbeat, then wait for their tick:
-  // TTL + heartbeat + one interval must stay under two intervals.
+  // A dead replica's shards move after the membership TTL plus a heartbeat, and their missed slot runs
+  // then: one interval + TTL + heartbeat (+ listing) must stay under two intervals.
   const memberHeartbeatMs = Math.min(2000, (o.intervalS * 1000) / 5);
   const operatorEnv: Record<string, string> = {
     NODEWARD_RESYNC_MS: '60000', NODEWARD_LOG_LEVEL: process.env['SCALE_OPERATOR_LOG_LEVEL'] ?? 'warn',

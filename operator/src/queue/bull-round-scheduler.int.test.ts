@@ -258,6 +258,64 @@ it("three replicas split the shards: the owned nodes sum to the fleet, and a dea
   await until("r2's queue deleted", async () => (await shardSchedulers(r2)).length === 0);
 });
 
+/** A node whose shard at `every` the first of `members` owns, and its shard. */
+function ownedBy(owner: string, members: string[], every: number): { node: string; shard: ReturnType<typeof shardOf> } {
+  for (let i = 0; ; i++) {
+    const node = `handover-${i}`;
+    if (ownerOfNode(node, every, [owner, ...members]) === owner) return { node, shard: shardOf(node, every) };
+  }
+}
+
+/** The shard's first slot on its grid at least `leadMs` from now. */
+function nextSlot(shard: ReturnType<typeof shardOf>, leadMs: number): number {
+  const now = Date.now();
+  let t = Math.floor((now - shard.offset) / shard.every) * shard.every + shard.offset;
+  while (t < now + leadMs) t += shard.every;
+  return t;
+}
+
+it('a shard taken over from a replica that died before its slot runs at once, not a whole interval later', async () => {
+  const every = 3000;
+  const { node, shard } = ownedBy('dead', ['heir'], every);
+  const dead = await ownership('dead', { started: false });
+  await scheduler(dead).ensure(target(node, every));
+  // `dead` takes the shard 300 ms before its slot and never beats again: no worker runs the slot.
+  const slot = nextSlot(shard, 500);
+  await sleep(slot - 300 - Date.now());
+  await dead.sync();
+  const heir = await ownership('heir');
+  const runs: number[] = [];
+  worker(heir, () => { runs.push(Date.now()); return Promise.resolve(undefined); });
+  await until('the heir runs the shard', () => runs.length > 0, 2 * every);
+  // The heir owns the shard a TTL after dead's last beat (~600 ms): its catch-up tick runs the missed
+  // slot then. BullMQ alone would start the new scheduler at the next slot, a whole interval on.
+  expect(runs[0]! - slot).toBeLessThan(every / 2);
+});
+
+it('a shard handed over by a live replica after it ran a slot does not run that slot twice', async () => {
+  const every = 3000;
+  const { node, shard } = ownedBy('old', ['new'], every);
+  const old = await ownership('old');
+  const runs: { replica: string; at: number }[] = [];
+  const oldWorker = new RoundWorker({ connection: redis.connection, queueName, jobQueueName: old.queueName, owns: (id) => old.owns(id), runRound: () => { runs.push({ replica: 'old', at: Date.now() }); return Promise.resolve(undefined); }, onOutcome: () => Promise.resolve() });
+  closers.push(() => oldWorker.close());
+  const heir = await ownership('new');
+  worker(heir, () => { runs.push({ replica: 'new', at: Date.now() }); return Promise.resolve(undefined); });
+  await until('both live', () => old.replicas().length === 2 && heir.replicas().length === 2);
+  await scheduler(old).ensure(target(node, every));
+  // `old` runs a slot, then leaves; `new` takes the shard within a heartbeat and adds its catch-up tick.
+  const slot = nextSlot(shard, 1000);
+  await until('old runs the slot', () => runs.some((r) => r.at >= slot - 100), 2 * every);
+  await oldWorker.close();
+  await old.stop();
+  await until('new owns the shard', () => heir.owns(shard.id));
+  await sleep(every - (Date.now() - slot) - 300);
+  // Up to 300 ms before the next slot: the one slot ran once, by old.
+  expect(runs.filter((r) => r.at >= slot - 100)).toEqual([{ replica: 'old', at: expect.any(Number) }]);
+  await until('new runs the next slot', () => runs.some((r) => r.replica === 'new'), 2 * every);
+  expect(runs.find((r) => r.replica === 'new')!.at).toBeGreaterThanOrEqual(slot + every - 50);
+});
+
 it("each replica runs only its own shards' rounds, each once per tick, and a first round runs on the owner", async () => {
   const ran: { replica: string; node: string }[] = [];
   const replicas = [await ownership('a'), await ownership('b'), await ownership('c')];

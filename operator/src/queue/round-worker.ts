@@ -83,8 +83,9 @@ export class RoundWorker {
   /**
    * Whether this replica runs this tick of the shard: it owns the shard and is the first to claim the
    * tick. The tick number is the job's due time on the shard's grid, rounded down with a tenth of an
-   * interval of slack (BullMQ runs the first job of a new phase-0 scheduler at once, off the grid: it
-   * counts as the tick before it, skipped if that tick ran, run if the old owner died before running it).
+   * interval of slack. An off-grid job (the catch-up tick `ShardOwnership` adds when it schedules a shard,
+   * or BullMQ's immediate first job of a phase-0 scheduler) counts as the slot before it: skipped if that
+   * slot ran, run if the old owner died before running it.
    */
   private async claimTick(redis: Redis, job: Job<RoundJobData, void>, shardId: string): Promise<boolean> {
     const shard = shardFromId(shardId);

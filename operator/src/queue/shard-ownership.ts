@@ -71,6 +71,8 @@ export class ShardOwnership {
   private readonly ttlMs: number;
   private live: string[] = [];
   private owned = new Set<string>();
+  /** Every shard id at the last sync (undefined before the first). */
+  private knownShards: ReadonlySet<string> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> | undefined;
 
@@ -141,28 +143,44 @@ export class ShardOwnership {
     const [live, gone] = await redis.eval(BEAT, 1, this.keys.replicas, this.opts.identity, String(this.ttlMs)) as [string[], string[]];
     this.live = [...live].sort();
     for (const g of gone) await this.deleteQueueOf(g);
+    const ids = await redis.smembers(this.keys.shards);
     const mine: Shard[] = [];
-    for (const id of await redis.smembers(this.keys.shards)) {
+    for (const id of ids) {
       const shard = shardFromId(id);
       if (shard !== undefined && ownerOf(id, this.live) === this.opts.identity) mine.push(shard);
     }
     const owned = new Set(mine.map((s) => s.id));
     await this.opts.onOwned?.(owned).catch((e: unknown) => this.opts.log?.warn('caching the owned shards failed', { error: errorText(e) }));
     this.owned = owned;
-    await this.syncSchedulers(mine);
+    // A shard that appeared since the last sync has no slot to catch up: its first member's first round runs at once.
+    const known = this.knownShards;
+    await this.syncSchedulers(mine, (id) => known === undefined || known.has(id));
+    this.knownShards = new Set(ids);
     const sizes = mine.length === 0 ? [] : await Promise.all(mine.map((s) => redis.scard(this.keys.members(s.id))));
     this.opts.onSync?.({ nodes: sizes.reduce((t, n) => t + n, 0), shards: mine.length, replicas: this.live.length });
   }
 
-  private async syncSchedulers(mine: Shard[]): Promise<void> {
+  /**
+   * Makes this replica's schedulers its shards. A shard newly scheduled here also gets one tick at once
+   * (unless `catchUp` says it is new to the fleet):
+   * BullMQ starts a scheduler with a phase at its next slot, so a shard taken over from a replica that
+   * died, or reached only after its caches were listed, would otherwise wait a whole interval more. The
+   * worker counts that tick as the shard's last slot on the grid (`claimTick`): it runs only if no
+   * replica ran that slot, so a shard handed over from a live replica is not attested twice.
+   */
+  private async syncSchedulers(mine: Shard[], catchUp: (shardId: string) => boolean): Promise<void> {
     const existing = new Map((await this.queue.getJobSchedulers(0, -1)).map((s) => [s.id ?? s.key, s]));
+    const scheduled: Shard[] = [];
     for (const shard of mine) {
       const s = existing.get(shardSchedulerId(shard.id));
       if (s?.every !== undefined && Number(s.every) === shard.every) continue;
       await this.queue.upsertJobScheduler(shardSchedulerId(shard.id), { every: shard.every, offset: shard.offset },
         { name: ROUND_JOB, data: { shard: shard.id }, opts: JOB_OPTS });
+      scheduled.push(shard);
       this.opts.log?.info('round shard scheduled', { shard: shard.id, intervalMs: shard.every, offsetMs: shard.offset, replica: this.opts.identity });
     }
+    const late = scheduled.filter((s) => catchUp(s.id));
+    if (late.length > 0) await this.queue.addBulk(late.map((s) => ({ name: ROUND_JOB, data: { shard: s.id }, opts: JOB_OPTS })));
     const keep = new Set(mine.map((s) => shardSchedulerId(s.id)));
     for (const id of existing.keys()) {
       if (keep.has(id)) continue;
