@@ -85,13 +85,17 @@ export function certificateDnsNames(subjectAltName: string | undefined): string[
   return (subjectAltName ?? '').split(', ').filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4));
 }
 
-/** checkServerIdentity: the certificate (already chained to the CA) names `node` as a DNS SAN. */
-function servesNode(node: string): (host: string, cert: PeerCertificate) => Error | undefined {
-  return (_host, cert) => {
-    const names = certificateDnsNames(cert.subjectaltname);
-    if (names.includes(node)) return undefined;
-    return new WrongNodeError(`the agent's serving certificate names ${names.length === 0 ? 'no node' : names.join(', ')}, not node ${node}`);
-  };
+/**
+ * checkServerIdentity of the node agent, whose connections' servername is the node: the certificate
+ * (already chained to the CA) names that node as a DNS SAN. Node passes the servername as `node`.
+ * It is an Agent option, not a request option: Node (24) gives a request carrying its own
+ * checkServerIdentity a socket pool and TLS session cache of its own, so every request would open a
+ * new connection with a full handshake (what every round did until 2026-12-06).
+ */
+function servesNode(node: string, cert: PeerCertificate): Error | undefined {
+  const names = certificateDnsNames(cert.subjectaltname);
+  if (names.includes(node)) return undefined;
+  return new WrongNodeError(`the agent's serving certificate names ${names.length === 0 ? 'no node' : names.join(', ')}, not node ${node}`);
 }
 
 const KiB = 1024;
@@ -106,7 +110,10 @@ export const DEFAULT_MAX_LOG_BODY_BYTES = 16 * KiB * KiB;
  * IP as a SAN); only tests use it.
  */
 export class HttpsAgentClient implements AgentClient {
-  private readonly agent: IdleCappedAgent;
+  /** Requests to a node (its URL names it): the certificate must name the node. */
+  private readonly nodeAgent: IdleCappedAgent;
+  /** Requests to a bare address (tests only): Node's default check, the address as a SAN. */
+  private readonly addressAgent: IdleCappedAgent;
   private readonly timeoutMs: number;
   private readonly logTimeoutMs: number;
   private readonly maxBody: number;
@@ -116,11 +123,15 @@ export class HttpsAgentClient implements AgentClient {
     // One SecureContext for every connection: https.Agent would parse the key, certificate and CA
     // again for each new socket.
     const secureContext = createSecureContext({ cert: opts.cert, key: opts.key, ca: opts.ca, minVersion: 'TLSv1.2' });
-    this.agent = new IdleCappedAgent(opts.maxIdleConnections ?? Infinity, {
+    const options: https.AgentOptions = {
       keepAlive: true, maxSockets: opts.maxSocketsPerAgent ?? 2, maxTotalSockets: Infinity,
       maxFreeSockets: opts.maxFreeSockets ?? 1, maxCachedSessions: opts.maxCachedSessions ?? 20_000,
       secureContext, rejectUnauthorized: true, minVersion: 'TLSv1.2',
-    });
+    };
+    // One count of idle connections for both agents, so the cap holds across them.
+    const idle = new Set<Socket>();
+    this.nodeAgent = new IdleCappedAgent(opts.maxIdleConnections ?? Infinity, idle, { ...options, checkServerIdentity: servesNode });
+    this.addressAgent = new IdleCappedAgent(opts.maxIdleConnections ?? Infinity, idle, options);
     this.timeoutMs = opts.timeoutMs ?? 5000;
     this.logTimeoutMs = opts.logTimeoutMs ?? 30_000;
     this.maxBody = opts.maxBodyBytes ?? 64 * KiB;
@@ -129,7 +140,7 @@ export class HttpsAgentClient implements AgentClient {
 
   /** Idle connections kept now (tests and metrics). */
   get idleConnections(): number {
-    return this.agent.idleCount;
+    return this.nodeAgent.idleCount;
   }
 
   async identity(agentUrl: string): Promise<IdentityResponse> {
@@ -172,7 +183,8 @@ export class HttpsAgentClient implements AgentClient {
 
   /** Closes idle keep-alive sockets. */
   close(): void {
-    this.agent.destroy();
+    this.nodeAgent.destroy();
+    this.addressAgent.destroy();
   }
 
   private async call(agentUrl: string, c: Call): Promise<unknown> {
@@ -203,12 +215,13 @@ export class HttpsAgentClient implements AgentClient {
     const timeoutMs = c.log === true ? this.logTimeoutMs : this.timeoutMs;
     return new Promise((resolve, reject) => {
       const req = https.request(url, {
-        method: c.method, agent: this.agent,
+        method: c.method, agent: c.node === undefined ? this.addressAgent : this.nodeAgent,
         headers: { accept: 'application/json', ...(payload && { 'content-type': 'application/json', 'content-length': payload.length }), ...(c.node === undefined ? {} : { [NODE_HEADER]: c.node }) },
-        // The node, not the address, is the agent's identity: its serving certificate must name it. The
-        // servername also keys the agent's socket pool and TLS session cache, so no connection or session
-        // checked for one node is reused for another at the same address.
-        ...(c.node === undefined ? {} : { servername: c.node, checkServerIdentity: servesNode(c.node) }),
+        // The node, not the address, is the agent's identity: its serving certificate must name it (the
+        // node agent's checkServerIdentity reads the servername). The servername also keys the agent's
+        // socket pool and TLS session cache, so no connection or session checked for one node is reused
+        // for another at the same address.
+        ...(c.node === undefined ? {} : { servername: c.node }),
       });
       const fail = (e: AgentError): void => { reject(e); req.destroy(); };
       const timer = setTimeout(() => fail(new AgentError('timeout', `agent did not answer within ${timeoutMs} ms`)), timeoutMs);
@@ -281,10 +294,10 @@ function transportError(e: unknown): AgentError {
  * is kept (false closes it), reuseSocket marks a kept one taken up again.
  */
 class IdleCappedAgent extends https.Agent {
-  private readonly idle = new Set<Socket>();
   private readonly watched = new WeakSet<Socket>();
 
-  constructor(private readonly maxIdle: number, options: https.AgentOptions) {
+  /** `idle`: the idle sockets counted against `maxIdle`, shareable between agents. */
+  constructor(private readonly maxIdle: number, private readonly idle: Set<Socket>, options: https.AgentOptions) {
     super(options);
   }
 

@@ -96,3 +96,21 @@ it('an agent answering 421 (configured for another node) is wrong_node', async (
   const e = await agentError(client().identity(`https://node-3@127.0.0.1:${port}`));
   expect([e.code, e.status, e.agentCode]).toEqual(['wrong_node', 421, 'identity.wrong_node']);
 });
+
+it('keeps one connection per node across rounds: the node check does not split the socket pool', async () => {
+  const seen: IncomingMessage['headers'][] = [];
+  const port = await agentAt(pki.leaf('node-4', 'agent-ca', ['node-4', 'node-5'], 'serverAuth'), seen);
+  const handshakes: string[] = [];
+  servers[0]!.keepAliveTimeout = 75_000;
+  servers[0]!.on('secureConnection', (s: import('node:tls').TLSSocket) => handshakes.push((s as unknown as { servername: string }).servername));
+  const c = client();
+  for (let round = 0; round < 3; round++) {
+    await c.identity(`https://node-4@127.0.0.1:${port}`);
+    await c.identity(`https://node-5@127.0.0.1:${port}`);
+  }
+  expect(seen.map((h) => h[NODE_HEADER])).toEqual(['node-4', 'node-5', 'node-4', 'node-5', 'node-4', 'node-5']);
+  // One connection per node, each checked once: a node's connection is never lent to the other, and
+  // (until 2026-12-06, a checkServerIdentity made per request) no round opens a new one.
+  expect(handshakes).toEqual(['node-4', 'node-5']);
+  expect(c.idleConnections).toBe(2);
+});
