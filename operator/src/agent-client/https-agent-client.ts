@@ -62,6 +62,11 @@ interface Call {
   log?: boolean;
   /** The node the agent must serve (the agent URL's user part). */
   node?: string;
+  /**
+   * A control call (identity, activation, credential delivery): made by the leader to any node, once
+   * in a while, so its connection is closed after it rather than kept idle beside the round owner's.
+   */
+  control?: boolean;
 }
 
 /** The request header telling the agent which node the operator expects it to serve. */
@@ -110,8 +115,10 @@ export const DEFAULT_MAX_LOG_BODY_BYTES = 16 * KiB * KiB;
  * IP as a SAN); only tests use it.
  */
 export class HttpsAgentClient implements AgentClient {
-  /** Requests to a node (its URL names it): the certificate must name the node. */
+  /** Rounds to a node (its URL names it): the certificate must name the node; the connection is kept. */
   private readonly nodeAgent: IdleCappedAgent;
+  /** Control calls to a node: the same check, the connection closed after each (TLS sessions resumed). */
+  private readonly controlAgent: https.Agent;
   /** Requests to a bare address (tests only): Node's default check, the address as a SAN. */
   private readonly addressAgent: IdleCappedAgent;
   private readonly timeoutMs: number;
@@ -131,6 +138,7 @@ export class HttpsAgentClient implements AgentClient {
     // One count of idle connections for both agents, so the cap holds across them.
     const idle = new Set<Socket>();
     this.nodeAgent = new IdleCappedAgent(opts.maxIdleConnections ?? Infinity, idle, { ...options, checkServerIdentity: servesNode });
+    this.controlAgent = new https.Agent({ ...options, keepAlive: false, checkServerIdentity: servesNode });
     this.addressAgent = new IdleCappedAgent(opts.maxIdleConnections ?? Infinity, idle, options);
     this.timeoutMs = opts.timeoutMs ?? 5000;
     this.logTimeoutMs = opts.logTimeoutMs ?? 30_000;
@@ -144,11 +152,11 @@ export class HttpsAgentClient implements AgentClient {
   }
 
   async identity(agentUrl: string): Promise<IdentityResponse> {
-    return parseIdentityResponse(await this.call(agentUrl, { method: 'GET', path: 'identity' }));
+    return parseIdentityResponse(await this.call(agentUrl, { method: 'GET', path: 'identity', control: true }));
   }
 
   async activate(agentUrl: string, request: ActivateRequest): Promise<ActivateResponse> {
-    return parseActivateResponse(await this.call(agentUrl, { method: 'POST', path: 'activate', body: request }));
+    return parseActivateResponse(await this.call(agentUrl, { method: 'POST', path: 'activate', body: request, control: true }));
   }
 
   async quote(agentUrl: string, request: QuoteRequest): Promise<QuoteResponse> {
@@ -174,16 +182,17 @@ export class HttpsAgentClient implements AgentClient {
   }
 
   async putCredential(agentUrl: string, request: CredentialRequest): Promise<void> {
-    await this.call(agentUrl, { method: 'PUT', path: 'credential', body: request });
+    await this.call(agentUrl, { method: 'PUT', path: 'credential', body: request, control: true });
   }
 
   async deleteCredential(agentUrl: string): Promise<void> {
-    await this.call(agentUrl, { method: 'DELETE', path: 'credential' });
+    await this.call(agentUrl, { method: 'DELETE', path: 'credential', control: true });
   }
 
   /** Closes idle keep-alive sockets. */
   close(): void {
     this.nodeAgent.destroy();
+    this.controlAgent.destroy();
     this.addressAgent.destroy();
   }
 
@@ -215,7 +224,7 @@ export class HttpsAgentClient implements AgentClient {
     const timeoutMs = c.log === true ? this.logTimeoutMs : this.timeoutMs;
     return new Promise((resolve, reject) => {
       const req = https.request(url, {
-        method: c.method, agent: c.node === undefined ? this.addressAgent : this.nodeAgent,
+        method: c.method, agent: c.node === undefined ? this.addressAgent : c.control === true ? this.controlAgent : this.nodeAgent,
         headers: { accept: 'application/json', ...(payload && { 'content-type': 'application/json', 'content-length': payload.length }), ...(c.node === undefined ? {} : { [NODE_HEADER]: c.node }) },
         // The node, not the address, is the agent's identity: its serving certificate must name it (the
         // node agent's checkServerIdentity reads the servername). The servername also keys the agent's

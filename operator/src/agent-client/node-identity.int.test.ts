@@ -97,20 +97,35 @@ it('an agent answering 421 (configured for another node) is wrong_node', async (
   expect([e.code, e.status, e.agentCode]).toEqual(['wrong_node', 421, 'identity.wrong_node']);
 });
 
-it('keeps one connection per node across rounds: the node check does not split the socket pool', async () => {
-  const seen: IncomingMessage['headers'][] = [];
-  const port = await agentAt(pki.leaf('node-4', 'agent-ca', ['node-4', 'node-5'], 'serverAuth'), seen);
+it('keeps one connection per node across rounds (the node check does not split the pool); control calls keep none', async () => {
+  const seen: string[] = [];
+  const serving = pki.leaf('node-4', 'agent-ca', ['node-4', 'node-5'], 'serverAuth');
+  const server = https.createServer({ ...serving, ca: ca.cert, requestCert: true, rejectUnauthorized: true }, (req, res) => {
+    seen.push(`${String(req.headers[NODE_HEADER])} ${req.url ?? ''}`);
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(req.url === '/v1/eventlog' ? { log: 'AAAA' } : identity)));
+  });
+  server.keepAliveTimeout = 75_000;
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
   const handshakes: string[] = [];
-  servers[0]!.keepAliveTimeout = 75_000;
-  servers[0]!.on('secureConnection', (s: import('node:tls').TLSSocket) => handshakes.push((s as unknown as { servername: string }).servername));
+  server.on('secureConnection', (s: import('node:tls').TLSSocket) => handshakes.push((s as unknown as { servername: string }).servername));
   const c = client();
   for (let round = 0; round < 3; round++) {
-    await c.identity(`https://node-4@127.0.0.1:${port}`);
-    await c.identity(`https://node-5@127.0.0.1:${port}`);
+    await c.eventLog(`https://node-4@127.0.0.1:${port}`);
+    await c.eventLog(`https://node-5@127.0.0.1:${port}`);
   }
-  expect(seen.map((h) => h[NODE_HEADER])).toEqual(['node-4', 'node-5', 'node-4', 'node-5', 'node-4', 'node-5']);
+  expect(seen).toEqual(['node-4', 'node-5', 'node-4', 'node-5', 'node-4', 'node-5'].map((n) => `${n} /v1/eventlog`));
   // One connection per node, each checked once: a node's connection is never lent to the other, and
-  // (until 2026-12-06, a checkServerIdentity made per request) no round opens a new one.
+  // (until 2026-12-06, a checkServerIdentity passed per request) no round opens a new one.
   expect(handshakes).toEqual(['node-4', 'node-5']);
+  expect(c.idleConnections).toBe(2);
+  // A kept connection checked for node-4 is not lent to another node at the same address.
+  expect((await agentError(c.eventLog(`https://rogue@127.0.0.1:${port}`))).code).toBe('wrong_node');
+  // The leader's registration and credential calls reach any node: their connections are not kept.
+  await c.identity(`https://node-4@127.0.0.1:${port}`);
+  await c.identity(`https://node-4@127.0.0.1:${port}`);
+  expect(handshakes.filter((n) => n !== 'rogue')).toEqual(['node-4', 'node-5', 'node-4', 'node-4']);
   expect(c.idleConnections).toBe(2);
 });
