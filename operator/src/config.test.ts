@@ -8,7 +8,8 @@ it('has defaults and reads overrides', () => {
   expect([d.roundConcurrency, d.reconcileConcurrency]).toEqual([64, 16]);
   const c = loadConfig({ NODEWARD_ROUND_CONCURRENCY: '8', NODEWARD_RECONCILE_CONCURRENCY: '2' });
   expect([c.roundConcurrency, c.reconcileConcurrency]).toEqual([8, 2]);
-  expect([d.agentMaxIdleConnections, loadConfig({ NODEWARD_AGENT_MAX_IDLE_CONNECTIONS: '2000' }).agentMaxIdleConnections]).toEqual([Infinity, 2000]);
+  expect([d.agentMaxIdleConnections, loadConfig({ NODEWARD_AGENT_MAX_IDLE_CONNECTIONS: '2000' }).agentMaxIdleConnections]).toEqual([1000, 2000]);
+  expect([d.leaderAgentMaxIdleConnections, loadConfig({ NODEWARD_LEADER_AGENT_MAX_IDLE_CONNECTIONS: '300' }).leaderAgentMaxIdleConnections]).toEqual([0, 300]);
   expect(() => loadConfig({ NODEWARD_AGENT_MAX_IDLE_CONNECTIONS: '-1' })).toThrow(/NODEWARD_AGENT_MAX_IDLE_CONNECTIONS/);
   expect(() => loadConfig({ NODEWARD_AGENT_PORT: 'abc' })).toThrow(/NODEWARD_AGENT_PORT/);
   expect(() => loadConfig({ NODEWARD_LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);

@@ -32,10 +32,16 @@ export interface OperatorConfig {
   /** A replica silent this long is no longer live and its shards move to the others (> heartbeat). */
   memberTtlMs: number;
   /**
-   * Idle agent connections kept across all agents (Infinity: one per agent). Each costs ~55 KiB of
-   * this process's memory; past the cap, rounds reconnect with TLS session resumption (more CPU).
+   * Idle agent connections a follower keeps, across all its agents (one per agent up to the cap). Each
+   * costs ~120 KiB of this process's memory and halves the CPU of that agent's rounds (operator and
+   * agent); past the cap, rounds reconnect with TLS session resumption. Default 1,000.
    */
   agentMaxIdleConnections: number;
+  /**
+   * The same cap while this replica leads. Default 0: the leader's memory goes to the fleet's caches
+   * (~13 KiB per node of the fleet), so its own rounds reconnect.
+   */
+  leaderAgentMaxIdleConnections: number;
   /** Agent mTLS: the operator's client certificate, key and the agents' CA (file paths). */
   agentTls: { certFile?: string; keyFile?: string; caFile?: string };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -120,7 +126,8 @@ export function loadConfig(env: Env = process.env): OperatorConfig {
     redis: parseRedisEndpoint(env),
     memberHeartbeatMs: num(env, 'NODEWARD_MEMBER_HEARTBEAT_MS', 2000),
     memberTtlMs: num(env, 'NODEWARD_MEMBER_TTL_MS', 6000),
-    agentMaxIdleConnections: num(env, 'NODEWARD_AGENT_MAX_IDLE_CONNECTIONS', Infinity),
+    agentMaxIdleConnections: num(env, 'NODEWARD_AGENT_MAX_IDLE_CONNECTIONS', 1000),
+    leaderAgentMaxIdleConnections: num(env, 'NODEWARD_LEADER_AGENT_MAX_IDLE_CONNECTIONS', 0),
     agentTls: { certFile: optional(env['NODEWARD_AGENT_CLIENT_CERT']), keyFile: optional(env['NODEWARD_AGENT_CLIENT_KEY']), caFile: optional(env['NODEWARD_AGENT_CA']) },
     logLevel: level as OperatorConfig['logLevel'],
     revocationWebhooks: (env['NODEWARD_REVOCATION_WEBHOOKS'] ?? '').split(',').map((u) => u.trim()).filter((u) => u !== '').map(webhookUrl),

@@ -49,7 +49,11 @@ export async function main(cfg: OperatorConfig = loadConfig(), log: Logger = cre
   await ca.start();
   const notifier = cfg.revocationWebhooks.length === 0 ? undefined : new RevocationNotifier({ urls: cfg.revocationWebhooks, metrics: roundMetrics, log });
   const manager = new Manager({
-    log, onLeadership: (leading) => { metrics.leader.set(leading ? 1 : 0); log.info(leading ? 'leading' : 'no longer leading'); },
+    log, onLeadership: (leading) => {
+      metrics.leader.set(leading ? 1 : 0);
+      agent.setIdleCap(leading ? cfg.leaderAgentMaxIdleConnections : cfg.agentMaxIdleConnections);
+      log.info(leading ? 'leading' : 'no longer leading');
+    },
     elector: (hooks) => new LeaderElector(kc, { namespace: cfg.namespace, name: cfg.leaseName, identity: cfg.identity, leaseDurationMs: cfg.leaseDurationMs, retryPeriodMs: cfg.leaseRetryMs, ...hooks, onError: (e) => log.warn('leader election failed', { error: e }) }),
   });
 

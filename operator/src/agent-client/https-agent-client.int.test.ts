@@ -247,4 +247,12 @@ it('keeps at most maxIdleConnections idle across agents: the rest reconnect each
   // The first 10 agents kept their connection (one handshake each); the other 30 connected every round, resumed after the first.
   expect(all.slice(0, 10)).toEqual(Array.from({ length: 10 }, () => ({ full: 1, resumed: 0 })));
   expect(all.slice(10)).toEqual(Array.from({ length: 30 }, () => ({ full: 1, resumed: 2 })));
+  // A lower cap (a replica that starts leading) closes the idle connections past it at once.
+  c.setIdleCap(3);
+  expect(c.idleConnections).toBe(3);
+  for (let i = 0; i < 50 && open() > 3; i++) await new Promise((r) => setTimeout(r, 20));
+  expect(open()).toBe(3);
+  // and keeps no more than it from then on.
+  for (const url of urls.slice(20)) await c.identity(url);
+  expect(c.idleConnections).toBe(3);
 });

@@ -47,10 +47,11 @@ export interface HttpsAgentClientOptions {
    */
   maxFreeSockets?: number;
   /**
-   * Idle keep-alive connections kept across all agents. Default: no cap. Each idle mTLS connection
-   * holds ~47 KiB of native memory (OpenSSL 3 and Node's TLS state) and ~7 KiB of V8 heap in this
-   * process (bench `connections`); past the cap, a freed connection is closed and that agent's next
-   * round resumes the TLS session on a new one (~0.6 ms more CPU per round).
+   * Idle keep-alive connections kept across all agents. Default: no cap (the operator sets one,
+   * `NODEWARD_AGENT_MAX_IDLE_CONNECTIONS`). A kept mTLS connection cost ~120 KiB of RSS in the scale
+   * bench (OpenSSL 3 and Node's TLS state, ~40 KiB of it Node's TLS buffers); past the cap, a freed
+   * connection is closed and that agent's next round resumes the TLS session on a new one, which
+   * doubles that round's CPU in the operator and in the agent (bench/RESULTS.md, 2026-12-06).
    */
   maxIdleConnections?: number;
 }
@@ -144,6 +145,15 @@ export class HttpsAgentClient implements AgentClient {
     this.logTimeoutMs = opts.logTimeoutMs ?? 30_000;
     this.maxBody = opts.maxBodyBytes ?? 64 * KiB;
     this.maxLogBody = opts.maxLogBodyBytes ?? DEFAULT_MAX_LOG_BODY_BYTES;
+  }
+
+  /**
+   * Changes the cap on idle connections kept (the leader keeps fewer: its memory holds the fleet's
+   * caches). Idle connections past the new cap are closed at once.
+   */
+  setIdleCap(maxIdle: number): void {
+    this.nodeAgent.setMaxIdle(maxIdle);
+    this.addressAgent.setMaxIdle(maxIdle);
   }
 
   /** Idle connections kept now (tests and metrics). */
@@ -306,8 +316,18 @@ class IdleCappedAgent extends https.Agent {
   private readonly watched = new WeakSet<Socket>();
 
   /** `idle`: the idle sockets counted against `maxIdle`, shareable between agents. */
-  constructor(private readonly maxIdle: number, private readonly idle: Set<Socket>, options: https.AgentOptions) {
+  constructor(private maxIdle: number, private readonly idle: Set<Socket>, options: https.AgentOptions) {
     super(options);
+  }
+
+  /** A new cap; idle sockets past it are closed (the oldest first). */
+  setMaxIdle(maxIdle: number): void {
+    this.maxIdle = maxIdle;
+    for (const socket of this.idle) {
+      if (this.idle.size <= maxIdle) break;
+      this.idle.delete(socket);
+      socket.destroy();
+    }
   }
 
   get idleCount(): number {
