@@ -128,4 +128,10 @@ it('keeps one connection per node across rounds (the node check does not split t
   await c.identity(`https://node-4@127.0.0.1:${port}`);
   expect(handshakes.filter((n) => n !== 'rogue')).toEqual(['node-4', 'node-5', 'node-4', 'node-4']);
   expect(c.idleConnections).toBe(2);
+  // Each TLS session cached for resumption is a copy of its own: Node hands it over as a view into the
+  // socket's 64 KiB read buffer, which a cached view would keep alive for as long as the node is attested.
+  const cached = (['nodeAgent', 'controlAgent'] as const).flatMap((a) =>
+    Object.values((c as unknown as Record<string, { _sessionCache: { map: Record<string, Buffer> } }>)[a]!._sessionCache.map));
+  expect(cached.length).toBeGreaterThanOrEqual(3);
+  expect(cached.map((b) => b.buffer.byteLength)).toEqual(cached.map((b) => b.length));
 });
