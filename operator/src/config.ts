@@ -33,7 +33,7 @@ export interface OperatorConfig {
   memberTtlMs: number;
   /**
    * Idle agent connections a follower keeps, across all its agents (one per agent up to the cap). Each
-   * costs ~120 KiB of this process's memory and halves the CPU of that agent's rounds (operator and
+   * costs ~110 KiB of this process's memory and halves the CPU of that agent's rounds (operator and
    * agent); past the cap, rounds reconnect with TLS session resumption. Default 1,000.
    */
   agentMaxIdleConnections: number;

@@ -316,6 +316,27 @@ it('a shard handed over by a live replica after it ran a slot does not run that 
   expect(runs.find((r) => r.replica === 'new')!.at).toBeGreaterThanOrEqual(slot + every - 50);
 });
 
+it('a replica whose sync outlasts the TTL (a slow listing of its new shards) stays live to the others', async () => {
+  const other = await ownership('steady');
+  let slow = false;
+  const own = new ShardOwnership({
+    connection: redis.connection, queueName, identity: 'lister', heartbeatMs: HEARTBEAT_MS,
+    // Caching the newly owned shards takes 2 s, over three TTLs (600 ms).
+    onOwned: async () => { if (slow) await sleep(2000); },
+  });
+  closers.push(() => own.stop());
+  await own.start();
+  await until('both live', () => other.replicas().length === 2 && own.replicas().length === 2);
+  slow = true;
+  const seen: number[] = [];
+  const end = Date.now() + 2500;
+  while (Date.now() < end) {
+    seen.push(other.replicas().length);
+    await sleep(50);
+  }
+  expect(Math.min(...seen)).toBe(2);
+});
+
 it("each replica runs only its own shards' rounds, each once per tick, and a first round runs on the owner", async () => {
   const ran: { replica: string; node: string }[] = [];
   const replicas = [await ownership('a'), await ownership('b'), await ownership('c')];

@@ -92,7 +92,13 @@ export class ShardOwnership {
   /** The first sync (so `ownerQueue` answers), then one every heartbeat. A failed sync is logged and retried at the next. */
   async start(): Promise<void> {
     await this.sync().catch((e: unknown) => this.opts.log?.warn('shard ownership sync failed', { error: errorText(e) }));
-    this.timer = setInterval(() => { void this.sync().catch((e: unknown) => this.opts.log?.warn('shard ownership sync failed', { error: errorText(e) })); }, this.heartbeatMs);
+    this.timer = setInterval(() => {
+      // A sync can outlast a heartbeat (its onOwned lists the newly owned shards, seconds at 10,000
+      // nodes on a loaded machine): the membership is renewed meanwhile, or the others would count this
+      // replica dead, take its shards and list them in turn, and the lapse would spread.
+      const run = this.syncing === undefined ? this.sync() : this.beat();
+      void run.catch((e: unknown) => this.opts.log?.warn('shard ownership sync failed', { error: errorText(e) }));
+    }, this.heartbeatMs);
   }
 
   /** Whether this replica owns the shard, as of its last sync. */
@@ -138,11 +144,17 @@ export class ShardOwnership {
     await this.queue.close();
   }
 
-  private async syncOnce(): Promise<void> {
+  /** Renews this replica's membership and reads the live replicas; deletes the queues of replicas long gone. */
+  private async beat(): Promise<Redis> {
     const redis = await this.redis();
     const [live, gone] = await redis.eval(BEAT, 1, this.keys.replicas, this.opts.identity, String(this.ttlMs)) as [string[], string[]];
     this.live = [...live].sort();
     for (const g of gone) await this.deleteQueueOf(g);
+    return redis;
+  }
+
+  private async syncOnce(): Promise<void> {
+    const redis = await this.beat();
     const ids = await redis.smembers(this.keys.shards);
     const mine: Shard[] = [];
     for (const id of ids) {
