@@ -49,9 +49,9 @@ export interface HttpsAgentClientOptions {
   /**
    * Idle keep-alive connections kept across all agents. Default: no cap (the operator sets one,
    * `NODEWARD_AGENT_MAX_IDLE_CONNECTIONS`). A kept mTLS connection cost ~110 KiB of RSS in the scale
-   * bench (OpenSSL 3 and Node's TLS state, ~40 KiB of it Node's TLS buffers); past the cap, a freed
-   * connection is closed and that agent's next round resumes the TLS session on a new one, which
-   * doubles that round's CPU in the operator and in the agent (bench/RESULTS.md, 2026-12-06).
+   * bench (OpenSSL 3 and Node's TLS state); past the cap, a freed connection is closed and that agent's
+   * next round resumes the TLS session on a new one, which doubles that round's CPU in the operator and
+   * in the agent (bench/RESULTS.md, 2026-12-06).
    */
   maxIdleConnections?: number;
 }
