@@ -75,6 +75,8 @@ export class ShardOwnership {
   private knownShards: ReadonlySet<string> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> | undefined;
+  /** A heartbeat renewing the membership while a sync runs. */
+  private beating: Promise<unknown> | undefined;
 
   constructor(opts: ShardOwnershipOptions) {
     this.opts = opts;
@@ -96,7 +98,7 @@ export class ShardOwnership {
       // A sync can outlast a heartbeat (its onOwned lists the newly owned shards, seconds at 10,000
       // nodes on a loaded machine): the membership is renewed meanwhile, or the others would count this
       // replica dead, take its shards and list them in turn, and the lapse would spread.
-      const run = this.syncing === undefined ? this.sync() : this.beat();
+      const run = this.syncing === undefined ? this.sync() : (this.beating ??= this.beat().finally(() => { this.beating = undefined; }));
       void run.catch((e: unknown) => this.opts.log?.warn('shard ownership sync failed', { error: errorText(e) }));
     }, this.heartbeatMs);
   }
@@ -134,7 +136,8 @@ export class ShardOwnership {
    */
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    await this.syncing?.catch(() => undefined);
+    // A heartbeat still in flight would add this replica back after it leaves.
+    await Promise.all([this.syncing?.catch(() => undefined), this.beating?.catch(() => undefined)]);
     try {
       await (await this.redis()).zrem(this.keys.replicas, this.opts.identity);
       await this.queue.obliterate({ force: true });
@@ -174,11 +177,11 @@ export class ShardOwnership {
 
   /**
    * Makes this replica's schedulers its shards. A shard newly scheduled here also gets one tick at once
-   * (unless `catchUp` says it is new to the fleet):
-   * BullMQ starts a scheduler with a phase at its next slot, so a shard taken over from a replica that
-   * died, or reached only after its caches were listed, would otherwise wait a whole interval more. The
-   * worker counts that tick as the shard's last slot on the grid (`claimTick`): it runs only if no
-   * replica ran that slot, so a shard handed over from a live replica is not attested twice.
+   * (unless `catchUp` says it is new to the fleet): BullMQ starts a scheduler with a phase at its next
+   * slot, so a shard taken over from a replica that died, or reached only after its caches were listed,
+   * would otherwise wait a whole interval more. The worker counts that tick as the shard's last slot on
+   * the grid (`claimTick`): it runs only if no replica ran that slot, so a shard handed over from a live
+   * replica is not attested twice.
    */
   private async syncSchedulers(mine: Shard[], catchUp: (shardId: string) => boolean): Promise<void> {
     const existing = new Map((await this.queue.getJobSchedulers(0, -1)).map((s) => [s.id ?? s.key, s]));
